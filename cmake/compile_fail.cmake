@@ -1,0 +1,23 @@
+# Negative-compile check: SOURCE must fail to compile, with the message its "// expect: " lines give.
+# Run as: cmake -DCOMPILER=... -DSOURCE=... -DINCLUDES="a;b" -P compile_fail.cmake
+file(STRINGS "${SOURCE}" expectations REGEX "^// expect: ")
+if(NOT expectations)
+  message(FATAL_ERROR "${SOURCE} has no '// expect: <text>' line")
+endif()
+set(include_flags)
+foreach(dir IN LISTS INCLUDES)
+  list(APPEND include_flags "-I${dir}")
+endforeach()
+execute_process(COMMAND "${COMPILER}" -std=c++20 -fsyntax-only ${include_flags} "${SOURCE}"
+                RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
+if(result EQUAL 0)
+  message(FATAL_ERROR "${SOURCE} compiled, but it must not")
+endif()
+foreach(line IN LISTS expectations)
+  string(REPLACE "// expect: " "" expected "${line}")
+  string(FIND "${output}" "${expected}" found)
+  if(found EQUAL -1)
+    message(FATAL_ERROR "${SOURCE} failed to compile, but without the message\n  ${expected}\nCompiler output:\n${output}")
+  endif()
+endforeach()
+message(STATUS "failed to compile as expected: ${expected}")

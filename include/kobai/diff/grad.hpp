@@ -1,0 +1,53 @@
+// grad, grad_strict and vjp: derivatives as expression types, so they differentiate again.
+#pragma once
+
+#include <tuple>
+
+#include "kobai/diff/reverse.hpp"
+
+namespace kobai {
+
+/// ∂f/∂v for a scalar f: an expression. With several variables, a tuple for structured bindings:
+/// `auto [dw, db] = grad(loss, w, b);`. A variable f does not use gets the constant 0
+/// (PyTorch's allow_unused=True); grad_strict makes that a compile error.
+template <expression F, expression... Vars>
+constexpr auto grad(F, Vars...) {
+  detail::check_variables<Vars...>();
+  static_assert(F::rank == 0,
+                "kobai::grad: the function must be a scalar (rank 0); reduce it with sum/mean, or use "
+                "vjp(y, x, v) with a seed v of y's shape");
+  return detail::adjoints_of<F, constant<rational{1, 1}>, Vars...>();
+}
+
+/// grad, but a variable the function does not use is a compile error (allow_unused=False).
+template <expression F, expression... Vars>
+constexpr auto grad_strict(F f, Vars... vars) {
+  detail::check_variables<Vars...>();
+  static_assert((depends_on<F, Vars> && ...),
+                "kobai::grad_strict: the function does not use one of these variables (allow_unused=False); "
+                "use grad() to get a zero gradient for it");
+  return grad(f, vars...);
+}
+
+/// vᵀ·∂y/∂x: the vector-Jacobian product with seed v, PyTorch's autograd.grad(y, x, grad_outputs=v)
+/// and y.backward(v). v has y's shape, or is a scalar that broadcasts. For several variables pass a
+/// tuple, `vjp(y, std::tuple{a, b}, v)`, and get a tuple back.
+template <expression Y, expression X, expression V>
+constexpr auto vjp(Y, X, V) {
+  detail::check_variables<X>();
+  static_assert(V::rank == Y::rank || V::rank == 0,
+                "kobai::vjp: the seed v must have the output's rank (or be a scalar)");
+  return detail::adjoints_of<Y, V, X>();
+}
+template <expression Y, expression... Xs, expression V>
+constexpr auto vjp(Y, std::tuple<Xs...>, V) {
+  detail::check_variables<Xs...>();
+  static_assert(V::rank == Y::rank || V::rank == 0,
+                "kobai::vjp: the seed v must have the output's rank (or be a scalar)");
+  if constexpr (sizeof...(Xs) == 1)
+    return std::tuple{detail::adjoints_of<Y, V, Xs...>()};
+  else
+    return detail::adjoints_of<Y, V, Xs...>();
+}
+
+}  // namespace kobai

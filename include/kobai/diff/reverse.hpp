@@ -1,0 +1,145 @@
+// Symbolic reverse mode: visit the distinct subexpressions from the output back to the leaves,
+// summing each node's adjoint before it is passed on, so shared subexpressions are walked once.
+#pragma once
+
+#include <cstddef>
+
+#include "kobai/diff/rules.hpp"
+#include "kobai/expr/graph.hpp"
+
+namespace kobai::detail {
+
+template <class Node, class Adjoint>
+struct adjoint_entry {};
+template <class... Entries>
+struct adjoint_table {};
+
+template <class N, class Table>
+struct adjoint_of {
+  using type = constant<rational{}>;
+};
+template <class N, class G, class... Es>
+struct adjoint_of<N, adjoint_table<adjoint_entry<N, G>, Es...>> {
+  using type = G;
+};
+template <class N, class E, class... Es>
+struct adjoint_of<N, adjoint_table<E, Es...>> : adjoint_of<N, adjoint_table<Es...>> {};
+
+template <bool Match, class Adjoint, class Contribution>
+struct sum_if {
+  using type = Adjoint;
+};
+template <class Adjoint, class Contribution>
+struct sum_if<true, Adjoint, Contribution> {
+  using type = decltype(make_add(Adjoint{}, Contribution{}));
+};
+
+template <class N, class Contribution, class Table>
+struct accumulate;
+template <class N, class C, class... Ns, class... Gs>
+struct accumulate<N, C, adjoint_table<adjoint_entry<Ns, Gs>...>> {
+  using type =
+      std::conditional_t<(std::is_same_v<N, Ns> || ...),
+                         adjoint_table<adjoint_entry<Ns, typename sum_if<std::is_same_v<N, Ns>, Gs, C>::type>...>,
+                         adjoint_table<adjoint_entry<Ns, Gs>..., adjoint_entry<N, C>>>;
+};
+
+// Whether a gradient flows from E to one of the targets.
+template <class E, class Targets>
+struct reaches_t : std::bool_constant<list_contains<Targets, E>> {};
+template <class Op, class... Args, class Targets>
+struct reaches_t<node<Op, Args...>, Targets>
+    : std::bool_constant<Op::differentiable && (reaches_t<Args, Targets>::value || ...)> {};
+template <class E, class Targets>
+inline constexpr bool reaches = reaches_t<E, Targets>::value;
+
+/// The adjoint an argument receives has the argument's rank; a broadcast argument would need a sum.
+template <class Arg, class C>
+constexpr auto fit_to_argument(C contribution) {
+  static_assert(C::rank <= Arg::rank,
+                "kobai: a scalar used inside a tensor expression needs its gradient summed over the tensor; "
+                "reduce the output to a scalar first");
+  return contribution;
+}
+
+template <bool Reaches, class Arg, std::size_t K, class Self, class G, class Table>
+struct contribute {
+  using type = Table;
+};
+template <class Arg, std::size_t K, class Self, class G, class Table>
+struct contribute<true, Arg, K, Self, G, Table> {
+  using type = typename accumulate<Arg, decltype(fit_to_argument<Arg>(diff::rule<K>(Self{}, G{}))), Table>::type;
+};
+
+template <class Targets, class Self, class G, class Table, std::size_t K, class... Args>
+struct propagate {
+  using type = Table;
+};
+template <class Targets, class Self, class G, class Table, std::size_t K, class Arg, class... Rest>
+struct propagate<Targets, Self, G, Table, K, Arg, Rest...> {
+  using next = typename contribute<reaches<Arg, Targets>, Arg, K, Self, G, Table>::type;
+  using type = typename propagate<Targets, Self, G, next, K + 1, Rest...>::type;
+};
+
+template <bool Active, class Targets, class Table, class N, class G>
+struct backward_step {
+  using type = Table;
+};
+template <class Targets, class Table, class Op, class... Args, class G>
+struct backward_step<true, Targets, Table, node<Op, Args...>, G> {
+  using type = typename propagate<Targets, node<Op, Args...>, G, Table, 0, Args...>::type;
+};
+
+template <class Targets, class Table, class... Pending>
+struct sweep {
+  using type = Table;
+};
+template <class Targets, class Table, class N, class... Rest>
+struct sweep<Targets, Table, N, Rest...> {
+  using g = typename adjoint_of<N, Table>::type;
+  using after = typename backward_step<is_node<N> && !is_zero<g> && reaches<N, Targets>, Targets, Table, N, g>::type;
+  using type = typename sweep<Targets, after, Rest...>::type;
+};
+
+template <class List, class Reversed = type_list<>>
+struct reverse_list {
+  using type = Reversed;
+};
+template <class T, class... Ts, class... Rs>
+struct reverse_list<type_list<T, Ts...>, type_list<Rs...>> : reverse_list<type_list<Ts...>, type_list<T, Rs...>> {};
+
+template <class Targets, class Table, class Order>
+struct run_sweep;
+template <class Targets, class Table, class... Ns>
+struct run_sweep<Targets, Table, type_list<Ns...>> : sweep<Targets, Table, Ns...> {};
+
+/// Adjoints of `Vars` for output F seeded with adjoint Seed.
+template <class F, class Seed, class... Vars>
+struct reverse_pass {
+  using targets = type_list<Vars...>;
+  using order = typename reverse_list<topological_order<F>>::type;
+  using table = typename run_sweep<targets, adjoint_table<adjoint_entry<F, Seed>>, order>::type;
+  template <class V>
+  using adjoint = typename adjoint_of<V, table>::type;
+};
+
+template <class F, class Seed, class... Vars>
+constexpr auto adjoints_of() {
+  using pass = reverse_pass<F, Seed, Vars...>;
+  if constexpr (sizeof...(Vars) == 1)
+    return typename pass::template adjoint<Vars...>{};
+  else
+    return std::tuple<typename pass::template adjoint<Vars>...>{};
+}
+
+template <class... Vars>
+constexpr void check_variables() {
+  static_assert(sizeof...(Vars) > 0, "kobai::grad: name the variables to differentiate with respect to: grad(f, w, b)");
+  static_assert((is_leaf<Vars> && ...),
+                "kobai::grad: differentiate with respect to leaves such as var<\"w\">, not expressions");
+  static_assert(!(is_input<Vars> || ...),
+                "kobai::grad: cannot differentiate with respect to an input<> (data, requires_grad=False); "
+                "declare the leaf with var<> instead");
+}
+
+}  // namespace kobai::detail

@@ -1,0 +1,253 @@
+// The user-facing vocabulary: arithmetic operators and elementwise functions on expressions.
+#pragma once
+
+#include <type_traits>
+
+#include "kobai/expr/node.hpp"
+#include "kobai/expr/simplify.hpp"
+
+namespace kobai {
+
+/// std::integral_constant, boost::hana::integral_constant and the like: compile-time integers.
+template <class T>
+concept integral_constant_like = std::is_empty_v<std::remove_cvref_t<T>> && requires {
+  { std::remove_cvref_t<T>::value } -> std::convertible_to<std::int64_t>;
+  requires std::is_integral_v<std::remove_cvref_t<decltype(std::remove_cvref_t<T>::value)>>;
+};
+
+/// What may stand as an operand next to an expression.
+template <class T>
+concept operand = expression<T> || integral_constant_like<T>;
+
+template <class T>
+inline constexpr bool dependent_false = false;
+
+namespace detail {
+
+template <operand T>
+constexpr auto as_expression(T value) {
+  if constexpr (expression<T>)
+    return value;
+  else
+    return constant_v<rational{static_cast<std::int64_t>(T::value), 1}>;
+}
+
+template <class A, class B>
+concept operands = operand<A> && operand<B> &&(expression<A> || expression<B>);
+
+template <class A, class B>
+concept number_with_expression = (std::is_arithmetic_v<std::remove_cvref_t<A>> && expression<B>) ||
+                                 (expression<A> && std::is_arithmetic_v<std::remove_cvref_t<B>>);
+
+template <class A, class B>
+constexpr auto reject_plain_number() {
+  static_assert(dependent_false<A>,
+                "kobai: a plain C++ number cannot be part of an expression's type. Write an exact constant "
+                "with the _c suffix (using namespace kobai::literals; 2_c, 0.5_c), or bind a run-time value "
+                "as a leaf: input<\"k\"> ... k = value.");
+  return constant_v<rational{}>;
+}
+
+}  // namespace detail
+
+/// a + b.  ∂/∂a = ∂/∂b = 1.
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto operator+(A a, B b) { return detail::make_add(detail::as_expression(a), detail::as_expression(b)); }
+/// a − b, stored as a + (−1)·b.  ∂/∂a = 1, ∂/∂b = −1.
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto operator-(A a, B b) {
+  return detail::make_add(detail::as_expression(a), detail::make_mul(literal<-1>, detail::as_expression(b)));
+}
+/// a · b.  ∂/∂a = b, ∂/∂b = a.
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto operator*(A a, B b) { return detail::make_mul(detail::as_expression(a), detail::as_expression(b)); }
+/// a / b, stored as a · b⁻¹.  ∂/∂a = 1/b, ∂/∂b = −a/b².
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto operator/(A a, B b) {
+  return detail::make_mul(detail::as_expression(a), detail::make_power<rational{-1, 1}>(detail::as_expression(b)));
+}
+/// −a, stored as (−1)·a.
+template <expression A>
+constexpr auto operator-(A a) {
+  return detail::make_mul(literal<-1>, a);
+}
+template <expression A>
+constexpr auto operator+(A a) {
+  return a;
+}
+
+template <class A, class B>
+requires detail::number_with_expression<A, B>
+constexpr auto operator+(A, B) { return detail::reject_plain_number<A, B>(); }
+template <class A, class B>
+requires detail::number_with_expression<A, B>
+constexpr auto operator-(A, B) { return detail::reject_plain_number<A, B>(); }
+template <class A, class B>
+requires detail::number_with_expression<A, B>
+constexpr auto operator*(A, B) { return detail::reject_plain_number<A, B>(); }
+template <class A, class B>
+requires detail::number_with_expression<A, B>
+constexpr auto operator/(A, B) { return detail::reject_plain_number<A, B>(); }
+
+/// Comparisons build 0/1-valued nodes for where(); they have no derivative.
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto operator<(A a, B b) {
+  return detail::make_node<ops::lt>(detail::as_expression(a), detail::as_expression(b));
+}
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto operator<=(A a, B b) {
+  return detail::make_node<ops::le>(detail::as_expression(a), detail::as_expression(b));
+}
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto operator>(A a, B b) {
+  return detail::make_node<ops::gt>(detail::as_expression(a), detail::as_expression(b));
+}
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto operator>=(A a, B b) {
+  return detail::make_node<ops::ge>(detail::as_expression(a), detail::as_expression(b));
+}
+/// Elementwise a = b as a 0/1 node (as in NumPy and PyTorch); `same(a, b)` compares graphs.
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto operator==(A a, B b) {
+  return detail::make_node<ops::eq>(detail::as_expression(a), detail::as_expression(b));
+}
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto operator!=(A a, B b) {
+  return detail::make_node<ops::ne>(detail::as_expression(a), detail::as_expression(b));
+}
+
+/// Whether a and b are the same graph: after construction-time simplification, the same math.
+template <expression A, expression B>
+constexpr bool same(A, B) {
+  return std::is_same_v<A, B>;
+}
+
+/// eˣ.  d/dx = eˣ.
+template <expression A>
+constexpr auto exp(A a) {
+  return detail::make_node<ops::exp>(a);
+}
+/// ln x.  d/dx = 1/x.
+template <expression A>
+constexpr auto log(A a) {
+  return detail::make_node<ops::log>(a);
+}
+/// ln(1 + x).  d/dx = 1/(1 + x).
+template <expression A>
+constexpr auto log1p(A a) {
+  return detail::make_node<ops::log1p>(a);
+}
+/// eˣ − 1.  d/dx = eˣ.
+template <expression A>
+constexpr auto expm1(A a) {
+  return detail::make_node<ops::expm1>(a);
+}
+/// sin x.  d/dx = cos x.
+template <expression A>
+constexpr auto sin(A a) {
+  return detail::make_node<ops::sin>(a);
+}
+/// cos x.  d/dx = −sin x.
+template <expression A>
+constexpr auto cos(A a) {
+  return detail::make_node<ops::cos>(a);
+}
+/// tan x.  d/dx = 1 + tan² x.
+template <expression A>
+constexpr auto tan(A a) {
+  return detail::make_node<ops::tan>(a);
+}
+/// tanh x.  d/dx = 1 − tanh² x.
+template <expression A>
+constexpr auto tanh(A a) {
+  return detail::make_node<ops::tanh>(a);
+}
+/// σ(x) = 1/(1 + e⁻ˣ).  d/dx = σ(x)(1 − σ(x)).
+template <expression A>
+constexpr auto sigmoid(A a) {
+  return detail::make_node<ops::sigmoid>(a);
+}
+/// ln(1 + eˣ), stable for all x.  d/dx = σ(x).
+template <expression A>
+constexpr auto softplus(A a) {
+  return detail::make_node<ops::softplus>(a);
+}
+/// max(x, 0).  d/dx = [x > 0]; relu'(0) = 0.
+template <expression A>
+constexpr auto relu(A a) {
+  return detail::make_node<ops::relu>(a);
+}
+/// |x|.  d/dx = sign(x); abs'(0) = 0.
+template <expression A>
+constexpr auto abs(A a) {
+  return detail::make_node<ops::abs>(a);
+}
+/// sign(x) ∈ {−1, 0, 1}.  Zero derivative.
+template <expression A>
+constexpr auto sign(A a) {
+  return detail::make_node<ops::sign>(a);
+}
+/// √x = x^½.  d/dx = ½·x^(−½).
+template <expression A>
+constexpr auto sqrt(A a) {
+  return detail::make_power<rational{1, 2}>(a);
+}
+/// x^(Num/Den), exact: pow<4>(x), pow<1, 3>(x).  d/dx = (Num/Den)·x^(Num/Den − 1).
+template <std::int64_t Num, std::int64_t Den = 1, expression A>
+constexpr auto pow(A a) {
+  return detail::make_power<rational::make(Num, Den)>(a);
+}
+/// a^b.  ∂/∂a = b·a^(b−1), ∂/∂b = a^b·ln a. A constant exponent gives pow<R>.
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto pow(A a, B b) {
+  if constexpr (is_constant<decltype(detail::as_expression(b))>)
+    return detail::make_power<decltype(detail::as_expression(b))::value>(detail::as_expression(a));
+  else
+    return detail::make_node<ops::pow>(detail::as_expression(a), detail::as_expression(b));
+}
+/// min(a, b).  ∂/∂a = [a < b] + ½[a = b] (PyTorch's torch.minimum).
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto min(A a, B b) {
+  if constexpr (std::is_same_v<A, B>)
+    return a;
+  else
+    return detail::make_node<ops::min>(detail::as_expression(a), detail::as_expression(b));
+}
+/// max(a, b).  ∂/∂a = [a > b] + ½[a = b] (PyTorch's torch.maximum).
+template <class A, class B>
+requires detail::operands<A, B>
+constexpr auto max(A a, B b) {
+  if constexpr (std::is_same_v<A, B>)
+    return a;
+  else
+    return detail::make_node<ops::max>(detail::as_expression(a), detail::as_expression(b));
+}
+/// where(c, a, b): a where c holds (≠ 0), else b.  ∂/∂a = [c], ∂/∂b = 1 − [c].
+template <operand C, operand A, operand B>
+requires(expression<C> || expression<A> || expression<B>) constexpr auto where(C c, A a, B b) {
+  return detail::make_where(detail::as_expression(c), detail::as_expression(a), detail::as_expression(b));
+}
+/// clamp(x, lo, hi) = where(x < lo, lo, where(x > hi, hi, x)).  d/dx = [lo ≤ x ≤ hi] (PyTorch's clamp).
+template <operand X, operand L, operand H>
+requires(expression<X> || expression<L> || expression<H>) constexpr auto clamp(X x, L lo, H hi) {
+  return where(x < lo, lo, where(x > hi, hi, x));
+}
+/// detach(x) = x, with zero derivative: PyTorch's x.detach(), or no_grad for a subexpression.
+template <expression A>
+constexpr auto detach(A a) {
+  return detail::make_node<ops::detach>(a);
+}
+
+}  // namespace kobai

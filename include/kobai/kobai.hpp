@@ -1,0 +1,9 @@
+// kobai: the whole library. Expressions, symbolic derivatives, evaluation and introspection.
+#pragma once
+
+#include "kobai/diff/grad.hpp"
+#include "kobai/diff/gradcheck.hpp"
+#include "kobai/expr/environment.hpp"
+#include "kobai/expr/literals.hpp"
+#include "kobai/expr/operators.hpp"
+#include "kobai/expr/print.hpp"

@@ -1,0 +1,91 @@
+// The CPU executor: bound xtensor containers, several outputs in one pass, float and double, errors.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "kobai/cpu/program.hpp"
+#include "kobai/kobai.hpp"
+
+using namespace kobai;
+using namespace kobai::literals;
+
+namespace {
+constexpr auto x = var<"x", 1>;
+constexpr auto t = input<"t", 1>;
+constexpr auto w = var<"w">;
+constexpr auto b = var<"b">;
+constexpr auto M = var<"M", 2>;
+
+template <class T>
+xt::xtensor<T, 1> random_vector(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-2, 2);
+  xt::xtensor<T, 1> v = xt::xtensor<T, 1>::from_shape({n});
+  for (auto& e : v) e = static_cast<T>(u(rng));
+  return v;
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("elementwise outputs agree with scalar evaluation at every element", T, float, double) {
+  const auto build = [](auto xl, auto tl) { return tanh(w * xl + b) * exp(-pow<2>(xl)) + sigmoid(xl * tl); };
+  const auto y = build(x, t);
+  const auto y_scalar = build(var<"x">, input<"t">);  // the same function on scalar leaves
+  const auto dy = vjp(y, x, 1_c);  // elementwise derivative: y depends on x[i] only through element i
+  const auto program = compile(y, dy);
+  // Sizes around the SIMD width exercise both the batch loop and the scalar tail.
+  for (std::size_t n : {0u, 1u, 3u, 4u, 5u, 8u, 17u, 1000u}) {
+    const auto X = random_vector<T>(n, 1), Tv = random_vector<T>(n, 2);
+    const auto [Y, DY] = program(x = X, t = Tv, w = 0.7, b = -0.2);
+    static_assert(std::is_same_v<std::remove_cvref_t<decltype(Y)>, xt::xtensor<T, 1>>);
+    REQUIRE(Y.size() == n);
+    REQUIRE(DY.size() == n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double xi = X[i], ti = Tv[i];
+      const double want = std::tanh(0.7 * xi - 0.2) * std::exp(-xi * xi) + 1 / (1 + std::exp(-xi * ti));
+      const double h = 1e-6;  // the derivative against finite differences of the scalar function
+      auto yi = [&](double v) { return eval(y_scalar, at(var<"x"> = v, input<"t"> = ti, w = 0.7, b = -0.2)); };
+      const double tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+      CHECK(static_cast<double>(Y[i]) == doctest::Approx(want).epsilon(tolerance));
+      CHECK(static_cast<double>(DY[i]) ==
+            doctest::Approx((yi(xi + h) - yi(xi - h)) / (2 * h)).epsilon(std::max(tolerance, 1e-7)));
+    }
+  }
+}
+
+TEST_CASE("a rank-2 leaf, scalar outputs next to tensor outputs, and xarray bindings") {
+  const auto program = compile(w * M + b, w * b);
+  xt::xarray<double> A = {{1, 2, 3}, {4, 5, 6}};
+  const auto [out, scalar] = program(M = A, w = 2.0, b = 1.0);
+  CHECK(out.shape()[0] == 2);
+  CHECK(out.shape()[1] == 3);
+  CHECK(out(1, 2) == 13.0);
+  CHECK(scalar == 2.0);
+}
+
+TEST_CASE("mismatched extents name both variables and their shapes") {
+  const auto program = compile(x * t);
+  xt::xtensor<double, 1> X = {1, 2, 3}, Tv = {1, 2};
+  CHECK_THROWS_WITH_AS(program(x = X, t = Tv), "kobai: extents do not match: 'x' has shape (3,) but 't' has shape (2,)",
+                       kobai::shape_error);
+}
+
+TEST_CASE("a container of the wrong dynamic rank is a binding error naming the variable") {
+  const auto program = compile(x * t);
+  xt::xarray<double> X = {{1, 2}, {3, 4}};
+  xt::xtensor<double, 1> Tv = {1, 2};
+  CHECK_THROWS_WITH_AS(program(x = X, t = Tv),
+                       "kobai: 'x' is a rank-1 leaf but was bound to a container of shape (2, 2)",
+                       kobai::binding_error);
+}
+
+TEST_CASE("programs run again and again with new data, no state carried over") {
+  const auto program = compile(pow<2>(x) * w);
+  xt::xtensor<float, 1> X = {1, 2, 3};
+  for (float scale : {1.0f, 2.0f, -1.0f}) {
+    const auto Y = program(x = X, w = scale);
+    CHECK(Y(2) == 9.0f * scale);
+  }
+}
