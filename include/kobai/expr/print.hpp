@@ -73,8 +73,9 @@ struct printer<node<ops::add, A, B>> {
     if constexpr (is_constant<A> && !negative_term<B>::value) {  // constants are stored first; read them last
       return {join(detail::print<B>(sum_level), " + ", detail::print<A>(sum_level)), sum_level};
     } else if constexpr (negative_term<A>::value && !negative_term<B>::value) {  // −a + b reads b − a
-      return {join(detail::print<B>(sum_level), " - ", detail::print<typename negative_term<A>::positive>(product_level)),
-              sum_level};
+      return {
+          join(detail::print<B>(sum_level), " - ", detail::print<typename negative_term<A>::positive>(product_level)),
+          sum_level};
     } else if constexpr (negative_term<B>::value) {
       return {
           join(detail::print<A>(sum_level), " - ", detail::print<typename negative_term<B>::positive>(product_level)),
