@@ -5,5 +5,7 @@
 #include "kobai/diff/gradcheck.hpp"
 #include "kobai/expr/environment.hpp"
 #include "kobai/expr/literals.hpp"
+#include "kobai/expr/losses.hpp"
 #include "kobai/expr/operators.hpp"
 #include "kobai/expr/print.hpp"
+#include "kobai/expr/reductions.hpp"

@@ -1,5 +1,6 @@
 // The CPU executor: compile(outputs...) gives a program that binds xtensor containers and scalars
-// by name and computes every output in one fused, SIMD-vectorised pass over the elements.
+// by name and runs the schedule's fused loops with xsimd batches, on the thread pool, with
+// reductions accumulated in a fixed order (bit-identical run to run for a given thread count).
 #pragma once
 
 #include <cstddef>
@@ -13,7 +14,9 @@
 
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
+#include "kobai/cpu/thread_pool.hpp"
 #include "kobai/expr/environment.hpp"
+#include "kobai/ir/schedule.hpp"
 
 namespace kobai {
 namespace detail {
@@ -112,12 +115,27 @@ using batch = xsimd::batch<T>;
 
 }  // namespace detail
 
-/// A compiled CPU program for the outputs. Call it with bindings: `program(x = X, w = 0.5f)`. It
+/// A compiled CPU program for the outputs. Call it with bindings, `program(x = X, w = 0.5f)`; it
 /// returns the output (a number for a scalar output, an xt::xtensor otherwise), or a tuple of them.
+/// Scalar outputs need no heap allocation; calls are independent and may run concurrently.
 template <expression... Outputs>
 class program {
  public:
+  using schedule = ir::schedule<Outputs...>;
+  using order = typename schedule::order;
   using leaves = leaves_of<Outputs...>;
+
+  /// Most tasks a loop is split into (each owns one contiguous chunk of the elements).
+  static constexpr std::size_t max_tasks = 64;
+  /// Fewest elements worth a task of their own.
+  static constexpr std::size_t min_elements_per_task = 1 << 15;
+
+  /// Number of loop tasks: 0 uses every thread of the pool. Results are bit-identical run to run
+  /// for a given setting; the same chunks are summed in the same order whichever thread runs them.
+  constexpr program& threads(unsigned count) {
+    threads_ = count;
+    return *this;
+  }
 
   template <class... Bindings>
   auto operator()(Bindings... bindings) const {
@@ -129,14 +147,31 @@ class program {
                   "kobai: the bound tensors mix element types; convert them to one (float or double)");
     static_assert(std::is_floating_point_v<T>, "kobai: tensors must hold float or double");
     const environment<Bindings...> point{std::tuple<Bindings...>{bindings...}};
-    const auto shape = common_shape<T>(bindings...);
+    const auto shape = common_shape(bindings...);
     return run<T>(point, shape);
   }
 
  private:
-  template <class T, class... Bindings>
-  static std::vector<std::size_t> common_shape(const Bindings&... bindings) {
-    std::vector<std::size_t> shape;
+  unsigned threads_ = 0;
+
+  static constexpr std::size_t max_rank = [] {
+    return [&]<class... Ls>(type_list<Ls...>) {
+      return std::max({std::size_t{1}, static_cast<std::size_t>(Ls::rank)...});
+    }(leaves{});
+  }();
+  // The extents of the loops' domain; rank 0 when no tensor is bound.
+  struct extents_type {
+    std::array<std::size_t, max_rank> extents{};
+    std::size_t rank = 0;
+    [[nodiscard]] const std::size_t* begin() const { return extents.data(); }
+    [[nodiscard]] const std::size_t* end() const { return extents.data() + rank; }
+    [[nodiscard]] std::size_t size() const { return rank; }
+    std::size_t operator[](std::size_t i) const { return extents[i]; }
+  };
+
+  template <class... Bindings>
+  static extents_type common_shape(const Bindings&... bindings) {
+    extents_type shape;
     std::string_view owner;  // the leaf whose container set the shape
     auto visit = [&]<class B>(const B& bound) {
       if constexpr (detail::tensor_value<detail::bound_type<B>>) {
@@ -147,7 +182,8 @@ class program {
                                            " leaf but was bound to a container of shape ",
                                            detail::shape_text(container.shape())));
         if (owner.empty()) {
-          shape.assign(container.shape().begin(), container.shape().end());
+          shape.rank = container.shape().size();
+          std::copy(container.shape().begin(), container.shape().end(), shape.extents.begin());
           owner = B::name.view();
         } else if (!std::equal(shape.begin(), shape.end(), container.shape().begin(), container.shape().end())) {
           throw shape_error(detail::join("kobai: extents do not match: '", owner, "' has shape ",
@@ -160,14 +196,176 @@ class program {
     return shape;
   }
 
-  template <class E>
-  struct has_extent : std::bool_constant<(E::rank > 0)> {};
-  using tensor_outputs = typename detail::filter<has_extent, type_list<Outputs...>>::type;
+  using scalar_values = std::array<double, order::size>;  // rank-0 nodes, by SSA index
 
-  template <class T, class Output, class Point>
-  static auto allocate(const Point& point, const std::vector<std::size_t>& shape) {
+  // Computes the rank-0 nodes of one even phase, in SSA order.
+  template <int Phase, class Point>
+  static void scalar_phase(scalar_values& scalars, const Point& point, std::size_t elements) {
+    [&]<class... Ns>(type_list<Ns...>) { (scalar_node<Phase, Ns>(scalars, point, elements), ...); }(order{});
+  }
+  template <int Phase, class E, class Point>
+  static void scalar_node(scalar_values& scalars, const Point& point, std::size_t elements) {
+    if constexpr (E::rank == 0 && ir::phase<E> == Phase) {
+      double& value = scalars[index_of<E, order>];
+      if constexpr (is_constant<E>) {
+        value = E::value.value();
+      } else if constexpr (is_leaf<E>) {
+        value = static_cast<double>(point.template get<E::name>());
+      } else {
+        [&]<class Op, class... Args>(node<Op, Args...>*) {
+          if constexpr (std::is_same_v<Op, ops::numel>)
+            value = static_cast<double>((Args::rank, ...) > 0 ? elements : 1);
+          else if constexpr (!std::is_same_v<Op, ops::sum>)
+            value = Op::apply(scalars[index_of<Args, order>]...);
+        }(static_cast<E*>(nullptr));
+      }
+    }
+  }
+
+  // The value of argument A inside a loop body: computed in the body, a scalar broadcast, or (for
+  // shape-only operands) never read.
+  template <class V, class T, class Body, class A>
+  static V argument(const std::array<V, Body::size>& values, const scalar_values& scalars) {
+    if constexpr (list_contains<Body, A>)
+      return values[index_of<A, Body>];
+    else if constexpr (A::rank == 0)
+      return V(static_cast<T>(scalars[index_of<A, order>]));
+    else
+      return V(T(0));
+  }
+
+  template <class V, class T, class Body, class E, class Load>
+  static V body_node(const std::array<V, Body::size>& values, const scalar_values& scalars, const Load& load) {
+    if constexpr (is_leaf<E>) {
+      return load(E{});
+    } else {
+      return [&]<class Op, class... Args>(node<Op, Args...>*) {
+        return Op::apply(argument<V, T, Body, Args>(values, scalars)...);
+      }(static_cast<E*>(nullptr));
+    }
+  }
+
+  template <class V, class T, class Body, class Load>
+  static void evaluate_body(std::array<V, Body::size>& values, const scalar_values& scalars, const Load& load) {
+    [&]<class... Ns>(type_list<Ns...>) {
+      std::size_t i = 0;
+      ((values[i++] = body_node<V, T, Body, Ns>(values, scalars, load)), ...);
+    }(Body{});
+  }
+
+  // One task of a loop: elements [begin, end). Stores tensor outputs; sums go to `partials`,
+  // accumulated in T over short blocks of SIMD batches, then in double.
+  template <class Loop, class T, class Point>
+  static void loop_task(std::size_t begin, std::size_t end, const Point& point, const scalar_values& scalars,
+                        const std::array<const T*, leaves::size>& sources,
+                        const std::array<T*, sizeof...(Outputs)>& targets, double* partials) {
+    using body = typename Loop::body;
+    using simd = detail::batch<T>;
+    constexpr std::size_t width = simd::size;
+    constexpr std::size_t block = 16 * width;
+    constexpr std::size_t sums = Loop::sums::size;
+    std::size_t i = begin;
+    auto load_batch = [&]<class L>(L) -> simd {
+      if constexpr (L::rank > 0)
+        return simd::load_unaligned(sources[index_of<L, leaves>] + i);
+      else
+        return simd(static_cast<T>(point.template get<L::name>()));
+    };
+    auto load_scalar = [&]<class L>(L) -> T {
+      if constexpr (L::rank > 0)
+        return sources[index_of<L, leaves>][i];
+      else
+        return static_cast<T>(point.template get<L::name>());
+    };
+    std::array<double, sums> totals{};
+    while (i + width <= end) {
+      const std::size_t block_end = std::min(end, i + block);
+      std::array<simd, sums> accumulators;
+      accumulators.fill(simd(T(0)));
+      for (; i + width <= block_end; i += width) {
+        std::array<simd, body::size> values;
+        evaluate_body<simd, T, body>(values, scalars, load_batch);
+        store_outputs<Loop>(values, targets, i);
+        accumulate<Loop>(accumulators, values);
+      }
+      for (std::size_t s = 0; s < sums; ++s) totals[s] += static_cast<double>(xsimd::hadd(accumulators[s]));
+    }
+    for (; i < end; ++i) {
+      std::array<T, body::size> values{};
+      evaluate_body<T, T, body>(values, scalars, load_scalar);
+      std::array<T, sums> terms{};
+      accumulate<Loop>(terms, values);
+      for (std::size_t s = 0; s < sums; ++s) totals[s] += static_cast<double>(terms[s]);
+      [&]<class... Os>(type_list<Os...>) {
+        ((targets[output_position<Os>()][i] = values[index_of<Os, body>]), ...);
+      }(typename Loop::outputs{});
+    }
+    for (std::size_t s = 0; s < sums; ++s) partials[s] = totals[s];
+  }
+
+  template <class Loop, class V, class T>
+  static void store_outputs(const std::array<V, Loop::body::size>& values,
+                            const std::array<T*, sizeof...(Outputs)>& targets, std::size_t i) {
+    [&]<class... Os>(type_list<Os...>) {
+      (values[index_of<Os, typename Loop::body>].store_unaligned(targets[output_position<Os>()] + i), ...);
+    }(typename Loop::outputs{});
+  }
+
+  template <class Loop, class A, class V>
+  static void accumulate(A& accumulators, const std::array<V, Loop::body::size>& values) {
+    [&]<std::size_t... S>(std::index_sequence<S...>) {
+      ((accumulators[S] +=
+        values[index_of<typename ir::value_arguments<typename Loop::sums::template at<S>>::type::template at<0>,
+                        typename Loop::body>]),
+       ...);
+    }
+    (std::make_index_sequence<Loop::sums::size>{});
+  }
+
+  template <class O>
+  static constexpr std::size_t output_position() {
+    return detail::first_match(std::array<bool, sizeof...(Outputs)>{std::is_same_v<O, Outputs>...});
+  }
+
+  std::size_t task_count(std::size_t elements) const {
+    const std::size_t wanted = threads_ == 0 ? cpu::thread_pool::instance().size() : threads_;
+    return std::clamp<std::size_t>(std::min(wanted, elements / min_elements_per_task), 1, max_tasks);
+  }
+
+  template <class Loop, class T, class Point>
+  void run_loop(std::size_t elements, const Point& point, scalar_values& scalars,
+                const std::array<const T*, leaves::size>& sources,
+                const std::array<T*, sizeof...(Outputs)>& targets) const {
+    constexpr std::size_t sums = Loop::sums::size;
+    const std::size_t tasks = task_count(elements);
+    constexpr std::size_t width = detail::batch<T>::size;
+    const std::size_t chunk = (elements / tasks + width - 1) / width * width;
+    std::array<double, max_tasks * sums + 1> partials{};
+    auto task = [&](std::size_t k) {
+      const std::size_t begin = std::min(elements, k * chunk);
+      const std::size_t end = k + 1 == tasks ? elements : std::min(elements, begin + chunk);
+      loop_task<Loop, T>(begin, end, point, scalars, sources, targets, partials.data() + k * sums);
+    };
+    if (tasks == 1)
+      task(0);
+    else
+      cpu::thread_pool::instance().run(tasks, task);
+    [&]<std::size_t... S>(std::index_sequence<S...>) {
+      ((scalars[index_of<typename Loop::sums::template at<S>, order>] =
+            [&] {
+              double total = 0;  // partial sums in chunk order: the same bits whichever thread ran a chunk
+              for (std::size_t k = 0; k < tasks; ++k) total += partials[k * sums + S];
+              return total;
+            }()),
+       ...);
+    }
+    (std::make_index_sequence<sums>{});
+  }
+
+  template <class T, class Output>
+  static auto allocate(const extents_type& shape) {
     if constexpr (Output::rank == 0) {
-      return static_cast<T>(eval(Output{}, point));  // depends on scalars only
+      return T{};
     } else {
       std::array<std::size_t, Output::rank> extents{};
       std::copy(shape.begin(), shape.end(), extents.begin());
@@ -176,8 +374,9 @@ class program {
   }
 
   template <class T, class Point>
-  auto run(const Point& point, const std::vector<std::size_t>& shape) const {
-    // Data pointers of tensor leaves, by position in `leaves`; scalar leaves have none.
+  auto run(const Point& point, const extents_type& shape) const {
+    std::size_t elements = 1;
+    for (auto extent : shape) elements *= extent;
     std::array<const T*, leaves::size> sources{};
     [&]<class... Ls>(type_list<Ls...>) {
       std::size_t i = 0;
@@ -189,73 +388,47 @@ class program {
        }()),
        ...);
     }(leaves{});
-    auto results = std::tuple{allocate<T, Outputs>(point, shape)...};
-    if constexpr (tensor_outputs::size > 0) {
-      std::array<T*, sizeof...(Outputs)> targets{};
-      std::size_t size = 1;
-      for (auto extent : shape) size *= extent;
-      [&]<std::size_t... K>(std::index_sequence<K...>) {
-        ((targets[K] = [&]() -> T* {
-           if constexpr (std::tuple_element_t<K, std::tuple<Outputs...>>::rank > 0)
-             return std::get<K>(results).data();
-           else
-             return nullptr;
-         }()),
-         ...);
-      }
-      (std::index_sequence_for<Outputs...>{});
-      fill<T>(point, size, sources, targets, tensor_outputs{});
+    auto results = std::tuple{allocate<T, Outputs>(shape)...};
+    std::array<T*, sizeof...(Outputs)> targets{};
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      ((targets[K] = [&]() -> T* {
+         if constexpr (std::tuple_element_t<K, std::tuple<Outputs...>>::rank > 0)
+           return std::get<K>(results).data();
+         else
+           return nullptr;
+       }()),
+       ...);
     }
+    (std::index_sequence_for<Outputs...>{});
+
+    scalar_values scalars{};
+    scalar_phase<0>(scalars, point, elements);
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      ((run_loop<typename schedule::template loop_at<K>, T>(elements, point, scalars, sources, targets),
+        scalar_phase<schedule::template loop_at<K>::phase + 1>(scalars, point, elements)),
+       ...);
+    }
+    (std::make_index_sequence<schedule::loop_count>{});
+
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (
+          (void)[&] {
+            using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
+            if constexpr (output::rank == 0) std::get<K>(results) = static_cast<T>(scalars[index_of<output, order>]);
+          }(),
+          ...);
+    }
+    (std::index_sequence_for<Outputs...>{});
     if constexpr (sizeof...(Outputs) == 1)
       return std::get<0>(results);
     else
       return results;
   }
-
-  template <class E, class... Es>
-  static constexpr std::size_t position_in_outputs() {
-    return detail::first_match(std::array<bool, sizeof...(Es)>{std::is_same_v<E, Es>...});
-  }
-
-  // One fused pass for all tensor outputs: every distinct subexpression once per element,
-  // SIMD batches first, then a scalar tail.
-  template <class T, class Point, class... TensorOutputs>
-  static void fill(const Point& point, std::size_t size, const std::array<const T*, leaves::size>& sources,
-                   const std::array<T*, sizeof...(Outputs)>& targets, type_list<TensorOutputs...>) {
-    using order = topological_order<TensorOutputs...>;
-    using simd = detail::batch<T>;
-    constexpr std::size_t width = simd::size;
-    std::size_t i = 0;
-    auto load_scalar = [&]<class L>(L) -> T {
-      if constexpr (L::rank > 0)
-        return sources[index_of<L, leaves>][i];
-      else
-        return static_cast<T>(point.template get<L::name>());
-    };
-    auto load_batch = [&]<class L>(L) -> simd {
-      if constexpr (L::rank > 0)
-        return simd::load_unaligned(sources[index_of<L, leaves>] + i);
-      else
-        return simd(static_cast<T>(point.template get<L::name>()));
-    };
-    for (; i + width <= size; i += width) {
-      std::array<simd, order::size> values;
-      detail::evaluate_in_order(values, order{}, load_batch);
-      (values[index_of<TensorOutputs, order>].store_unaligned(
-           targets[position_in_outputs<TensorOutputs, Outputs...>()] + i),
-       ...);
-    }
-    for (; i < size; ++i) {
-      std::array<T, order::size> values{};
-      detail::evaluate_in_order(values, order{}, load_scalar);
-      ((targets[position_in_outputs<TensorOutputs, Outputs...>()][i] = values[index_of<TensorOutputs, order>]), ...);
-    }
-  }
 };
 
 /// A CPU program computing all the outputs in one call: `auto step = compile(loss, dw, db);`.
 template <expression... Outputs>
-constexpr program<Outputs...> compile(Outputs...) {
+constexpr program<std::remove_cvref_t<Outputs>...> compile(Outputs...) {
   static_assert(sizeof...(Outputs) > 0, "kobai::compile: pass the expressions to compute");
   return {};
 }

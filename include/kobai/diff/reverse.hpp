@@ -6,6 +6,7 @@
 
 #include "kobai/diff/rules.hpp"
 #include "kobai/expr/graph.hpp"
+#include "kobai/expr/reductions.hpp"
 
 namespace kobai::detail {
 
@@ -56,10 +57,22 @@ inline constexpr bool reaches = reaches_t<E, Targets>::value;
 /// The adjoint an argument receives has the argument's rank; a broadcast argument would need a sum.
 template <class Arg, class C>
 constexpr auto fit_to_argument(C contribution) {
-  static_assert(C::rank <= Arg::rank,
-                "kobai: a scalar used inside a tensor expression needs its gradient summed over the tensor; "
-                "reduce the output to a scalar first");
-  return contribution;
+  static_assert(C::rank <= Arg::rank || Arg::rank == 0,
+                "kobai: broadcasting a tensor against a tensor of higher rank is not supported yet; "
+                "give both operands the same rank");
+  if constexpr (C::rank > Arg::rank)
+    return sum(contribution);  // a scalar broadcast over a tensor
+  else
+    return contribution;
+}
+
+/// A var's gradient has the var's shape: a scalar adjoint of a tensor var is expanded to it.
+template <class Var, class Adjoint>
+constexpr auto fit_to_variable(Adjoint adjoint) {
+  if constexpr (Adjoint::rank < Var::rank && !is_zero<Adjoint>)
+    return make_node<ops::expand>(adjoint, Var{});
+  else
+    return adjoint;
 }
 
 template <bool Reaches, class Arg, std::size_t K, class Self, class G, class Table>
@@ -127,9 +140,9 @@ template <class F, class Seed, class... Vars>
 constexpr auto adjoints_of() {
   using pass = reverse_pass<F, Seed, Vars...>;
   if constexpr (sizeof...(Vars) == 1)
-    return typename pass::template adjoint<Vars...>{};
+    return fit_to_variable<Vars...>(typename pass::template adjoint<Vars...>{});
   else
-    return std::tuple<typename pass::template adjoint<Vars>...>{};
+    return std::tuple{fit_to_variable<Vars>(typename pass::template adjoint<Vars>{})...};
 }
 
 template <class... Vars>

@@ -108,4 +108,17 @@ constexpr auto rule(node<ops::where, C, A, B>, auto g) {
     return where(C{}, literal<0>, g);
 }
 
+template <std::size_t I, class A>
+constexpr auto rule(node<ops::sum, A>, auto g) {
+  return g;
+}  // broadcasts over A's elements
+
+template <std::size_t I, class G, class Like>
+constexpr auto rule(node<ops::expand, G, Like>, auto g) {
+  if constexpr (I == 0)
+    return g;
+  else
+    return literal<0>;  // only Like's shape is used
+}
+
 }  // namespace kobai::diff

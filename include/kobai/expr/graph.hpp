@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstddef>
+#include <tuple>
 #include <type_traits>
 
 #include "kobai/expr/node.hpp"
@@ -12,7 +13,22 @@ namespace kobai {
 template <class... Ts>
 struct type_list {
   static constexpr std::size_t size = sizeof...(Ts);
+  template <std::size_t I>
+  using at = std::tuple_element_t<I, std::tuple<Ts...>>;
 };
+
+namespace detail {
+template <class A, class B>
+struct concat_two;
+template <class... As, class... Bs>
+struct concat_two<type_list<As...>, type_list<Bs...>> {
+  using type = type_list<As..., Bs...>;
+};
+}  // namespace detail
+template <class A, class B>
+using type_list_concat = typename detail::concat_two<A, B>::type;
+template <class List, class T>
+using type_list_append = type_list_concat<List, type_list<T>>;
 
 namespace detail {
 

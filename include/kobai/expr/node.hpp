@@ -54,10 +54,11 @@ struct constant : expression_base {
   static constexpr int rank = 0;
 };
 
-/// Base of operator tags. An op that is not differentiable (comparisons, sign, detach) says so,
-/// and `parameter` orders ops of one family (the exponent of pow<R>).
+/// Base of operator tags. An op that is not differentiable (comparisons, sign, detach) says so, a
+/// reduction says its result is a scalar, and `parameter` orders ops of one family (pow<R>'s R).
 struct op_base {
   static constexpr bool differentiable = true;
+  static constexpr bool reduces_to_scalar = false;
   static constexpr rational parameter{0, 1};
 };
 
@@ -65,7 +66,7 @@ struct op_base {
 template <class Op, expression... Args>
 struct node : expression_base {
   using op = Op;
-  static constexpr int rank = std::max({0, Args::rank...});
+  static constexpr int rank = Op::reduces_to_scalar ? 0 : std::max({0, Args::rank...});
 };
 
 /// A differentiable leaf, like a PyTorch tensor with requires_grad=True: `var<"w">`, `var<"W", 2>`.

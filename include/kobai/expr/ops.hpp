@@ -103,7 +103,10 @@ enum class op_id : int {
   ge,
   eq,
   ne,
-  detach
+  detach,
+  sum,
+  numel,
+  expand
 };
 
 /// a + b.  ∂/∂a = 1, ∂/∂b = 1.
@@ -419,6 +422,43 @@ struct detach : op_base {
     return x;
   }
   static constexpr std::optional<rational> fold(rational x) { return x; }
+};
+
+/// sum(x) = Σᵢ xᵢ over every element, a scalar.  ∂/∂xᵢ = 1: the adjoint g broadcasts back.
+/// Executors accumulate it inside the loop that computes x; on a scalar it is the identity.
+struct sum : op_base {
+  static constexpr op_id id = op_id::sum;
+  static constexpr std::string_view name = "sum";
+  static constexpr bool reduces_to_scalar = true;
+  template <class T>
+  static constexpr T apply(T x) {
+    return x;
+  }
+};
+
+/// numel(x): the number of elements of x (1 for a scalar), known once the leaves are bound. It
+/// carries no gradient; mean(x) is sum(x)/numel(x).
+struct numel : op_base {
+  static constexpr op_id id = op_id::numel;
+  static constexpr std::string_view name = "numel";
+  static constexpr bool differentiable = false;
+  static constexpr bool reduces_to_scalar = true;
+  template <class T>
+  static constexpr T apply(T) {
+    return T(1);
+  }
+};
+
+/// expand(g, like): g broadcast to the shape of `like`, whose values are not read.  ∂/∂g = 1
+/// (summed back to g's shape); `like` gets no gradient. The gradient of a tensor var whose adjoint
+/// is a scalar, as in ∂ sum(W)/∂W, is expand(1, W).
+struct expand : op_base {
+  static constexpr op_id id = op_id::expand;
+  static constexpr std::string_view name = "expand";
+  template <class T>
+  static constexpr T apply(T g, T) {
+    return g;
+  }
 };
 
 }  // namespace kobai::ops

@@ -98,6 +98,9 @@ struct printer<node<ops::mul, A, B>> {
   static printed print() {
     if constexpr (std::is_same_v<A, constant<rational{-1, 1}>>) {
       return {join("-", detail::print<B>(prefix_level)), prefix_level};
+    } else if constexpr (reciprocal<A>::value && !reciprocal<B>::value) {  // x⁻¹·b reads b/x
+      return {join(detail::print<B>(product_level), "/", detail::print<typename reciprocal<A>::base>(power_level)),
+              product_level};
     } else if constexpr (reciprocal<B>::value) {
       return {join(detail::print<A>(product_level), "/", detail::print<typename reciprocal<B>::base>(power_level)),
               product_level};

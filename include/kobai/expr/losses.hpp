@@ -1,0 +1,24 @@
+// Loss functions as ordinary compositions, in numerically stable forms; they differentiate like
+// any other expression.
+#pragma once
+
+#include "kobai/expr/reductions.hpp"
+
+namespace kobai {
+
+/// Mean squared error, PyTorch's MSELoss: mean((p − t)²).  ∂/∂pᵢ = 2(pᵢ − tᵢ)/n.
+template <expression P, expression T>
+constexpr auto mse(P prediction, T target) {
+  return mean(pow<2>(prediction - target));
+}
+
+/// Binary cross-entropy on logits z with targets y ∈ [0, 1], PyTorch's BCEWithLogitsLoss:
+/// mean(softplus(z) − z·y), where softplus(z) is computed as max(z, 0) + log1p(e^−|z|), stable
+/// for any z.  ∂/∂zᵢ = (σ(zᵢ) − yᵢ)/n, exact at z = 0 too (writing the max and |z| as ops would
+/// give their subgradients there, −yᵢ/n, wrong for a model started from zero weights).
+template <expression Z, expression Y>
+constexpr auto bce_with_logits(Z logits, Y target) {
+  return mean(softplus(logits) - logits * target);
+}
+
+}  // namespace kobai

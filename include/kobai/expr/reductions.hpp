@@ -1,0 +1,52 @@
+// Reductions over every element: sum, mean and numel. The adjoint of a reduction broadcasts back.
+#pragma once
+
+#include "kobai/expr/operators.hpp"
+
+namespace kobai {
+
+namespace detail {
+
+// A product splits into its scalar factors and its tensor factors.
+template <class E>
+constexpr auto scalar_factors(E e) {
+  if constexpr (E::rank == 0) return e;
+  else if constexpr (is_product<E>) return [&]<class P, class Q>(node<ops::mul, P, Q>) {
+      return make_mul(scalar_factors(P{}), scalar_factors(Q{}));
+    }(e);
+  else return literal<1>;
+}
+template <class E>
+constexpr auto tensor_factors(E e) {
+  if constexpr (E::rank == 0) return literal<1>;
+  else if constexpr (is_product<E>) return [&]<class P, class Q>(node<ops::mul, P, Q>) {
+      return make_mul(tensor_factors(P{}), tensor_factors(Q{}));
+    }(e);
+  else return e;
+}
+
+}  // namespace detail
+
+/// Σᵢ xᵢ, a scalar.  ∂/∂xᵢ = 1. The sum of a scalar is the scalar, and scalar factors move
+/// out, sum(c·x) = c·sum(x), so a loop does the least work per element.
+template <expression A>
+constexpr auto sum(A a) {
+  if constexpr (A::rank == 0) return a;
+  else if constexpr (detail::is_product<A>) return detail::make_mul(detail::scalar_factors(a), detail::make_node<ops::sum>(detail::tensor_factors(a)));
+  else return detail::make_node<ops::sum>(a);
+}
+
+/// The number of elements of x, known at run time once x's leaves are bound; 1 for a scalar.
+template <expression A>
+constexpr auto numel(A a) {
+  if constexpr (A::rank == 0) return literal<1>;
+  else return detail::make_node<ops::numel>(a);
+}
+
+/// (1/n)·Σᵢ xᵢ with n = numel(x).  ∂/∂xᵢ = 1/n.
+template <expression A>
+constexpr auto mean(A a) {
+  return sum(a) / numel(a);
+}
+
+}  // namespace kobai

@@ -1,0 +1,50 @@
+// After the first call, a training step with scalar outputs does not touch the heap.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <xtensor/xtensor.hpp>
+
+#include "kobai/cpu/program.hpp"
+#include "kobai/kobai.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+}
+
+void* operator new(std::size_t size) {
+  ++allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace kobai;
+
+TEST_CASE("a fused step allocates nothing after the first call, single- and multi-threaded") {
+  constexpr auto x = input<"x", 1>;
+  constexpr auto t = input<"t", 1>;
+  constexpr auto w = var<"w">;
+  constexpr auto b = var<"b">;
+  constexpr auto loss = mse(w * x + b, t);
+  const auto [dw, db] = grad(loss, w, b);
+  xt::xtensor<float, 1> X = xt::xtensor<float, 1>::from_shape({400000}), T = X;
+  for (std::size_t i = 0; i < X.size(); ++i) X[i] = 0.001f * static_cast<float>(i % 1000), T[i] = 2 * X[i];
+  for (unsigned threads : {1u, 4u}) {
+    const auto step = compile(loss, dw, db).threads(threads);
+    double w_value = 0, b_value = 0;
+    const float first_loss = std::get<0>(step(x = X, t = T, w = w_value, b = b_value));  // starts the pool
+    const long before = allocations.load();
+    float last_loss = first_loss;
+    for (int i = 0; i < 20; ++i) {
+      const auto [L, gw, gb] = step(x = X, t = T, w = w_value, b = b_value);
+      w_value -= 0.5 * gw;
+      b_value -= 0.5 * gb;
+      last_loss = L;
+    }
+    CHECK(allocations.load() - before == 0);
+    CHECK(last_loss < first_loss / 4);  // and it trains
+  }
+}

@@ -1,0 +1,124 @@
+// Reductions on the CPU executor: values against float64 loops written here, several loops,
+// determinism across runs and thread counts.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <xtensor/xtensor.hpp>
+
+#include "kobai/cpu/program.hpp"
+#include "kobai/kobai.hpp"
+
+using namespace kobai;
+using namespace kobai::literals;
+
+namespace {
+constexpr auto x = input<"x", 1>;
+constexpr auto t = input<"t", 1>;
+constexpr auto w = var<"w">;
+constexpr auto b = var<"b">;
+constexpr auto W = var<"W", 1>;
+
+template <class T>
+std::pair<xt::xtensor<T, 1>, xt::xtensor<T, 1>> regression_data(std::size_t n) {
+  std::mt19937 rng(7);
+  std::normal_distribution<double> noise;
+  xt::xtensor<T, 1> X = xt::xtensor<T, 1>::from_shape({n}), Tv = X;
+  for (std::size_t i = 0; i < n; ++i) {
+    X[i] = static_cast<T>(noise(rng));
+    Tv[i] = static_cast<T>(2 * X[i] + 0.1 * noise(rng));
+  }
+  return {X, Tv};
+}
+
+template <class T>
+bool bitwise_equal(T a, T b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("MSE loss and both gradients against a float64 loop", T, float, double) {
+  constexpr auto loss = mse(w * x + b, t);
+  const auto [dw, db] = grad(loss, w, b);
+  const auto step = compile(loss, dw, db);
+  for (std::size_t n : {1u, 3u, 17u, 1000u, 100003u}) {
+    const auto [X, Tv] = regression_data<T>(n);
+    const auto [L, gw, gb] = step(x = X, t = Tv, w = 0.5, b = -0.25);
+    double loss_ref = 0, gw_ref = 0, gb_ref = 0;  // hand-derived: dL/dw = 2/n Σ r·x, dL/db = 2/n Σ r
+    for (std::size_t i = 0; i < n; ++i) {
+      const double r = 0.5 * static_cast<double>(X[i]) - 0.25 - static_cast<double>(Tv[i]);
+      loss_ref += r * r / n;
+      gw_ref += 2 * r * static_cast<double>(X[i]) / n;
+      gb_ref += 2 * r / n;
+    }
+    const double tolerance = std::is_same_v<T, float> ? 2e-6 : 1e-12;
+    INFO("n = " << n);
+    CHECK(L == doctest::Approx(loss_ref).epsilon(tolerance));
+    CHECK(gw == doctest::Approx(gw_ref).epsilon(tolerance));
+    CHECK(gb == doctest::Approx(gb_ref).epsilon(tolerance));
+  }
+}
+
+TEST_CASE("BCE with logits and its gradients against hand-derived formulas") {
+  constexpr auto loss = bce_with_logits(w * x + b, t);
+  const auto step = compile(loss, grad(loss, w), grad(loss, b));
+  xt::xtensor<double, 1> X = {0.5, -1.5, 2.0, 0.0, 3.0, -0.25, 40.0, -40.0};
+  xt::xtensor<double, 1> Y = {1, 0, 1, 1, 0, 0.5, 1, 0};
+  for (double wv : {0.0, 0.7, -2.0}) {
+    const auto [L, gw, gb] = step(x = X, t = Y, w = wv, b = 0.1);
+    double loss_ref = 0, gw_ref = 0, gb_ref = 0;
+    const double n = static_cast<double>(X.size());
+    for (std::size_t i = 0; i < X.size(); ++i) {
+      const double z = wv * X[i] + 0.1, p = 1 / (1 + std::exp(-z));
+      loss_ref += (std::max(z, 0.0) - z * Y[i] + std::log1p(std::exp(-std::abs(z)))) / n;
+      gw_ref += (p - Y[i]) * X[i] / n;  // dL/dz = σ(z) − y
+      gb_ref += (p - Y[i]) / n;
+    }
+    CHECK(L == doctest::Approx(loss_ref).epsilon(1e-12));
+    CHECK(gw == doctest::Approx(gw_ref).epsilon(1e-12));
+    CHECK(gb == doctest::Approx(gb_ref).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("two loops: mean-centring, with a tensor output stored by the second loop") {
+  const auto program = compile(mean(pow<2>(x - mean(x))), x - mean(x));
+  const auto [X, unused] = regression_data<double>(1001);
+  const auto [variance, centred] = program(x = X);
+  double mean_ref = 0, variance_ref = 0;
+  for (double v : X) mean_ref += v / X.size();
+  for (double v : X) variance_ref += (v - mean_ref) * (v - mean_ref) / X.size();
+  CHECK(variance == doctest::Approx(variance_ref).epsilon(1e-12));
+  CHECK(centred(17) == doctest::Approx(X(17) - mean_ref).epsilon(1e-12));
+}
+
+TEST_CASE("the gradient of sum(W) is a tensor of ones shaped like W") {
+  const auto ones = compile(grad(sum(W), W))(W = xt::xtensor<double, 1>{3, 4, 5});
+  REQUIRE(ones.size() == 3);
+  CHECK((ones(0) == 1.0 && ones(1) == 1.0 && ones(2) == 1.0));
+}
+
+TEST_CASE("the mean of no elements is NaN, as in NumPy and PyTorch") {
+  CHECK(std::isnan(compile(mean(x))(x = xt::xtensor<double, 1>::from_shape({0}))));
+  CHECK(compile(sum(x))(x = xt::xtensor<double, 1>::from_shape({0})) == 0.0);
+}
+
+TEST_CASE("results are bit-identical run to run for a given thread count") {
+  constexpr auto loss = mse(w * x + b, t);
+  const auto [dw, db] = grad(loss, w, b);
+  const auto [X, Tv] = regression_data<float>(1'000'000);
+  for (unsigned threads : {1u, 2u, 4u, 0u}) {
+    const auto step = compile(loss, dw, db).threads(threads);
+    const auto first = step(x = X, t = Tv, w = 0.5, b = 0.0);
+    for (int run = 0; run < 3; ++run) {
+      const auto again = step(x = X, t = Tv, w = 0.5, b = 0.0);
+      CHECK(bitwise_equal(std::get<0>(first), std::get<0>(again)));
+      CHECK(bitwise_equal(std::get<1>(first), std::get<1>(again)));
+      CHECK(bitwise_equal(std::get<2>(first), std::get<2>(again)));
+    }
+  }
+  // Different thread counts split the sum differently; they still agree closely.
+  const auto one = compile(loss, dw, db).threads(1)(x = X, t = Tv, w = 0.5, b = 0.0);
+  const auto four = compile(loss, dw, db).threads(4)(x = X, t = Tv, w = 0.5, b = 0.0);
+  CHECK(std::get<1>(one) == doctest::Approx(std::get<1>(four)).epsilon(1e-6));
+}
