@@ -15,6 +15,8 @@ struct results {
   double pow4_grad_at_5;
   double affine_y;
   std::array<double, 2> affine_grads;
+  double tutorial_out;
+  std::vector<double> tutorial_grad;
   std::vector<double> vjp_grad;
 };
 
@@ -38,6 +40,14 @@ inline results compute() {
   const auto point = at(w = 2.0, b = 1.0, data = 5.0);
   r.affine_y = eval(y, point);
   r.affine_grads = {eval(dw, point), eval(db, point)};
+
+  // PyTorch's tutorial: x = ones(2, 2) with requires_grad, out = mean(3·(x + 2)²), out.backward().
+  constexpr auto xm = var<"x", 2>;
+  constexpr auto out = mean(3_c * pow<2>(xm + 2_c));
+  const auto tutorial = compile(out, grad(out, xm));
+  const auto [value, gradient] = tutorial(xm = xt::xtensor<double, 2>{{1.0, 1.0}, {1.0, 1.0}});
+  r.tutorial_out = value;
+  r.tutorial_grad.assign(gradient.begin(), gradient.end());  // row-major
 
   // y = x·2ᵏ with k = 10 known only at run time; the VJP with seed v (PyTorch's y.backward(v)).
   constexpr auto xs = var<"x", 1>;

@@ -32,10 +32,10 @@ TEST_CASE("logistic regression with BCE on logits: one loop") {
 
 TEST_CASE("a reduction feeding elementwise work over its own data starts a new loop") {
   CHECK(ir::loop_count(mean(pow<2>(x - mean(x)))) == 2);  // variance of mean-centred data
-  CHECK(ir::loop_count(x / sum(x)) == 2);                  // normalisation: the output needs the total
+  CHECK(ir::loop_count(x / sum(x)) == 2);                 // normalisation: the output needs the total
   CHECK(ir::loop_count(sum(log(x / sum(x)))) == 2);
   CHECK(ir::loop_count(sum(x / sum(exp(x)))) == 1);  // = sum(x)/sum(exp(x)): scalar factors leave the sum
-  CHECK(ir::loop_count(mean(x) * mean(t)) == 1);           // independent reductions share a loop
+  CHECK(ir::loop_count(mean(x) * mean(t)) == 1);     // independent reductions share a loop
 }
 
 TEST_CASE("elementwise and scalar-only programs") {

@@ -21,9 +21,12 @@ inline constexpr double pio2_3 = 2.02226624871116645580e-21;
 
 constexpr bool isnan(double x) { return x != x; }
 constexpr double fabs(double x) { return x < 0 ? -x : (x == 0 ? 0.0 : x); }
+/// Nearest integer, halves away from zero (|x| < 2⁶³). Exact: x − trunc(x) has no rounding.
 constexpr double round_half_away(double x) {
-  return x < 0 ? -static_cast<double>(static_cast<std::int64_t>(-x + 0.5))
-               : static_cast<double>(static_cast<std::int64_t>(x + 0.5));
+  const double magnitude = x < 0 ? -x : x;
+  double whole = static_cast<double>(static_cast<std::int64_t>(magnitude));
+  if (magnitude - whole >= 0.5) whole += 1;
+  return x < 0 ? -whole : whole;
 }
 
 /// 2^k for k within the double range (subnormal results included).

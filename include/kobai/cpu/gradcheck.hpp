@@ -14,8 +14,10 @@ namespace detail {
 template <class Var, class Value, class Program, class... Bindings>
 double evaluate_with(const Program& program, const Value& value, const Bindings&... bindings) {
   auto pick = [&]<class B>(const B& bound) {
-    if constexpr (B::name.view() == Var::name.view()) return Var{} = value;
-    else return bound;
+    if constexpr (B::name.view() == Var::name.view())
+      return Var{} = value;
+    else
+      return bound;
   };
   return static_cast<double>(program(pick(bindings)...));
 }
@@ -58,8 +60,7 @@ void check_tensor_variable(F f, gradcheck_result& result, double step, double rt
 /// (step 1e-6·max(1, |vᵢ|)): `gradcheck(mse(w * x + b, t), x = X, t = T, w = 0.5, b = 0.0)`.
 /// Bind float64 containers and numbers; the tolerance is PyTorch's |g − fd| ≤ 1e-8 + 1e-6·|fd|.
 template <expression F, class Binding, class... Bindings>
-  requires detail::is_binding<Binding>
-gradcheck_result gradcheck(F f, Binding first, Bindings... rest) {
+requires detail::is_binding<Binding> gradcheck_result gradcheck(F f, Binding first, Bindings... rest) {
   static_assert(F::rank == 0, "kobai::gradcheck: the function must be a scalar; reduce it with sum or mean");
   static_assert(std::is_same_v<typename detail::element_type_t<Binding, Bindings...>::type, double>,
                 "kobai::gradcheck: finite differences need float64; bind double containers");

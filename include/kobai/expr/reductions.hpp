@@ -10,19 +10,23 @@ namespace detail {
 // A product splits into its scalar factors and its tensor factors.
 template <class E>
 constexpr auto scalar_factors(E e) {
-  if constexpr (E::rank == 0) return e;
-  else if constexpr (is_product<E>) return [&]<class P, class Q>(node<ops::mul, P, Q>) {
-      return make_mul(scalar_factors(P{}), scalar_factors(Q{}));
-    }(e);
-  else return literal<1>;
+  if constexpr (E::rank == 0)
+    return e;
+  else if constexpr (is_product<E>)
+    return
+        [&]<class P, class Q>(node<ops::mul, P, Q>) { return make_mul(scalar_factors(P{}), scalar_factors(Q{})); }(e);
+  else
+    return literal<1>;
 }
 template <class E>
 constexpr auto tensor_factors(E e) {
-  if constexpr (E::rank == 0) return literal<1>;
-  else if constexpr (is_product<E>) return [&]<class P, class Q>(node<ops::mul, P, Q>) {
-      return make_mul(tensor_factors(P{}), tensor_factors(Q{}));
-    }(e);
-  else return e;
+  if constexpr (E::rank == 0)
+    return literal<1>;
+  else if constexpr (is_product<E>)
+    return
+        [&]<class P, class Q>(node<ops::mul, P, Q>) { return make_mul(tensor_factors(P{}), tensor_factors(Q{})); }(e);
+  else
+    return e;
 }
 
 }  // namespace detail
@@ -31,16 +35,21 @@ constexpr auto tensor_factors(E e) {
 /// out, sum(c·x) = c·sum(x), so a loop does the least work per element.
 template <expression A>
 constexpr auto sum(A a) {
-  if constexpr (A::rank == 0) return a;
-  else if constexpr (detail::is_product<A>) return detail::make_mul(detail::scalar_factors(a), detail::make_node<ops::sum>(detail::tensor_factors(a)));
-  else return detail::make_node<ops::sum>(a);
+  if constexpr (A::rank == 0)
+    return a;
+  else if constexpr (detail::is_product<A>)
+    return detail::make_mul(detail::scalar_factors(a), detail::make_node<ops::sum>(detail::tensor_factors(a)));
+  else
+    return detail::make_node<ops::sum>(a);
 }
 
 /// The number of elements of x, known at run time once x's leaves are bound; 1 for a scalar.
 template <expression A>
 constexpr auto numel(A a) {
-  if constexpr (A::rank == 0) return literal<1>;
-  else return detail::make_node<ops::numel>(a);
+  if constexpr (A::rank == 0)
+    return literal<1>;
+  else
+    return detail::make_node<ops::numel>(a);
 }
 
 /// (1/n)·Σᵢ xᵢ with n = numel(x).  ∂/∂xᵢ = 1/n.

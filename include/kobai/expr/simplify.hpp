@@ -121,7 +121,7 @@ constexpr auto make_mul(A a, B b) {
     return a;
   } else if constexpr (is_constant<A> && is_constant<B>) {
     return constant_v<A::value * B::value>;
-  } else if constexpr (is_constant<B>) {
+  } else if constexpr (is_constant<B>) {  // NOLINT(bugprone-branch-clone): same swap, different rule order
     return make_mul(b, a);
   } else if constexpr (is_constant<A> && is_where<B>) {  // c·where(p, a, b) → where(p, c·a, c·b)
     return [&]<class P, class X, class Y>(node<ops::where, P, X, Y>) {

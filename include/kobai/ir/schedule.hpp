@@ -15,38 +15,69 @@ namespace kobai::ir {
 // Phases alternate: even phases are scalar work (before, between and after loops); each odd phase
 // is one fused loop over the data's elements. A tensor node runs in the first loop after its
 // arguments are ready; a sum accumulates in its argument's loop and is ready in the phase after.
-template <class E> struct phase_t;
-template <class E> inline constexpr int phase = phase_t<E>::value;
+template <class E>
+struct phase_t;
+template <class E>
+inline constexpr int phase = phase_t<E>::value;
 
-template <rational R> struct phase_t<constant<R>> : std::integral_constant<int, 0> {};
-template <fixed_string N, int R, role K> struct phase_t<leaf<N, R, K>> : std::integral_constant<int, R == 0 ? 0 : 1> {};
-template <class A> struct phase_t<node<ops::numel, A>> : std::integral_constant<int, 0> {};  // known from shapes
-template <class A> struct phase_t<node<ops::sum, A>> : std::integral_constant<int, phase<A> + 1> {};
-template <class Op, class... Args> struct phase_t<node<Op, Args...>> {
+template <rational R>
+struct phase_t<constant<R>> : std::integral_constant<int, 0> {};
+template <fixed_string N, int R, role K>
+struct phase_t<leaf<N, R, K>> : std::integral_constant<int, R == 0 ? 0 : 1> {};
+template <class A>
+struct phase_t<node<ops::numel, A>> : std::integral_constant<int, 0> {};  // known from shapes
+template <class A>
+struct phase_t<node<ops::sum, A>> : std::integral_constant<int, phase<A> + 1> {};
+template <class Op, class... Args>
+struct phase_t<node<Op, Args...>> {
   static constexpr int ready = std::max({0, phase<Args>...});
   static constexpr int value = node<Op, Args...>::rank == 0 ? ready : (ready % 2 == 1 ? ready : ready + 1);
 };
 
 /// Whether a node runs inside a loop (it has elements) rather than once.
-template <class E> inline constexpr bool in_loop = (E::rank > 0);
+template <class E>
+inline constexpr bool in_loop = (E::rank > 0);
 
 /// Whether a sum node accumulates in loop `Loop`.
-template <class E, int Loop> struct accumulates_in : std::false_type {};
-template <class A, int Loop> struct accumulates_in<node<ops::sum, A>, Loop> : std::bool_constant<phase<A> == Loop> {};
+template <class E, int Loop>
+struct accumulates_in : std::false_type {};
+template <class A, int Loop>
+struct accumulates_in<node<ops::sum, A>, Loop> : std::bool_constant<phase<A> == Loop> {};
 
 // The arguments whose values a node reads (numel reads none; expand reads only its first).
-template <class E> struct value_arguments { using type = type_list<>; };
-template <class Op, class... Args> struct value_arguments<node<Op, Args...>> { using type = type_list<Args...>; };
-template <class A> struct value_arguments<node<ops::numel, A>> { using type = type_list<>; };
-template <class G, class Like> struct value_arguments<node<ops::expand, G, Like>> { using type = type_list<G>; };
+template <class E>
+struct value_arguments {
+  using type = type_list<>;
+};
+template <class Op, class... Args>
+struct value_arguments<node<Op, Args...>> {
+  using type = type_list<Args...>;
+};
+template <class A>
+struct value_arguments<node<ops::numel, A>> {
+  using type = type_list<>;
+};
+template <class G, class Like>
+struct value_arguments<node<ops::expand, G, Like>> {
+  using type = type_list<G>;
+};
 
 namespace detail {
 
-template <class List, class... Es> struct closure;
-template <class List> struct closure<List> { using type = List; };
-template <class List, class E, class... Rest> struct closure<List, E, Rest...> {
-  template <class L> struct visit_arguments;
-  template <class... As> struct visit_arguments<type_list<As...>> { using type = typename closure<List, As...>::type; };
+template <class List, class... Es>
+struct closure;
+template <class List>
+struct closure<List> {
+  using type = List;
+};
+template <class List, class E, class... Rest>
+struct closure<List, E, Rest...> {
+  template <class L>
+  struct visit_arguments;
+  template <class... As>
+  struct visit_arguments<type_list<As...>> {
+    using type = typename closure<List, As...>::type;
+  };
   using with_arguments = std::conditional_t<!in_loop<E> || list_contains<List, E>, List,
                                             typename visit_arguments<typename value_arguments<E>::type>::type>;
   using with_self = std::conditional_t<!in_loop<E> || list_contains<with_arguments, E>, with_arguments,
@@ -54,21 +85,31 @@ template <class List, class E, class... Rest> struct closure<List, E, Rest...> {
   using type = typename closure<with_self, Rest...>::type;
 };
 
-template <int Loop, class Outputs, class Order> struct roots;
-template <int Loop, class... Outputs, class... Ns> struct roots<Loop, type_list<Outputs...>, type_list<Ns...>> {
-  template <class E> using keep_output = std::bool_constant<in_loop<E> && phase<E> == Loop>;
-  template <class E> using keep_sum = accumulates_in<E, Loop>;
+template <int Loop, class Outputs, class Order>
+struct roots;
+template <int Loop, class... Outputs, class... Ns>
+struct roots<Loop, type_list<Outputs...>, type_list<Ns...>> {
+  template <class E>
+  using keep_output = std::bool_constant<in_loop<E> && phase<E> == Loop>;
+  template <class E>
+  using keep_sum = accumulates_in<E, Loop>;
   using outputs = typename kobai::detail::filter<keep_output, type_list<Outputs...>>::type;
   using sums = typename kobai::detail::filter<keep_sum, type_list<Ns...>>::type;
 };
 
-template <class Sums> struct sum_arguments;
-template <class... Ss> struct sum_arguments<type_list<Ss...>> {
+template <class Sums>
+struct sum_arguments;
+template <class... Ss>
+struct sum_arguments<type_list<Ss...>> {
   using type = type_list<typename value_arguments<Ss>::type::template at<0>...>;
 };
 
-template <class... Lists> struct unpack_closure;
-template <class... As> struct unpack_closure<type_list<As...>> { using type = typename closure<type_list<>, As...>::type; };
+template <class... Lists>
+struct unpack_closure;
+template <class... As>
+struct unpack_closure<type_list<As...>> {
+  using type = typename closure<type_list<>, As...>::type;
+};
 
 }  // namespace detail
 
@@ -80,7 +121,8 @@ struct loop {
   using roots = detail::roots<Phase, Outputs, Order>;
   using outputs = typename roots::outputs;  // tensor outputs stored by this loop
   using sums = typename roots::sums;        // accumulators of this loop
-  using body = typename detail::unpack_closure<type_list_concat<outputs, typename detail::sum_arguments<sums>::type>>::type;
+  using body =
+      typename detail::unpack_closure<type_list_concat<outputs, typename detail::sum_arguments<sums>::type>>::type;
 };
 
 /// The schedule of a program computing `Outputs...`.
@@ -105,7 +147,8 @@ struct schedule {
     return std::pair{phases, count};
   }();
   static constexpr std::size_t loop_count = loop_phases.second;
-  template <std::size_t K> using loop_at = loop<loop_phases.first[K], outputs, order>;
+  template <std::size_t K>
+  using loop_at = loop<loop_phases.first[K], outputs, order>;
 };
 
 /// Number of fused loops over the data that computing the outputs takes.
