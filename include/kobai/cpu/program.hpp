@@ -128,7 +128,7 @@ class program {
   /// Most tasks a loop is split into (each owns one contiguous chunk of the elements).
   static constexpr std::size_t max_tasks = 64;
   /// Fewest elements worth a task of their own.
-  static constexpr std::size_t min_elements_per_task = 1 << 15;
+  static constexpr std::size_t min_elements_per_task = 1 << 17;
 
   /// Number of loop tasks: 0 uses every thread of the pool. Results are bit-identical run to run
   /// for a given setting; the same chunks are summed in the same order whichever thread runs them.
