@@ -4,10 +4,10 @@
 #include <omp.h>
 
 #include <cmath>
-#include <cstdlib>
-#include <string>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <thread>
 #include <xtensor/xtensor.hpp>
 

@@ -1,6 +1,7 @@
 // kobai: the whole library. Expressions, symbolic derivatives, evaluation and introspection.
 #pragma once
 
+#include "kobai/diff/functional.hpp"
 #include "kobai/diff/grad.hpp"
 #include "kobai/diff/gradcheck.hpp"
 #include "kobai/expr/environment.hpp"
