@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <new>
 #include <xtensor/xtensor.hpp>
@@ -22,6 +23,7 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace kobai;
+using namespace kobai::literals;
 
 TEST_CASE("a fused step allocates nothing after the first call, single- and multi-threaded") {
   constexpr auto x = input<"x", 1>;
@@ -47,4 +49,24 @@ TEST_CASE("a fused step allocates nothing after the first call, single- and mult
     CHECK(allocations.load() - before == 0);
     CHECK(last_loss < first_loss / 4);  // and it trains
   }
+}
+
+TEST_CASE("into() reuses the buffers of tensor outputs") {
+  constexpr auto x = var<"x", 1>;
+  constexpr auto w = var<"w">;
+  constexpr auto y = tanh(w * x);
+  const auto program = compile(y, vjp(y, x, 1_c), sum(y));
+  xt::xtensor<double, 1> X = xt::xtensor<double, 1>::from_shape({1000});
+  for (std::size_t i = 0; i < X.size(); ++i) X[i] = 0.01 * static_cast<double>(i);
+  auto results = program(x = X, w = 0.5);
+  const double* buffer = std::get<0>(results).data();
+  const long before = allocations.load();
+  for (int i = 0; i < 10; ++i) program.into(results, x = X, w = 0.1 * i);
+  CHECK(allocations.load() - before == 0);
+  CHECK(std::get<0>(results).data() == buffer);
+  CHECK(std::get<0>(results)(500) == doctest::Approx(std::tanh(0.9 * 5.0)));
+  CHECK(std::get<1>(results)(500) == doctest::Approx(0.9 * (1 - std::tanh(4.5) * std::tanh(4.5))));
+  double total = 0;
+  for (double v : X) total += std::tanh(0.9 * v);
+  CHECK(std::get<2>(results) == doctest::Approx(total).epsilon(1e-12));
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <xtensor/xtensor.hpp>
 
 #include "kobai/cpu/program.hpp"
@@ -121,4 +122,20 @@ TEST_CASE("results are bit-identical run to run for a given thread count") {
   const auto one = compile(loss, dw, db).threads(1)(x = X, t = Tv, w = 0.5, b = 0.0);
   const auto four = compile(loss, dw, db).threads(4)(x = X, t = Tv, w = 0.5, b = 0.0);
   CHECK(std::get<1>(one) == doctest::Approx(std::get<1>(four)).epsilon(1e-6));
+}
+
+TEST_CASE("one program called from several threads at once gives the same bits as alone") {
+  constexpr auto loss = bce_with_logits(w * x + b, t);
+  const auto step = compile(loss, grad(loss, w), grad(loss, b)).threads(4);
+  const auto [X, Tv] = regression_data<double>(600'000);
+  const auto alone = step(x = X, t = Tv, w = 0.3, b = 0.1);
+  std::array<std::remove_cvref_t<decltype(alone)>, 2> concurrent;
+  std::thread other([&] { concurrent[1] = step(x = X, t = Tv, w = 0.3, b = 0.1); });
+  concurrent[0] = step(x = X, t = Tv, w = 0.3, b = 0.1);
+  other.join();
+  for (const auto& result : concurrent) {
+    CHECK(bitwise_equal(std::get<0>(result), std::get<0>(alone)));
+    CHECK(bitwise_equal(std::get<1>(result), std::get<1>(alone)));
+    CHECK(bitwise_equal(std::get<2>(result), std::get<2>(alone)));
+  }
 }

@@ -12,25 +12,31 @@ namespace detail {
 
 inline constexpr fixed_string seed_name = "kobai.seed";  // a name user code cannot collide with by accident
 
-template <class Leaves, class Binding> struct has_leaf_named;
+template <class Leaves, class Binding>
+struct has_leaf_named;
 template <class... Ls, class Binding>
-struct has_leaf_named<type_list<Ls...>, Binding> : std::bool_constant<((Ls::name.view() == Binding::name.view()) || ...)> {};
+struct has_leaf_named<type_list<Ls...>, Binding>
+    : std::bool_constant<((Ls::name.view() == Binding::name.view()) || ...)> {};
 
 // Calls the program with the bindings it has leaves for, dropping the rest (a derivative may not
 // need every leaf of the function it came from).
 template <class Program, class... Bindings>
 auto call_with_used(const Program& program, const Bindings&... bindings) {
   auto used = std::tuple_cat([&]<class B>(const B& bound) {
-    if constexpr (has_leaf_named<typename Program::leaves, B>::value) return std::tuple<B>{bound};
-    else return std::tuple<>{};
+    if constexpr (has_leaf_named<typename Program::leaves, B>::value)
+      return std::tuple<B>{bound};
+    else
+      return std::tuple<>{};
   }(bindings)...);
   return std::apply(program, used);
 }
 
 template <class V>
 std::size_t element_count(const V& value) {
-  if constexpr (std::is_arithmetic_v<V>) return 1;
-  else return value.size();
+  if constexpr (std::is_arithmetic_v<V>)
+    return 1;
+  else
+    return value.size();
 }
 
 }  // namespace detail
@@ -51,8 +57,10 @@ auto jacobian(Y y, X x, Bindings... bindings) {
   if constexpr (!is_zero<decltype(row)>) {
     const auto program = compile(row);
     auto store = [&](std::size_t i, const auto& gradient) {
-      if constexpr (X::rank == 0) result(i, 0) = gradient;
-      else std::copy(gradient.begin(), gradient.end(), result.data() + i * columns);
+      if constexpr (X::rank == 0)
+        result(i, 0) = gradient;
+      else
+        std::copy(gradient.begin(), gradient.end(), result.data() + i * columns);
     };
     if constexpr (Y::rank == 0) {
       store(0, detail::call_with_used(program, bindings..., seed = T(1)));
@@ -71,9 +79,8 @@ auto jacobian(Y y, X x, Bindings... bindings) {
 /// The Hessian of a scalar f in the (tensor) variable x at a point: numel(x) × numel(x), the
 /// Jacobian of ∂f/∂x. PyTorch's torch.autograd.functional.hessian.
 template <expression F, expression X, class... Bindings>
-auto hessian(F f, X x, Bindings... bindings)
-  requires(detail::is_binding<Bindings> && ...) && (sizeof...(Bindings) > 0)
-{
+    auto hessian(F f, X x, Bindings... bindings) requires(detail::is_binding<Bindings>&&...) &&
+    (sizeof...(Bindings) > 0) {
   static_assert(F::rank == 0, "kobai::hessian: the function must be a scalar");
   return jacobian(grad(f, x), x, bindings...);
 }

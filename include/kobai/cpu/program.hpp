@@ -139,6 +139,46 @@ class program {
 
   template <class... Bindings>
   auto operator()(Bindings... bindings) const {
+    using T = checked_element_type<Bindings...>;
+    const environment<Bindings...> point{std::tuple<Bindings...>{bindings...}};
+    const auto shape = common_shape(bindings...);
+    auto results = std::tuple{allocate<T, Outputs>(shape)...};
+    run<T>(point, shape, results);
+    if constexpr (sizeof...(Outputs) == 1)
+      return std::get<0>(results);
+    else
+      return results;
+  }
+
+  /// Like operator(), but writes into `results`, a value the program returned before: tensors
+  /// keep their buffers while the shape stays the same, so a step allocates nothing.
+  template <class Results, class... Bindings>
+  void into(Results& results, Bindings... bindings) const {
+    using T = checked_element_type<Bindings...>;
+    const environment<Bindings...> point{std::tuple<Bindings...>{bindings...}};
+    const auto shape = common_shape(bindings...);
+    auto targets = [&] {
+      if constexpr (sizeof...(Outputs) == 1)
+        return std::tie(results);
+      else
+        return std::apply([](auto&... each) { return std::tie(each...); }, results);
+    }();
+    static_assert(
+        std::is_same_v<std::remove_cvref_t<decltype(std::tuple{allocate<T, Outputs>(shape)...})>,
+                       std::remove_cvref_t<decltype(std::apply([](auto&... e) { return std::tuple{e...}; }, targets))>>,
+        "kobai::program::into: pass a result this program returned (same outputs, same element type)");
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (resize<std::tuple_element_t<K, std::tuple<Outputs...>>>(std::get<K>(targets), shape), ...);
+    }
+    (std::index_sequence_for<Outputs...>{});
+    run<T>(point, shape, targets);
+  }
+
+ private:
+  unsigned threads_ = 0;
+
+  template <class... Bindings>
+  static constexpr bool check_bindings() {
     static_assert((detail::is_binding<Bindings> && ...), "kobai: call a program with bindings written as `x = X`");
     static_assert((detail::check_binding<leaves, Bindings>::check() && ...));
     static_assert(detail::check_all_bound<leaves, Bindings...>::value);
@@ -146,13 +186,20 @@ class program {
     static_assert((detail::element_type_agrees<T, detail::bound_type<Bindings>> && ...),
                   "kobai: the bound tensors mix element types; convert them to one (float or double)");
     static_assert(std::is_floating_point_v<T>, "kobai: tensors must hold float or double");
-    const environment<Bindings...> point{std::tuple<Bindings...>{bindings...}};
-    const auto shape = common_shape(bindings...);
-    return run<T>(point, shape);
+    return true;
   }
+  template <class... Bindings>
+  using checked_element_type =
+      std::enable_if_t<check_bindings<Bindings...>(), typename detail::element_type_t<Bindings...>::type>;
 
- private:
-  unsigned threads_ = 0;
+  template <class Output, class Value>
+  static void resize(Value& value, const auto& shape) {
+    if constexpr (Output::rank > 0) {
+      std::array<std::size_t, Output::rank> extents{};
+      std::copy(shape.begin(), shape.end(), extents.begin());
+      value.resize(extents);  // keeps the buffer when the shape is unchanged
+    }
+  }
 
   static constexpr std::size_t max_rank = [] {
     return [&]<class... Ls>(type_list<Ls...>) {
@@ -374,8 +421,8 @@ class program {
     }
   }
 
-  template <class T, class Point>
-  auto run(const Point& point, const extents_type& shape) const {
+  template <class T, class Point, class Results>
+  void run(const Point& point, const extents_type& shape, Results& results) const {
     std::size_t elements = 1;
     for (auto extent : shape) elements *= extent;
     std::array<const T*, leaves::size> sources{};
@@ -389,7 +436,6 @@ class program {
        }()),
        ...);
     }(leaves{});
-    auto results = std::tuple{allocate<T, Outputs>(shape)...};
     std::array<T*, sizeof...(Outputs)> targets{};
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       ((targets[K] = [&]() -> T* {
@@ -420,10 +466,6 @@ class program {
           ...);
     }
     (std::index_sequence_for<Outputs...>{});
-    if constexpr (sizeof...(Outputs) == 1)
-      return std::get<0>(results);
-    else
-      return results;
   }
 };
 

@@ -23,8 +23,10 @@ constexpr auto hessian(F f, Vars... vars) {
                 "kobai::hessian: symbolic Hessians take scalar variables; for a tensor variable use the run-time "
                 "hessian(f, x, bindings...) from <kobai/cpu/functional.hpp>");
   auto row = [&](auto var) {
-    if constexpr (sizeof...(Vars) == 1) return std::tuple{grad(grad(f, var), vars...)};
-    else return grad(grad(f, var), vars...);
+    if constexpr (sizeof...(Vars) == 1)
+      return std::tuple{grad(grad(f, var), vars...)};
+    else
+      return grad(grad(f, var), vars...);
   };
   return std::tuple{row(vars)...};
 }
