@@ -1,4 +1,5 @@
 // The README's example, verbatim, so it stays true.
+#include <cmath>
 #include <cstdio>
 #include <kobai/cpu/program.hpp>
 #include <kobai/kobai.hpp>
@@ -22,4 +23,24 @@ int main() {
   auto step = compile(y, vjp(y, X, 1_c));  // value and gradient, one loop
   auto [Y, dY] = step(X = xt::xtensor<float, 1>{0.5f, -1.f, 2.f}, w = 2.0, t = 0.1);
   std::printf("y = [%g, %g, %g]\ndy/dX = [%g, %g, %g]\n", Y(0), Y(1), Y(2), dY(0), dY(1), dY(2));
+
+  // A regression step: the loss and both gradients in one pass over the data.
+  const xt::xtensor<float, 1> Xdata = {0.f, 1.f, 2.f, 3.f}, T = {1.f, 3.f, 5.f, 7.f};  // t = 2x + 1
+  double wv = 0, bv = 0;
+  {
+    constexpr auto x = input<"x", 1>;
+    constexpr auto t = input<"t", 1>;
+    constexpr auto b = var<"b">;
+    constexpr auto loss = mse(w * x + b, t);
+    auto [dw, db] = grad(loss, w, b);   // 2·sum(x·(b + w·x − t))/numel(…), …
+    auto step = compile(loss, dw, db);  // ir::loop_count(loss, dw, db) == 1
+    for (int epoch = 0; epoch < 2000; ++epoch) {
+      auto [L, gw, gb] = step(x = Xdata, t = T, w = wv, b = bv);  // no allocation after the first call
+      wv -= 0.05 * gw;
+      bv -= 0.05 * gb;
+      (void)L;
+    }
+  }
+  std::printf("fitted w = %.4f, b = %.4f\n", wv, bv);
+  return std::abs(wv - 2) < 1e-3 && std::abs(bv - 1) < 1e-3 ? 0 : 1;
 }
