@@ -89,3 +89,13 @@ TEST_CASE("programs run again and again with new data, no state carried over") {
     CHECK(Y(2) == 9.0f * scale);
   }
 }
+
+TEST_CASE("a temporary container is held by the binding, not referenced") {
+  const auto binding = (x = xt::xtensor<double, 1>{1, 2, 3});  // the temporary dies here
+  static_assert(std::is_same_v<std::remove_cvref_t<decltype(binding.value)>, xt::xtensor<double, 1>>);
+  const auto program = compile(sum(x));
+  CHECK(program(binding) == 6.0);
+  xt::xtensor<double, 1> named = {4, 5};
+  const auto reference = (x = named);  // a named container is referenced, not copied
+  CHECK(&reference.value == &named);
+}

@@ -140,8 +140,8 @@ class program {
   template <class... Bindings>
   auto operator()(Bindings... bindings) const {
     using T = checked_element_type<Bindings...>;
-    const environment<Bindings...> point{std::tuple<Bindings...>{bindings...}};
     const auto shape = common_shape(bindings...);
+    const environment<Bindings...> point{std::tuple<Bindings...>{std::move(bindings)...}};
     auto results = std::tuple{allocate<T, Outputs>(shape)...};
     run<T>(point, shape, results);
     if constexpr (sizeof...(Outputs) == 1)
@@ -155,8 +155,8 @@ class program {
   template <class Results, class... Bindings>
   void into(Results& results, Bindings... bindings) const {
     using T = checked_element_type<Bindings...>;
-    const environment<Bindings...> point{std::tuple<Bindings...>{bindings...}};
     const auto shape = common_shape(bindings...);
+    const environment<Bindings...> point{std::tuple<Bindings...>{std::move(bindings)...}};
     auto targets = [&] {
       if constexpr (sizeof...(Outputs) == 1)
         return std::tie(results);
@@ -473,6 +473,8 @@ class program {
 template <expression... Outputs>
 constexpr program<std::remove_cvref_t<Outputs>...> compile(Outputs...) {
   static_assert(sizeof...(Outputs) > 0, "kobai::compile: pass the expressions to compute");
+  static_assert(detail::names_are_unique<leaves_of<Outputs...>>(),
+                "kobai: two different leaves share a name (var<> and input<>, or two ranks); give each its own name");
   return {};
 }
 

@@ -2,6 +2,8 @@
 // constant expressions: static_assert(eval(grad(pow<4>(x), x), at(x = 5.0)) == 500.0).
 #pragma once
 
+#include <array>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -40,6 +42,20 @@ constexpr void report_unbound_leaf() {
 template <fixed_string Name>
 constexpr void report_unbound() {
   report_unbound_leaf<spelled<Name>>();
+}
+
+/// Whether no two distinct leaves in the list have the same name.
+template <class... Leaves>
+constexpr bool names_are_unique_in(type_list<Leaves...>) {
+  constexpr std::array<std::string_view, sizeof...(Leaves)> names{Leaves::name.view()...};
+  for (std::size_t i = 0; i < names.size(); ++i)
+    for (std::size_t j = i + 1; j < names.size(); ++j)
+      if (names[i] == names[j]) return false;
+  return true;
+}
+template <class Leaves>
+constexpr bool names_are_unique() {
+  return names_are_unique_in(Leaves{});
 }
 
 template <fixed_string Name, class... Bindings>
@@ -90,13 +106,16 @@ using scalar_type_of = std::conditional_t<(std::is_same_v<decltype(Bindings::val
 template <expression E, class... Bindings>
 constexpr auto eval(E, const environment<Bindings...>& point) {
   static_assert(E::rank == 0, "kobai::eval: evaluates scalar expressions; for tensors use compile(...)(bindings)");
+  static_assert(detail::names_are_unique<leaves_of<E>>(),
+                "kobai: two different leaves share a name (var<> and input<>, or two ranks); give each its own name");
   using T = detail::scalar_type_of<Bindings...>;
   using order = topological_order<E>;
   std::array<T, order::size> values{};
   detail::evaluate_in_order(values, order{}, [&]<fixed_string N, int R, role K>(leaf<N, R, K>) -> T {
     if constexpr (environment<Bindings...>::template has<N>) {
-      static_assert(std::is_arithmetic_v<std::remove_cvref_t<decltype(point.template get<N>())>>,
-                    "kobai::eval: bind numbers to scalar leaves; containers go through compile(...)");
+      static_assert(R == 0 && std::is_arithmetic_v<std::remove_cvref_t<decltype(point.template get<N>())>>,
+                    "kobai::eval: evaluates scalar leaves bound to numbers; a tensor leaf (rank > 0) is bound to a "
+                    "container through compile(...)");
       return static_cast<T>(point.template get<N>());
     } else {
       detail::report_unbound<N>();

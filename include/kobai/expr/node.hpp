@@ -40,8 +40,10 @@ struct leaf : expression_base {
   template <class Value>
   requires(!expression<Value>) constexpr auto operator=(
       Value&& value) const {  // NOLINT(misc-unconventional-assign-operator)
-    if constexpr (std::is_arithmetic_v<std::remove_cvref_t<Value>>)
-      return binding<Name, std::remove_cvref_t<Value>>{value};
+    // Numbers and temporaries are held by value (a temporary is moved in, never left dangling);
+    // a named container is held by reference.
+    if constexpr (std::is_arithmetic_v<std::remove_cvref_t<Value>> || !std::is_lvalue_reference_v<Value>)
+      return binding<Name, std::remove_cvref_t<Value>>{std::forward<Value>(value)};
     else
       return binding<Name, const std::remove_cvref_t<Value>&>{value};
   }
