@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xtensor.hpp>
@@ -98,4 +99,28 @@ TEST_CASE("a temporary container is held by the binding, not referenced") {
   xt::xtensor<double, 1> named = {4, 5};
   const auto reference = (x = named);  // a named container is referenced, not copied
   CHECK(&reference.value == &named);
+}
+
+TEST_CASE_TEMPLATE("max, min and relu propagate NaN in SIMD batches and in the scalar tail alike", T, float, double) {
+  constexpr auto a = input<"a", 1>;
+  constexpr auto c = input<"c", 1>;
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  // 19 elements: whole batches and a tail, with NaN in either operand, both, and neither.
+  xt::xtensor<T, 1> A = xt::xtensor<T, 1>::from_shape({19}), C = A;
+  for (std::size_t i = 0; i < 19; ++i) {
+    A[i] = i % 3 == 0 ? nan : static_cast<T>(i);
+    C[i] = i % 4 == 1 ? nan : static_cast<T>(10) - static_cast<T>(i);
+  }
+  const auto [high, low, rectified] = compile(max(a, c), min(a, c), relu(a - 5_c))(a = A, c = C);
+  for (std::size_t i = 0; i < 19; ++i) {
+    INFO("element " << i);
+    const bool any_nan = std::isnan(A[i]) || std::isnan(C[i]);
+    CHECK(std::isnan(high[i]) == any_nan);
+    CHECK(std::isnan(low[i]) == any_nan);
+    if (!any_nan) {
+      CHECK(high[i] == std::max(A[i], C[i]));
+      CHECK(low[i] == std::min(A[i], C[i]));
+    }
+    CHECK(std::isnan(rectified[i]) == std::isnan(A[i]));
+  }
 }

@@ -57,13 +57,15 @@ template <class T>
 constexpr T tanh_(T x) {
   return tanh(x);
 }
+// max and min propagate NaN, as torch.maximum/minimum do, identically for scalars and SIMD batches
+// (x86's maxps would return the second operand on NaN).
 template <class T>
 constexpr T max_(T a, T b) {
-  return max(a, b);
+  return select(b != b || a < b, b, a);
 }
 template <class T>
 constexpr T min_(T a, T b) {
-  return min(a, b);
+  return select(b != b || b < a, b, a);
 }
 template <class T>
 constexpr T pow_(T a, T b) {
@@ -291,7 +293,7 @@ struct softplus : op_base {
   static constexpr std::string_view name = "softplus";
   template <class T>
   static constexpr T apply(T x) {
-    return max_(x, T(0)) + log1p_(exp_(-abs_(x)));
+    return max_(x, T(0)) + log1p_(exp_(-abs_(x)));  // NaN in, NaN out
   }
 };
 
@@ -301,7 +303,7 @@ struct relu : op_base {
   static constexpr std::string_view name = "relu";
   template <class T>
   static constexpr T apply(T x) {
-    return select_(x > T(0), x, T(0));
+    return select_(x <= T(0), T(0), x);  // relu(NaN) = NaN
   }
   static constexpr std::optional<rational> fold(rational x) { return x > rational{} ? x : rational{}; }
 };
