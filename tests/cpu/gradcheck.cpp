@@ -29,6 +29,7 @@ TEST_CASE("losses, broadcast scalars and tensor variables pass") {
   CHECK(bce_check.variables_checked == 3);
   CHECK(gradcheck(mean(pow<2>(W - mean(W))) + sum(tanh(W) * x), x = X, W = Wv).passed());
   CHECK(gradcheck(sum(W * W) * mean(exp(-W)) + log(sum(pow<2>(W))), W = Wv).passed());
+  CHECK(gradcheck(logsumexp(W * x) - max(W) + min(W * W), x = X, W = Wv).passed());
 }
 
 TEST_CASE("a wrong gradient fails: relu at a kink, where central differences average the slopes") {

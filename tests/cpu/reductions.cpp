@@ -4,11 +4,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <thread>
 #include <xtensor/xtensor.hpp>
 
 #include "kobai/cpu/program.hpp"
+#include "kobai/ir/schedule.hpp"
 #include "kobai/kobai.hpp"
 
 using namespace kobai;
@@ -140,4 +142,35 @@ TEST_CASE("one program called from several threads at once gives the same bits a
     CHECK(bitwise_equal(std::get<1>(result), std::get<1>(alone)));
     CHECK(bitwise_equal(std::get<2>(result), std::get<2>(alone)));
   }
+}
+
+TEST_CASE("max, min and logsumexp over every element") {
+  const xt::xtensor<double, 1> X = {0.5, -2.0, 3.25, 1.0, 3.0, -7.5, 2.0, 0.0, 1.5};
+  const auto [high, low, lse] = compile(max(x), min(x), logsumexp(x))(x = X);
+  CHECK(high == 3.25);
+  CHECK(low == -7.5);
+  double naive = 0;
+  for (double v : X) naive += std::exp(v);
+  CHECK(lse == doctest::Approx(std::log(naive)).epsilon(1e-14));
+  // Far from 0 the naive form overflows; the shifted form does not.
+  const xt::xtensor<double, 1> large = X + 1000.0;
+  CHECK(compile(logsumexp(x))(x = large) == doctest::Approx(1000 + std::log(naive)).epsilon(1e-14));
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK(std::isnan(compile(max(x))(x = xt::xtensor<double, 1>{1, nan, 3, 4, 5})));
+  CHECK(std::isnan(compile(min(x))(x = xt::xtensor<double, 1>{1, 2, 3, 4, 5, 6, 7, 8, nan})));
+}
+
+TEST_CASE("gradients of max and logsumexp: ties share, logsumexp's gradient is the softmax") {
+  const auto ties = compile(grad(max(W), W))(W = xt::xtensor<double, 1>{1, 3, 3, 2});
+  CHECK(ties(0) == 0.0);
+  CHECK(ties(1) == 0.5);  // as torch.amax
+  CHECK(ties(2) == 0.5);
+  CHECK(ties(3) == 0.0);
+  const xt::xtensor<double, 1> Wv = {0.1, -1.0, 2.0, 0.5};
+  const auto softmax = compile(grad(logsumexp(W), W))(W = Wv);
+  double total = 0;
+  for (double v : Wv) total += std::exp(v);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(softmax(i) == doctest::Approx(std::exp(Wv(i)) / total).epsilon(1e-14));
+  CHECK(ir::loop_count(logsumexp(W)) == 2);                         // the max, then the shifted sum
+  CHECK(ir::loop_count(logsumexp(W), grad(logsumexp(W), W)) == 3);  // and the softmax, which needs that sum
 }

@@ -21,8 +21,8 @@ TEST_CASE("linear regression: loss, dL/dw and dL/db come out of one loop") {
   CHECK(ir::loop_count(loss, std::get<0>(grads), std::get<1>(grads)) == 1);
   using loop = ir::schedule<decltype(loss), std::tuple_element_t<0, decltype(grads)>,
                             std::tuple_element_t<1, decltype(grads)>>::loop_at<0>;
-  CHECK(loop::sums::size == 3);     // Σr², Σr·x, Σr with r = w·x + b − t
-  CHECK(loop::outputs::size == 0);  // every output is a scalar
+  CHECK(loop::reductions::size == 3);  // Σr², Σr·x, Σr with r = w·x + b − t
+  CHECK(loop::outputs::size == 0);     // every output is a scalar
 }
 
 TEST_CASE("logistic regression with BCE on logits: one loop") {

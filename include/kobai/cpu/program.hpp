@@ -263,7 +263,7 @@ class program {
         [&]<class Op, class... Args>(node<Op, Args...>*) {
           if constexpr (std::is_same_v<Op, ops::numel>)
             value = static_cast<double>((Args::rank, ...) > 0 ? elements : 1);
-          else if constexpr (!std::is_same_v<Op, ops::sum>)
+          else if constexpr (!ir::accumulated<Op>)
             value = Op::apply(scalars[index_of<Args, order>]...);
         }(static_cast<E*>(nullptr));
       }
@@ -301,8 +301,28 @@ class program {
     }(Body{});
   }
 
-  // One task of a loop: elements [begin, end). Stores tensor outputs; sums go to `partials`,
-  // accumulated in T over short blocks of SIMD batches, then in double.
+  template <class Loop, std::size_t S>
+  using reduction_op = typename Loop::reductions::template at<S>::op;
+  template <class Loop, std::size_t S>
+  using reduced_argument =
+      typename ir::value_arguments<typename Loop::reductions::template at<S>>::type::template at<0>;
+
+  // A SIMD accumulator folded to one number.
+  template <class Op, class Batch>
+  static double horizontal(const Batch& batch) {
+    if constexpr (std::is_same_v<Op, ops::sum>) {
+      return static_cast<double>(xsimd::hadd(batch));
+    } else {
+      alignas(Batch::arch_type::alignment()) std::array<typename Batch::value_type, Batch::size> lanes;
+      batch.store_aligned(lanes.data());
+      double folded = Op::identity;
+      for (auto lane : lanes) folded = Op::combine(folded, static_cast<double>(lane));
+      return folded;
+    }
+  }
+
+  // One task of a loop: elements [begin, end). Stores tensor outputs; reductions go to `partials`,
+  // folded in T over short blocks of SIMD batches, then in double.
   template <class Loop, class T, class Point>
   static void loop_task(std::size_t begin, std::size_t end, const Point& point, const scalar_values& scalars,
                         const std::array<const T*, leaves::size>& sources,
@@ -311,7 +331,8 @@ class program {
     using simd = detail::batch<T>;
     constexpr std::size_t width = simd::size;
     constexpr std::size_t block = 16 * width;
-    constexpr std::size_t sums = Loop::sums::size;
+    constexpr std::size_t count = Loop::reductions::size;
+    using each = std::make_index_sequence<count>;
     std::size_t i = begin;
     auto load_batch = [&]<class L>(L) -> simd {
       if constexpr (L::rank > 0)
@@ -325,30 +346,47 @@ class program {
       else
         return static_cast<T>(point.template get<L::name>());
     };
-    std::array<double, sums> totals{};
+    std::array<double, count> totals{};
+    [&]<std::size_t... S>(std::index_sequence<S...>) { ((totals[S] = reduction_op<Loop, S>::identity), ...); }
+    (each{});
     while (i + width <= end) {
       const std::size_t block_end = std::min(end, i + block);
-      std::array<simd, sums> accumulators;
-      accumulators.fill(simd(T(0)));
+      std::array<simd, count> accumulators;
+      [&]<std::size_t... S>(std::index_sequence<S...>) {
+        ((accumulators[S] = simd(static_cast<T>(reduction_op<Loop, S>::identity))), ...);
+      }
+      (each{});
       for (; i + width <= block_end; i += width) {
         std::array<simd, body::size> values;
         evaluate_body<simd, T, body>(values, scalars, load_batch);
         store_outputs<Loop>(values, targets, i);
-        accumulate<Loop>(accumulators, values);
+        [&]<std::size_t... S>(std::index_sequence<S...>) {
+          ((accumulators[S] =
+                reduction_op<Loop, S>::combine(accumulators[S], values[index_of<reduced_argument<Loop, S>, body>])),
+           ...);
+        }
+        (each{});
       }
-      for (std::size_t s = 0; s < sums; ++s) totals[s] += static_cast<double>(xsimd::hadd(accumulators[s]));
+      [&]<std::size_t... S>(std::index_sequence<S...>) {
+        ((totals[S] = reduction_op<Loop, S>::combine(totals[S], horizontal<reduction_op<Loop, S>>(accumulators[S]))),
+         ...);
+      }
+      (each{});
     }
     for (; i < end; ++i) {
       std::array<T, body::size> values{};
       evaluate_body<T, T, body>(values, scalars, load_scalar);
-      std::array<T, sums> terms{};
-      accumulate<Loop>(terms, values);
-      for (std::size_t s = 0; s < sums; ++s) totals[s] += static_cast<double>(terms[s]);
+      [&]<std::size_t... S>(std::index_sequence<S...>) {
+        ((totals[S] = reduction_op<Loop, S>::combine(
+              totals[S], static_cast<double>(values[index_of<reduced_argument<Loop, S>, body>]))),
+         ...);
+      }
+      (each{});
       [&]<class... Os>(type_list<Os...>) {
         ((targets[output_position<Os>()][i] = values[index_of<Os, body>]), ...);
       }(typename Loop::outputs{});
     }
-    for (std::size_t s = 0; s < sums; ++s) partials[s] = totals[s];
+    for (std::size_t s = 0; s < count; ++s) partials[s] = totals[s];
   }
 
   template <class Loop, class V, class T>
@@ -357,17 +395,6 @@ class program {
     [&]<class... Os>(type_list<Os...>) {
       (values[index_of<Os, typename Loop::body>].store_unaligned(targets[output_position<Os>()] + i), ...);
     }(typename Loop::outputs{});
-  }
-
-  template <class Loop, class A, class V>
-  static void accumulate(A& accumulators, const std::array<V, Loop::body::size>& values) {
-    [&]<std::size_t... S>(std::index_sequence<S...>) {
-      ((accumulators[S] +=
-        values[index_of<typename ir::value_arguments<typename Loop::sums::template at<S>>::type::template at<0>,
-                        typename Loop::body>]),
-       ...);
-    }
-    (std::make_index_sequence<Loop::sums::size>{});
   }
 
   template <class O>
@@ -384,30 +411,31 @@ class program {
   void run_loop(std::size_t elements, const Point& point, scalar_values& scalars,
                 const std::array<const T*, leaves::size>& sources,
                 const std::array<T*, sizeof...(Outputs)>& targets) const {
-    constexpr std::size_t sums = Loop::sums::size;
+    constexpr std::size_t count = Loop::reductions::size;
     const std::size_t tasks = task_count(elements);
     constexpr std::size_t width = detail::batch<T>::size;
     const std::size_t chunk = (elements / tasks + width - 1) / width * width;
-    std::array<double, max_tasks * sums + 1> partials{};
+    std::array<double, max_tasks * count + 1> partials{};
     auto task = [&](std::size_t k) {
       const std::size_t begin = std::min(elements, k * chunk);
       const std::size_t end = k + 1 == tasks ? elements : std::min(elements, begin + chunk);
-      loop_task<Loop, T>(begin, end, point, scalars, sources, targets, partials.data() + k * sums);
+      loop_task<Loop, T>(begin, end, point, scalars, sources, targets, partials.data() + k * count);
     };
     if (tasks == 1)
       task(0);
     else
       cpu::thread_pool::instance().run(tasks, task);
     [&]<std::size_t... S>(std::index_sequence<S...>) {
-      ((scalars[index_of<typename Loop::sums::template at<S>, order>] =
+      ((scalars[index_of<typename Loop::reductions::template at<S>, order>] =
             [&] {
-              double total = 0;  // partial sums in chunk order: the same bits whichever thread ran a chunk
-              for (std::size_t k = 0; k < tasks; ++k) total += partials[k * sums + S];
+              using op = reduction_op<Loop, S>;
+              double total = op::identity;  // chunks in order: the same bits whichever thread ran a chunk
+              for (std::size_t k = 0; k < tasks; ++k) total = op::combine(total, partials[k * count + S]);
               return total;
             }()),
        ...);
     }
-    (std::make_index_sequence<sums>{});
+    (std::make_index_sequence<count>{});
   }
 
   template <class T, class Output>

@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "kobai/expr/operators.hpp"
+#include "kobai/expr/reductions.hpp"
 
 namespace kobai::diff {
 
@@ -112,6 +113,15 @@ template <std::size_t I, class A>
 constexpr auto rule(node<ops::sum, A>, auto g) {
   return g;
 }  // broadcasts over A's elements
+
+template <std::size_t I, class A>
+constexpr auto rule(node<ops::amax, A> self, auto g) {
+  return g * (A{} == self) / sum(A{} == self);  // ties share the gradient
+}
+template <std::size_t I, class A>
+constexpr auto rule(node<ops::amin, A> self, auto g) {
+  return g * (A{} == self) / sum(A{} == self);
+}
 
 template <std::size_t I, class G, class Like>
 constexpr auto rule(node<ops::expand, G, Like>, auto g) {

@@ -2,6 +2,7 @@
 // The derivative rules themselves live in one table, diff/rules.hpp.
 #pragma once
 
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -107,6 +108,8 @@ enum class op_id : int {
   ne,
   detach,
   sum,
+  amax,
+  amin,
   numel,
   expand
 };
@@ -428,13 +431,52 @@ struct detach : op_base {
 
 /// sum(x) = Σᵢ xᵢ over every element, a scalar.  ∂/∂xᵢ = 1: the adjoint g broadcasts back.
 /// Executors accumulate it inside the loop that computes x; on a scalar it is the identity.
+/// `combine` folds two partial results (elementwise on SIMD batches too), starting from `identity`.
 struct sum : op_base {
   static constexpr op_id id = op_id::sum;
   static constexpr std::string_view name = "sum";
   static constexpr bool reduces_to_scalar = true;
+  static constexpr double identity = 0.0;
   template <class T>
   static constexpr T apply(T x) {
     return x;
+  }
+  template <class T>
+  static constexpr T combine(T a, T b) {
+    return a + b;
+  }
+};
+
+/// max(x) = the largest element, a scalar (NaN if any element is).  ∂/∂xᵢ = [xᵢ = max]/#ties:
+/// tied maxima share the gradient equally, as torch.amax does.
+struct amax : op_base {
+  static constexpr op_id id = op_id::amax;
+  static constexpr std::string_view name = "max";
+  static constexpr bool reduces_to_scalar = true;
+  static constexpr double identity = -std::numeric_limits<double>::infinity();
+  template <class T>
+  static constexpr T apply(T x) {
+    return x;
+  }
+  template <class T>
+  static constexpr T combine(T a, T b) {
+    return max_(a, b);
+  }
+};
+
+/// min(x) = the smallest element, a scalar (NaN if any element is).  ∂/∂xᵢ = [xᵢ = min]/#ties.
+struct amin : op_base {
+  static constexpr op_id id = op_id::amin;
+  static constexpr std::string_view name = "min";
+  static constexpr bool reduces_to_scalar = true;
+  static constexpr double identity = std::numeric_limits<double>::infinity();
+  template <class T>
+  static constexpr T apply(T x) {
+    return x;
+  }
+  template <class T>
+  static constexpr T combine(T a, T b) {
+    return min_(a, b);
   }
 };
 

@@ -52,6 +52,37 @@ constexpr auto numel(A a) {
     return detail::make_node<ops::numel>(a);
 }
 
+/// The largest element of x, a scalar; NaN if any element is NaN.  ∂/∂xᵢ = [xᵢ = max]/#ties
+/// (torch.amax). max(a, b) with two arguments is the elementwise maximum.
+template <expression A>
+constexpr auto max(A a) {
+  if constexpr (A::rank == 0)
+    return a;
+  else
+    return detail::make_node<ops::amax>(a);
+}
+
+/// The smallest element of x, a scalar; NaN if any element is NaN.  ∂/∂xᵢ = [xᵢ = min]/#ties.
+template <expression A>
+constexpr auto min(A a) {
+  if constexpr (A::rank == 0)
+    return a;
+  else
+    return detail::make_node<ops::amin>(a);
+}
+
+/// log Σᵢ exp(xᵢ), computed as m + log Σᵢ exp(xᵢ − m) with m = max(x) detached, so it neither
+/// overflows nor underflows.  ∂/∂xᵢ = exp(xᵢ − logsumexp(x)), the softmax.
+template <expression A>
+constexpr auto logsumexp(A a) {
+  if constexpr (A::rank == 0) {
+    return a;
+  } else {
+    constexpr auto shift = detach(max(a));
+    return shift + log(sum(exp(a - shift)));
+  }
+}
+
 /// (1/n)·Σᵢ xᵢ with n = numel(x).  ∂/∂xᵢ = 1/n.
 template <expression A>
 constexpr auto mean(A a) {

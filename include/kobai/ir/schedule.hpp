@@ -14,7 +14,7 @@ namespace kobai::ir {
 
 // Phases alternate: even phases are scalar work (before, between and after loops); each odd phase
 // is one fused loop over the data's elements. A tensor node runs in the first loop after its
-// arguments are ready; a sum accumulates in its argument's loop and is ready in the phase after.
+// arguments are ready; a reduction accumulates in its argument's loop and is ready in the phase after.
 template <class E>
 struct phase_t;
 template <class E>
@@ -26,23 +26,30 @@ template <fixed_string N, int R, role K>
 struct phase_t<leaf<N, R, K>> : std::integral_constant<int, R == 0 ? 0 : 1> {};
 template <class A>
 struct phase_t<node<ops::numel, A>> : std::integral_constant<int, 0> {};  // known from shapes
-template <class A>
-struct phase_t<node<ops::sum, A>> : std::integral_constant<int, phase<A> + 1> {};
+/// A reduction the executor accumulates inside a loop: it folds partial results with `combine`.
+template <class Op>
+concept accumulated = requires {
+  Op::combine(0.0, 0.0);
+};
 template <class Op, class... Args>
 struct phase_t<node<Op, Args...>> {
   static constexpr int ready = std::max({0, phase<Args>...});
-  static constexpr int value = node<Op, Args...>::rank == 0 ? ready : (ready % 2 == 1 ? ready : ready + 1);
+  static constexpr int value = accumulated<Op>                ? ready + 1  // ready after its loop
+                               : node<Op, Args...>::rank == 0 ? ready
+                                                              : (ready % 2 == 1 ? ready : ready + 1);
 };
 
 /// Whether a node runs inside a loop (it has elements) rather than once.
 template <class E>
 inline constexpr bool in_loop = (E::rank > 0);
 
-/// Whether a sum node accumulates in loop `Loop`.
+/// Whether a node is a reduction accumulated in loop `Loop`.
 template <class E, int Loop>
 struct accumulates_in : std::false_type {};
-template <class A, int Loop>
-struct accumulates_in<node<ops::sum, A>, Loop> : std::bool_constant<phase<A> == Loop> {};
+template <class Op, class A, int Loop>
+requires accumulated<Op>
+struct accumulates_in<node<Op, A>, Loop> : std::bool_constant<phase<A> == Loop> {
+};
 
 // The arguments whose values a node reads (numel reads none; expand reads only its first).
 template <class E>
@@ -92,15 +99,15 @@ struct roots<Loop, type_list<Outputs...>, type_list<Ns...>> {
   template <class E>
   using keep_output = std::bool_constant<in_loop<E> && phase<E> == Loop>;
   template <class E>
-  using keep_sum = accumulates_in<E, Loop>;
+  using keep_reduction = accumulates_in<E, Loop>;
   using outputs = typename kobai::detail::filter<keep_output, type_list<Outputs...>>::type;
-  using sums = typename kobai::detail::filter<keep_sum, type_list<Ns...>>::type;
+  using reductions = typename kobai::detail::filter<keep_reduction, type_list<Ns...>>::type;
 };
 
 template <class Sums>
-struct sum_arguments;
+struct reduced_arguments;
 template <class... Ss>
-struct sum_arguments<type_list<Ss...>> {
+struct reduced_arguments<type_list<Ss...>> {
   using type = type_list<typename value_arguments<Ss>::type::template at<0>...>;
 };
 
@@ -114,15 +121,15 @@ struct unpack_closure<type_list<As...>> {
 }  // namespace detail
 
 /// One fused loop: the tensor nodes computed per element (in order), the tensor outputs it
-/// stores and the sums it accumulates.
+/// stores and the reductions it accumulates.
 template <int Phase, class Outputs, class Order>
 struct loop {
   static constexpr int phase = Phase;
   using roots = detail::roots<Phase, Outputs, Order>;
-  using outputs = typename roots::outputs;  // tensor outputs stored by this loop
-  using sums = typename roots::sums;        // accumulators of this loop
-  using body =
-      typename detail::unpack_closure<type_list_concat<outputs, typename detail::sum_arguments<sums>::type>>::type;
+  using outputs = typename roots::outputs;        // tensor outputs stored by this loop
+  using reductions = typename roots::reductions;  // accumulators of this loop
+  using body = typename detail::unpack_closure<
+      type_list_concat<outputs, typename detail::reduced_arguments<reductions>::type>>::type;
 };
 
 /// The schedule of a program computing `Outputs...`.
