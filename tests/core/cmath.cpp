@@ -83,7 +83,11 @@ TEST_CASE("sqrt and pow match libm") {
   CHECK(worst_error(
             m::sqrt, [](double x) { return std::sqrt(x); }, 1e-300, 1e-290) < 1e-15);
   for (double a : {0.1, 0.5, 2.0, 3.7, 10.0})
-    for (double b : {-3.0, -0.5, 0.3, 2.0, 2.5, 7.0}) CHECK(relative_error(m::pow(a, b), std::pow(a, b)) < 1e-14);
+    for (double b : {-3.0, -0.5, 0.3, 2.0, 2.5, 7.0, 100.5, -150.25, 300.0})
+      CHECK(relative_error(m::pow(a, b), std::pow(a, b)) < 1e-14);
+  for (double a : {-1.0, -2.0, -0.5})  // negative bases with integer exponents, large ones too
+    for (double b : {3.0, 64.0, 65.0, 100.0, -7.0}) CHECK(relative_error(m::pow(a, b), std::pow(a, b)) < 1e-14);
+  CHECK(std::isnan(m::pow(-2.0, 0.5)));
 }
 
 TEST_CASE("special values follow IEEE conventions") {

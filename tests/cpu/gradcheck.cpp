@@ -32,6 +32,20 @@ TEST_CASE("losses, broadcast scalars and tensor variables pass") {
   CHECK(gradcheck(logsumexp(W * x) - max(W) + min(W * W), x = X, W = Wv).passed());
 }
 
+TEST_CASE("scalars broadcast linearly over a tensor: their gradient counts every element") {
+  // d/db Σ(xᵢ + b) = n and d/dw Σ w·xᵢ = Σ xᵢ: the gradient w.r.t. w does not use w at all.
+  CHECK(gradcheck(sum(x + b), x = X, b = 0.5).passed());
+  CHECK(gradcheck(sum(w * x), x = X, w = 0.5).passed());
+  CHECK(gradcheck(mean(w * x + b) + sum(where(x > 0_c, b, w)), x = X, w = 0.5, b = -1.0).passed());
+  const auto [dw, db] = grad(mean(w * x + b), w, b);
+  const auto [gw, gb] = compile(dw, db)(x = X);
+  double mean_x = 0;
+  for (double v : X) mean_x += v / X.size();
+  CHECK(gw == doctest::Approx(mean_x));  // hand-derived: ∂/∂w = mean(x), ∂/∂b = 1
+  CHECK(gb == 1.0);
+  CHECK(compile(grad(sum(x + b), b))(x = X) == 6.0);
+}
+
 TEST_CASE("a wrong gradient fails: relu at a kink, where central differences average the slopes") {
   const xt::xtensor<double, 1> at_kink = {0.0, 1.0, -1.0};
   const auto result = gradcheck(sum(relu(W)), W = at_kink);

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <vector>
+#include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xtensor.hpp>
 
@@ -123,4 +125,23 @@ TEST_CASE_TEMPLATE("max, min and relu propagate NaN in SIMD batches and in the s
     }
     CHECK(std::isnan(rectified[i]) == std::isnan(A[i]));
   }
+}
+
+TEST_CASE("the same expression asked for twice fills both outputs") {
+  constexpr auto A = var<"A", 1>;
+  constexpr auto B = var<"B", 1>;
+  const auto [dA, dB] = grad(sum((A + B) * t), A, B);
+  static_assert(std::is_same_v<decltype(dA), decltype(dB)>);  // both are t
+  const xt::xtensor<double, 1> Tv = {1, 2, 3, 4, 5, 6, 7};
+  const auto [first, second] = compile(dA, dB)(t = Tv);
+  for (std::size_t i = 0; i < Tv.size(); ++i) {
+    CHECK(first(i) == Tv(i));
+    CHECK(second(i) == Tv(i));
+  }
+}
+
+TEST_CASE("xt::adapt binds existing memory without a copy") {
+  std::vector<double> memory = {1, 2, 3, 4, 5};
+  auto view = xt::adapt(memory, std::array<std::size_t, 1>{5});
+  CHECK(compile(sum(x * x))(x = view) == 55.0);
 }

@@ -46,6 +46,7 @@ constexpr double exp(double x) {
   double term = 1.0, sum = 1.0;
   for (int n = 1; n < 24; ++n) sum += (term *= r / n);
   const int ki = static_cast<int>(k);
+  if (ki > 1000) return sum * exp2i(ki - 100) * exp2i(100);  // 2^1024 itself is not a double
   return ki < -1000 ? sum * exp2i(ki + 100) * exp2i(-100) : sum * exp2i(ki);
 }
 
@@ -137,6 +138,7 @@ constexpr double tanh(double x) {
 constexpr double sqrt(double x) {
   if (isnan(x) || x < 0) return nan;
   if (x == 0 || x == inf) return x;
+  if (x < 2.2250738585072014e-308) return sqrt(x * exp2i(108)) * exp2i(-54);  // subnormal: scale up first
   // Start from halving the exponent, then Newton; the last step corrects to within an ulp.
   const auto bits = std::bit_cast<std::uint64_t>(x);
   double y = std::bit_cast<double>((bits >> 1) + (std::uint64_t{1023} << 51));
@@ -144,15 +146,51 @@ constexpr double sqrt(double x) {
   return y;
 }
 
+// Double-double arithmetic (Dekker): a value hi + lo carried to about 106 bits.
+struct double_double {
+  double hi, lo;
+};
+constexpr double_double split(double a) {  // a = hi + lo, each with at most 26 significant bits
+  const double c = 134217729.0 * a;        // 2^27 + 1
+  const double hi = c - (c - a);
+  return {hi, a - hi};
+}
+constexpr double_double exact_product(double a, double b) {
+  const double p = a * b;
+  const auto [ah, al] = split(a);
+  const auto [bh, bl] = split(b);
+  return {p, ((ah * bh - p) + ah * bl + al * bh) + al * bl};
+}
+constexpr double_double multiply(double_double x, double_double y) {
+  if (!(fabs(x.hi) < 1e290 && fabs(y.hi) < 1e290)) return {x.hi * y.hi, 0.0};  // splitting would overflow
+  double_double p = exact_product(x.hi, y.hi);
+  p.lo += x.hi * y.lo + x.lo * y.hi;
+  const double sum = p.hi + p.lo;
+  return {sum, p.lo - (sum - p.hi)};
+}
+
+/// aⁿ by repeated squaring in double-double, so large n keeps about one rounding.
+constexpr double integer_power(double a, std::uint64_t n) {
+  double_double result{1.0, 0.0}, base{a, 0.0};
+  for (; n != 0; n >>= 1, base = multiply(base, base))
+    if (n & 1) result = multiply(result, base);
+  return result.hi + result.lo;
+}
+
 constexpr double pow(double a, double b) {
   if (b == 0) return 1.0;
-  if (b == static_cast<double>(static_cast<std::int64_t>(b)) && fabs(b) <= 64) {
-    double result = 1, base = b < 0 ? 1 / a : a;
-    for (auto n = static_cast<std::int64_t>(fabs(b)); n != 0; n >>= 1, base *= base)
-      if (n & 1) result *= base;
-    return result;
+  if (isnan(a) || isnan(b)) return nan;
+  if (fabs(b) < 9.0e18 && round_half_away(b) == b) {  // an integer exponent: exact sign for any base
+    const double magnitude = integer_power(a, static_cast<std::uint64_t>(fabs(b)));
+    return b < 0 ? 1 / magnitude : magnitude;
   }
   if (a < 0) return nan;
+  if (a == 0) return b > 0 ? 0.0 : inf;
+  if (fabs(b) < 2147483648.0) {  // aᵇ = aⁿ·e^(f·ln a) with n = round(b), |f| ≤ ½: the large part exactly
+    const double whole = round_half_away(b);
+    const double magnitude = integer_power(a, static_cast<std::uint64_t>(fabs(whole)));
+    return (whole < 0 ? 1 / magnitude : magnitude) * exp((b - whole) * log(a));
+  }
   return exp(b * log(a));
 }
 

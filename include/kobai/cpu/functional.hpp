@@ -12,25 +12,6 @@ namespace detail {
 
 inline constexpr fixed_string seed_name = "kobai.seed";  // a name user code cannot collide with by accident
 
-template <class Leaves, class Binding>
-struct has_leaf_named;
-template <class... Ls, class Binding>
-struct has_leaf_named<type_list<Ls...>, Binding>
-    : std::bool_constant<((Ls::name.view() == Binding::name.view()) || ...)> {};
-
-// Calls the program with the bindings it has leaves for, dropping the rest (a derivative may not
-// need every leaf of the function it came from).
-template <class Program, class... Bindings>
-auto call_with_used(const Program& program, const Bindings&... bindings) {
-  auto used = std::tuple_cat([&]<class B>(const B& bound) {
-    if constexpr (has_leaf_named<typename Program::leaves, B>::value)
-      return std::tuple<B>{bound};
-    else
-      return std::tuple<>{};
-  }(bindings)...);
-  return std::apply(program, used);
-}
-
 template <class V>
 std::size_t element_count(const V& value) {
   if constexpr (std::is_arithmetic_v<V>)

@@ -34,10 +34,25 @@ concept tensor_value = requires(const std::remove_cvref_t<T>& c) {
 template <class B>
 using bound_type = std::remove_cvref_t<decltype(B::value)>;
 
+/// Containers the loops can read as flat row-major arrays: xt::xtensor, xt::xarray, and xt::adapt
+/// of contiguous memory, in row-major layout.
+template <class T>
+struct is_row_major_container : std::false_type {};
+template <class EC, std::size_t N, class Tag>
+struct is_row_major_container<xt::xtensor_container<EC, N, xt::layout_type::row_major, Tag>> : std::true_type {};
+template <class EC, class SC, class Tag>
+struct is_row_major_container<xt::xarray_container<EC, xt::layout_type::row_major, SC, Tag>> : std::true_type {};
+template <class EC, std::size_t N, class Tag>
+struct is_row_major_container<xt::xtensor_adaptor<EC, N, xt::layout_type::row_major, Tag>> : std::true_type {};
+template <class EC, class SC, class Tag>
+struct is_row_major_container<xt::xarray_adaptor<EC, xt::layout_type::row_major, SC, Tag>> : std::true_type {};
+
 template <class T>
 struct static_rank : std::integral_constant<int, -1> {};  // dynamic (xt::xarray)
 template <class V, std::size_t N, xt::layout_type L, class Tag>
 struct static_rank<xt::xtensor_container<V, N, L, Tag>> : std::integral_constant<int, static_cast<int>(N)> {};
+template <class V, std::size_t N, xt::layout_type L, class Tag>
+struct static_rank<xt::xtensor_adaptor<V, N, L, Tag>> : std::integral_constant<int, static_cast<int>(N)> {};
 
 template <class Leaf>
 constexpr void report_unknown_name() {
@@ -60,9 +75,10 @@ struct check_binding<type_list<Leaves...>, Binding> {
   static constexpr int leaf_rank = ((Leaves::name.view() == Binding::name.view() ? Leaves::rank : 0) + ... + 0);
   static constexpr bool check() {
     using value = bound_type<Binding>;
-    static_assert(scalar_value<value> || tensor_value<value>,
-                  "kobai: bind a number or an evaluated xtensor container (xt::xtensor, xt::xarray; use xt::eval "
-                  "for an xexpression)");
+    static_assert(scalar_value<value> || (tensor_value<value> && is_row_major_container<value>::value),
+                  "kobai: bind a number or a row-major xtensor container (xt::xtensor, xt::xarray, or xt::adapt of "
+                  "contiguous memory); copy a view, a transpose, an expression or a column-major array into one "
+                  "first, e.g. xt::xtensor<double, 2> copy = expression;");
     if constexpr (!known)
       report_unknown_name<spelled<Binding::name>>();
     else if constexpr (scalar_value<value> ? leaf_rank != 0
@@ -262,7 +278,7 @@ class program {
       } else {
         [&]<class Op, class... Args>(node<Op, Args...>*) {
           if constexpr (std::is_same_v<Op, ops::numel>)
-            value = static_cast<double>((Args::rank, ...) > 0 ? elements : 1);
+            value = static_cast<double>(((Args::rank > 0) || ...) ? elements : 1);
           else if constexpr (!ir::accumulated<Op>)
             value = Op::apply(scalars[index_of<Args, order>]...);
         }(static_cast<E*>(nullptr));
@@ -382,24 +398,29 @@ class program {
          ...);
       }
       (each{});
-      [&]<class... Os>(type_list<Os...>) {
-        ((targets[output_position<Os>()][i] = values[index_of<Os, body>]), ...);
-      }(typename Loop::outputs{});
+      store_outputs<Loop>(values, targets, i);
     }
     for (std::size_t s = 0; s < count; ++s) partials[s] = totals[s];
   }
 
+  // Every output slot whose expression this loop computes (the same expression may be asked for
+  // twice, as with the gradients of two operands of a sum).
   template <class Loop, class V, class T>
   static void store_outputs(const std::array<V, Loop::body::size>& values,
                             const std::array<T*, sizeof...(Outputs)>& targets, std::size_t i) {
-    [&]<class... Os>(type_list<Os...>) {
-      (values[index_of<Os, typename Loop::body>].store_unaligned(targets[output_position<Os>()] + i), ...);
-    }(typename Loop::outputs{});
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (store_output<Loop, std::tuple_element_t<K, std::tuple<Outputs...>>>(values, targets[K], i), ...);
+    }
+    (std::index_sequence_for<Outputs...>{});
   }
-
-  template <class O>
-  static constexpr std::size_t output_position() {
-    return detail::first_match(std::array<bool, sizeof...(Outputs)>{std::is_same_v<O, Outputs>...});
+  template <class Loop, class Output, class V, class T>
+  static void store_output(const std::array<V, Loop::body::size>& values, T* target, std::size_t i) {
+    if constexpr (list_contains<typename Loop::outputs, Output>) {
+      if constexpr (std::is_arithmetic_v<V>)
+        target[i] = values[index_of<Output, typename Loop::body>];
+      else
+        values[index_of<Output, typename Loop::body>].store_unaligned(target + i);
+    }
   }
 
   std::size_t task_count(std::size_t elements) const {
@@ -506,4 +527,26 @@ constexpr program<std::remove_cvref_t<Outputs>...> compile(Outputs...) {
   return {};
 }
 
+namespace detail {
+
+template <class Leaves, class Binding>
+struct has_leaf_named;
+template <class... Ls, class Binding>
+struct has_leaf_named<type_list<Ls...>, Binding>
+    : std::bool_constant<((Ls::name.view() == Binding::name.view()) || ...)> {};
+
+// Calls the program with the bindings it has leaves for, dropping the rest (a derivative may not
+// need every leaf of the function it came from).
+template <class Program, class... Bindings>
+auto call_with_used(const Program& program, const Bindings&... bindings) {
+  auto used = std::tuple_cat([&]<class B>(const B& bound) {
+    if constexpr (has_leaf_named<typename Program::leaves, B>::value)
+      return std::tuple<B>{bound};
+    else
+      return std::tuple<>{};
+  }(bindings)...);
+  return std::apply(program, used);
+}
+
+}  // namespace detail
 }  // namespace kobai

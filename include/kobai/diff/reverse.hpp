@@ -54,14 +54,18 @@ struct reaches_t<node<Op, Args...>, Targets>
 template <class E, class Targets>
 inline constexpr bool reaches = reaches_t<E, Targets>::value;
 
-/// The adjoint an argument receives has the argument's rank; a broadcast argument would need a sum.
-template <class Arg, class C>
+/// The adjoint an argument receives has the argument's shape. A scalar argument of a tensor node
+/// was broadcast over the node's elements, so its contribution is summed over them; a scalar
+/// contribution c stands for c at every element, which sums to c·numel(node).
+template <class Self, class Arg, class C>
 constexpr auto fit_to_argument(C contribution) {
-  static_assert(C::rank <= Arg::rank || Arg::rank == 0,
+  static_assert(Self::rank <= Arg::rank || Arg::rank == 0,
                 "kobai: broadcasting a tensor against a tensor of higher rank is not supported yet; "
                 "give both operands the same rank");
-  if constexpr (C::rank > Arg::rank)
-    return sum(contribution);  // a scalar broadcast over a tensor
+  if constexpr (Self::rank > Arg::rank && C::rank > 0)
+    return sum(contribution);
+  else if constexpr (Self::rank > Arg::rank)
+    return contribution * numel(Self{});
   else
     return contribution;
 }
@@ -81,7 +85,7 @@ struct contribute {
 };
 template <class Arg, std::size_t K, class Self, class G, class Table>
 struct contribute<true, Arg, K, Self, G, Table> {
-  using type = typename accumulate<Arg, decltype(fit_to_argument<Arg>(diff::rule<K>(Self{}, G{}))), Table>::type;
+  using type = typename accumulate<Arg, decltype(fit_to_argument<Self, Arg>(diff::rule<K>(Self{}, G{}))), Table>::type;
 };
 
 template <class Targets, class Self, class G, class Table, std::size_t K, class... Args>

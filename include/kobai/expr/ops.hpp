@@ -480,15 +480,15 @@ struct amin : op_base {
   }
 };
 
-/// numel(x): the number of elements of x (1 for a scalar), known once the leaves are bound. It
-/// carries no gradient; mean(x) is sum(x)/numel(x).
+/// numel(l₁, l₂, …): the number of elements of the shape its tensor leaves broadcast to, known
+/// once they are bound. It carries no gradient; mean(x) is sum(x)/numel(x).
 struct numel : op_base {
   static constexpr op_id id = op_id::numel;
   static constexpr std::string_view name = "numel";
   static constexpr bool differentiable = false;
   static constexpr bool reduces_to_scalar = true;
-  template <class T>
-  static constexpr T apply(T) {
+  template <class T, class... Ts>
+  static constexpr T apply(T, Ts...) {
     return T(1);
   }
 };

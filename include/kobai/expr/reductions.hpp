@@ -1,6 +1,7 @@
 // Reductions over every element: sum, mean and numel. The adjoint of a reduction broadcasts back.
 #pragma once
 
+#include "kobai/expr/graph.hpp"
 #include "kobai/expr/operators.hpp"
 
 namespace kobai {
@@ -43,13 +44,23 @@ constexpr auto sum(A a) {
     return detail::make_node<ops::sum>(a);
 }
 
-/// The number of elements of x, known at run time once x's leaves are bound; 1 for a scalar.
+namespace detail {
+template <class E>
+struct has_extent_t : std::bool_constant<(E::rank > 0)> {};
+template <class... Leaves>
+constexpr auto numel_of_leaves(type_list<Leaves...>) {
+  return make_node<ops::numel>(Leaves{}...);
+}
+}  // namespace detail
+
+/// The number of elements of x, known at run time once x's leaves are bound; 1 for a scalar. It
+/// depends only on the shapes of x's tensor leaves, so it is stored as numel of those leaves.
 template <expression A>
-constexpr auto numel(A a) {
+constexpr auto numel(A) {
   if constexpr (A::rank == 0)
     return literal<1>;
   else
-    return detail::make_node<ops::numel>(a);
+    return detail::numel_of_leaves(typename detail::filter<detail::has_extent_t, leaves_of<A>>::type{});
 }
 
 /// The largest element of x, a scalar; NaN if any element is NaN.  ∂/∂xᵢ = [xᵢ = max]/#ties

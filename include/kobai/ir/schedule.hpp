@@ -24,8 +24,8 @@ template <rational R>
 struct phase_t<constant<R>> : std::integral_constant<int, 0> {};
 template <fixed_string N, int R, role K>
 struct phase_t<leaf<N, R, K>> : std::integral_constant<int, R == 0 ? 0 : 1> {};
-template <class A>
-struct phase_t<node<ops::numel, A>> : std::integral_constant<int, 0> {};  // known from shapes
+template <class... As>
+struct phase_t<node<ops::numel, As...>> : std::integral_constant<int, 0> {};  // known from shapes
 /// A reduction the executor accumulates inside a loop: it folds partial results with `combine`.
 template <class Op>
 concept accumulated = requires {
@@ -60,8 +60,8 @@ template <class Op, class... Args>
 struct value_arguments<node<Op, Args...>> {
   using type = type_list<Args...>;
 };
-template <class A>
-struct value_arguments<node<ops::numel, A>> {
+template <class... As>
+struct value_arguments<node<ops::numel, As...>> {
   using type = type_list<>;
 };
 template <class G, class Like>
