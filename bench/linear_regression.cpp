@@ -11,6 +11,10 @@
 #include <thread>
 #include <xtensor/xtensor.hpp>
 
+#ifdef KOBAI_BENCH_LIBTORCH
+#include <torch/torch.h>
+#endif
+
 #include "harness.hpp"
 #include "kobai/cpu/program.hpp"
 #include "kobai/kobai.hpp"
@@ -49,6 +53,25 @@ step_result hand_written_simd(const float* x, const float* t, std::size_t n, flo
   return {loss * scale, 2 * dw * scale, 2 * db * scale};
 }
 
+#ifdef KOBAI_BENCH_LIBTORCH
+// LibTorch eager autograd, as its users write a step: forward, backward, read .grad.
+struct libtorch_step {
+  torch::Tensor x, t, w, b;
+  libtorch_step(float* xs, float* ts, std::size_t n)
+      : x(torch::from_blob(xs, {static_cast<long>(n)})),
+        t(torch::from_blob(ts, {static_cast<long>(n)})),
+        w(torch::tensor(0.5f, torch::requires_grad())),
+        b(torch::tensor(0.25f, torch::requires_grad())) {}
+  step_result operator()() {
+    w.mutable_grad() = torch::Tensor();
+    b.mutable_grad() = torch::Tensor();
+    auto loss = (w * x + b - t).pow(2).mean();
+    loss.backward();
+    return {loss.item<double>(), w.grad().item<double>(), b.grad().item<double>()};
+  }
+};
+#endif
+
 }  // namespace
 
 int main() {
@@ -65,8 +88,11 @@ int main() {
 
   std::printf("linear-regression step, float32: kobai against hand-written fused loops (medians)\n");
   std::printf("  hand: a plain loop; simd: the same with `omp simd`, so the compiler vectorises the sums\n");
-  std::printf("%10s %8s %13s %13s %13s %11s %11s\n", "N", "threads", "kobai", "hand", "simd", "kobai/hand",
-              "kobai/simd");
+  std::printf("%10s %8s %13s %13s %13s %11s %11s", "N", "threads", "kobai", "hand", "simd", "kobai/hand", "kobai/simd");
+#ifdef KOBAI_BENCH_LIBTORCH
+  std::printf(" %13s %12s", "libtorch", "kobai/torch");
+#endif
+  std::printf("\n");
   bool agree = true;
   for (std::size_t n : {std::size_t{1000}, std::size_t{100000}, std::size_t{10000000}}) {
     std::mt19937 rng(1);
@@ -93,8 +119,20 @@ int main() {
       for (const auto& reference : {hand_result, simd_result})
         agree = agree && close(std::get<0>(kobai_result), reference.loss) &&
                 close(std::get<1>(kobai_result), reference.dw) && close(std::get<2>(kobai_result), reference.db);
-      std::printf("%10zu %8u %10.2f us %10.2f us %10.2f us %11.3f %11.3f\n", n, threads, kobai_time * 1e6,
+      std::printf("%10zu %8u %10.2f us %10.2f us %10.2f us %11.3f %11.3f", n, threads, kobai_time * 1e6,
                   hand_time * 1e6, simd_time * 1e6, kobai_time / hand_time, kobai_again / simd_time);
+#ifdef KOBAI_BENCH_LIBTORCH
+      torch::set_num_threads(static_cast<int>(threads));
+      libtorch_step libtorch(X.data(), T.data(), n);
+      step_result torch_result{};
+      const auto [kobai_third, torch_time] =
+          bench::median_seconds([&] { kobai_result = step(x = X, t = T, w = 0.5, b = 0.25); },
+                                [&] { torch_result = libtorch(); }, std::max(5, repetitions / 10));
+      agree = agree && close(std::get<0>(kobai_result), torch_result.loss) &&
+              close(std::get<1>(kobai_result), torch_result.dw) && close(std::get<2>(kobai_result), torch_result.db);
+      std::printf(" %10.2f us %12.3f", torch_time * 1e6, kobai_third / torch_time);
+#endif
+      std::printf("\n");
     }
   }
   std::printf(agree ? "results agree (1e-5 relative)\n" : "RESULTS DISAGREE\n");
