@@ -1,6 +1,7 @@
 // The README's example, verbatim, so it stays true.
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <kobai/cpu/program.hpp>
 #include <kobai/kobai.hpp>
 using namespace kobai;
@@ -14,7 +15,18 @@ static_assert(same(grad(pow<4>(x), x), 4_c * pow<3>(x)));                       
 static_assert(eval(grad(pow<4>(x), x), at(x = 5.0)) == 500.0);                  // evaluated by the compiler
 static_assert(gradcheck(sin(x) * exp(w * x), at(x = 0.5, w = -1.5)).passed());  // vs finite differences
 
+int run();
+
 int main() {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
+
+int run() {
   auto [dw, dx] = grad(tanh(w * x - t), w, x);  // several variables at once
   std::printf("dw = %s\ndx = %s\n", to_string(dw).c_str(), to_string(dx).c_str());
 

@@ -40,7 +40,7 @@ TEST_CASE("scalars broadcast linearly over a tensor: their gradient counts every
   const auto [dw, db] = grad(mean(w * x + b), w, b);
   const auto [gw, gb] = compile(dw, db)(x = X);
   double mean_x = 0;
-  for (double v : X) mean_x += v / X.size();
+  for (double v : X) mean_x += v / static_cast<double>(X.size());
   CHECK(gw == doctest::Approx(mean_x));  // hand-derived: ∂/∂w = mean(x), ∂/∂b = 1
   CHECK(gb == 1.0);
   CHECK(compile(grad(sum(x + b), b))(x = X) == 6.0);

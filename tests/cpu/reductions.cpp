@@ -2,8 +2,9 @@
 // determinism across runs and thread counts.
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
-#include <cstring>
+#include <cstdint>
 #include <limits>
 #include <random>
 #include <thread>
@@ -36,8 +37,9 @@ std::pair<xt::xtensor<T, 1>, xt::xtensor<T, 1>> regression_data(std::size_t n) {
 }
 
 template <class T>
-bool bitwise_equal(T a, T b) {
-  return std::memcmp(&a, &b, sizeof(T)) == 0;
+bool bitwise_equal(T a, T b) {  // the same bits, not just equal values
+  using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+  return std::bit_cast<bits>(a) == std::bit_cast<bits>(b);
 }
 }  // namespace
 
@@ -51,9 +53,10 @@ TEST_CASE_TEMPLATE("MSE loss and both gradients against a float64 loop", T, floa
     double loss_ref = 0, gw_ref = 0, gb_ref = 0;  // hand-derived: dL/dw = 2/n Σ r·x, dL/db = 2/n Σ r
     for (std::size_t i = 0; i < n; ++i) {
       const double r = 0.5 * static_cast<double>(X[i]) - 0.25 - static_cast<double>(Tv[i]);
-      loss_ref += r * r / n;
-      gw_ref += 2 * r * static_cast<double>(X[i]) / n;
-      gb_ref += 2 * r / n;
+      const auto count = static_cast<double>(n);
+      loss_ref += r * r / count;
+      gw_ref += 2 * r * static_cast<double>(X[i]) / count;
+      gb_ref += 2 * r / count;
     }
     const double tolerance = std::is_same_v<T, float> ? 2e-6 : 1e-12;
     INFO("n = " << n);
@@ -89,8 +92,9 @@ TEST_CASE("two loops: mean-centring, with a tensor output stored by the second l
   const auto [X, unused] = regression_data<double>(1001);
   const auto [variance, centred] = program(x = X);
   double mean_ref = 0, variance_ref = 0;
-  for (double v : X) mean_ref += v / X.size();
-  for (double v : X) variance_ref += (v - mean_ref) * (v - mean_ref) / X.size();
+  const auto count = static_cast<double>(X.size());
+  for (double v : X) mean_ref += v / count;
+  for (double v : X) variance_ref += (v - mean_ref) * (v - mean_ref) / count;
   CHECK(variance == doctest::Approx(variance_ref).epsilon(1e-12));
   CHECK(centred(17) == doctest::Approx(X(17) - mean_ref).epsilon(1e-12));
 }
