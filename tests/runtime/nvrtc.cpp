@@ -1,0 +1,70 @@
+// NVRTC compiles every generated kernel to machine code for sm_80 and sm_90, with no GPU needed;
+// a broken source fails with NVRTC's log and the path of the written source.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "../codegen/programs.hpp"
+#include "kobai/codegen/cuda.hpp"
+#include "kobai/runtime/nvrtc.hpp"
+
+using namespace test_programs;
+
+namespace {
+
+bool skip_without_nvrtc() {
+  const auto& nvrtc = runtime::nvrtc::instance();
+  if (!nvrtc.available()) MESSAGE("skipped: " << nvrtc.why());
+  return !nvrtc.available();
+}
+
+void compiles_to_cubin(const codegen::cuda_program& program, const std::string& name) {
+  for (int arch : {80, 90}) {
+    INFO(name << " for sm_" << arch);
+    const auto binary = runtime::nvrtc::instance().compile(program.source, name, arch);
+    CHECK(binary.is_cubin);
+    REQUIRE(binary.image.size() > 4);
+    CHECK(binary.image[0] == 0x7f);  // an ELF image: machine code for that architecture
+    CHECK(std::string(binary.image.data() + 1, 3) == "ELF");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the examples' programs compile to CUBIN for sm_80 and sm_90") {
+  if (skip_without_nvrtc()) return;
+  const auto [dw, db] = grad(mse_loss, w, b);
+  compiles_to_cubin(codegen::render<float>(mse_loss, dw, db), "linear_regression_step");
+  compiles_to_cubin(codegen::render<double>(bce_loss, grad(bce_loss, w), grad(bce_loss, b)), "logistic_step");
+  compiles_to_cubin(codegen::render<double>(variance, x - mean(x)), "variance");
+  const auto d1 = vjp(polynomial, X, 1_c);
+  compiles_to_cubin(codegen::render<double>(d1, vjp(d1, X, 1_c)), "derivatives");
+  compiles_to_cubin(codegen::render<float>(logsumexp(X), grad(logsumexp(X), X), max(X), min(X)), "reductions");
+  constexpr auto k = input<"k">;
+  constexpr auto v = input<"v", 1>;
+  compiles_to_cubin(codegen::render<double>(X * pow(2_c, k), vjp(X * pow(2_c, k), X, v)), "autograd_basics_vjp");
+  constexpr auto all_ops = sin(X) * cos(X) + tan(X) - tanh(X) + sigmoid(X) + softplus(X) + relu(X) + abs(X) +
+                           sign(X) + clamp(X, -1_c, 1_c) + max(X, x) + min(X, x) + log1p(abs(X)) + expm1(X) +
+                           sqrt(abs(X)) + pow<1, 3>(abs(X) + 1_c) + pow(abs(X) + 1_c, x) + detach(X);
+  compiles_to_cubin(codegen::render<float>(all_ops, grad(sum(all_ops), X)), "every_op");
+}
+
+TEST_CASE("a failing compile carries NVRTC's log and where the source was written") {
+  if (skip_without_nvrtc()) return;
+  try {
+    (void)runtime::nvrtc::instance().compile("this is not CUDA", "broken", 90);
+    FAIL("NVRTC accepted invalid source");
+  } catch (const kobai::compile_error& e) {
+    CHECK(e.log.find("error") != std::string::npos);
+    CHECK(std::filesystem::exists(e.source_path));
+    CHECK(std::string(e.what()).find(e.source_path) != std::string::npos);
+  }
+}
+
+TEST_CASE("NVRTC reports its version and architectures") {
+  if (skip_without_nvrtc()) return;
+  const auto& nvrtc = runtime::nvrtc::instance();
+  CHECK(nvrtc.version() >= 11020);
+  CHECK(nvrtc.supports(80));
+}
