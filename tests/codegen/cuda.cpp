@@ -26,8 +26,8 @@ void check_golden(const std::string& name, const std::string& source) {
   REQUIRE_MESSAGE(file.good(), "missing golden file " << path << "; run scripts/regenerate-golden");
   std::stringstream golden;
   golden << file.rdbuf();
-  CHECK_MESSAGE(golden.str() == source, "generated CUDA differs from " << path
-                                                                        << "; if intended, run scripts/regenerate-golden");
+  CHECK_MESSAGE(golden.str() == source,
+                "generated CUDA differs from " << path << "; if intended, run scripts/regenerate-golden");
 }
 
 }  // namespace
@@ -60,7 +60,7 @@ TEST_CASE("run-time values are parameters, never literals in the source") {
   // text, so one compiled kernel serves every size and value.
   const auto [dw, db] = grad(mse_loss, w, b);
   const auto source = codegen::render<float>(mse_loss, dw, db).source;
-  CHECK(source.find("scalars[") != std::string::npos);                       // w, b, 1/N arrive here
-  CHECK(source.find("unsigned long long n)") != std::string::npos);          // N is a parameter
+  CHECK(source.find("scalars[") != std::string::npos);               // w, b, 1/N arrive here
+  CHECK(source.find("unsigned long long n)") != std::string::npos);  // N is a parameter
   CHECK(codegen::render<float>(mse(w * x + b, t)).source == codegen::render<float>(mse(w * x + b, t)).source);
 }

@@ -15,7 +15,7 @@ inline constexpr auto X = var<"X", 1>;
 
 inline constexpr auto mse_loss = mse(w * x + b, t);  // linear_regression
 inline constexpr auto bce_loss = bce_with_logits(w * x + b, t);
-inline constexpr auto variance = mean(pow<2>(x - mean(x)));  // two loops
+inline constexpr auto variance = mean(pow<2>(x - mean(x)));                      // two loops
 inline constexpr auto polynomial = pow<3>(X) + 2_c * pow<2>(X) + 3_c * X + 1_c;  // derivatives
 
 }  // namespace test_programs

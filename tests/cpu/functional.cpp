@@ -32,7 +32,7 @@ TEST_CASE("Jacobian of a normalisation couples every element: J = I/s − x·1�
       CHECK(J(i, j) == doctest::Approx((i == j ? 1 / s : 0.0) - X(i) / (s * s)).epsilon(1e-12));
 }
 
-TEST_CASE("Jacobian of a scalar is its gradient as one row; of a constant, zeros") {
+TEST_CASE("Jacobian of a scalar is its gradient as one row, of a constant all zeros") {
   const auto J = jacobian(sum(pow<2>(x)), x, x = X);
   REQUIRE(J.shape()[0] == 1);
   for (std::size_t j = 0; j < 4; ++j) CHECK(J(0, j) == doctest::Approx(2 * X(j)));

@@ -83,7 +83,8 @@ __device__ __forceinline__ double kobai_fold_max(double a, double b) { return ko
 __device__ __forceinline__ double kobai_fold_min(double a, double b) { return kobai_min(a, b); }
 )";
 
-template <class T> constexpr std::string_view type_name = std::is_same_v<T, float> ? "float" : "double";
+template <class T>
+constexpr std::string_view type_name = std::is_same_v<T, float> ? "float" : "double";
 
 inline std::string value(std::size_t ssa) { return join("v", std::to_string(ssa)); }
 inline std::string number(double x) {
@@ -103,48 +104,83 @@ std::string expression_of() {
     const std::string a[] = {arg(static_cast<Args*>(nullptr))..., ""};
     using ops::op_id;
     switch (Op::id) {
-      case op_id::add: return join(a[0], " + ", a[1]);
-      case op_id::mul: return join(a[0], " * ", a[1]);
+      case op_id::add:
+        return join(a[0], " + ", a[1]);
+      case op_id::mul:
+        return join(a[0], " * ", a[1]);
       case op_id::power: {
         constexpr rational r = Op::parameter;
-        if constexpr (r.den == 2) return join("kobai_ipow(kobai_sqrt(", a[0], "), ", std::to_string(r.num), "LL)");
-        else if constexpr (r.is_integer()) return join("kobai_ipow(", a[0], ", ", std::to_string(r.num), "LL)");
-        else return join("kobai_pow(", a[0], ", ", type, "(", number(r.value()), "))");
+        if constexpr (r.den == 2)
+          return join("kobai_ipow(kobai_sqrt(", a[0], "), ", std::to_string(r.num), "LL)");
+        else if constexpr (r.is_integer())
+          return join("kobai_ipow(", a[0], ", ", std::to_string(r.num), "LL)");
+        else
+          return join("kobai_pow(", a[0], ", ", type, "(", number(r.value()), "))");
       }
-      case op_id::pow: return join("kobai_pow(", a[0], ", ", a[1], ")");
-      case op_id::exp: return join("kobai_exp(", a[0], ")");
-      case op_id::log: return join("kobai_log(", a[0], ")");
-      case op_id::log1p: return join("kobai_log1p(", a[0], ")");
-      case op_id::expm1: return join("kobai_expm1(", a[0], ")");
-      case op_id::sin: return join("kobai_sin(", a[0], ")");
-      case op_id::cos: return join("kobai_cos(", a[0], ")");
-      case op_id::tan: return join("kobai_tan(", a[0], ")");
-      case op_id::tanh: return join("kobai_tanh(", a[0], ")");
-      case op_id::sigmoid: return join("kobai_sigmoid(", a[0], ")");
-      case op_id::softplus: return join("kobai_softplus(", a[0], ")");
-      case op_id::relu: return join("(", a[0], " <= ", type, "(0) ? ", type, "(0) : ", a[0], ")");
-      case op_id::abs: return join("kobai_abs(", a[0], ")");
-      case op_id::sign: return join("kobai_sign(", a[0], ")");
-      case op_id::min: return join("kobai_min(", a[0], ", ", a[1], ")");
-      case op_id::max: return join("kobai_max(", a[0], ", ", a[1], ")");
-      case op_id::where: return join("(", a[0], " != ", type, "(0) ? ", a[1], " : ", a[2], ")");
-      case op_id::lt: return join("(", a[0], " < ", a[1], " ? ", type, "(1) : ", type, "(0))");
-      case op_id::le: return join("(", a[0], " <= ", a[1], " ? ", type, "(1) : ", type, "(0))");
-      case op_id::gt: return join("(", a[0], " > ", a[1], " ? ", type, "(1) : ", type, "(0))");
-      case op_id::ge: return join("(", a[0], " >= ", a[1], " ? ", type, "(1) : ", type, "(0))");
-      case op_id::eq: return join("(", a[0], " == ", a[1], " ? ", type, "(1) : ", type, "(0))");
-      case op_id::ne: return join("(", a[0], " != ", a[1], " ? ", type, "(1) : ", type, "(0))");
-      case op_id::detach: return a[0];
-      case op_id::expand: return a[0];
-      default: return "/* not an elementwise op */";
+      case op_id::pow:
+        return join("kobai_pow(", a[0], ", ", a[1], ")");
+      case op_id::exp:
+        return join("kobai_exp(", a[0], ")");
+      case op_id::log:
+        return join("kobai_log(", a[0], ")");
+      case op_id::log1p:
+        return join("kobai_log1p(", a[0], ")");
+      case op_id::expm1:
+        return join("kobai_expm1(", a[0], ")");
+      case op_id::sin:
+        return join("kobai_sin(", a[0], ")");
+      case op_id::cos:
+        return join("kobai_cos(", a[0], ")");
+      case op_id::tan:
+        return join("kobai_tan(", a[0], ")");
+      case op_id::tanh:
+        return join("kobai_tanh(", a[0], ")");
+      case op_id::sigmoid:
+        return join("kobai_sigmoid(", a[0], ")");
+      case op_id::softplus:
+        return join("kobai_softplus(", a[0], ")");
+      case op_id::relu:
+        return join("(", a[0], " <= ", type, "(0) ? ", type, "(0) : ", a[0], ")");
+      case op_id::abs:
+        return join("kobai_abs(", a[0], ")");
+      case op_id::sign:
+        return join("kobai_sign(", a[0], ")");
+      case op_id::min:
+        return join("kobai_min(", a[0], ", ", a[1], ")");
+      case op_id::max:
+        return join("kobai_max(", a[0], ", ", a[1], ")");
+      case op_id::where:
+        return join("(", a[0], " != ", type, "(0) ? ", a[1], " : ", a[2], ")");
+      case op_id::lt:
+        return join("(", a[0], " < ", a[1], " ? ", type, "(1) : ", type, "(0))");
+      case op_id::le:
+        return join("(", a[0], " <= ", a[1], " ? ", type, "(1) : ", type, "(0))");
+      case op_id::gt:
+        return join("(", a[0], " > ", a[1], " ? ", type, "(1) : ", type, "(0))");
+      case op_id::ge:
+        return join("(", a[0], " >= ", a[1], " ? ", type, "(1) : ", type, "(0))");
+      case op_id::eq:
+        return join("(", a[0], " == ", a[1], " ? ", type, "(1) : ", type, "(0))");
+      case op_id::ne:
+        return join("(", a[0], " != ", a[1], " ? ", type, "(1) : ", type, "(0))");
+      case op_id::detach:
+        return a[0];
+      case op_id::expand:
+        return a[0];
+      default:
+        return "/* not an elementwise op */";
     }
   }(static_cast<E*>(nullptr));
 }
 
-template <class Op> constexpr std::string_view fold_function() {
-  if constexpr (std::is_same_v<Op, ops::sum>) return "kobai_sum";
-  else if constexpr (std::is_same_v<Op, ops::amax>) return "kobai_fold_max";
-  else return "kobai_fold_min";
+template <class Op>
+constexpr std::string_view fold_function() {
+  if constexpr (std::is_same_v<Op, ops::sum>)
+    return "kobai_sum";
+  else if constexpr (std::is_same_v<Op, ops::amax>)
+    return "kobai_fold_max";
+  else
+    return "kobai_fold_min";
 }
 
 // The rank-0 nodes a loop body reads from the scalars array.
@@ -181,7 +217,9 @@ void render_loop(cuda_program& program, std::size_t k) {
     ((is_leaf<Ns> ? info.inputs.push_back(index_of<Ns, Order>) : void()), ...);
   }(body{});
   [&]<class... Os>(type_list<Os...>) { (info.outputs.push_back(index_of<Os, Order>), ...); }(typename Loop::outputs{});
-  [&]<class... Rs>(type_list<Rs...>) { (info.reductions.push_back(index_of<Rs, Order>), ...); }(typename Loop::reductions{});
+  [&]<class... Rs>(type_list<Rs...>) {
+    (info.reductions.push_back(index_of<Rs, Order>), ...);
+  }(typename Loop::reductions{});
   const std::size_t reductions = info.reductions.size();
 
   std::string& s = program.source;
@@ -226,8 +264,8 @@ void render_loop(cuda_program& program, std::size_t k) {
       std::size_t r = 0;
       ((s += join("  for (int offset = 16; offset > 0; offset /= 2) acc", std::to_string(r), " = ",
                   fold_function<typename Rs::op>(), "(acc", std::to_string(r), ", __shfl_down_sync(0xffffffffu, acc",
-                  std::to_string(r), ", offset));\n  if (lane == 0) warp_partials[warp][", std::to_string(r),
-                  "] = acc", std::to_string(r), ";\n"),
+                  std::to_string(r), ", offset));\n  if (lane == 0) warp_partials[warp][", std::to_string(r), "] = acc",
+                  std::to_string(r), ";\n"),
         ++r),
        ...);
     }(typename Loop::reductions{});
@@ -237,8 +275,9 @@ void render_loop(cuda_program& program, std::size_t k) {
       ((s += join("    double b", std::to_string(r), " = lane < warps ? warp_partials[lane][", std::to_string(r),
                   "] : ", number(Rs::op::identity), ";\n    for (int offset = 16; offset > 0; offset /= 2) b",
                   std::to_string(r), " = ", fold_function<typename Rs::op>(), "(b", std::to_string(r),
-                  ", __shfl_down_sync(0xffffffffu, b", std::to_string(r), ", offset));\n    if (lane == 0) partials[blockIdx.x * ",
-                  std::to_string(reductions), " + ", std::to_string(r), "] = b", std::to_string(r), ";\n"),
+                  ", __shfl_down_sync(0xffffffffu, b", std::to_string(r),
+                  ", offset));\n    if (lane == 0) partials[blockIdx.x * ", std::to_string(reductions), " + ",
+                  std::to_string(r), "] = b", std::to_string(r), ";\n"),
         ++r),
        ...);
     }(typename Loop::reductions{});
@@ -253,8 +292,8 @@ void render_loop(cuda_program& program, std::size_t k) {
       std::size_t r = 0;
       ((s += join("  if (threadIdx.x == 0) {\n    double total = ", number(Rs::op::identity),
                   ";\n    for (unsigned b = 0; b < blocks; ++b) total = ", fold_function<typename Rs::op>(),
-                  "(total, partials[b * ", std::to_string(reductions), " + ", std::to_string(r),
-                  "]);\n    results[", std::to_string(r), "] = total;\n  }\n"),
+                  "(total, partials[b * ", std::to_string(reductions), " + ", std::to_string(r), "]);\n    results[",
+                  std::to_string(r), "] = total;\n  }\n"),
         ++r),
        ...);
     }(typename Loop::reductions{});
@@ -273,7 +312,8 @@ cuda_program render(Outputs...) {
   cuda_program program{std::string(detail::prelude), {}};
   [&]<std::size_t... K>(std::index_sequence<K...>) {
     (detail::render_loop<T, typename schedule::order, typename schedule::template loop_at<K>>(program, K), ...);
-  }(std::make_index_sequence<schedule::loop_count>{});
+  }
+  (std::make_index_sequence<schedule::loop_count>{});
   return program;
 }
 

@@ -23,8 +23,8 @@ namespace kobai {
 /// written, so it can be read and compiled by hand.
 struct compile_error : error {
   compile_error(const std::string& log, const std::string& source_path)
-      : error(detail::join("kobai: NVRTC failed to compile generated CUDA (source written to ", source_path,
-                           "):\n", log)),
+      : error(detail::join("kobai: NVRTC failed to compile generated CUDA (source written to ", source_path, "):\n",
+                           log)),
         log(log),
         source_path(source_path) {}
   std::string log;
@@ -152,7 +152,8 @@ class nvrtc {
   int version_ = 0;
   std::vector<int> architectures_;
   result_code (*version_function_)(int*, int*) = nullptr;
-  result_code (*create_)(program_handle*, const char*, const char*, int, const char* const*, const char* const*) = nullptr;
+  result_code (*create_)(program_handle*, const char*, const char*, int, const char* const*,
+                         const char* const*) = nullptr;
   result_code (*compile_)(program_handle, int, const char* const*) = nullptr;
   result_code (*destroy_)(program_handle*) = nullptr;
   result_code (*log_size_)(program_handle, std::size_t*) = nullptr;
