@@ -115,7 +115,8 @@ TEST_CASE("concurrent writers of one entry leave one valid file and no temporari
   std::vector<std::thread> writers;
   std::vector<binary> results(8);
   for (std::size_t i = 0; i < results.size(); ++i)
-    writers.emplace_back([&, i] { results[i] = kernel_cache(scratch.path).get(source, 90, 13000, fake_compiler{&calls}); });
+    writers.emplace_back(
+        [&, i] { results[i] = kernel_cache(scratch.path).get(source, 90, 13000, fake_compiler{&calls}); });
   for (auto& writer : writers) writer.join();
   for (const auto& result : results) CHECK(result.image == results[0].image);
   cache_outcome outcome{};

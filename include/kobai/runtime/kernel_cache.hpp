@@ -63,8 +63,9 @@ class kernel_cache {
   /// Compiles with NVRTC through the cache.
   binary get(const std::string& source, int arch, cache_outcome* outcome = nullptr) {
     const auto& compiler = nvrtc::instance();
-    return get(source, arch, compiler.version(),
-               [&](const std::string& text, int target) { return compiler.compile(text, "kobai", target); }, outcome);
+    return get(
+        source, arch, compiler.version(),
+        [&](const std::string& text, int target) { return compiler.compile(text, "kobai", target); }, outcome);
   }
 
   /// The file an entry lives in.
@@ -85,7 +86,8 @@ class kernel_cache {
 
   // Everything that decides the binary; stored whole in the file, so a hash collision is a miss.
   static std::string make_key(const std::string& source, int arch, int compiler_version) {
-    return detail::join("arch=sm_", std::to_string(arch), ";options=--std=c++17;nvrtc=", std::to_string(compiler_version),
+    return detail::join("arch=sm_", std::to_string(arch),
+                        ";options=--std=c++17;nvrtc=", std::to_string(compiler_version),
                         ";codegen=", std::to_string(codegen::version), ";source=", source);
   }
 
@@ -138,8 +140,8 @@ class kernel_cache {
     std::filesystem::create_directories(directory_, ignored);
     const auto final_path = directory_ / (hex(fnv1a(key)) + ".kobai");
     static std::atomic<unsigned> counter{0};
-    const auto temporary = directory_ / detail::join(final_path.filename().string(), ".tmp.", std::to_string(::getpid()),
-                                                     ".", std::to_string(counter++));
+    const auto temporary = directory_ / detail::join(final_path.filename().string(), ".tmp.",
+                                                     std::to_string(::getpid()), ".", std::to_string(counter++));
     {
       std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
       if (!file) return;  // unwritable: keep going without a disk entry
