@@ -64,8 +64,10 @@ int main() {
         31);
     bench::keep(results);
     for (std::size_t i = 0; i < n; i += 997) {
-      agree = agree && std::abs(std::get<0>(results).data()[i] - hx.data()[i]) <= 1e-5f * std::max(1.0f, std::abs(hx.data()[i]));
-      agree = agree && std::abs(std::get<1>(results).data()[i] - hy.data()[i]) <= 1e-5f * std::max(1.0f, std::abs(hy.data()[i]));
+      agree = agree &&
+              std::abs(std::get<0>(results).data()[i] - hx.data()[i]) <= 1e-5f * std::max(1.0f, std::abs(hx.data()[i]));
+      agree = agree &&
+              std::abs(std::get<1>(results).data()[i] - hy.data()[i]) <= 1e-5f * std::max(1.0f, std::abs(hy.data()[i]));
       agree = agree && std::get<2>(results).data()[i] == hxx.data()[i];
     }
     std::printf("%8u %9.3f ms %9.3f ms %11.3f", threads, kobai_time * 1e3, hand_time * 1e3, kobai_time / hand_time);
