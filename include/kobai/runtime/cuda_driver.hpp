@@ -6,8 +6,8 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 
 #include "kobai/core/text.hpp"
 
