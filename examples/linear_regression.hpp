@@ -4,11 +4,13 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
 #include "kobai/cpu/program.hpp"
 #include "kobai/kobai.hpp"
+#include "kobai/train/sgd.hpp"
 
 namespace example::linear_regression {
 
@@ -36,12 +38,12 @@ template <class T>
 std::vector<double> sgd(const xt::xtensor<T, 1>& X, const xt::xtensor<T, 1>& targets, double w0, double b0,
                         double learning_rate, int steps, std::vector<double>* losses = nullptr) {
   const auto step = make_step();
+  kobai::train::sgd optimizer({.learning_rate = learning_rate});
   double wv = w0, bv = b0;
   for (int i = 0; i < steps; ++i) {
     const auto [L, gw, gb] = step(x = X, t = targets, w = wv, b = bv);
     if (losses) losses->push_back(L);
-    wv -= learning_rate * gw;
-    bv -= learning_rate * gb;
+    optimizer.step(std::tie(wv, bv), std::tie(gw, gb));
   }
   return {wv, bv};
 }
@@ -66,12 +68,12 @@ inline results compute() {
     targets[i] = 2 * data[i] + 0.1f * normal(rng);
   }
   const auto step = make_step();
+  kobai::train::sgd optimizer({.learning_rate = 0.25});
   double wv = 0, bv = 0;
   for (int epoch = 0; epoch < 200; ++epoch) {
     const auto [L, gw, gb] = step(x = data, t = targets, w = wv, b = bv);
     r.fit_loss_history.push_back(L);
-    wv -= 0.25 * gw;
-    bv -= 0.25 * gb;
+    optimizer.step(std::tie(wv, bv), std::tie(gw, gb));
     const auto size = r.fit_loss_history.size();
     if (size > 1 && r.fit_loss_history[size - 2] - L <= 1e-7 * L) break;  // converged
   }
