@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <string>
 #include <vector>
 
 namespace bench {
@@ -29,6 +31,34 @@ std::pair<double, double> median_seconds(A&& a, B&& b, int repetitions) {
     return v[v.size() / 2];
   };
   return {median(times_a), median(times_b)};
+}
+
+/// With `--out DIR`, a benchmark records its inputs (raw float32 files the Python peers read) and
+/// its results (one JSON object per line in DIR/kobai.jsonl) so bench/report can merge the peers.
+class recorder {
+ public:
+  recorder(int argc, char** argv) {
+    for (int i = 1; i + 1 < argc; ++i)
+      if (std::string(argv[i]) == "--out") directory_ = argv[i + 1];
+  }
+  [[nodiscard]] bool enabled() const { return !directory_.empty(); }
+  void dump(const std::string& name, const float* data, std::size_t size) const {
+    if (!enabled()) return;
+    std::ofstream(directory_ + "/" + name + ".f32", std::ios::binary)
+        .write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size * sizeof(float)));
+  }
+  void record(const std::string& json_object) const {
+    if (enabled()) std::ofstream(directory_ + "/kobai.jsonl", std::ios::app) << json_object << "\n";
+  }
+
+ private:
+  std::string directory_;
+};
+
+inline std::string number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.9g", value);
+  return buffer;
 }
 
 /// Keeps a value alive so the optimiser cannot drop the work that made it.

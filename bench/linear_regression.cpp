@@ -74,7 +74,8 @@ struct libtorch_step {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bench::recorder recorder(argc, argv);
   using namespace kobai;
   constexpr auto x = input<"x", 1>;
   constexpr auto t = input<"t", 1>;
@@ -99,6 +100,8 @@ int main() {
     std::normal_distribution<float> normal;
     xt::xtensor<float, 1> X = xt::xtensor<float, 1>::from_shape({n}), T = X;
     for (std::size_t i = 0; i < n; ++i) X[i] = normal(rng), T[i] = 2 * X[i] + 0.1f * normal(rng);
+    recorder.dump("w1_x_" + std::to_string(n), X.data(), n);
+    recorder.dump("w1_t_" + std::to_string(n), T.data(), n);
     const int repetitions = n >= 10000000 ? 31 : n >= 100000 ? 301 : 3001;
     for (unsigned threads : {1u, all}) {
       if (threads == all && all == 1) continue;
@@ -121,6 +124,12 @@ int main() {
                 close(std::get<1>(kobai_result), reference.dw) && close(std::get<2>(kobai_result), reference.db);
       std::printf("%10zu %8u %10.2f us %10.2f us %10.2f us %11.3f %11.3f", n, threads, kobai_time * 1e6,
                   hand_time * 1e6, simd_time * 1e6, kobai_time / hand_time, kobai_again / simd_time);
+      std::string row = "{\"workload\": \"W1\", \"n\": " + std::to_string(n) +
+                        ", \"threads\": " + std::to_string(threads) + ", \"kobai_s\": " + bench::number(kobai_time) +
+                        ", \"hand_s\": " + bench::number(hand_time) + ", \"simd_s\": " + bench::number(simd_time) +
+                        ", \"loss\": " + bench::number(std::get<0>(kobai_result)) +
+                        ", \"dw\": " + bench::number(std::get<1>(kobai_result)) +
+                        ", \"db\": " + bench::number(std::get<2>(kobai_result));
 #ifdef KOBAI_BENCH_LIBTORCH
       torch::set_num_threads(static_cast<int>(threads));
       libtorch_step libtorch(X.data(), T.data(), n);
@@ -131,8 +140,10 @@ int main() {
       agree = agree && close(std::get<0>(kobai_result), torch_result.loss) &&
               close(std::get<1>(kobai_result), torch_result.dw) && close(std::get<2>(kobai_result), torch_result.db);
       std::printf(" %10.2f us %12.3f", torch_time * 1e6, kobai_third / torch_time);
+      row += ", \"libtorch_s\": " + bench::number(torch_time);
 #endif
       std::printf("\n");
+      recorder.record(row + "}");
     }
   }
   std::printf(agree ? "results agree (1e-5 relative)\n" : "RESULTS DISAGREE\n");

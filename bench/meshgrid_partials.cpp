@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <thread>
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xtensor.hpp>
@@ -30,9 +31,16 @@ void hand_written(const float* x, const float* y, float* zx, float* zy, float* z
   }
 }
 
+double sum_in_double(const xt::xtensor<float, 2>& values) {
+  double total = 0;
+  for (float v : values) total += v;
+  return total;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bench::recorder recorder(argc, argv);
   using namespace kobai;
   using namespace kobai::literals;
   constexpr auto X = var<"X", 2>;
@@ -45,6 +53,8 @@ int main() {
   const auto [grid_y, grid_x] = xt::meshgrid(xt::linspace<float>(2, 1, side), xt::linspace<float>(0, 1, side));
   const xt::xtensor<float, 2> Xv = grid_x, Yv = grid_y;
   xt::xtensor<float, 2> hx = xt::zeros_like(Xv), hy = hx, hxx = hx;
+  recorder.dump("w3_x", Xv.data(), n);
+  recorder.dump("w3_y", Yv.data(), n);
   const unsigned all = std::max(1u, std::thread::hardware_concurrency());
 
   std::printf("W3 meshgrid partials, 1000x1000 float32: dz/dX, dz/dY, d2z/dX2 (medians)\n");
@@ -71,6 +81,12 @@ int main() {
       agree = agree && std::get<2>(results).data()[i] == hxx.data()[i];
     }
     std::printf("%8u %9.3f ms %9.3f ms %11.3f", threads, kobai_time * 1e3, hand_time * 1e3, kobai_time / hand_time);
+    std::string row = "{\"workload\": \"W3\", \"n\": " + std::to_string(n) +
+                      ", \"threads\": " + std::to_string(threads) + ", \"kobai_s\": " + bench::number(kobai_time) +
+                      ", \"hand_s\": " + bench::number(hand_time) +
+                      ", \"zx_sum\": " + bench::number(sum_in_double(std::get<0>(results))) +
+                      ", \"zy_sum\": " + bench::number(sum_in_double(std::get<1>(results))) +
+                      ", \"zxx_sum\": " + bench::number(sum_in_double(std::get<2>(results)));
 #ifdef KOBAI_BENCH_LIBTORCH
     torch::set_num_threads(static_cast<int>(threads));
     auto tx = torch::from_blob(const_cast<float*>(Xv.data()), {1000, 1000}).clone().requires_grad_(true);
@@ -87,8 +103,10 @@ int main() {
         bench::median_seconds([&] { program.into(results, X = Xv, Y = Yv); }, libtorch, 11);
     agree = agree && std::abs(torch_dx.data_ptr<float>()[12345] - hx.data()[12345]) <= 1e-4f;
     std::printf(" %9.3f ms %12.3f", torch_time * 1e3, kobai_again / torch_time);
+    row += ", \"libtorch_s\": " + bench::number(torch_time);
 #endif
     std::printf("\n");
+    recorder.record(row + "}");
   }
   std::printf(agree ? "results agree\n" : "RESULTS DISAGREE\n");
   return agree ? 0 : 1;

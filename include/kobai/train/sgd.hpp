@@ -44,7 +44,8 @@ class sgd {
       throw error("kobai::train::sgd: call step with the same parameters every time");
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (update(std::get<K>(parameters), std::get<K>(gradients), buffers_[K], K), ...);
-    }(std::index_sequence_for<Parameters...>{});
+    }
+    (std::index_sequence_for<Parameters...>{});
     first_step_ = false;
   }
 
@@ -54,7 +55,8 @@ class sgd {
   template <class Parameter, class Gradient>
   void update(Parameter& parameter, const Gradient& gradient, std::vector<double>& buffer, std::size_t index) {
     if constexpr (std::is_arithmetic_v<Parameter>) {
-      static_assert(std::is_arithmetic_v<std::remove_cvref_t<Gradient>>, "kobai::train::sgd: a number's gradient is a number");
+      static_assert(std::is_arithmetic_v<std::remove_cvref_t<Gradient>>,
+                    "kobai::train::sgd: a number's gradient is a number");
       double value = static_cast<double>(parameter);
       if (buffer.empty()) buffer.resize(1);
       update_element(value, static_cast<double>(gradient), buffer[0]);
