@@ -30,6 +30,7 @@ TEST_CASE("losses, broadcast scalars and tensor variables pass") {
   CHECK(gradcheck(mean(pow<2>(W - mean(W))) + sum(tanh(W) * x), x = X, W = Wv).passed());
   CHECK(gradcheck(sum(W * W) * mean(exp(-W)) + log(sum(pow<2>(W))), W = Wv).passed());
   CHECK(gradcheck(logsumexp(W * x) - max(W) + min(W * W), x = X, W = Wv).passed());
+  CHECK(gradcheck(dot(W, x) * dot(W, W), x = X, W = Wv).passed());
 }
 
 TEST_CASE("scalars broadcast linearly over a tensor: their gradient counts every element") {

@@ -178,3 +178,10 @@ TEST_CASE("gradients of max and logsumexp: ties share, logsumexp's gradient is t
   CHECK(ir::loop_count(logsumexp(W)) == 2);                         // the max, then the shifted sum
   CHECK(ir::loop_count(logsumexp(W), grad(logsumexp(W), W)) == 3);  // and the softmax, which needs that sum
 }
+
+TEST_CASE("dot against a hand-written loop") {
+  const xt::xtensor<double, 1> A = {1, 2, 3, 4}, B = {0.5, -1, 2, 0.25};
+  CHECK(compile(dot(W, x))(W = A, x = B) == doctest::Approx(1 * 0.5 - 2 + 6 + 1));
+  const auto gradient = compile(grad(dot(W, x), W))(x = B);  // ∂(w·x)/∂w = x
+  for (std::size_t i = 0; i < 4; ++i) CHECK(gradient(i) == B(i));
+}

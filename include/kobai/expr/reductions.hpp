@@ -94,6 +94,16 @@ constexpr auto logsumexp(A a) {
   }
 }
 
+/// a·b = Σᵢ aᵢbᵢ for two vectors of the same length (matmul of two 1-D operands).
+/// ∂/∂a = b, ∂/∂b = a. It is one accumulator in the loop over the elements.
+template <expression A, expression B>
+constexpr auto dot(A a, B b) {
+  static_assert(A::rank == 1 && B::rank == 1,
+                "kobai::dot: takes two vectors (rank 1) of the same length; matrix products arrive with "
+                "broadcasting between tensors of different shapes");
+  return sum(a * b);
+}
+
 /// (1/n)·Σᵢ xᵢ with n = numel(x).  ∂/∂xᵢ = 1/n.
 template <expression A>
 constexpr auto mean(A a) {
