@@ -1,4 +1,5 @@
-// Elementary functions usable in constant expressions (accurate to ~1 ulp); std:: at run time.
+// Elementary functions usable in constant expressions (within 1e-14 of libm on the tested
+// ranges, tests/core/cmath.cpp); std:: at run time.
 #pragma once
 
 #include <bit>

@@ -1,4 +1,5 @@
-// Reductions over every element: sum, mean and numel. The adjoint of a reduction broadcasts back.
+// Reductions over every element (sum, mean, max, min, logsumexp, dot) and numel. The adjoint of
+// a reduction broadcasts back over the elements.
 #pragma once
 
 #include "kobai/expr/graph.hpp"

@@ -1,6 +1,6 @@
 // The CUDA driver, loaded at run time: libcuda.so.1 by its soname (never linked, and never the
 // toolkit's stub libcuda.so), cuInit, and the first device. When anything is missing it says why,
-// in one line, and the CPU executor is used.
+// in one line, so a caller can run on the CPU instead and tell the user why.
 #pragma once
 
 #include <dlfcn.h>
