@@ -114,13 +114,9 @@ constexpr auto rule(node<ops::sum, A>, auto g) {
   return g;
 }  // broadcasts over A's elements
 
-template <std::size_t I, class A>
-constexpr auto rule(node<ops::amax, A> self, auto g) {
+template <std::size_t I, ops::op_id Id, bool Largest, class A>
+constexpr auto rule(node<ops::extremum<Id, Largest>, A> self, auto g) {
   return g * (A{} == self) / sum(A{} == self);  // ties share the gradient
-}
-template <std::size_t I, class A>
-constexpr auto rule(node<ops::amin, A> self, auto g) {
-  return g * (A{} == self) / sum(A{} == self);
 }
 
 template <std::size_t I, class G, class Like>

@@ -447,38 +447,29 @@ struct sum : op_base {
   }
 };
 
-/// max(x) = the largest element, a scalar (NaN if any element is).  ∂/∂xᵢ = [xᵢ = max]/#ties:
-/// tied maxima share the gradient equally, as torch.amax does.
-struct amax : op_base {
-  static constexpr op_id id = op_id::amax;
-  static constexpr std::string_view name = "max";
+/// The extreme element of x, a scalar (NaN if any element is): max(x) folds with max from −∞,
+/// min(x) with min from +∞.  ∂/∂xᵢ = [xᵢ = extreme]/#ties: tied elements share the gradient
+/// equally, as torch.amax and torch.amin do.
+template <op_id Id, bool Largest>
+struct extremum : op_base {
+  static constexpr op_id id = Id;
+  static constexpr std::string_view name = Largest ? "max" : "min";
   static constexpr bool reduces_to_scalar = true;
-  static constexpr double identity = -std::numeric_limits<double>::infinity();
+  static constexpr double identity = (Largest ? -1 : 1) * std::numeric_limits<double>::infinity();
   template <class T>
   static constexpr T apply(T x) {
     return x;
   }
   template <class T>
   static constexpr T combine(T a, T b) {
-    return max_(a, b);
+    if constexpr (Largest)
+      return max_(a, b);
+    else
+      return min_(a, b);
   }
 };
-
-/// min(x) = the smallest element, a scalar (NaN if any element is).  ∂/∂xᵢ = [xᵢ = min]/#ties.
-struct amin : op_base {
-  static constexpr op_id id = op_id::amin;
-  static constexpr std::string_view name = "min";
-  static constexpr bool reduces_to_scalar = true;
-  static constexpr double identity = std::numeric_limits<double>::infinity();
-  template <class T>
-  static constexpr T apply(T x) {
-    return x;
-  }
-  template <class T>
-  static constexpr T combine(T a, T b) {
-    return min_(a, b);
-  }
-};
+using amax = extremum<op_id::amax, true>;
+using amin = extremum<op_id::amin, false>;
 
 /// numel(l₁, l₂, …): the number of elements of the shape its tensor leaves broadcast to, known
 /// once they are bound. It carries no gradient; mean(x) is sum(x)/numel(x).

@@ -64,23 +64,27 @@ constexpr auto numel(A) {
     return detail::numel_of_leaves(typename detail::filter<detail::has_extent_t, leaves_of<A>>::type{});
 }
 
+namespace detail {
+template <class Op, class A>
+constexpr auto reduce_all(A a) {  // the reduction of a scalar is the scalar
+  if constexpr (A::rank == 0)
+    return a;
+  else
+    return make_node<Op>(a);
+}
+}  // namespace detail
+
 /// The largest element of x, a scalar; NaN if any element is NaN.  ∂/∂xᵢ = [xᵢ = max]/#ties
 /// (torch.amax). max(a, b) with two arguments is the elementwise maximum.
 template <expression A>
 constexpr auto max(A a) {
-  if constexpr (A::rank == 0)
-    return a;
-  else
-    return detail::make_node<ops::amax>(a);
+  return detail::reduce_all<ops::amax>(a);
 }
 
 /// The smallest element of x, a scalar; NaN if any element is NaN.  ∂/∂xᵢ = [xᵢ = min]/#ties.
 template <expression A>
 constexpr auto min(A a) {
-  if constexpr (A::rank == 0)
-    return a;
-  else
-    return detail::make_node<ops::amin>(a);
+  return detail::reduce_all<ops::amin>(a);
 }
 
 /// log Σᵢ exp(xᵢ), computed as m + log Σᵢ exp(xᵢ − m) with m = max(x) detached, so it neither
