@@ -1,5 +1,5 @@
 // The VJP seed must have the output's shape (rank), or be a scalar.
-// expect: kobai::vjp: the seed v must have the output's rank
+// expect: kobai::vjp: the seed v must have the output's shape
 #include <kobai/kobai.hpp>
 using namespace kobai;
 int main() {

@@ -71,7 +71,22 @@ TEST_CASE("a rank-2 leaf, scalar outputs next to tensor outputs, and xarray bind
 TEST_CASE("mismatched extents name both variables and their shapes") {
   const auto program = compile(x * t);
   xt::xtensor<double, 1> X = {1, 2, 3}, Tv = {1, 2};
-  CHECK_THROWS_WITH_AS(program(x = X, t = Tv), "kobai: extents do not match: 'x' has shape (3,) but 't' has shape (2,)",
+  CHECK_THROWS_WITH_AS(program(x = X, t = Tv),
+                       "kobai: extents do not match: 't' has shape (2,) but 'x' has shape (3,); its axis 0 meets an "
+                       "axis of extent 2 (kobai broadcasts missing axes and axes made by unsqueeze or keepdims, not "
+                       "extents of 1 found at run time)",
+                       kobai::shape_error);
+}
+
+TEST_CASE("a broadcast against the wrong axis names the axis") {
+  constexpr auto X = input<"X", 2>;
+  constexpr auto v = var<"v", 1>;
+  const auto program = compile(X * v);  // v runs along X's last axis
+  xt::xtensor<double, 2> A = xt::zeros<double>({3, 4});
+  xt::xtensor<double, 1> V = xt::zeros<double>({3});
+  CHECK_THROWS_WITH_AS(program(X = A, v = V),
+                       doctest::Contains("'X' has shape (3, 4) but 'v' has shape (3,); its axis 0 meets an axis of "
+                                         "extent 4"),
                        kobai::shape_error);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kobai/core/text.hpp"
+#include "kobai/ir/plan.hpp"
 #include "kobai/ir/schedule.hpp"
 
 namespace kobai::codegen {
@@ -308,6 +309,10 @@ void render_loop(cuda_program& program, std::size_t k) {
 template <class T, expression... Outputs>
 cuda_program render(Outputs...) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "kobai::codegen: float or double");
+  static_assert(ir::program_plan<std::remove_cvref_t<Outputs>...>::value.flat,
+                "kobai::codegen: CUDA generation covers programs over one shape (elementwise ops and full "
+                "reductions); broadcasting between shapes, axis reductions and matmul run on the CPU executor "
+                "for now");
   using schedule = ir::schedule<std::remove_cvref_t<Outputs>...>;
   cuda_program program{std::string(detail::prelude), {}};
   [&]<std::size_t... K>(std::index_sequence<K...>) {

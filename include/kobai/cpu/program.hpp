@@ -3,11 +3,13 @@
 // reductions accumulated in a fixed order (bit-identical run to run for a given thread count).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <sstream>
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <vector>
 
 #include <xsimd/xsimd.hpp>
 #include <xtensor/xtensor.hpp>
@@ -16,7 +18,7 @@
 #include "kobai/core/text.hpp"
 #include "kobai/cpu/thread_pool.hpp"
 #include "kobai/expr/environment.hpp"
-#include "kobai/ir/schedule.hpp"
+#include "kobai/ir/plan.hpp"
 
 namespace kobai {
 namespace detail {
@@ -133,21 +135,32 @@ using batch = xsimd::batch<T>;
 
 /// A compiled CPU program for the outputs. Call it with bindings, `program(x = X, w = 0.5f)`; it
 /// returns the output (a number for a scalar output, an xt::xtensor otherwise), or a tuple of them.
-/// Scalar outputs need no heap allocation; calls are independent and may run concurrently.
+/// It runs the loop nests of ir::make_plan: the innermost loop of each nest with SIMD batches, each
+/// top-level loop split into chunks run on the thread pool. After the first call with a given
+/// shape, a call allocates nothing on the heap (scalar outputs, or tensor outputs through `into`);
+/// calls are independent and may run concurrently.
 template <expression... Outputs>
 class program {
  public:
-  using schedule = ir::schedule<Outputs...>;
-  using order = typename schedule::order;
+  using plan_type = ir::program_plan<Outputs...>;
+  using order = typename plan_type::order;
   using leaves = leaves_of<Outputs...>;
+  static constexpr auto plan = plan_type::value;
+  static_assert(plan.error != ir::failure::axis_conflict,
+                "kobai: an expression combines a tensor with itself along two different axes (as in outer(x, x), "
+                "x·A·x or X·Xᵀ); each axis of the computation must be one axis of each tensor. Bind a copy of the "
+                "tensor to a second leaf for the other role.");
+  static_assert(plan.error != ir::failure::too_many_axes, "kobai: tensors have at most 8 axes");
+  static_assert(plan.error != ir::failure::too_many_classes,
+                "kobai: a program has at most 64 distinct axes; split it into several programs");
 
-  /// Most tasks a loop is split into (each owns one contiguous chunk of the elements).
+  /// Most tasks a loop is split into.
   static constexpr std::size_t max_tasks = 64;
-  /// Fewest elements worth a task of their own.
+  /// Fewest element visits worth a task of their own.
   static constexpr std::size_t min_elements_per_task = 1 << 17;
 
   /// Number of loop tasks: 0 uses every thread of the pool. Results are bit-identical run to run
-  /// for a given setting; the same chunks are summed in the same order whichever thread runs them.
+  /// for a given setting; the same chunks are folded in the same order whichever thread runs them.
   constexpr program& threads(unsigned count) {
     threads_ = count;
     return *this;
@@ -156,10 +169,11 @@ class program {
   template <class... Bindings>
   auto operator()(Bindings... bindings) const {
     using T = checked_element_type<Bindings...>;
-    const auto shape = common_shape(bindings...);
     const environment<Bindings...> point{std::tuple<Bindings...>{std::move(bindings)...}};
-    auto results = std::tuple{allocate<T, Outputs>(shape)...};
-    run<T>(point, shape, results);
+    state<T> st;
+    bind(st, point);
+    auto results = std::tuple{allocate<T, Outputs>(st)...};
+    run<T>(st, point, results);
     if constexpr (sizeof...(Outputs) == 1)
       return std::get<0>(results);
     else
@@ -171,8 +185,9 @@ class program {
   template <class Results, class... Bindings>
   void into(Results& results, Bindings... bindings) const {
     using T = checked_element_type<Bindings...>;
-    const auto shape = common_shape(bindings...);
     const environment<Bindings...> point{std::tuple<Bindings...>{std::move(bindings)...}};
+    state<T> st;
+    bind(st, point);
     auto targets = [&] {
       if constexpr (sizeof...(Outputs) == 1)
         return std::tie(results);
@@ -180,18 +195,27 @@ class program {
         return std::apply([](auto&... each) { return std::tie(each...); }, results);
     }();
     static_assert(
-        std::is_same_v<std::remove_cvref_t<decltype(std::tuple{allocate<T, Outputs>(shape)...})>,
+        std::is_same_v<std::remove_cvref_t<decltype(std::tuple{allocate<T, Outputs>(st)...})>,
                        std::remove_cvref_t<decltype(std::apply([](auto&... e) { return std::tuple{e...}; }, targets))>>,
         "kobai::program::into: pass a result this program returned (same outputs, same element type)");
     [&]<std::size_t... K>(std::index_sequence<K...>) {
-      (resize<std::tuple_element_t<K, std::tuple<Outputs...>>>(std::get<K>(targets), shape), ...);
+      (resize<std::tuple_element_t<K, std::tuple<Outputs...>>>(std::get<K>(targets), st), ...);
     }
     (std::index_sequence_for<Outputs...>{});
-    run<T>(point, shape, targets);
+    run<T>(st, point, targets);
   }
 
  private:
   unsigned threads_ = 0;
+  static constexpr std::size_t nodes = order::size;
+  static constexpr int classes = plan.classes;
+  static constexpr std::size_t code_size = static_cast<std::size_t>(plan.size);
+  static constexpr ir::instruction code(int i) { return plan.code[static_cast<std::size_t>(i)]; }
+  template <int N>
+  using node_at = typename order::template at<static_cast<std::size_t>(N)>;
+  static constexpr const ir::node_info& info(int n) { return plan_type::nodes[static_cast<std::size_t>(n)]; }
+  static constexpr std::size_t output_count = sizeof...(Outputs);
+  static constexpr std::array<int, output_count> output_node = plan_type::output_index;
 
   template <class... Bindings>
   static constexpr bool check_bindings() {
@@ -208,122 +232,412 @@ class program {
   using checked_element_type =
       std::enable_if_t<check_bindings<Bindings...>(), typename detail::element_type_t<Bindings...>::type>;
 
-  template <class Output, class Value>
-  static void resize(Value& value, const auto& shape) {
-    if constexpr (Output::rank > 0) {
-      std::array<std::size_t, Output::rank> extents{};
-      std::copy(shape.begin(), shape.end(), extents.begin());
-      value.resize(extents);  // keeps the buffer when the shape is unchanged
-    }
-  }
-
-  static constexpr std::size_t max_rank = [] {
-    return [&]<class... Ls>(type_list<Ls...>) {
-      return std::max({std::size_t{1}, static_cast<std::size_t>(Ls::rank)...});
-    }(leaves{});
-  }();
-  // The extents of the loops' domain; rank 0 when no tensor is bound.
-  struct extents_type {
-    std::array<std::size_t, max_rank> extents{};
-    std::size_t rank = 0;
-    [[nodiscard]] const std::size_t* begin() const { return extents.data(); }
-    [[nodiscard]] const std::size_t* end() const { return extents.data() + rank; }
-    [[nodiscard]] std::size_t size() const { return rank; }
-    std::size_t operator[](std::size_t i) const { return extents[i]; }
+  // Everything a call knows once its tensors are bound: the extent of every class, and where each
+  // tensor leaf, output and reduction buffer lives with its strides.
+  template <class T>
+  struct state {
+    std::array<std::size_t, classes + 1> extent{};
+    std::array<const T*, nodes> leaf{};
+    std::array<std::array<std::ptrdiff_t, ir::max_axes>, nodes> leaf_stride{};
+    std::array<T*, output_count> out{};
+    std::array<std::array<std::ptrdiff_t, ir::max_axes>, output_count> out_stride{};
+    // reductions: buffer size, stride per class (0 when the class does not index it), and offsets
+    // of each task's slice in the scratch memory
+    std::array<std::size_t, nodes> size{};
+    std::array<std::array<std::ptrdiff_t, classes + 1>, nodes> stride{};
+    std::array<std::size_t, nodes> local_offset{};    // into a task's T scratch
+    std::array<std::size_t, nodes> fast_offset{};     // global: a task's T accumulator
+    std::array<std::size_t, nodes> partial_offset{};  // global: a task's double accumulator
+    std::array<std::size_t, nodes> final_offset{};    // global: folded result, double and T
+    std::size_t task_t = 0, task_d = 0, final_size = 0;
+    std::array<double, code_size + 1> root{};  // values computed outside every loop
+    T* final_t = nullptr;
+    double* final_d = nullptr;
   };
 
-  template <class... Bindings>
-  static extents_type common_shape(const Bindings&... bindings) {
-    extents_type shape;
-    std::string_view owner;  // the leaf whose container set the shape
-    auto visit = [&]<class B>(const B& bound) {
-      if constexpr (detail::tensor_value<detail::bound_type<B>>) {
-        const auto& container = bound.value;
-        constexpr int rank = detail::check_binding<leaves, B>::leaf_rank;
-        if (static_cast<int>(container.dimension()) != rank)
-          throw binding_error(detail::join("kobai: '", B::name.view(), "' is a rank-", std::to_string(rank),
-                                           " leaf but was bound to a container of shape ",
-                                           detail::shape_text(container.shape())));
-        if (owner.empty()) {
-          shape.rank = container.shape().size();
-          std::copy(container.shape().begin(), container.shape().end(), shape.extents.begin());
-          owner = B::name.view();
-        } else if (!std::equal(shape.begin(), shape.end(), container.shape().begin(), container.shape().end())) {
-          throw shape_error(detail::join("kobai: extents do not match: '", owner, "' has shape ",
-                                         detail::shape_text(shape), " but '", B::name.view(), "' has shape ",
+  // The per-task view: loop indices, values computed in loops, and the task's scratch.
+  template <class T>
+  struct task_state {
+    std::array<std::ptrdiff_t, classes + 1> index{};
+    std::array<T, code_size + 1> value{};
+    T* scratch = nullptr;
+    double* partial = nullptr;
+  };
+
+  // The calling thread's memory for the tasks' accumulators (grown, never shrunk: after the first
+  // call with a shape, no allocation). Which: 0 for T accumulators, 1 for double partials.
+  template <class T, int Which>
+  static std::vector<T>& scratch() {
+    thread_local std::vector<T> memory;
+    return memory;
+  }
+
+  static constexpr std::uint64_t classes_of(int n) {
+    std::uint64_t bits = 0;
+    for (int p = 0; p < info(n).rank; ++p)
+      if (plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)] >= 0)
+        bits |= std::uint64_t{1} << plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+    return bits;
+  }
+
+  // Extents of every class from the bound tensors, checked against each other.
+  template <class T, class Point>
+  static void bind(state<T>& st, const Point& point) {
+    std::array<int, classes + 1> owner{};
+    owner.fill(-1);
+    [&]<class... Ns>(type_list<Ns...>) { (bind_leaf<T, Ns>(st, point, owner), ...); }(order{});
+    // reduction buffers, indexed by their classes in loop order (the innermost contiguous)
+    std::size_t local = 0, fast = 0, partial = 0, final_size = 0;
+    for (std::size_t r = 0; r < nodes; ++r) {
+      if (info(static_cast<int>(r)).k != ir::kind::reduction) continue;
+      std::size_t size = 1;
+      for (int pos = plan.classes - 1; pos >= 0; --pos)
+        for (int c = 0; c < plan.classes; ++c)
+          if (plan.position[static_cast<std::size_t>(c)] == pos && ((plan.buffer_dims[r] >> c) & 1U) != 0) {
+            st.stride[r][static_cast<std::size_t>(c)] = static_cast<std::ptrdiff_t>(size);
+            size *= st.extent[static_cast<std::size_t>(c)];
+          }
+      st.size[r] = size;
+      if (plan.global[r]) {
+        st.fast_offset[r] = fast;
+        fast += size;
+        st.partial_offset[r] = partial;
+        partial += size;
+        st.final_offset[r] = final_size;
+        final_size += size;
+      } else {
+        st.local_offset[r] = local;
+        local += size;
+      }
+    }
+    st.task_t = local + fast;
+    for (std::size_t r = 0; r < nodes; ++r) st.fast_offset[r] += local;
+    st.task_d = partial;
+    st.final_size = final_size;
+  }
+
+  template <class T, class L, class Point>
+  static void bind_leaf(state<T>& st, const Point& point, std::array<int, classes + 1>& owner) {
+    if constexpr (is_leaf<L> && L::rank > 0) {
+      constexpr auto n = index_of<L, order>;
+      const auto& container = point.template get<L::name>();
+      if (static_cast<int>(container.dimension()) != L::rank)
+        throw binding_error(detail::join("kobai: '", L::name.view(), "' is a rank-", std::to_string(L::rank),
+                                         " leaf but was bound to a container of shape ",
                                          detail::shape_text(container.shape())));
+      st.leaf[n] = container.data();
+      std::ptrdiff_t stride = 1;
+      for (int p = L::rank - 1; p >= 0; --p) {
+        const auto extent = container.shape()[static_cast<std::size_t>(p)];
+        st.leaf_stride[n][static_cast<std::size_t>(p)] = stride;
+        stride *= static_cast<std::ptrdiff_t>(extent);
+        const auto c = static_cast<std::size_t>(plan.cls[n][static_cast<std::size_t>(p)]);
+        if (owner[c] < 0) {
+          owner[c] = static_cast<int>(n);
+          st.extent[c] = extent;
+        } else if (st.extent[c] != extent) {
+          throw shape_error(detail::join(
+              "kobai: extents do not match: '", spelled_name(owner[c]), "' has shape ",
+              detail::shape_text(shape_of(point, owner[c])), " but '", L::name.view(), "' has shape ",
+              detail::shape_text(container.shape()), "; its axis ", std::to_string(p), " meets an axis of extent ",
+              std::to_string(st.extent[c]),
+              " (kobai broadcasts missing axes and axes made by unsqueeze or keepdims, not extents of 1 found at "
+              "run time)"));
         }
       }
-    };
-    (visit(bindings), ...);
-    (void)visit;  // a program of constants binds nothing
+    }
+  }
+  static std::string_view spelled_name(int n) {
+    std::string_view name;
+    [&]<class... Ns>(type_list<Ns...>) {
+      int i = 0;
+      (
+          [&] {
+            if constexpr (is_leaf<Ns>)
+              if (i == n) name = Ns::name.view();
+            ++i;
+          }(),
+          ...);
+    }(order{});
+    return name;
+  }
+  template <class Point>
+  static std::vector<std::size_t> shape_of(const Point& point, int n) {
+    std::vector<std::size_t> shape;
+    [&]<class... Ns>(type_list<Ns...>) {
+      int i = 0;
+      (
+          [&] {
+            if constexpr (is_leaf<Ns> && Ns::rank > 0)
+              if (i == n) {
+                const auto& c = point.template get<Ns::name>();
+                shape.assign(c.shape().begin(), c.shape().end());
+              }
+            ++i;
+          }(),
+          ...);
+    }(order{});
     return shape;
   }
 
-  using scalar_values = std::array<double, order::size>;  // rank-0 nodes, by SSA index
-
-  // Computes the rank-0 nodes of one even phase, in SSA order.
-  template <int Phase, class Point>
-  static void scalar_phase(scalar_values& scalars, const Point& point, std::size_t elements) {
-    [&]<class... Ns>(type_list<Ns...>) { (scalar_node<Phase, Ns>(scalars, point, elements), ...); }(order{});
+  template <class T, class Output>
+  static auto allocate(const state<T>& st) {
+    if constexpr (Output::rank == 0)
+      return T{};
+    else
+      return xt::xtensor<T, Output::rank>::from_shape(output_shape<Output>(st));
   }
-  template <int Phase, class E, class Point>
-  static void scalar_node(scalar_values& scalars, const Point& point, std::size_t elements) {
-    if constexpr (E::rank == 0 && ir::phase<E> == Phase) {
-      double& value = scalars[index_of<E, order>];
-      if constexpr (is_constant<E>) {
-        value = E::value.value();
-      } else if constexpr (is_leaf<E>) {
-        value = static_cast<double>(point.template get<E::name>());
+  template <class Output, class T>
+  static std::array<std::size_t, Output::rank> output_shape(const state<T>& st) {
+    constexpr auto n = index_of<Output, order>;
+    std::array<std::size_t, Output::rank> shape{};
+    for (std::size_t p = 0; p < Output::rank; ++p) {
+      const int c = plan.cls[n][p];
+      shape[p] = c < 0 ? 1 : st.extent[static_cast<std::size_t>(c)];
+    }
+    return shape;
+  }
+  template <class Output, class Value, class T>
+  static void resize(Value& value, const state<T>& st) {
+    if constexpr (Output::rank > 0) value.resize(output_shape<Output>(st));  // keeps the buffer if unchanged
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading values
+
+  template <class T>
+  static std::ptrdiff_t leaf_offset(const state<T>& st, const task_state<T>& ts, int n) {
+    std::ptrdiff_t offset = 0;
+    for (int p = 0; p < info(n).rank; ++p)
+      offset += ts.index[static_cast<std::size_t>(plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)])] *
+                st.leaf_stride[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+    return offset;
+  }
+  template <class T>
+  static std::ptrdiff_t buffer_offset(const state<T>& st, const task_state<T>& ts, int r) {
+    std::ptrdiff_t offset = 0;
+    for (int c = 0; c < classes; ++c)
+      if (((plan.buffer_dims[static_cast<std::size_t>(r)] >> c) & 1U) != 0)
+        offset +=
+            ts.index[static_cast<std::size_t>(c)] * st.stride[static_cast<std::size_t>(r)][static_cast<std::size_t>(c)];
+    return offset;
+  }
+  template <class T>
+  static T* buffer(const state<T>& st, const task_state<T>& ts, int r) {
+    const auto i = static_cast<std::size_t>(r);
+    return plan.global[i] ? ts.scratch + st.fast_offset[i] : ts.scratch + st.local_offset[i];
+  }
+  // A reduction's value as read by a later loop: the folded result (global) or the task's buffer.
+  template <class T>
+  static const T* result(const state<T>& st, const task_state<T>& ts, int r) {
+    const auto i = static_cast<std::size_t>(r);
+    return plan.global[i] ? st.final_t + st.final_offset[i] : ts.scratch + st.local_offset[i];
+  }
+
+  // The value of operand O of instruction I, as a T (Depth: the loops around I).
+  template <class T, ir::operand O, class Point>
+  static T scalar_operand(const state<T>& st, const task_state<T>& ts, const Point& point) {
+    if constexpr (O.s == ir::source::constant) {
+      return static_cast<T>(node_at<O.node>::value.value());
+    } else if constexpr (O.s == ir::source::scalar_leaf) {
+      return static_cast<T>(point.template get<node_at<O.node>::name>());
+    } else if constexpr (O.s == ir::source::tensor_leaf) {
+      return st.leaf[O.node][leaf_offset(st, ts, O.node)];
+    } else if constexpr (O.s == ir::source::reduction) {
+      return result(st, ts, O.node)[buffer_offset(st, ts, O.node)];
+    } else if constexpr (O.s == ir::source::value) {
+      if constexpr (code(O.item).depth == 0)
+        return static_cast<T>(st.root[O.item]);
+      else
+        return ts.value[O.item];
+    } else {
+      return T(0);
+    }
+  }
+
+  // The value of operand O inside the innermost loop over class C (stride along C known).
+  template <class T, ir::operand O, int C, class Point>
+  static detail::batch<T> batch_operand(const state<T>& st, const task_state<T>& ts, const Point& point,
+                                        const std::array<detail::batch<T>, code_size + 1>& local, int depth) {
+    using V = detail::batch<T>;
+    if constexpr (O.s == ir::source::tensor_leaf) {
+      const T* base = st.leaf[O.node] + leaf_offset(st, ts, O.node);
+      constexpr int axis = axis_of(O.node, C);
+      if constexpr (axis < 0)
+        return V(*base);
+      else if constexpr (axis == info(O.node).rank - 1)
+        return V::load_unaligned(base);
+      else
+        return gather<T>(base, st.leaf_stride[O.node][axis]);
+    } else if constexpr (O.s == ir::source::reduction) {
+      const T* base = result(st, ts, O.node) + buffer_offset(st, ts, O.node);
+      if constexpr (((plan.buffer_dims[O.node] >> C) & 1U) == 0)
+        return V(*base);
+      else
+        return gather<T>(base, st.stride[O.node][C]);
+    } else if constexpr (O.s == ir::source::value) {
+      if (code(O.item).depth == depth + 1) return local[O.item];
+      return V(scalar_operand<T, O>(st, ts, point));
+    } else {
+      return V(scalar_operand<T, O>(st, ts, point));
+    }
+  }
+  static constexpr int axis_of(int n, int c) {
+    for (int p = 0; p < info(n).rank; ++p)
+      if (plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)] == c) return p;
+    return -1;
+  }
+  template <class T>
+  static detail::batch<T> gather(const T* base, std::ptrdiff_t stride) {
+    using V = detail::batch<T>;
+    if (stride == 1) return V::load_unaligned(base);
+    alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+    for (std::size_t j = 0; j < V::size; ++j) lanes[j] = base[static_cast<std::ptrdiff_t>(j) * stride];
+    return V::load_aligned(lanes.data());
+  }
+
+  template <class V, class Op, class Array, std::size_t... K>
+  static V apply_op(const Array& args, std::index_sequence<K...>) {
+    return Op::apply(args[K]...);
+  }
+  template <int N, class V, class Args>
+  static V apply_node(const Args& args) {
+    return [&]<class Op, class... As>(node<Op, As...>*) {
+      return apply_op<V, Op>(args, std::index_sequence_for<As...>{});
+    }(static_cast<node_at<N>*>(nullptr));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Instructions outside the innermost loops, one element at a time
+
+  template <class T, int I, class Point>
+  static void scalar_step(const state<T>& st, task_state<T>& ts, const Point& point) {
+    constexpr ir::instruction ins = code(I);
+    if constexpr (ins.op == ir::instr::compute) {
+      constexpr int n = ins.node;
+      if constexpr (info(n).k == ir::kind::numel) {
+        ts.value[I] = static_cast<T>(numel_value(st, info(n).args[0]));
       } else {
-        [&]<class Op, class... Args>(node<Op, Args...>*) {
-          if constexpr (std::is_same_v<Op, ops::numel>)
-            value = static_cast<double>(((Args::rank > 0) || ...) ? elements : 1);
-          else if constexpr (!ir::accumulated<Op>)
-            value = Op::apply(scalars[index_of<Args, order>]...);
-        }(static_cast<E*>(nullptr));
+        std::array<T, 3> args{};
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+          ((args[K] = scalar_operand<T, ins.operands[K]>(st, ts, point)), ...);
+        }
+        (std::make_index_sequence<3>{});
+        ts.value[I] = apply_node<n, T>(args);
+      }
+    } else if constexpr (ins.op == ir::instr::accumulate) {
+      using op = typename node_at<ins.node>::op;
+      T& slot = buffer(st, ts, ins.node)[buffer_offset(st, ts, ins.node)];
+      slot = op::combine(slot, scalar_operand<T, ins.operands[0]>(st, ts, point));
+    } else if constexpr (ins.op == ir::instr::store) {
+      constexpr std::size_t k = output_slot(ins.node);
+      std::ptrdiff_t offset = 0;
+      for (int p = 0; p < info(ins.node).rank; ++p)
+        if (plan.cls[ins.node][p] >= 0)
+          offset += ts.index[plan.cls[ins.node][p]] * st.out_stride[k][static_cast<std::size_t>(p)];
+      st.out[k][offset] = scalar_operand<T, ins.operands[0]>(st, ts, point);
+    } else if constexpr (ins.op == ir::instr::reset) {
+      using op = typename node_at<ins.node>::op;
+      std::fill_n(buffer(st, ts, ins.node), st.size[ins.node], static_cast<T>(op::identity));
+    }
+  }
+  static constexpr std::size_t output_slot(int n) {
+    for (std::size_t k = 0; k < output_count; ++k)
+      if (output_node[k] == n) return k;
+    return 0;
+  }
+  template <class T>
+  static double numel_value(const state<T>& st, int n) {
+    double count = 1;
+    for (int p = 0; p < info(n).rank; ++p) {
+      const int c = plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+      if (c >= 0) count *= static_cast<double>(st.extent[static_cast<std::size_t>(c)]);
+    }
+    return count;
+  }
+
+  static constexpr bool innermost(int enter) {
+    for (int i = enter + 1; i < code(enter).match; ++i)
+      if (code(i).op == ir::instr::enter) return false;
+    return true;
+  }
+
+  // Instructions [I, End) at one loop level.
+  template <class T, int I, int End, class Point>
+  static void run_range(const state<T>& st, task_state<T>& ts, const Point& point) {
+    if constexpr (I < End) {
+      constexpr ir::instruction ins = code(I);
+      if constexpr (ins.op == ir::instr::enter) {
+        run_loop<T, I>(st, ts, point, 0, static_cast<std::ptrdiff_t>(st.extent[ins.cls]));
+        run_range<T, ins.match + 1, End>(st, ts, point);
+      } else {
+        scalar_step<T, I>(st, ts, point);
+        run_range<T, I + 1, End>(st, ts, point);
       }
     }
   }
 
-  // The value of argument A inside a loop body: computed in the body, a scalar broadcast, or (for
-  // shape-only operands) never read.
-  template <class V, class T, class Body, class A>
-  static V argument(const std::array<V, Body::size>& values, const scalar_values& scalars) {
-    if constexpr (list_contains<Body, A>)
-      return values[index_of<A, Body>];
-    else if constexpr (A::rank == 0)
-      return V(static_cast<T>(scalars[index_of<A, order>]));
-    else
-      return V(T(0));
-  }
-
-  template <class V, class T, class Body, class E, class Load>
-  static V body_node(const std::array<V, Body::size>& values, const scalar_values& scalars, const Load& load) {
-    if constexpr (is_leaf<E>) {
-      return load(E{});
+  // The loop entered at instruction I over [begin, end) of its class.
+  template <class T, int I, class Point>
+  static void run_loop(const state<T>& st, task_state<T>& ts, const Point& point, std::ptrdiff_t begin,
+                       std::ptrdiff_t end) {
+    constexpr ir::instruction ins = code(I);
+    if constexpr (innermost(I)) {
+      run_innermost<T, I>(st, ts, point, begin, end);
     } else {
-      return [&]<class Op, class... Args>(node<Op, Args...>*) {
-        return Op::apply(argument<V, T, Body, Args>(values, scalars)...);
-      }(static_cast<E*>(nullptr));
+      for (std::ptrdiff_t i = begin; i < end; ++i) {
+        ts.index[ins.cls] = i;
+        run_range<T, I + 1, ins.match>(st, ts, point);
+      }
     }
   }
 
-  template <class V, class T, class Body, class Load>
-  static void evaluate_body(std::array<V, Body::size>& values, const scalar_values& scalars, const Load& load) {
-    [&]<class... Ns>(type_list<Ns...>) {
-      std::size_t i = 0;
-      ((values[i++] = body_node<V, T, Body, Ns>(values, scalars, load)), ...);
-    }(Body{});
+  // The innermost loop entered at I: SIMD batches along its class, then a scalar tail. A
+  // reduction folding this class accumulates in a register, added to its buffer every 16 batches.
+  template <class T, int I, class Point>
+  static void run_innermost(const state<T>& st, task_state<T>& ts, const Point& point, std::ptrdiff_t begin,
+                            std::ptrdiff_t end) {
+    using V = detail::batch<T>;
+    constexpr ir::instruction ins = code(I);
+    constexpr int c = ins.cls;
+    constexpr auto width = static_cast<std::ptrdiff_t>(V::size);
+    std::array<V, code_size + 1> local;
+    std::array<V, code_size + 1> folding;  // by instruction: registers of reductions over c
+    auto fold_registers = [&] {
+      for_body<I>([&]<int J>() {
+        constexpr ir::instruction step = code(J);
+        if constexpr (step.op == ir::instr::accumulate && ((plan.buffer_dims[step.node] >> c) & 1U) == 0) {
+          using op = typename node_at<step.node>::op;
+          T& slot = buffer(st, ts, step.node)[buffer_offset(st, ts, step.node)];
+          slot = static_cast<T>(op::combine(static_cast<double>(slot), horizontal<op>(folding[J])));
+          folding[J] = V(static_cast<T>(op::identity));
+        }
+      });
+    };
+    for_body<I>([&]<int J>() {
+      constexpr ir::instruction step = code(J);
+      if constexpr (step.op == ir::instr::accumulate) folding[J] = V(static_cast<T>(node_at<step.node>::op::identity));
+    });
+    std::ptrdiff_t i = begin;
+    while (i + width <= end) {
+      const std::ptrdiff_t block_end = std::min(end, i + 16 * width);
+      for (; i + width <= block_end; i += width) {
+        ts.index[c] = i;
+        for_body<I>([&]<int J>() { batch_step<T, J, c>(st, ts, point, local, folding); });
+      }
+      fold_registers();
+    }
+    for (; i < end; ++i) {
+      ts.index[c] = i;
+      for_body<I>([&]<int J>() { scalar_step<T, J>(st, ts, point); });
+    }
+  }
+  template <int I, class F>
+  static void for_body(F&& f) {
+    [&]<int... J>(std::integer_sequence<int, J...>) { (f.template operator()<I + 1 + J>(), ...); }
+    (std::make_integer_sequence<int, code(I).match - I - 1>{});
   }
 
-  template <class Loop, std::size_t S>
-  using reduction_op = typename Loop::reductions::template at<S>::op;
-  template <class Loop, std::size_t S>
-  using reduced_argument =
-      typename ir::value_arguments<typename Loop::reductions::template at<S>>::type::template at<0>;
-
-  // A SIMD accumulator folded to one number.
   template <class Op, class Batch>
   static double horizontal(const Batch& batch) {
     if constexpr (std::is_same_v<Op, ops::sum>) {
@@ -337,184 +651,279 @@ class program {
     }
   }
 
-  // One task of a loop: elements [begin, end). Stores tensor outputs; reductions go to `partials`,
-  // folded in T over short blocks of SIMD batches, then in double.
-  template <class Loop, class T, class Point>
-  static void loop_task(std::size_t begin, std::size_t end, const Point& point, const scalar_values& scalars,
-                        const std::array<const T*, leaves::size>& sources,
-                        const std::array<T*, sizeof...(Outputs)>& targets, double* partials) {
-    using body = typename Loop::body;
-    using simd = detail::batch<T>;
-    constexpr std::size_t width = simd::size;
-    constexpr std::size_t block = 16 * width;
-    constexpr std::size_t count = Loop::reductions::size;
-    using each = std::make_index_sequence<count>;
-    std::size_t i = begin;
-    auto load_batch = [&]<class L>(L) -> simd {
-      if constexpr (L::rank > 0)
-        return simd::load_unaligned(sources[index_of<L, leaves>] + i);
-      else
-        return simd(static_cast<T>(point.template get<L::name>()));
-    };
-    auto load_scalar = [&]<class L>(L) -> T {
-      if constexpr (L::rank > 0)
-        return sources[index_of<L, leaves>][i];
-      else
-        return static_cast<T>(point.template get<L::name>());
-    };
-    std::array<double, count> totals{};
-    [&]<std::size_t... S>(std::index_sequence<S...>) { ((totals[S] = reduction_op<Loop, S>::identity), ...); }
-    (each{});
-    while (i + width <= end) {
-      const std::size_t block_end = std::min(end, i + block);
-      std::array<simd, count> accumulators;
-      [&]<std::size_t... S>(std::index_sequence<S...>) {
-        ((accumulators[S] = simd(static_cast<T>(reduction_op<Loop, S>::identity))), ...);
-      }
-      (each{});
-      for (; i + width <= block_end; i += width) {
-        std::array<simd, body::size> values;
-        evaluate_body<simd, T, body>(values, scalars, load_batch);
-        store_outputs<Loop>(values, targets, i);
-        [&]<std::size_t... S>(std::index_sequence<S...>) {
-          ((accumulators[S] =
-                reduction_op<Loop, S>::combine(accumulators[S], values[index_of<reduced_argument<Loop, S>, body>])),
-           ...);
+  template <class T, int J, int C, class Point>
+  static void batch_step(const state<T>& st, task_state<T>& ts, const Point& point,
+                         std::array<detail::batch<T>, code_size + 1>& local,
+                         std::array<detail::batch<T>, code_size + 1>& folding) {
+    using V = detail::batch<T>;
+    constexpr ir::instruction ins = code(J);
+    constexpr int depth = ins.depth - 1;  // of the loop's enter
+    if constexpr (ins.op == ir::instr::compute) {
+      constexpr int n = ins.node;
+      if constexpr (info(n).k == ir::kind::numel) {
+        local[J] = V(static_cast<T>(numel_value(st, info(n).args[0])));
+      } else {
+        std::array<V, 3> args{};
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+          ((args[K] = batch_operand<T, ins.operands[K], C>(st, ts, point, local, depth)), ...);
         }
-        (each{});
+        (std::make_index_sequence<3>{});
+        local[J] = apply_node<n, V>(args);
       }
-      [&]<std::size_t... S>(std::index_sequence<S...>) {
-        ((totals[S] = reduction_op<Loop, S>::combine(totals[S], horizontal<reduction_op<Loop, S>>(accumulators[S]))),
-         ...);
+    } else if constexpr (ins.op == ir::instr::accumulate) {
+      using op = typename node_at<ins.node>::op;
+      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, local, depth);
+      if constexpr (((plan.buffer_dims[ins.node] >> C) & 1U) == 0) {
+        folding[J] = op::combine(folding[J], value);
+      } else {
+        T* base = buffer(st, ts, ins.node) + buffer_offset(st, ts, ins.node);
+        const std::ptrdiff_t stride = st.stride[ins.node][C];
+        if (stride == 1) {
+          op::combine(V::load_unaligned(base), value).store_unaligned(base);
+        } else {
+          alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+          value.store_aligned(lanes.data());
+          for (std::size_t j = 0; j < V::size; ++j)
+            base[static_cast<std::ptrdiff_t>(j) * stride] =
+                op::combine(base[static_cast<std::ptrdiff_t>(j) * stride], lanes[j]);
+        }
       }
-      (each{});
+    } else if constexpr (ins.op == ir::instr::store) {
+      constexpr std::size_t k = output_slot(ins.node);
+      std::ptrdiff_t offset = 0;
+      std::ptrdiff_t stride = 0;
+      for (int p = 0; p < info(ins.node).rank; ++p) {
+        const int cls = plan.cls[ins.node][p];
+        if (cls < 0) continue;
+        offset += ts.index[cls] * st.out_stride[k][static_cast<std::size_t>(p)];
+        if (cls == C) stride = st.out_stride[k][static_cast<std::size_t>(p)];
+      }
+      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, local, depth);
+      if (stride == 1) {
+        value.store_unaligned(st.out[k] + offset);
+      } else {
+        alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+        value.store_aligned(lanes.data());
+        for (std::size_t j = 0; j < V::size; ++j)
+          st.out[k][offset + static_cast<std::ptrdiff_t>(j) * stride] = lanes[j];
+      }
     }
-    for (; i < end; ++i) {
-      std::array<T, body::size> values{};
-      evaluate_body<T, T, body>(values, scalars, load_scalar);
-      [&]<std::size_t... S>(std::index_sequence<S...>) {
-        ((totals[S] = reduction_op<Loop, S>::combine(
-              totals[S], static_cast<double>(values[index_of<reduced_argument<Loop, S>, body>]))),
-         ...);
-      }
-      (each{});
-      store_outputs<Loop>(values, targets, i);
-    }
-    for (std::size_t s = 0; s < count; ++s) partials[s] = totals[s];
   }
 
-  // Every output slot whose expression this loop computes (the same expression may be asked for
-  // twice, as with the gradients of two operands of a sum).
-  template <class Loop, class V, class T>
-  static void store_outputs(const std::array<V, Loop::body::size>& values,
-                            const std::array<T*, sizeof...(Outputs)>& targets, std::size_t i) {
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      (store_output<Loop, std::tuple_element_t<K, std::tuple<Outputs...>>>(values, targets[K], i), ...);
-    }
-    (std::index_sequence_for<Outputs...>{});
-  }
-  template <class Loop, class Output, class V, class T>
-  static void store_output(const std::array<V, Loop::body::size>& values, T* target, std::size_t i) {
-    if constexpr (list_contains<typename Loop::outputs, Output>) {
-      if constexpr (std::is_arithmetic_v<V>)
-        target[i] = values[index_of<Output, typename Loop::body>];
-      else
-        values[index_of<Output, typename Loop::body>].store_unaligned(target + i);
+  // ---------------------------------------------------------------------------------------------
+  // Top level: values outside every loop in double, each top-level loop split into tasks
+
+  template <class T, int I, class Point>
+  void run_top(state<T>& st, const Point& point) const {
+    if constexpr (I < static_cast<int>(code_size)) {
+      constexpr ir::instruction ins = code(I);
+      if constexpr (ins.op == ir::instr::compute) {
+        constexpr int n = ins.node;
+        if constexpr (info(n).k == ir::kind::numel) {
+          st.root[I] = numel_value(st, info(n).args[0]);
+        } else {
+          std::array<double, 3> args{};
+          [&]<std::size_t... K>(std::index_sequence<K...>) {
+            ((args[K] = root_operand<ins.operands[K]>(st, point)), ...);
+          }
+          (std::make_index_sequence<3>{});
+          st.root[I] = apply_node<n, double>(args);
+        }
+        run_top<T, I + 1>(st, point);
+      } else if constexpr (ins.op == ir::instr::enter) {
+        run_top_loop<T, I>(st, point);
+        run_top<T, ins.match + 1>(st, point);
+      } else {
+        run_top<T, I + 1>(st, point);  // resets of global reductions happen in each task
+      }
     }
   }
 
-  std::size_t task_count(std::size_t elements) const {
+  template <ir::operand O, class T, class Point>
+  static double root_operand(const state<T>& st, const Point& point) {
+    if constexpr (O.s == ir::source::constant)
+      return node_at<O.node>::value.value();
+    else if constexpr (O.s == ir::source::scalar_leaf)
+      return static_cast<double>(point.template get<node_at<O.node>::name>());
+    else if constexpr (O.s == ir::source::reduction)
+      return st.final_d[st.final_offset[O.node]];
+    else if constexpr (O.s == ir::source::value)
+      return st.root[O.item];
+    else
+      return 0.0;
+  }
+
+  template <int I>
+  static constexpr bool completes(int r) {
+    return plan.global[static_cast<std::size_t>(r)] && plan.done[static_cast<std::size_t>(r)] == I;
+  }
+
+  template <class T, int I, class Point>
+  void run_top_loop(state<T>& st, const Point& point) const {
+    constexpr ir::instruction ins = code(I);
+    const auto extent = static_cast<std::ptrdiff_t>(st.extent[ins.cls]);
+    std::size_t work = 1;  // element visits per iteration
+    for (int i = I + 1; i < ins.match; ++i)
+      if (code(i).op == ir::instr::enter) work = std::max(work, st.extent[code(i).cls]);
     const std::size_t wanted = threads_ == 0 ? cpu::thread_pool::instance().size() : threads_;
-    return std::clamp<std::size_t>(std::min(wanted, elements / min_elements_per_task), 1, max_tasks);
-  }
-
-  template <class Loop, class T, class Point>
-  void run_loop(std::size_t elements, const Point& point, scalar_values& scalars,
-                const std::array<const T*, leaves::size>& sources,
-                const std::array<T*, sizeof...(Outputs)>& targets) const {
-    constexpr std::size_t count = Loop::reductions::size;
-    const std::size_t tasks = task_count(elements);
-    constexpr std::size_t width = detail::batch<T>::size;
-    const std::size_t chunk = (elements / tasks + width - 1) / width * width;
-    std::array<double, max_tasks * count + 1> partials{};
+    const std::size_t tasks =
+        std::clamp<std::size_t>(std::min({wanted, static_cast<std::size_t>(extent) * work / min_elements_per_task,
+                                          static_cast<std::size_t>(extent)}),
+                                1, max_tasks);
+    constexpr std::ptrdiff_t width = innermost(I) ? static_cast<std::ptrdiff_t>(detail::batch<T>::size) : 1;
+    const std::ptrdiff_t chunk = (extent / static_cast<std::ptrdiff_t>(tasks) + width - 1) / width * width;
+    auto& memory_t = scratch<T, 0>();
+    auto& memory_d = scratch<double, 1>();
+    const std::size_t need_t = tasks * st.task_t, need_d = tasks * st.task_d;
+    if (memory_t.size() < need_t) memory_t.resize(need_t);
+    if (memory_d.size() < need_d) memory_d.resize(need_d);
+    T* base_t = memory_t.data();
+    double* base_d = memory_d.data();
     auto task = [&](std::size_t k) {
-      const std::size_t begin = std::min(elements, k * chunk);
-      const std::size_t end = k + 1 == tasks ? elements : std::min(elements, begin + chunk);
-      loop_task<Loop, T>(begin, end, point, scalars, sources, targets, partials.data() + k * count);
+      task_state<T> ts;
+      ts.scratch = base_t + k * st.task_t;
+      ts.partial = base_d + k * st.task_d;
+      for_reductions([&]<int R>() {
+        if constexpr (completes<I>(R)) {
+          using op = typename node_at<R>::op;
+          std::fill_n(buffer(st, ts, R), st.size[R], static_cast<T>(op::identity));
+          std::fill_n(ts.partial + st.partial_offset[R], st.size[R], op::identity);
+        }
+      });
+      const std::ptrdiff_t begin = std::min(extent, static_cast<std::ptrdiff_t>(k) * chunk);
+      const std::ptrdiff_t end = k + 1 == tasks ? extent : std::min(extent, begin + chunk);
+      constexpr std::ptrdiff_t block = innermost(I) ? 16 * width : 64;
+      for (std::ptrdiff_t i = begin; i < end; i += block) {
+        run_loop<T, I>(st, ts, point, i, std::min(end, i + block));
+        flush<T, I>(st, ts);
+      }
     };
     if (tasks == 1)
       task(0);
     else
       cpu::thread_pool::instance().run(tasks, task);
-    [&]<std::size_t... S>(std::index_sequence<S...>) {
-      ((scalars[index_of<typename Loop::reductions::template at<S>, order>] =
-            [&] {
-              using op = reduction_op<Loop, S>;
-              double total = op::identity;  // chunks in order: the same bits whichever thread ran a chunk
-              for (std::size_t k = 0; k < tasks; ++k) total = op::combine(total, partials[k * count + S]);
-              return total;
-            }()),
-       ...);
-    }
-    (std::make_index_sequence<count>{});
+    // fold the tasks' partials in order: the same bits whichever thread ran a task
+    for_reductions([&]<int R>() {
+      if constexpr (completes<I>(R)) {
+        using op = typename node_at<R>::op;
+        double* total = st.final_d + st.final_offset[R];
+        std::fill_n(total, st.size[R], op::identity);
+        for (std::size_t k = 0; k < tasks; ++k) {
+          const double* part = base_d + k * st.task_d + st.partial_offset[R];
+          for (std::size_t e = 0; e < st.size[R]; ++e) total[e] = op::combine(total[e], part[e]);
+        }
+        T* copy = st.final_t + st.final_offset[R];
+        for (std::size_t e = 0; e < st.size[R]; ++e) copy[e] = static_cast<T>(total[e]);
+      }
+    });
   }
 
-  template <class T, class Output>
-  static auto allocate(const extents_type& shape) {
-    if constexpr (Output::rank == 0) {
-      return T{};
-    } else {
-      std::array<std::size_t, Output::rank> extents{};
-      std::copy(shape.begin(), shape.end(), extents.begin());
-      return xt::xtensor<T, Output::rank>::from_shape(extents);
+  // Moves a task's T accumulators of the reductions completed by loop I into its double partials.
+  template <class T, int I>
+  static void flush(const state<T>& st, task_state<T>& ts) {
+    for_reductions([&]<int R>() {
+      if constexpr (completes<I>(R)) {
+        using op = typename node_at<R>::op;
+        T* fast = ts.scratch + st.fast_offset[R];
+        double* part = ts.partial + st.partial_offset[R];
+        for (std::size_t e = 0; e < st.size[R]; ++e) {
+          part[e] = op::combine(part[e], static_cast<double>(fast[e]));
+          fast[e] = static_cast<T>(op::identity);
+        }
+      }
+    });
+  }
+
+  template <class F>
+  static void for_reductions(F&& f) {
+    [&]<int... R>(std::integer_sequence<int, R...>) {
+      (
+          [&] {
+            if constexpr (info(R).k == ir::kind::reduction) f.template operator()<R>();
+          }(),
+          ...);
     }
+    (std::make_integer_sequence<int, static_cast<int>(nodes)>{});
   }
 
   template <class T, class Point, class Results>
-  void run(const Point& point, const extents_type& shape, Results& results) const {
-    std::size_t elements = 1;
-    for (auto extent : shape) elements *= extent;
-    std::array<const T*, leaves::size> sources{};
-    [&]<class... Ls>(type_list<Ls...>) {
-      std::size_t i = 0;
-      ((sources[i++] = [&]() -> const T* {
-         if constexpr (Ls::rank > 0)
-           return point.template get<Ls::name>().data();
-         else
-           return nullptr;
-       }()),
-       ...);
-    }(leaves{});
-    std::array<T*, sizeof...(Outputs)> targets{};
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      ((targets[K] = [&]() -> T* {
-         if constexpr (std::tuple_element_t<K, std::tuple<Outputs...>>::rank > 0)
-           return std::get<K>(results).data();
-         else
-           return nullptr;
-       }()),
-       ...);
-    }
-    (std::index_sequence_for<Outputs...>{});
-
-    scalar_values scalars{};
-    scalar_phase<0>(scalars, point, elements);
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      ((run_loop<typename schedule::template loop_at<K>, T>(elements, point, scalars, sources, targets),
-        scalar_phase<schedule::template loop_at<K>::phase + 1>(scalars, point, elements)),
-       ...);
-    }
-    (std::make_index_sequence<schedule::loop_count>{});
-
+  void run(state<T>& st, const Point& point, Results& results) const {
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (
-          (void)[&] {
+          [&] {
             using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
-            if constexpr (output::rank == 0) std::get<K>(results) = static_cast<T>(scalars[index_of<output, order>]);
+            if constexpr (output::rank > 0) {
+              auto& target = std::get<K>(results);
+              st.out[K] = target.data();
+              std::ptrdiff_t stride = 1;
+              for (int p = output::rank - 1; p >= 0; --p) {
+                st.out_stride[K][static_cast<std::size_t>(p)] = stride;
+                stride *= static_cast<std::ptrdiff_t>(target.shape()[static_cast<std::size_t>(p)]);
+              }
+            }
           }(),
           ...);
     }
     (std::index_sequence_for<Outputs...>{});
+    auto& final_t = scratch<T, 2>();  // folded results of the global reductions
+    auto& final_d = scratch<double, 3>();
+    if (final_t.size() < st.final_size) final_t.resize(st.final_size);
+    if (final_d.size() < st.final_size) final_d.resize(st.final_size);
+    st.final_t = final_t.data();
+    st.final_d = final_d.data();
+    run_top<T, 0>(st, point);
+    [&]<std::size_t... K>(std::index_sequence<K...>) { (write_output<K>(st, point, std::get<K>(results)), ...); }
+    (std::index_sequence_for<Outputs...>{});
+  }
+
+  // Outputs not stored by a loop: scalars, leaves, constants and global reductions.
+  template <std::size_t K, class T, class Point, class Target>
+  static void write_output(const state<T>& st, const Point& point, Target& target) {
+    using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
+    constexpr int n = output_node[K];
+    constexpr ir::kind k = info(n).k;
+    constexpr bool stored = [] {
+      for (int i = 0; i < static_cast<int>(code_size); ++i)
+        if (code(i).op == ir::instr::store && code(i).node == n) return true;
+      return false;
+    }();
+    if constexpr (stored) {
+      return;
+    } else if constexpr (output::rank == 0 || classes_of(n) == 0) {
+      double value = 0;
+      if constexpr (k == ir::kind::constant)
+        value = output::value.value();
+      else if constexpr (k == ir::kind::scalar_leaf)
+        value = static_cast<double>(point.template get<output::name>());
+      else if constexpr (k == ir::kind::reduction)
+        value = st.final_d[st.final_offset[n]];
+      else
+        value = st.root[root_instruction(n)];
+      if constexpr (output::rank == 0)
+        target = static_cast<T>(value);
+      else
+        std::fill(target.begin(), target.end(), static_cast<T>(value));
+    } else if constexpr (k == ir::kind::tensor_leaf) {
+      std::copy_n(st.leaf[n], target.size(), target.data());
+    } else {  // a global reduction: its folded buffer, in the output's axis order
+      const T* source = st.final_t + st.final_offset[n];
+      std::array<std::size_t, output::rank> at{};
+      for (std::size_t e = 0; e < target.size(); ++e) {
+        std::ptrdiff_t offset = 0;
+        for (std::size_t p = 0; p < output::rank; ++p)
+          if (plan.cls[n][p] >= 0) offset += static_cast<std::ptrdiff_t>(at[p]) * st.stride[n][plan.cls[n][p]];
+        target.data()[e] = source[offset];
+        for (std::size_t p = output::rank; p-- > 0;) {
+          if (++at[p] < target.shape()[p]) break;
+          at[p] = 0;
+        }
+      }
+    }
+  }
+  static constexpr int root_instruction(int n) {
+    for (int i = 0; i < static_cast<int>(code_size); ++i)
+      if (code(i).op == ir::instr::compute && code(i).node == n && code(i).depth == 0) return i;
+    return static_cast<int>(code_size);
   }
 };
 

@@ -6,6 +6,19 @@
 #include "kobai/diff/reverse.hpp"
 
 namespace kobai {
+namespace detail {
+/// The seed of a vjp: a scalar broadcasts; a tensor seed is tied to y's shape (expand(v, y)), so
+/// its axes are y's axes and a seed of another shape is a shape error naming both.
+template <class Y, class V>
+constexpr auto seed_for(V v) {
+  static_assert(V::rank == 0 || same_structure<V, Y>,
+                "kobai::vjp: the seed v must have the output's shape (rank and unit axes), or be a scalar");
+  if constexpr (V::rank == 0)
+    return v;
+  else
+    return node<ops::expand, V, decltype(shape_witness(Y{}))>{};
+}
+}  // namespace detail
 
 /// ∂f/∂v for a scalar f: an expression. With several variables, a tuple for structured bindings:
 /// `auto [dw, db] = grad(loss, w, b);`. A variable f does not use gets the constant 0
@@ -35,19 +48,16 @@ constexpr auto grad_strict(F f, Vars... vars) {
 template <expression Y, expression X, expression V>
 constexpr auto vjp(Y, X, V) {
   detail::check_variables<X>();
-  static_assert(V::rank == Y::rank || V::rank == 0,
-                "kobai::vjp: the seed v must have the output's rank (or be a scalar)");
-  return detail::adjoints_of<Y, V, X>();
+  return detail::adjoints_of<Y, decltype(detail::seed_for<Y>(V{})), X>();
 }
 template <expression Y, expression... Xs, expression V>
 constexpr auto vjp(Y, std::tuple<Xs...>, V) {
   detail::check_variables<Xs...>();
-  static_assert(V::rank == Y::rank || V::rank == 0,
-                "kobai::vjp: the seed v must have the output's rank (or be a scalar)");
+  using seed = decltype(detail::seed_for<Y>(V{}));
   if constexpr (sizeof...(Xs) == 1)
-    return std::tuple{detail::adjoints_of<Y, V, Xs...>()};
+    return std::tuple{detail::adjoints_of<Y, seed, Xs...>()};
   else
-    return detail::adjoints_of<Y, V, Xs...>();
+    return detail::adjoints_of<Y, seed, Xs...>();
 }
 
 }  // namespace kobai

@@ -54,26 +54,56 @@ struct reaches_t<node<Op, Args...>, Targets>
 template <class E, class Targets>
 inline constexpr bool reaches = reaches_t<E, Targets>::value;
 
-/// The adjoint an argument receives has the argument's shape. A scalar argument of a tensor node
-/// was broadcast over the node's elements, so its contribution is summed over them; a scalar
-/// contribution c stands for c at every element, which sums to c·numel(node).
+/// The axes along which Arg was broadcast in Self, as masks over C's axes (C is broadcastable
+/// to Self): `removed` are C's axes that Arg lacks, `kept` those where Arg has a unit; `expand`
+/// says C itself is broadcast along such an axis, so it has to be expanded before it is summed.
+template <class Self, class Arg, class C>
+struct broadcast_axes {
+  static constexpr auto masks = [] {
+    struct result {
+      std::uint32_t removed = 0, kept = 0;
+      bool expand = false;
+    } r;
+    for (int p = 0; p < Self::rank; ++p) {
+      const int q = p - (Self::rank - Arg::rank), pc = p - (Self::rank - C::rank);
+      const bool arg_broadcast = q < 0 || ((Arg::units >> q) & 1U) != 0;
+      if (!arg_broadcast || ((Self::units >> p) & 1U) != 0) continue;
+      if (pc < 0 || ((C::units >> pc) & 1U) != 0)
+        r.expand = true;
+      else if (q < 0)
+        r.removed |= 1U << pc;
+      else
+        r.kept |= 1U << pc;
+    }
+    return r;
+  }();
+};
+
+/// The adjoint an argument receives has the argument's shape (or broadcasts to it): where the
+/// argument was broadcast in the node, the contribution is summed over the broadcast axes. A
+/// scalar contribution c stands for c at every element of the node, which sums to
+/// c·numel(node)/numel(argument) at each element of the argument.
 template <class Self, class Arg, class C>
 constexpr auto fit_to_argument(C contribution) {
-  static_assert(Self::rank <= Arg::rank || Arg::rank == 0,
-                "kobai: broadcasting a tensor against a tensor of higher rank is not supported yet; "
-                "give both operands the same rank");
-  if constexpr (Self::rank > Arg::rank && C::rank > 0)
-    return sum(contribution);
-  else if constexpr (Self::rank > Arg::rank)
-    return contribution * numel(Self{});
-  else
+  if constexpr (is_zero<C> || same_structure<Self, Arg> || !broadcasting_op<typename Self::op>) {
     return contribution;
+  } else if constexpr (C::rank == 0) {
+    return contribution * numel(Self{}) / numel(Arg{});
+  } else {
+    constexpr auto axes = broadcast_axes<Self, Arg, C>::masks;
+    if constexpr (axes.expand) {
+      return fit_to_argument<Self, Arg>(make_node<ops::expand>(contribution, Self{}));
+    } else {
+      const auto kept = sum_axes<axes.kept, true>(contribution);
+      return sum_axes<axes.removed, false>(kept);
+    }
+  }
 }
 
-/// A var's gradient has the var's shape: a scalar adjoint of a tensor var is expanded to it.
+/// A var's gradient has the var's shape: a scalar or broadcast adjoint is expanded to it.
 template <class Var, class Adjoint>
 constexpr auto fit_to_variable(Adjoint adjoint) {
-  if constexpr (Adjoint::rank < Var::rank && !is_zero<Adjoint>)
+  if constexpr (!same_structure<Adjoint, Var> && !is_zero<Adjoint>)
     return make_node<ops::expand>(adjoint, Var{});
   else
     return adjoint;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 
+#include "kobai/expr/linalg.hpp"
 #include "kobai/expr/operators.hpp"
 #include "kobai/expr/reductions.hpp"
 
@@ -109,22 +110,78 @@ constexpr auto rule(node<ops::where, C, A, B>, auto g) {
     return where(C{}, literal<0>, g);
 }
 
-template <std::size_t I, class A>
-constexpr auto rule(node<ops::sum, A>, auto g) {
-  return g;
-}  // broadcasts over A's elements
+namespace detail {
 
-template <std::size_t I, ops::op_id Id, bool Largest, class A>
-constexpr auto rule(node<ops::extremum<Id, Largest>, A> self, auto g) {
-  return g * (A{} == self) / sum(A{} == self);  // ties share the gradient
+/// g as a value of Self's shape: a scalar stays a scalar (it broadcasts anywhere); a broadcast
+/// tensor is expanded, since the rules below move or remove axes.
+template <class Self, class G>
+constexpr auto as_shape_of(G g) {
+  if constexpr (G::rank == 0 || same_structure<G, Self>)
+    return g;
+  else
+    return kobai::detail::make_node<ops::expand>(g, Self{});
 }
+
+template <std::uint32_t Mask, int Q, int Rank, class X>
+constexpr auto unsqueeze_each(X x) {
+  if constexpr (Q == Rank)
+    return x;
+  else if constexpr (((Mask >> Q) & 1U) != 0)
+    return unsqueeze_each<Mask, Q + 1, Rank>(unsqueeze<Q>(x));
+  else
+    return unsqueeze_each<Mask, Q + 1, Rank>(x);
+}
+
+/// x, the value of a reduction of A over the axes in Mask that removed them, with those axes put
+/// back as units so that it broadcasts against A (a keepdims result, or a scalar, already does).
+template <class A, std::uint32_t Mask, bool Keep, class X>
+constexpr auto restore_axes(X x) {
+  if constexpr (Keep || X::rank == 0)
+    return x;
+  else
+    return unsqueeze_each<Mask&((1U << A::rank) - 1U), 0, A::rank>(x);
+}
+
+}  // namespace detail
+
+template <std::size_t I, std::uint32_t Axes, bool Keep, class A>
+constexpr auto rule(node<ops::sum_over<Axes, Keep>, A> self, auto g) {
+  return detail::restore_axes<A, Axes, Keep>(detail::as_shape_of<decltype(self)>(g));
+}  // broadcasts over the folded axes
+
+template <std::size_t I, bool Largest, std::uint32_t Axes, bool Keep, class A>
+constexpr auto rule(node<ops::extremum<Largest, Axes, Keep>, A> self, auto g) {
+  constexpr auto extreme = detail::restore_axes<A, Axes, Keep>(self);
+  constexpr auto hits = A{} == extreme;
+  constexpr auto ties =
+      detail::restore_axes<A, Axes, Keep>(kobai::detail::make_reduction<kobai::detail::sum_op, Axes, Keep>(hits));
+  return detail::restore_axes<A, Axes, Keep>(detail::as_shape_of<decltype(self)>(g)) * hits / ties;
+}  // ties share the gradient
 
 template <std::size_t I, class G, class Like>
 constexpr auto rule(node<ops::expand, G, Like>, auto g) {
   if constexpr (I == 0)
-    return g;
+    return g;  // summed back to G's shape by the reverse pass
   else
     return literal<0>;  // only Like's shape is used
+}
+
+template <std::size_t I, int P, class A>
+constexpr auto rule(node<ops::unsqueeze<P>, A> self, auto g) {
+  using G = decltype(g);
+  constexpr int missing = decltype(self)::rank - G::rank;  // g's leading axes broadcast
+  if constexpr (P < missing)
+    return g;  // the unit axis is one of them: g already broadcasts to A
+  else         // folding the unit axis only removes it
+    return kobai::detail::make_reduction<kobai::detail::sum_op, 1U << (P - missing), false>(g);
+}
+
+template <std::size_t I, class A>
+constexpr auto rule(node<ops::transpose, A> self, auto g) {
+  if constexpr (decltype(g)::rank == 1)
+    return transpose(detail::as_shape_of<decltype(self)>(g));
+  else
+    return transpose(g);
 }
 
 }  // namespace kobai::diff

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <concepts>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
@@ -35,6 +36,7 @@ struct leaf : expression_base {
   static_assert(Rank >= 0, "kobai: a leaf's rank must be 0 (scalar) or more");
   static constexpr auto name = Name;
   static constexpr int rank = Rank;
+  static constexpr std::uint32_t units = 0;  // no axis of a leaf is statically of extent 1
   static constexpr role kind = Role;
 
   template <class Value>
@@ -54,22 +56,56 @@ template <rational R>
 struct constant : expression_base {
   static constexpr rational value = R;
   static constexpr int rank = 0;
+  static constexpr std::uint32_t units = 0;
 };
 
-/// Base of operator tags. An op that is not differentiable (comparisons, sign, detach) says so, a
-/// reduction says its result is a scalar, and `parameter` orders ops of one family (pow<R>'s R).
+/// The result shape of NumPy broadcasting, as a rank and a mask of axes of static extent 1
+/// ("units", made by unsqueeze and keepdims): operands align at their last axes; an axis is a unit
+/// when every operand that has it has it as a unit.
+template <class... Args>
+constexpr int broadcast_rank() {
+  return std::max({0, Args::rank...});
+}
+template <class... Args>
+constexpr std::uint32_t broadcast_units() {
+  constexpr int r = broadcast_rank<Args...>();
+  std::uint32_t units = 0;
+  for (int p = 0; p < r; ++p) {
+    const bool unit = ((p < r - Args::rank || ((Args::units >> (p - (r - Args::rank))) & 1U) != 0) && ...);
+    if (unit) units |= 1U << p;
+  }
+  return units;
+}
+
+/// Base of operator tags. An op that is not differentiable (comparisons, sign, detach) says so,
+/// `parameter` orders ops of one family (pow<R>'s R), and the result's shape is the broadcast of
+/// the arguments' unless the op says otherwise (reductions, unsqueeze, transpose, …).
 struct op_base {
   static constexpr bool differentiable = true;
-  static constexpr bool reduces_to_scalar = false;
   static constexpr rational parameter{0, 1};
+  template <class... Args>
+  static constexpr int result_rank() {
+    return broadcast_rank<Args...>();
+  }
+  template <class... Args>
+  static constexpr std::uint32_t result_units() {
+    return broadcast_units<Args...>();
+  }
 };
 
 /// An operator node: the op tag applied to its argument expressions.
 template <class Op, expression... Args>
 struct node : expression_base {
   using op = Op;
-  static constexpr int rank = Op::reduces_to_scalar ? 0 : std::max({0, Args::rank...});
+  static constexpr int rank = Op::template result_rank<Args...>();
+  static constexpr std::uint32_t units = Op::template result_units<Args...>();
 };
+
+/// Whether A, broadcast against B, has B's shape: the same rank and the same unit axes. (Two
+/// unrelated leaves of one rank are "the same structure" too; this is meant for an argument and
+/// its node, or an adjoint and its variable.)
+template <class A, class B>
+inline constexpr bool same_structure = A::rank == B::rank&& A::units == B::units;
 
 /// A differentiable leaf, like a PyTorch tensor with requires_grad=True: `var<"w">`, `var<"W", 2>`.
 template <fixed_string Name, int Rank = 0>

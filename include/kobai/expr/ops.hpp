@@ -2,6 +2,8 @@
 // The derivative rules themselves live in one table, diff/rules.hpp.
 #pragma once
 
+#include <bit>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -111,7 +113,9 @@ enum class op_id : int {
   amax,
   amin,
   numel,
-  expand
+  expand,
+  unsqueeze,
+  transpose
 };
 
 /// a + b.  ∂/∂a = 1, ∂/∂b = 1.
@@ -429,13 +433,46 @@ struct detach : op_base {
   static constexpr std::optional<rational> fold(rational x) { return x; }
 };
 
-/// sum(x) = Σᵢ xᵢ over every element, a scalar.  ∂/∂xᵢ = 1: the adjoint g broadcasts back.
-/// Executors accumulate it inside the loop that computes x; on a scalar it is the identity.
+/// The axes a reduction folds: a bit mask over the argument's axes, `all_axes` for every axis.
+inline constexpr std::uint32_t all_axes = 0xFFFFFFFFU;
+
+/// Base of the reductions over axes: with Keep (keepdims) the folded axes stay as units,
+/// otherwise they are removed. Over every axis without Keep the result is a scalar.
+template <std::uint32_t Axes, bool Keep>
+struct reduction_base : op_base {
+  static constexpr std::uint32_t axes = Axes;
+  static constexpr bool keepdims = Keep;
+  template <class A>
+  static constexpr std::uint32_t mask() {
+    return A::rank >= 32 ? Axes : Axes & ((1U << A::rank) - 1U);
+  }
+  template <class A>
+  static constexpr int result_rank() {
+    return Keep ? A::rank : A::rank - std::popcount(mask<A>());
+  }
+  template <class A>
+  static constexpr std::uint32_t result_units() {
+    if constexpr (Keep) {
+      return A::units | mask<A>();
+    } else {
+      std::uint32_t units = 0;
+      for (int p = 0, q = 0; p < A::rank; ++p) {
+        if (((mask<A>() >> p) & 1U) != 0) continue;
+        if (((A::units >> p) & 1U) != 0) units |= 1U << q;
+        ++q;
+      }
+      return units;
+    }
+  }
+};
+
+/// sum(x) = Σ xᵢ over the given axes (every axis by default).  ∂/∂xᵢ = 1: the adjoint g
+/// broadcasts back over the folded axes. Executors accumulate it inside the loop that computes x.
 /// `combine` folds two partial results (elementwise on SIMD batches too), starting from `identity`.
-struct sum : op_base {
+template <std::uint32_t Axes = all_axes, bool Keep = false>
+struct sum_over : reduction_base<Axes, Keep> {
   static constexpr op_id id = op_id::sum;
   static constexpr std::string_view name = "sum";
-  static constexpr bool reduces_to_scalar = true;
   static constexpr double identity = 0.0;
   template <class T>
   static constexpr T apply(T x) {
@@ -446,15 +483,15 @@ struct sum : op_base {
     return a + b;
   }
 };
+using sum = sum_over<>;
 
-/// The extreme element of x, a scalar (NaN if any element is): max(x) folds with max from −∞,
-/// min(x) with min from +∞.  ∂/∂xᵢ = [xᵢ = extreme]/#ties: tied elements share the gradient
-/// equally, as torch.amax and torch.amin do.
-template <op_id Id, bool Largest>
-struct extremum : op_base {
-  static constexpr op_id id = Id;
+/// The extreme element over the given axes (NaN if any element is): max folds with max from −∞,
+/// min with min from +∞.  ∂/∂xᵢ = [xᵢ = extreme]/#ties: tied elements share the gradient equally,
+/// as torch.amax and torch.amin do.
+template <bool Largest, std::uint32_t Axes = all_axes, bool Keep = false>
+struct extremum : reduction_base<Axes, Keep> {
+  static constexpr op_id id = Largest ? op_id::amax : op_id::amin;
   static constexpr std::string_view name = Largest ? "max" : "min";
-  static constexpr bool reduces_to_scalar = true;
   static constexpr double identity = (Largest ? -1 : 1) * std::numeric_limits<double>::infinity();
   template <class T>
   static constexpr T apply(T x) {
@@ -468,18 +505,25 @@ struct extremum : op_base {
       return min_(a, b);
   }
 };
-using amax = extremum<op_id::amax, true>;
-using amin = extremum<op_id::amin, false>;
+using amax = extremum<true>;
+using amin = extremum<false>;
 
-/// numel(l₁, l₂, …): the number of elements of the shape its tensor leaves broadcast to, known
-/// once they are bound. It carries no gradient; mean(x) is sum(x)/numel(x).
+/// numel(x): the number of elements of x, known once its leaves are bound (x's values are never
+/// read). It carries no gradient; mean(x) is sum(x)/numel(x).
 struct numel : op_base {
   static constexpr op_id id = op_id::numel;
   static constexpr std::string_view name = "numel";
   static constexpr bool differentiable = false;
-  static constexpr bool reduces_to_scalar = true;
-  template <class T, class... Ts>
-  static constexpr T apply(T, Ts...) {
+  template <class A>
+  static constexpr int result_rank() {
+    return 0;
+  }
+  template <class A>
+  static constexpr std::uint32_t result_units() {
+    return 0;
+  }
+  template <class T>
+  static constexpr T apply(T) {
     return T(1);
   }
 };
@@ -490,9 +534,59 @@ struct numel : op_base {
 struct expand : op_base {
   static constexpr op_id id = op_id::expand;
   static constexpr std::string_view name = "expand";
+  template <class G, class Like>
+  static constexpr int result_rank() {
+    return Like::rank;
+  }
+  template <class G, class Like>
+  static constexpr std::uint32_t result_units() {
+    return Like::units;
+  }
   template <class T>
   static constexpr T apply(T g, T) {
     return g;
+  }
+};
+
+/// unsqueeze<P>(x): x with a new axis of extent 1 at position P (NumPy's x[:, None] for P = 1).
+/// ∂/∂x: the adjoint with that axis removed.
+template <int P>
+struct unsqueeze : op_base {
+  static constexpr op_id id = op_id::unsqueeze;
+  static constexpr std::string_view name = "unsqueeze";
+  static constexpr rational parameter{P, 1};
+  template <class A>
+  static constexpr int result_rank() {
+    return A::rank + 1;
+  }
+  template <class A>
+  static constexpr std::uint32_t result_units() {
+    const std::uint32_t low = A::units & ((1U << P) - 1U);
+    return low | (1U << P) | ((A::units >> P) << (P + 1));
+  }
+  template <class T>
+  static constexpr T apply(T x) {
+    return x;
+  }
+};
+
+/// transpose(x): x with its last two axes swapped (x.mT in PyTorch).  ∂/∂x = transpose(g).
+struct transpose : op_base {
+  static constexpr op_id id = op_id::transpose;
+  static constexpr std::string_view name = "transpose";
+  template <class A>
+  static constexpr int result_rank() {
+    return A::rank;
+  }
+  template <class A>
+  static constexpr std::uint32_t result_units() {
+    constexpr int r = A::rank;
+    const std::uint32_t a = (A::units >> (r - 1)) & 1U, b = (A::units >> (r - 2)) & 1U;
+    return (A::units & ~(3U << (r - 2))) | (a << (r - 2)) | (b << (r - 1));
+  }
+  template <class T>
+  static constexpr T apply(T x) {
+    return x;
   }
 };
 

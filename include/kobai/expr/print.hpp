@@ -43,10 +43,30 @@ struct printer<leaf<N, R, K>> {
   static printed print() { return {std::string(N.view()), atom_level}; }
 };
 
+/// An op's name with its static parameters: sum<0, keepdims>, unsqueeze<1>.
+template <class Op>
+std::string op_label() {
+  if constexpr (requires {
+                  Op::axes;
+                  Op::keepdims;
+                }) {
+    std::string axes;
+    if constexpr (Op::axes != ops::all_axes)
+      for (int p = 0; p < 32; ++p)
+        if (((Op::axes >> p) & 1U) != 0) axes = join(axes, axes.empty() ? "" : ", ", std::to_string(p));
+    if (Op::keepdims) axes = join(axes, axes.empty() ? "" : ", ", "keepdims");
+    return axes.empty() ? std::string(Op::name) : join(Op::name, "<", axes, ">");
+  } else if constexpr (Op::id == ops::op_id::unsqueeze) {
+    return join(Op::name, "<", std::to_string(Op::parameter.num), ">");
+  } else {
+    return std::string(Op::name);
+  }
+}
+
 template <class Op, class... Args>
 struct printer<node<Op, Args...>> {
   static printed print() {
-    std::string text(Op::name);
+    std::string text = op_label<Op>();
     text += "(";
     bool first = true;
     ((text.append(first ? "" : ", ").append(detail::print<Args>(0)), first = false), ...);
@@ -146,7 +166,7 @@ std::string dot_label() {
   else if constexpr (E::op::id == ops::op_id::mul)
     return "*";
   else
-    return std::string(E::op::name);
+    return op_label<typename E::op>();
 }
 
 template <class Order, class E>

@@ -1,11 +1,18 @@
-// Reductions over every element (sum, mean, max, min, logsumexp, dot) and numel. The adjoint of
-// a reduction broadcasts back over the elements.
+// Reductions over every element or along axes (sum, mean, max, min, logsumexp, softmax) and
+// numel. The adjoint of a reduction broadcasts back over the folded axes.
 #pragma once
+
+#include <bit>
+#include <cstdint>
 
 #include "kobai/expr/graph.hpp"
 #include "kobai/expr/operators.hpp"
 
 namespace kobai {
+
+/// Tag asking a reduction to keep the folded axes as axes of extent 1: sum<1>(x, keepdims).
+struct keepdims_t {};
+inline constexpr keepdims_t keepdims{};
 
 namespace detail {
 
@@ -31,88 +38,168 @@ constexpr auto tensor_factors(E e) {
     return e;
 }
 
-}  // namespace detail
-
-/// Σᵢ xᵢ, a scalar.  ∂/∂xᵢ = 1. The sum of a scalar is the scalar, and scalar factors move
-/// out, sum(c·x) = c·sum(x), so a loop does the least work per element.
-template <expression A>
-constexpr auto sum(A a) {
-  if constexpr (A::rank == 0)
-    return a;
-  else if constexpr (detail::is_product<A>)
-    return detail::make_mul(detail::scalar_factors(a), detail::make_node<ops::sum>(detail::tensor_factors(a)));
-  else
-    return detail::make_node<ops::sum>(a);
-}
-
-namespace detail {
-template <class E>
-struct has_extent_t : std::bool_constant<(E::rank > 0)> {};
-template <class... Leaves>
-constexpr auto numel_of_leaves(type_list<Leaves...>) {
-  return make_node<ops::numel>(Leaves{}...);
-}
-}  // namespace detail
-
-/// The number of elements of x, known at run time once x's leaves are bound; 1 for a scalar. It
-/// depends only on the shapes of x's tensor leaves, so it is stored as numel of those leaves.
-template <expression A>
-constexpr auto numel(A) {
-  if constexpr (A::rank == 0)
-    return literal<1>;
-  else
-    return detail::numel_of_leaves(typename detail::filter<detail::has_extent_t, leaves_of<A>>::type{});
-}
-
-namespace detail {
-template <class Op, class A>
-constexpr auto reduce_all(A a) {  // the reduction of a scalar is the scalar
-  if constexpr (A::rank == 0)
-    return a;
-  else
-    return make_node<Op>(a);
-}
-}  // namespace detail
-
-/// The largest element of x, a scalar; NaN if any element is NaN.  ∂/∂xᵢ = [xᵢ = max]/#ties
-/// (torch.amax). max(a, b) with two arguments is the elementwise maximum.
-template <expression A>
-constexpr auto max(A a) {
-  return detail::reduce_all<ops::amax>(a);
-}
-
-/// The smallest element of x, a scalar; NaN if any element is NaN.  ∂/∂xᵢ = [xᵢ = min]/#ties.
-template <expression A>
-constexpr auto min(A a) {
-  return detail::reduce_all<ops::amin>(a);
-}
-
-/// log Σᵢ exp(xᵢ), computed as m + log Σᵢ exp(xᵢ − m) with m = max(x) detached, so it neither
-/// overflows nor underflows.  ∂/∂xᵢ = exp(xᵢ − logsumexp(x)), the softmax.
-template <expression A>
-constexpr auto logsumexp(A a) {
-  if constexpr (A::rank == 0) {
-    return a;
+/// The bit mask of the axes named by `Axes` (negative counts from the end, as in NumPy) for a
+/// tensor of rank `Rank`; every axis when none is named.
+template <int Rank, int... Axes>
+constexpr std::uint32_t axes_mask() {
+  static_assert(((Axes >= -Rank && Axes < Rank) && ...),
+                "kobai: a reduction axis is out of range for the tensor's rank (axes count from 0, or from -1 "
+                "for the last)");
+  if constexpr (sizeof...(Axes) == 0) {
+    return ops::all_axes;
   } else {
-    constexpr auto shift = detach(max(a));
-    return shift + log(sum(exp(a - shift)));
+    constexpr std::uint32_t mask = ((1U << (Axes < 0 ? Axes + Rank : Axes)) | ...);
+    static_assert(std::popcount(mask) == sizeof...(Axes), "kobai: a reduction names the same axis twice");
+    return mask == (1U << Rank) - 1U ? ops::all_axes : mask;
   }
 }
 
-/// a·b = Σᵢ aᵢbᵢ for two vectors of the same length (matmul of two 1-D operands).
-/// ∂/∂a = b, ∂/∂b = a. It is one accumulator in the loop over the elements.
-template <expression A, expression B>
-constexpr auto dot(A a, B b) {
-  static_assert(A::rank == 1 && B::rank == 1,
-                "kobai::dot: takes two vectors (rank 1) of the same length; matrix products arrive with "
-                "broadcasting between tensors of different shapes");
-  return sum(a * b);
+/// Op folded over the axes in Mask of a, keeping them as units with Keep. Folding nothing, or only
+/// units with Keep, changes nothing; a scalar is its own reduction.
+template <template <std::uint32_t, bool> class Op, std::uint32_t Mask, bool Keep, class A>
+constexpr auto make_reduction(A a) {
+  constexpr std::uint32_t every = A::rank >= 32 ? ops::all_axes : (1U << A::rank) - 1U;
+  constexpr std::uint32_t mask = Mask & every;
+  if constexpr (A::rank == 0 || mask == 0 || (Keep && (mask & ~A::units) == 0))
+    return a;
+  else
+    return make_node<Op<mask == every ? ops::all_axes : mask, Keep>>(a);
 }
 
-/// (1/n)·Σᵢ xᵢ with n = numel(x).  ∂/∂xᵢ = 1/n.
+template <std::uint32_t Mask, bool Keep>
+using sum_op = ops::sum_over<Mask, Keep>;
+template <std::uint32_t Mask, bool Keep>
+using max_op = ops::extremum<true, Mask, Keep>;
+template <std::uint32_t Mask, bool Keep>
+using min_op = ops::extremum<false, Mask, Keep>;
+
+/// Σ over the axes in Mask; scalar factors move out, sum(c·x) = c·sum(x), so a loop does the
+/// least work per element.
+template <std::uint32_t Mask, bool Keep, class A>
+constexpr auto sum_axes(A a) {
+  if constexpr (A::rank > 0 && is_product<A> && !is_one<decltype(scalar_factors(a))>)
+    return make_mul(scalar_factors(a), make_reduction<sum_op, Mask, Keep>(tensor_factors(a)));
+  else
+    return make_reduction<sum_op, Mask, Keep>(a);
+}
+
+}  // namespace detail
+
+/// Σ xᵢ over the given axes, every axis by default (a scalar): sum(x), sum<1>(X), sum<0>(X,
+/// keepdims).  ∂/∂xᵢ = 1.
+template <int... Axes, expression A>
+constexpr auto sum(A a) {
+  return detail::sum_axes<detail::axes_mask<A::rank, Axes...>(), false>(a);
+}
+template <int... Axes, expression A>
+constexpr auto sum(A a, keepdims_t) {
+  return detail::sum_axes<detail::axes_mask<A::rank, Axes...>(), true>(a);
+}
+
+namespace detail {
+/// Whether an op is elementwise: its result has the broadcast shape of its arguments.
+template <class Op>
+concept broadcasting_op = !requires {
+  Op::keepdims;
+}
+&&Op::id != ops::op_id::unsqueeze&& Op::id != ops::op_id::transpose&& Op::id != ops::op_id::numel;
+
+/// The smallest expression with the shape of e, built from e's leaves: it stands for e in numel.
+/// An elementwise node has the shape of any argument of the same rank and unit axes.
+template <class E>
+constexpr auto shape_witness(E e) {
+  if constexpr (!is_node<E>) {
+    return e;
+  } else {
+    return []<class Op, class... Args>(node<Op, Args...> n) {
+      if constexpr (std::is_same_v<Op, ops::expand>)
+        return shape_witness(typename type_list<Args...>::template at<1>{});
+      else if constexpr (!(same_structure<Args, decltype(n)> || ...) || !broadcasting_op<Op>)
+        return node<Op, decltype(shape_witness(Args{}))...>{};
+      else
+        return shape_witness(typename type_list<Args...>::template at<first_match(
+                                 std::array<bool, sizeof...(Args)>{same_structure<Args, decltype(n)>...})>{});
+    }(e);
+  }
+}
+}  // namespace detail
+
+/// The number of elements of x, known at run time once x's leaves are bound; 1 for a scalar.
 template <expression A>
+constexpr auto numel(A a) {
+  if constexpr (A::rank == 0)
+    return literal<1>;
+  else
+    return detail::make_node<ops::numel>(detail::shape_witness(a));
+}
+
+/// The largest element over the given axes (every axis by default); NaN if any element is NaN.
+/// ∂/∂xᵢ = [xᵢ = max]/#ties (torch.amax). max(a, b) with two arguments is the elementwise maximum.
+template <int... Axes, expression A>
+constexpr auto max(A a) {
+  return detail::make_reduction<detail::max_op, detail::axes_mask<A::rank, Axes...>(), false>(a);
+}
+template <int... Axes, expression A>
+constexpr auto max(A a, keepdims_t) {
+  return detail::make_reduction<detail::max_op, detail::axes_mask<A::rank, Axes...>(), true>(a);
+}
+
+/// The smallest element over the given axes; NaN if any element is NaN.  ∂/∂xᵢ = [xᵢ = min]/#ties.
+template <int... Axes, expression A>
+constexpr auto min(A a) {
+  return detail::make_reduction<detail::min_op, detail::axes_mask<A::rank, Axes...>(), false>(a);
+}
+template <int... Axes, expression A>
+constexpr auto min(A a, keepdims_t) {
+  return detail::make_reduction<detail::min_op, detail::axes_mask<A::rank, Axes...>(), true>(a);
+}
+
+/// The mean over the given axes: the sum divided by the number of elements folded.  ∂/∂xᵢ = 1/n.
+template <int... Axes, expression A>
 constexpr auto mean(A a) {
-  return sum(a) / numel(a);
+  const auto total = sum<Axes...>(a);
+  if constexpr (sizeof...(Axes) == 0)
+    return total / numel(a);
+  else
+    return total * numel(total) / numel(a);
+}
+template <int... Axes, expression A>
+constexpr auto mean(A a, keepdims_t) {
+  const auto total = sum<Axes...>(a, keepdims);
+  return total * numel(total) / numel(a);
+}
+
+/// log Σ exp(xᵢ) over the given axes, computed as m + log Σ exp(xᵢ − m) with m = max(x) detached,
+/// so it neither overflows nor underflows.  ∂/∂xᵢ = exp(xᵢ − logsumexp(x)), the softmax.
+template <int... Axes, expression A>
+constexpr auto logsumexp(A a, keepdims_t) {
+  if constexpr (A::rank == 0) {
+    return a;
+  } else {
+    constexpr auto shift = detach(max<Axes...>(a, keepdims));
+    return shift + log(sum<Axes...>(exp(a - shift), keepdims));
+  }
+}
+template <int... Axes, expression A>
+constexpr auto logsumexp(A a) {
+  if constexpr (A::rank == 0) {
+    return a;
+  } else if constexpr (sizeof...(Axes) == 0) {
+    constexpr auto shift = detach(max(a));
+    return shift + log(sum(exp(a - shift)));
+  } else {  // the kept shift, with its unit axes folded away
+    constexpr auto kept = logsumexp<Axes...>(a, keepdims);
+    return detail::make_reduction<detail::sum_op, detail::axes_mask<A::rank, Axes...>(), false>(kept);
+  }
+}
+
+/// softmax over the given axes (the last by default): exp(x − logsumexp(x)).
+template <int... Axes, expression A>
+constexpr auto softmax(A a) {
+  if constexpr (sizeof...(Axes) == 0)
+    return exp(a - logsumexp<-1>(a, keepdims));
+  else
+    return exp(a - logsumexp<Axes...>(a, keepdims));
 }
 
 }  // namespace kobai

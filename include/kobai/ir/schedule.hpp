@@ -158,10 +158,4 @@ struct schedule {
   using loop_at = loop<loop_phases.first[K], outputs, order>;
 };
 
-/// Number of fused loops over the data that computing the outputs takes.
-template <expression... Outputs>
-constexpr std::size_t loop_count(Outputs...) {
-  return schedule<Outputs...>::loop_count;
-}
-
 }  // namespace kobai::ir

@@ -41,21 +41,21 @@ __device__ __forceinline__ double kobai_sum(double a, double b) { return a + b; 
 __device__ __forceinline__ double kobai_fold_max(double a, double b) { return kobai_max(a, b); }
 __device__ __forceinline__ double kobai_fold_min(double a, double b) { return kobai_min(a, b); }
 
-extern "C" __global__ void kobai_loop_0(const float* __restrict__ in0, const float* __restrict__ in1, const double* __restrict__ scalars, double* __restrict__ partials, unsigned long long n) {
-  const float v5 = float(scalars[5]);
+extern "C" __global__ void kobai_loop_0(const float* __restrict__ in0, const float* __restrict__ in8, const double* __restrict__ scalars, double* __restrict__ partials, unsigned long long n) {
   const float v4 = float(scalars[4]);
-  const float v8 = float(scalars[8]);
+  const float v3 = float(scalars[3]);
+  const float v7 = float(scalars[7]);
   double acc0 = 0;
   double acc1 = 0;
   double acc2 = 0;
   for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
        i += (unsigned long long)gridDim.x * blockDim.x) {
     const float v0 = in0[i];
-    const float v6 = v5 * v0;
-    const float v7 = v4 + v6;
-    const float v1 = in1[i];
-    const float v9 = v8 * v1;
-    const float v10 = v7 + v9;
+    const float v5 = v4 * v0;
+    const float v6 = v3 + v5;
+    const float v8 = in8[i];
+    const float v9 = v7 * v8;
+    const float v10 = v6 + v9;
     const float v11 = kobai_ipow(v10, 2LL);
     const float v15 = v0 * v10;
     acc0 = kobai_sum(acc0, (double)v11);

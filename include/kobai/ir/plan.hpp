@@ -1,0 +1,577 @@
+// Lowering and scheduling: the SSA program (distinct subexpressions in topological order) planned
+// as a sequence of loop nests. Knows neither xtensor nor CUDA.
+//
+// 1. Axes. Every axis of every node belongs to an iteration class: broadcasting, reductions,
+//    unsqueeze and transpose say which axes of a node are which axes of its arguments, and a
+//    union-find over all (node, axis) pairs gives the classes. A class is one loop index; its
+//    extent comes from the leaves bound to it.
+// 2. Order. Classes are ordered outer to inner so that a reduction folds classes inside the ones it
+//    keeps where it can (z[n] = Σ_d X[n,d]·w[d] completes within one n), then by the leaves'
+//    row-major axis order.
+// 3. Nests. Statements (store an output, accumulate a reduction) are placed in order; each opens
+//    the loops of its classes, reusing the enclosing loops of the statement before when no value
+//    it reads is still being accumulated there. Elementwise values are computed once per loop
+//    level that needs them, at the outermost level where their classes are fixed, and recomputed
+//    rather than stored across nests. A reduction completes when the loop over the first class it
+//    folds ends: inside an outer iteration (local, in a small per-task buffer indexed by its kept
+//    inner classes) or after a whole top-level loop (global: per-task partials folded in order).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "kobai/expr/graph.hpp"
+#include "kobai/expr/ops.hpp"
+
+namespace kobai::ir {
+
+inline constexpr int max_axes = 8;
+inline constexpr int max_classes = 64;
+
+enum class kind : std::uint8_t { constant, scalar_leaf, tensor_leaf, elementwise, reduction, numel };
+
+/// What the planner needs to know of one node.
+struct node_info {
+  kind k = kind::constant;
+  int rank = 0;
+  std::uint32_t units = 0;
+  int nargs = 0;
+  std::array<int, 3> args{-1, -1, -1};  // SSA indices
+  std::array<bool, 3> reads{};          // whether the value of an argument is read (expand's `like` is not)
+  // map[k][p]: the axis of argument k that is axis p of this node (-1: broadcast or absent).
+  std::array<std::array<int, max_axes>, 3> map{};
+  std::uint32_t folded = 0;  // reductions: the argument's axes folded
+};
+
+template <class Op>
+concept reduction_op = requires {
+  Op::keepdims;
+  Op::combine(0.0, 0.0);
+};
+
+template <class E, class Order>
+constexpr node_info describe() {
+  node_info info;
+  info.rank = E::rank;
+  info.units = E::units;
+  for (auto& m : info.map) m.fill(-1);
+  if constexpr (is_constant<E>) {
+    info.k = kind::constant;
+  } else if constexpr (is_leaf<E>) {
+    info.k = E::rank == 0 ? kind::scalar_leaf : kind::tensor_leaf;
+  } else {
+    [&]<class Op, class... Args>(node<Op, Args...>*) {
+      info.nargs = sizeof...(Args);
+      int k = 0;
+      ((info.args[k++] = static_cast<int>(index_of<Args, Order>)), ...);
+      constexpr std::array<int, sizeof...(Args)> ranks{Args::rank...};
+      constexpr std::array<std::uint32_t, sizeof...(Args)> units{Args::units...};
+      const int r = E::rank;
+      auto aligned = [&](int a, int p) {  // NumPy broadcasting: align at the last axis
+        const int q = p - (r - ranks[a]);
+        return q >= 0 && ((units[a] >> q) & 1U) == 0 ? q : -1;
+      };
+      if constexpr (std::is_same_v<Op, ops::numel>) {
+        info.k = kind::numel;
+      } else if constexpr (reduction_op<Op>) {
+        const int ra = ranks[0];
+        const std::uint32_t mask = ra >= 32 ? Op::axes : Op::axes & ((1U << ra) - 1U);
+        info.folded = mask & ~units[0];
+        info.k = info.folded == 0 ? kind::elementwise : kind::reduction;  // folding units only reshapes
+        info.reads[0] = true;
+        for (int q = 0, p = 0; q < ra; ++q) {
+          const bool fold = ((mask >> q) & 1U) != 0;
+          if (!fold) info.map[0][p] = ((units[0] >> q) & 1U) == 0 ? q : -1;
+          if (!fold || Op::keepdims) ++p;
+        }
+      } else if constexpr (Op::id == ops::op_id::unsqueeze) {
+        info.k = kind::elementwise;
+        info.reads[0] = true;
+        constexpr int at = static_cast<int>(Op::parameter.num);
+        for (int p = 0; p < r; ++p)
+          if (p != at) info.map[0][p] = p < at ? p : p - 1;
+        for (int p = 0; p < r; ++p)
+          if (info.map[0][p] >= 0 && ((units[0] >> info.map[0][p]) & 1U) != 0) info.map[0][p] = -1;
+      } else if constexpr (Op::id == ops::op_id::transpose) {
+        info.k = kind::elementwise;
+        info.reads[0] = true;
+        for (int p = 0; p < r; ++p) {
+          const int q = p == r - 1 ? r - 2 : p == r - 2 ? r - 1 : p;
+          info.map[0][p] = ((units[0] >> q) & 1U) == 0 ? q : -1;
+        }
+      } else if constexpr (Op::id == ops::op_id::expand) {
+        info.k = kind::elementwise;
+        info.reads[0] = true;  // the value broadcast; argument 1 only lends its shape
+        for (int p = 0; p < r; ++p) {
+          info.map[0][p] = aligned(0, p);
+          info.map[1][p] = aligned(1, p);
+        }
+      } else {
+        info.k = kind::elementwise;
+        for (std::size_t a = 0; a < sizeof...(Args); ++a) {
+          info.reads[a] = true;
+          for (int p = 0; p < r; ++p) info.map[a][p] = aligned(static_cast<int>(a), p);
+        }
+      }
+    }(static_cast<E*>(nullptr));
+  }
+  return info;
+}
+
+template <class Order>
+struct described;
+template <class... Ns>
+struct described<type_list<Ns...>> {
+  static constexpr std::array<node_info, sizeof...(Ns)> value{describe<Ns, type_list<Ns...>>()...};
+};
+
+enum class instr : std::uint8_t { enter, exit, compute, accumulate, store, reset };
+enum class source : std::uint8_t { none, constant, scalar_leaf, tensor_leaf, reduction, value };
+
+struct operand {
+  source s = source::none;
+  int node = -1;  // SSA index of the node read
+  int item = -1;  // source::value: the instruction that computed it
+};
+
+/// One instruction of a planned program. `enter` opens the loop over class `cls` (its `exit` is
+/// `match`); `compute` evaluates elementwise node `node` from its operands; `accumulate` folds the
+/// value of a reduction's argument into it; `store` writes a tensor output; `reset` starts a
+/// reduction over (just before the loop whose end completes it).
+struct instruction {
+  instr op = instr::compute;
+  int node = -1;
+  int cls = -1;
+  int match = -1;
+  int depth = 0;  // loops around this instruction
+  std::array<operand, 3> operands{};
+};
+
+enum class failure : std::uint8_t { none, axis_conflict, too_many_axes, too_many_classes };
+
+template <std::size_t N>
+struct plan_data {
+  failure error = failure::none;
+  int conflict_node = -1;
+  int classes = 0;
+  std::array<std::array<int, max_axes>, N> cls{};  // class of each axis of each node, -1 for a unit
+  std::array<int, max_classes> position{};         // class → place in the loop order (0 outermost)
+  std::array<int, max_classes> leaf_of{};          // class → a tensor leaf bound to it
+  std::array<int, max_classes> leaf_axis{};
+  // reductions
+  std::array<bool, N> global{};               // completes only after a whole top-level loop
+  std::array<std::uint64_t, N> buffer_dims{};  // classes (bits by class id) that index its buffer
+  std::array<int, N> done{};                  // the `enter` of the loop whose end completes it
+  std::array<instruction, 8 * N + 8> code{};
+  int size = 0;
+  int loops = 0;  // top-level loops
+  // Every tensor node has the axes of one common shape in the same order, and every reduction
+  // folds all of them: the program is elementwise over one flat index (what codegen supports).
+  bool flat = true;
+};
+
+namespace planning {
+
+template <std::size_t N>
+struct union_find {
+  std::array<int, N * max_axes> parent{};
+  constexpr union_find() {
+    for (std::size_t i = 0; i < parent.size(); ++i) parent[i] = static_cast<int>(i);
+  }
+  constexpr int find(int x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  }
+  constexpr void unite(int a, int b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) parent[a < b ? b : a] = a < b ? a : b;
+  }
+};
+
+constexpr int bits_lowest(std::uint64_t x) {
+  int i = 0;
+  while (((x >> i) & 1U) == 0) ++i;
+  return i;
+}
+
+// The loop tree under construction: items are loops or statements, each in its parent's list.
+struct item {
+  instr op = instr::compute;
+  int node = -1;
+  int cls = -1;
+  int parent = -1;
+  int first = -1, last = -1;  // children (loops)
+  int prev = -1, next = -1;   // siblings
+  std::array<operand, 3> operands{};
+};
+
+template <std::size_t N>
+struct builder {
+  const std::array<node_info, N>& nodes;
+  plan_data<N>& plan;
+  std::array<bool, N> forced_global{};
+  std::array<item, 8 * N + 8> items{};
+  int count = 1;  // item 0 is the root
+  std::array<int, N> accumulate_item{};
+  std::array<int, N> done_item{};  // the loop item whose end completes each reduction
+  std::array<int, max_classes + 1> chain{};  // the loops of the statement being placed
+  int chain_size = 1;
+  bool retry = false;
+
+  constexpr std::uint64_t classes_of(int n) const {
+    std::uint64_t bits = 0;
+    for (int p = 0; p < nodes[n].rank; ++p)
+      if (plan.cls[n][p] >= 0) bits |= std::uint64_t{1} << plan.cls[n][p];
+    return bits;
+  }
+  // The classes of a node in loop order, as a bit set over positions.
+  constexpr std::uint64_t positions_of(std::uint64_t classes) const {
+    std::uint64_t bits = 0;
+    for (int c = 0; c < plan.classes; ++c)
+      if (((classes >> c) & 1U) != 0) bits |= std::uint64_t{1} << plan.position[c];
+    return bits;
+  }
+  constexpr int class_at(int position) const {
+    for (int c = 0; c < plan.classes; ++c)
+      if (plan.position[c] == position) return c;
+    return -1;
+  }
+
+  constexpr int add(int parent, item it, int before = -1) {
+    const int id = count++;
+    it.parent = parent;
+    item& p = items[parent];
+    if (before < 0) {
+      it.prev = p.last;
+      if (p.last >= 0) items[p.last].next = id;
+      if (p.first < 0) p.first = id;
+      p.last = id;
+    } else {
+      it.next = before;
+      it.prev = items[before].prev;
+      if (it.prev >= 0)
+        items[it.prev].next = id;
+      else
+        p.first = id;
+      items[before].prev = id;
+    }
+    items[id] = it;
+    return id;
+  }
+
+  // The reductions whose values a statement on node n reads, through elementwise nodes.
+  constexpr void reductions_read(int n, std::array<bool, N>& seen, std::array<bool, N>& out) const {
+    const node_info& info = nodes[n];
+    for (int a = 0; a < info.nargs; ++a) {
+      const int m = info.args[a];
+      if (!info.reads[a] || seen[m]) continue;
+      seen[m] = true;
+      if (nodes[m].k == kind::reduction)
+        out[m] = true;
+      else if (nodes[m].k == kind::elementwise)
+        reductions_read(m, seen, out);
+    }
+  }
+
+  // Opens (or reuses) the loops over `positions` for a statement reading `deps`.
+  constexpr void open(std::uint64_t positions, const std::array<bool, N>& deps) {
+    chain[0] = 0;
+    chain_size = 1;
+    int block = 0;
+    for (int pos = 0; pos < plan.classes; ++pos) {
+      if (((positions >> pos) & 1U) == 0) continue;
+      const int c = class_at(pos);
+      const int last = items[block].last;
+      bool reuse = last >= 0 && items[last].op == instr::enter && items[last].cls == c;
+      for (std::size_t r = 0; r < N && reuse; ++r)
+        if (deps[r] && accumulate_item[r] > 0 && done_item[r] == last)
+          reuse = false;
+      if (reuse) {
+        block = last;
+      } else {
+        item loop;
+        loop.op = instr::enter;
+        loop.cls = c;
+        block = add(block, loop);
+      }
+      chain[chain_size++] = block;
+    }
+  }
+
+  // The operand for node m read by an instruction placed in chain[0..level].
+  constexpr operand resolve(int m, int level) {
+    const node_info& info = nodes[m];
+    switch (info.k) {
+      case kind::constant:
+        return {source::constant, m, -1};
+      case kind::scalar_leaf:
+        return {source::scalar_leaf, m, -1};
+      case kind::tensor_leaf:
+        return {source::tensor_leaf, m, -1};
+      case kind::reduction: {
+        if (!plan.global[m]) {  // readable only inside the iteration that completed it
+          const int context = items[done_item[m]].parent;
+          bool found = false;
+          for (int i = 0; i < chain_size; ++i) found = found || chain[i] == context;
+          if (!found) {
+            forced_global[m] = true;
+            retry = true;
+          }
+        }
+        return {source::reduction, m, -1};
+      }
+      default:
+        return {source::value, m, compute(m, level)};
+    }
+  }
+
+  // The instruction computing node m, found or placed at the outermost level of the chain where
+  // its classes are fixed.
+  constexpr int compute(int m, int limit) {
+    const std::uint64_t positions = positions_of(classes_of(m));
+    int level = 0;
+    for (int i = 1; i < chain_size && i <= limit; ++i)
+      if (((positions >> plan.position[items[chain[i]].cls]) & 1U) != 0) level = i;
+    const int block = chain[level];
+    for (int i = items[block].first; i >= 0; i = items[i].next)
+      if (items[i].op == instr::compute && items[i].node == m) return i;
+    item it;
+    it.op = instr::compute;
+    it.node = m;
+    for (int a = 0; a < nodes[m].nargs; ++a)
+      if (nodes[m].reads[a]) it.operands[a] = resolve(nodes[m].args[a], level);
+    const int before = level + 1 < chain_size ? chain[level + 1] : -1;
+    return add(block, it, before);
+  }
+
+  constexpr void statement(instr op, int n) {
+    std::array<bool, N> seen{}, deps{};
+    const int value = op == instr::accumulate ? nodes[n].args[0] : n;
+    if (op == instr::store) {
+      seen[n] = true;
+      if (nodes[n].k == kind::reduction) deps[n] = true;
+    }
+    if (nodes[value].k == kind::reduction && op == instr::accumulate) deps[value] = true;
+    if (nodes[value].k == kind::elementwise) reductions_read(value, seen, deps);
+    open(positions_of(classes_of(value)), deps);
+    item it;
+    it.op = op;
+    it.node = n;
+    it.operands[0] = resolve(value, chain_size - 1);
+    const int id = add(chain[chain_size - 1], it);
+    if (op != instr::accumulate) return;
+    accumulate_item[n] = id;
+    // It completes when the loop over the first class it folds ends.
+    std::uint64_t folded = 0;
+    for (int q = 0; q < nodes[value].rank; ++q)
+      if (((nodes[n].folded >> q) & 1U) != 0 && plan.cls[value][q] >= 0)
+        folded |= std::uint64_t{1} << plan.cls[value][q];
+    int done = -1;
+    for (int i = 1; i < chain_size && done < 0; ++i)
+      if (((folded >> items[chain[i]].cls) & 1U) != 0) done = i;
+    plan.global[n] = done == 1 || forced_global[n];
+    done_item[n] = plan.global[n] ? chain[1] : chain[done];
+    const std::uint64_t kept = classes_of(n);
+    std::uint64_t fixed = 0;
+    if (!plan.global[n])
+      for (int i = 1; i < done; ++i) fixed |= std::uint64_t{1} << items[chain[i]].cls;
+    plan.buffer_dims[n] = kept & ~fixed;
+  }
+
+  // Depth-first flattening of the tree into instructions, with each reduction's reset before the
+  // loop that completes it.
+  constexpr void emit(int block, int depth) {
+    for (int i = items[block].first; i >= 0; i = items[i].next) {
+      const item& it = items[i];
+      if (it.op == instr::enter) {
+        for (std::size_t r = 0; r < N; ++r)
+          if (accumulate_item[r] > 0 && done_item[r] == i) {
+            instruction reset;
+            reset.op = instr::reset;
+            reset.node = static_cast<int>(r);
+            reset.depth = depth;
+            plan.code[plan.size++] = reset;
+          }
+        const int enter = plan.size++;
+        for (std::size_t r = 0; r < N; ++r)
+          if (accumulate_item[r] > 0 && done_item[r] == i) plan.done[r] = enter;
+        emit(i, depth + 1);
+        plan.code[enter] = {instr::enter, -1, it.cls, plan.size, depth, {}};
+        plan.code[plan.size++] = {instr::exit, -1, it.cls, enter, depth, {}};
+        if (depth == 0) ++plan.loops;
+      } else {
+        instruction ins{it.op, it.node, -1, -1, depth, it.operands};
+        slot[i] = plan.size;
+        plan.code[plan.size++] = ins;
+      }
+    }
+  }
+  std::array<int, 8 * N + 8> slot{};
+  constexpr void renumber() {  // operands name instructions, not tree items
+    for (int i = 0; i < plan.size; ++i)
+      for (auto& o : plan.code[i].operands)
+        if (o.s == source::value) o.item = slot[o.item];
+  }
+};
+
+}  // namespace planning
+
+/// Plans the program computing `outputs` (SSA indices) over nodes described by `nodes`.
+template <std::size_t N, std::size_t K>
+constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const std::array<int, K>& outputs) {
+  plan_data<N> plan;
+  // 1. Classes.
+  planning::union_find<N> sets;
+  for (std::size_t n = 0; n < N; ++n) {
+    if (nodes[n].rank > max_axes) {
+      plan.error = failure::too_many_axes;
+      return plan;
+    }
+    for (int a = 0; a < nodes[n].nargs; ++a)
+      for (int p = 0; p < nodes[n].rank; ++p)
+        if (nodes[n].map[a][p] >= 0)
+          sets.unite(static_cast<int>(n) * max_axes + p, nodes[n].args[a] * max_axes + nodes[n].map[a][p]);
+  }
+  std::array<int, N * max_axes> id{};
+  id.fill(-1);
+  for (std::size_t n = 0; n < N; ++n)
+    for (int p = 0; p < nodes[n].rank; ++p) {
+      plan.cls[n][p] = -1;
+      if (((nodes[n].units >> p) & 1U) != 0) continue;
+      const int root = sets.find(static_cast<int>(n) * max_axes + p);
+      if (id[root] < 0) {
+        if (plan.classes == max_classes) {
+          plan.error = failure::too_many_classes;
+          return plan;
+        }
+        id[root] = plan.classes++;
+      }
+      plan.cls[n][p] = id[root];
+    }
+  for (std::size_t n = 0; n < N; ++n)
+    for (int p = 0; p < nodes[n].rank; ++p)
+      for (int q = 0; q < p; ++q)
+        if (plan.cls[n][p] >= 0 && plan.cls[n][p] == plan.cls[n][q]) {
+          plan.error = failure::axis_conflict;
+          plan.conflict_node = static_cast<int>(n);
+          return plan;
+        }
+  int reference = -1;
+  for (std::size_t n = 0; n < N; ++n) {
+    bool tensor = false;
+    for (int p = 0; p < nodes[n].rank; ++p) tensor = tensor || plan.cls[n][p] >= 0;
+    if (!tensor) continue;
+    if (reference < 0) reference = static_cast<int>(n);
+    const auto& shape = nodes[static_cast<std::size_t>(reference)];
+    bool same = nodes[n].rank == shape.rank && nodes[n].units == shape.units;
+    for (int p = 0; p < nodes[n].rank && same; ++p)
+      same = plan.cls[n][p] == plan.cls[static_cast<std::size_t>(reference)][p];
+    plan.flat = plan.flat && same;
+  }
+  for (std::size_t n = 0; n < N; ++n)
+    if (nodes[n].k == kind::reduction)
+      for (int p = 0; p < nodes[n].rank; ++p) plan.flat = plan.flat && plan.cls[n][p] < 0;
+  for (std::size_t n = 0; n < N; ++n)
+    if (nodes[n].k == kind::tensor_leaf)
+      for (int p = 0; p < nodes[n].rank; ++p) {
+        plan.leaf_of[plan.cls[n][p]] = static_cast<int>(n);
+        plan.leaf_axis[plan.cls[n][p]] = p;
+      }
+
+  // 2. Loop order: a reduction wants the classes it folds inside those it keeps, then leaves want
+  // their row-major order; an edge that would close a cycle is dropped.
+  std::array<std::uint64_t, max_classes> after{};  // after[a]: classes that must come after a
+  auto edge = [&](int a, int b) {
+    if (a == b || ((after[b] >> a) & 1U) != 0) return;
+    const std::uint64_t add = (std::uint64_t{1} << b) | after[b];
+    for (int x = 0; x < plan.classes; ++x)
+      if (x == a || ((after[x] >> a) & 1U) != 0) after[x] |= add;
+  };
+  for (std::size_t n = 0; n < N; ++n) {
+    if (nodes[n].k != kind::reduction) continue;
+    const int arg = nodes[n].args[0];
+    for (int q = 0; q < nodes[arg].rank; ++q) {
+      const int cq = plan.cls[arg][q];
+      if (cq < 0 || ((nodes[n].folded >> q) & 1U) == 0) continue;
+      for (int p = 0; p < nodes[arg].rank; ++p)
+        if (plan.cls[arg][p] >= 0 && ((nodes[n].folded >> p) & 1U) == 0) edge(plan.cls[arg][p], cq);
+    }
+  }
+  for (std::size_t n = 0; n < N; ++n)
+    if (nodes[n].k == kind::tensor_leaf)
+      for (int p = 1; p < nodes[n].rank; ++p) edge(plan.cls[n][p - 1], plan.cls[n][p]);
+  std::uint64_t placed = 0;
+  for (int pos = 0; pos < plan.classes; ++pos)
+    for (int c = 0; c < plan.classes; ++c) {
+      if (((placed >> c) & 1U) != 0) continue;
+      bool ready = true;
+      for (int x = 0; x < plan.classes; ++x)
+        if (((placed >> x) & 1U) == 0 && x != c && ((after[x] >> c) & 1U) != 0) ready = false;
+      if (!ready) continue;
+      plan.position[c] = pos;
+      placed |= std::uint64_t{1} << c;
+      break;
+    }
+
+  // 3. Nests; a local reduction read outside its iteration is made global and the nests replanned.
+  std::array<bool, N> forced{};
+  for (;;) {
+    planning::builder<N> b{nodes, plan};
+    b.forced_global = forced;
+    b.items[0].op = instr::enter;  // the root
+    std::array<bool, N> needed{};
+    std::array<bool, N> is_output{};
+    for (int o : outputs) is_output[o] = true;
+    // Needed nodes: outputs and everything their values read.
+    for (int n = static_cast<int>(N) - 1; n >= 0; --n) {
+      if (is_output[n]) needed[n] = true;
+      if (!needed[n]) continue;
+      for (int a = 0; a < nodes[n].nargs; ++a)
+        if (nodes[n].reads[a]) needed[nodes[n].args[a]] = true;
+    }
+    for (std::size_t n = 0; n < N; ++n) {
+      const bool tensor = b.classes_of(static_cast<int>(n)) != 0;
+      if (needed[n] && nodes[n].k == kind::reduction) b.statement(instr::accumulate, static_cast<int>(n));
+      if (is_output[n] && tensor && nodes[n].k != kind::reduction && nodes[n].k != kind::tensor_leaf &&
+          nodes[n].k != kind::constant)
+        b.statement(instr::store, static_cast<int>(n));
+      else if (is_output[n] && nodes[n].k == kind::reduction && !plan.global[n])
+        b.statement(instr::store, static_cast<int>(n));
+    }
+    for (int o : outputs)  // scalar outputs are computed at the end, once
+      if ((nodes[o].k == kind::elementwise || nodes[o].k == kind::numel) && b.classes_of(o) == 0) {
+        b.chain_size = 1;
+        b.compute(o, 0);
+      }
+    if (b.retry) {
+      forced = b.forced_global;
+      plan.global = {};
+      continue;
+    }
+    plan.size = 0;
+    plan.loops = 0;
+    b.emit(0, 0);
+    b.renumber();
+    return plan;
+  }
+}
+
+template <class... Outputs>
+struct program_plan {
+  using order = topological_order<Outputs...>;
+  using outputs = type_list<std::remove_cvref_t<Outputs>...>;
+  static constexpr auto nodes = described<order>::value;
+  static constexpr std::array<int, sizeof...(Outputs)> output_index{
+      static_cast<int>(index_of<std::remove_cvref_t<Outputs>, order>)...};
+  static constexpr plan_data<order::size> value = make_plan(nodes, output_index);
+};
+
+/// Number of top-level loops over the data that computing the outputs takes.
+template <expression... Outputs>
+constexpr std::size_t loop_count(Outputs...) {
+  return static_cast<std::size_t>(program_plan<Outputs...>::value.loops);
+}
+
+}  // namespace kobai::ir

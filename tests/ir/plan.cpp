@@ -1,0 +1,129 @@
+// The planner: how many top-level loops over the data a program takes, and how its loop nests
+// are shaped (loop order, where reductions complete, which buffers they need).
+#include <doctest/doctest.h>
+
+#include "kobai/ir/plan.hpp"
+#include "kobai/kobai.hpp"
+
+using namespace kobai;
+using namespace kobai::literals;
+
+namespace {
+constexpr auto x = input<"x", 1>;
+constexpr auto t = input<"t", 1>;
+constexpr auto w = var<"w">;
+constexpr auto b = var<"b">;
+constexpr auto W = var<"W", 1>;
+constexpr auto X = input<"X", 2>;
+constexpr auto v = var<"v", 1>;
+
+template <class... Outputs>
+constexpr auto plan_of(Outputs...) {
+  return ir::program_plan<Outputs...>::value;
+}
+template <class E, class... Outputs>
+constexpr int node_index(E, Outputs...) {
+  return static_cast<int>(index_of<E, typename ir::program_plan<Outputs...>::order>);
+}
+// The number of instructions of a kind.
+template <std::size_t N>
+constexpr int count(const ir::plan_data<N>& plan, ir::instr op) {
+  int n = 0;
+  for (int i = 0; i < plan.size; ++i) n += plan.code[static_cast<std::size_t>(i)].op == op ? 1 : 0;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("linear regression: loss, dL/dw and dL/db come out of one loop") {
+  constexpr auto loss = mse(w * x + b, t);
+  constexpr auto grads = grad(loss, w, b);
+  constexpr auto plan = plan_of(loss, std::get<0>(grads), std::get<1>(grads));
+  CHECK(plan.loops == 1);
+  CHECK(count(plan, ir::instr::accumulate) == 3);  // Σr², Σr·x, Σr with r = w·x + b − t
+  CHECK(count(plan, ir::instr::store) == 0);       // every output is a scalar
+}
+
+TEST_CASE("logistic regression with BCE on logits: one loop") {
+  constexpr auto loss = bce_with_logits(w * x + b, t);
+  CHECK(ir::loop_count(loss, grad(loss, w), grad(loss, b)) == 1);
+}
+
+TEST_CASE("logistic regression with D features: one pass over the rows, the logit completes per row") {
+  constexpr auto z = matmul(X, v) + b;  // X: (N, D), v: (D)
+  constexpr auto loss = bce_with_logits(z, t);
+  constexpr auto dv = grad(loss, v);
+  constexpr auto db = grad(loss, b);
+  constexpr auto plan = plan_of(loss, dv, db);
+  CHECK(plan.loops == 1);
+  CHECK(plan.classes == 2);
+  // The loop over rows is outside the loop over features, so z[n] = Σ_d X[n,d]·v[d] completes
+  // inside one row (a local scalar, no buffer over N), and dv accumulates a D-vector per task.
+  constexpr int rows = plan.cls[static_cast<std::size_t>(node_index(X, loss, dv, db))][0];
+  constexpr int features = plan.cls[static_cast<std::size_t>(node_index(X, loss, dv, db))][1];
+  CHECK(plan.position[rows] == 0);
+  CHECK(plan.position[features] == 1);
+  constexpr int logit = node_index(sum<1>(X * v), loss, dv, db);
+  CHECK_FALSE(plan.global[logit]);
+  CHECK(plan.buffer_dims[logit] == 0);
+  constexpr int gradient = node_index(dv, loss, dv, db);
+  CHECK(plan.global[gradient]);
+  CHECK(plan.buffer_dims[gradient] == std::uint64_t{1} << features);
+}
+
+TEST_CASE("matrix products: each element a dot product completed in the innermost loop") {
+  constexpr auto A = input<"A", 2>;
+  constexpr auto B = input<"B", 2>;
+  constexpr auto product = matmul(A, B);
+  constexpr auto plan = plan_of(product);
+  CHECK(plan.loops == 1);
+  CHECK(count(plan, ir::instr::store) == 1);
+  constexpr int sum_node = node_index(product, product);
+  CHECK_FALSE(plan.global[sum_node]);
+  CHECK(plan.buffer_dims[sum_node] == 0);  // one scalar accumulator per output element
+  // f = Σ(P·B)² and dP = 2(P·B)·Bᵀ: per row n, per column m, (P·B)[n,m] completes in the loop
+  // over k, then feeds f and a row buffer dP[n,:] in the same iteration. One pass over P.
+  constexpr auto P = var<"P", 2>;
+  constexpr auto f = sum(pow<2>(matmul(P, B)));
+  CHECK(ir::loop_count(f, grad(f, P)) == 1);
+}
+
+TEST_CASE("a reduction feeding elementwise work over its own data starts a new loop") {
+  CHECK(ir::loop_count(mean(pow<2>(x - mean(x)))) == 2);  // variance of mean-centred data
+  CHECK(ir::loop_count(x / sum(x)) == 2);                 // normalisation: the output needs the total
+  CHECK(ir::loop_count(sum(log(x / sum(x)))) == 2);
+  CHECK(ir::loop_count(sum(x / sum(exp(x)))) == 1);    // = sum(x)/sum(exp(x)): scalar factors leave the sum
+  CHECK(ir::loop_count(mean(x) * mean(exp(x))) == 1);  // independent reductions over one axis share a loop
+  CHECK(ir::loop_count(mean(x) * mean(t)) == 2);       // x and t never meet: they may differ in length
+  CHECK(ir::loop_count(logsumexp(x)) == 2);            // the max, then Σ exp(x − max)
+}
+
+TEST_CASE("row-wise reductions complete inside the row loop") {
+  constexpr auto Z = input<"Z", 2>;
+  constexpr auto Y = input<"Y", 2>;
+  CHECK(ir::loop_count(sum<1>(Z)) == 1);
+  CHECK(ir::loop_count(logsumexp<1>(Z)) == 1);                  // per row: max, then Σ exp
+  CHECK(ir::loop_count(Z - mean<1>(Z, keepdims)) == 1);         // centring each row needs its mean first, in the row
+  constexpr auto loss = mean(logsumexp<1>(Z) - sum<1>(Y * Z));  // cross-entropy on logits
+  constexpr auto P = var<"P", 2>;
+  constexpr auto ce = mean(logsumexp<1>(P) - sum<1>(Y * P));
+  CHECK(ir::loop_count(loss) == 1);
+  // The gradient (softmax(P) − Y)/N needs only its own row's logsumexp: loss and gradient in one
+  // pass.
+  CHECK(ir::loop_count(ce, grad(ce, P)) == 1);
+}
+
+TEST_CASE("elementwise and scalar-only programs") {
+  CHECK(ir::loop_count(exp(x) * t, x + t) == 1);
+  CHECK(ir::loop_count(w * b + 1_c) == 0);
+  CHECK(ir::loop_count(grad(sum(W), W)) == 1);  // expand(1, W): a tensor of ones
+}
+
+TEST_CASE("broadcasting an (n, 1) against a (1, m) iterates both, in the leaves' order") {
+  constexpr auto column = unsqueeze<1>(x);  // (n, 1)
+  constexpr auto row = unsqueeze<0>(t);     // (1, m)
+  constexpr auto grid = column * row;
+  constexpr auto plan = plan_of(grid);
+  CHECK(plan.classes == 2);
+  CHECK(plan.loops == 1);
+  CHECK(count(plan, ir::instr::enter) == 2);
+}
