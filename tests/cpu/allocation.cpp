@@ -51,6 +51,27 @@ TEST_CASE("a fused step allocates nothing after the first call, single- and mult
   }
 }
 
+TEST_CASE("a logistic step over (N, D) features allocates nothing after the first call") {
+  constexpr auto X = input<"X", 2>;
+  constexpr auto y = input<"y", 1>;
+  constexpr auto w = var<"w", 1>;
+  constexpr auto b = var<"b">;
+  constexpr auto loss = bce_with_logits(matmul(X, w) + b, y);
+  xt::xtensor<float, 2> features = xt::xtensor<float, 2>::from_shape({100000, 16});
+  xt::xtensor<float, 1> labels = xt::xtensor<float, 1>::from_shape({100000});
+  for (std::size_t i = 0; i < features.size(); ++i) features.data()[i] = std::cos(0.01f * static_cast<float>(i));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<float>(i % 2);
+  xt::xtensor<float, 1> weights = xt::zeros<float>({16});
+  for (unsigned threads : {1u, 4u}) {
+    const auto step = compile(loss, grad(loss, w), grad(loss, b)).threads(threads);
+    auto result = step(X = features, y = labels, w = weights, b = 0.0f);
+    const long before = allocations.load();
+    for (int i = 0; i < 5; ++i) step.into(result, X = features, y = labels, w = weights, b = 0.0f);
+    CHECK(allocations.load() - before == 0);
+    CHECK(std::get<1>(result).size() == 16);
+  }
+}
+
 TEST_CASE("into() reuses the buffers of tensor outputs") {
   constexpr auto x = var<"x", 1>;
   constexpr auto w = var<"w">;

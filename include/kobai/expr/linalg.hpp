@@ -22,7 +22,7 @@ template <expression A>
 constexpr auto transpose(A a) {
   if constexpr (A::rank < 2)
     return a;
-  else if constexpr (is_node<A> && std::is_same_v<typename A::op, ops::transpose>)
+  else if constexpr (requires { []<class X>(node<ops::transpose, X>) {}(a); })
     return []<class X>(node<ops::transpose, X>) { return X{}; }(a);  // (xᵀ)ᵀ = x
   else
     return detail::make_node<ops::transpose>(a);

@@ -2,6 +2,7 @@
 // any other expression.
 #pragma once
 
+#include "kobai/expr/linalg.hpp"
 #include "kobai/expr/reductions.hpp"
 
 namespace kobai {
@@ -19,6 +20,16 @@ constexpr auto mse(P prediction, T target) {
 template <expression Z, expression Y>
 constexpr auto bce_with_logits(Z logits, Y target) {
   return mean(softplus(logits) - logits * target);
+}
+
+/// Cross-entropy on logits z (the last axis holds the classes) against target probabilities y of
+/// the same shape (one-hot rows for class labels), PyTorch's CrossEntropyLoss with probability
+/// targets: the mean over samples of logsumexp(zᵢ) − Σⱼ yᵢⱼ·zᵢⱼ, which is −Σⱼ yᵢⱼ·log softmax(zᵢ)ⱼ
+/// when each row of y sums to 1.  ∂/∂zᵢⱼ = (softmax(zᵢ)ⱼ·Σₖ yᵢₖ − yᵢⱼ)/n.
+template <expression Z, expression Y>
+constexpr auto cross_entropy(Z logits, Y target) {
+  static_assert(Z::rank >= 1, "kobai::cross_entropy: the logits need a class axis (the last)");
+  return mean(logsumexp<-1>(logits) * sum<-1>(target) - sum<-1>(target * logits));
 }
 
 }  // namespace kobai

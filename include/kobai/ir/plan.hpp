@@ -160,9 +160,9 @@ struct plan_data {
   std::array<int, max_classes> leaf_of{};          // class → a tensor leaf bound to it
   std::array<int, max_classes> leaf_axis{};
   // reductions
-  std::array<bool, N> global{};               // completes only after a whole top-level loop
+  std::array<bool, N> global{};                // completes only after a whole top-level loop
   std::array<std::uint64_t, N> buffer_dims{};  // classes (bits by class id) that index its buffer
-  std::array<int, N> done{};                  // the `enter` of the loop whose end completes it
+  std::array<int, N> done{};                   // the `enter` of the loop whose end completes it
   std::array<instruction, 8 * N + 8> code{};
   int size = 0;
   int loops = 0;  // top-level loops
@@ -215,7 +215,7 @@ struct builder {
   std::array<item, 8 * N + 8> items{};
   int count = 1;  // item 0 is the root
   std::array<int, N> accumulate_item{};
-  std::array<int, N> done_item{};  // the loop item whose end completes each reduction
+  std::array<int, N> done_item{};            // the loop item whose end completes each reduction
   std::array<int, max_classes + 1> chain{};  // the loops of the statement being placed
   int chain_size = 1;
   bool retry = false;
@@ -286,8 +286,7 @@ struct builder {
       const int last = items[block].last;
       bool reuse = last >= 0 && items[last].op == instr::enter && items[last].cls == c;
       for (std::size_t r = 0; r < N && reuse; ++r)
-        if (deps[r] && accumulate_item[r] > 0 && done_item[r] == last)
-          reuse = false;
+        if (deps[r] && accumulate_item[r] > 0 && done_item[r] == last) reuse = false;
       if (reuse) {
         block = last;
       } else {
