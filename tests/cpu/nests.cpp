@@ -50,7 +50,8 @@ reference by_hand(const data<T>& in, double bias) {
   r.dw.assign(d, 0.0);
   for (std::size_t i = 0; i < n; ++i) {
     double z = bias;
-    for (std::size_t j = 0; j < d; ++j) z += static_cast<double>(in.features(i, j)) * static_cast<double>(in.weights(j));
+    for (std::size_t j = 0; j < d; ++j)
+      z += static_cast<double>(in.features(i, j)) * static_cast<double>(in.weights(j));
     const double label = static_cast<double>(in.labels(i));
     r.loss += (std::max(z, 0.0) + std::log1p(std::exp(-std::abs(z))) - z * label) / static_cast<double>(n);
     const double g = (1 / (1 + std::exp(-z)) - label) / static_cast<double>(n);

@@ -95,8 +95,8 @@ TEST_CASE("logsumexp and softmax along an axis are stable and match their defini
 }
 
 TEST_CASE("matmul: matrix·matrix, matrix·vector, vector·matrix and vector·vector") {
-  const auto [AB, Au, rA, uu] = compile(matmul(A, B), matmul(A, u), matmul(r, A), matmul(u, u))(A = Av, B = Bv,
-                                                                                                  u = uv, r = rv);
+  const auto [AB, Au, rA, uu] =
+      compile(matmul(A, B), matmul(A, u), matmul(r, A), matmul(u, u))(A = Av, B = Bv, u = uv, r = rv);
   REQUIRE(AB.shape() == std::array<std::size_t, 2>{3, 5});
   for (std::size_t i = 0; i < 3; ++i)
     for (std::size_t j = 0; j < 5; ++j) {
@@ -135,7 +135,7 @@ TEST_CASE("transpose reads the other axis order, and Aᵀ·A is formed through a
 }
 
 TEST_CASE("gradients through broadcasting, axis reductions, matmul and transpose match finite differences") {
-  CHECK(gradcheck(sum(pow<2>(A * u - 1_c)), A = Av, u = uv).passed());                  // u broadcast over rows
+  CHECK(gradcheck(sum(pow<2>(A * u - 1_c)), A = Av, u = uv).passed());                     // u broadcast over rows
   CHECK(gradcheck(sum(exp(unsqueeze<1>(r) * unsqueeze<0>(u))), r = rv, u = uv).passed());  // outer product
   CHECK(gradcheck(sum(tanh(A - mean<1>(A, keepdims))), A = Av).passed());
   CHECK(gradcheck(sum(sin(sum<0>(A)) * u) + sum(sum<1>(A, keepdims) * A), A = Av, u = uv).passed());
@@ -168,7 +168,7 @@ TEST_CASE("cross-entropy over logits, with probability targets, and its gradient
 TEST_CASE("tensor-valued outputs: vjp with a seed, jacobian and hessian") {
   const auto seed = filled<1>({3}, 0.5);
   constexpr auto s = input<"s", 1>;
-  const auto product = vjp(matmul(A, u), u, s);  // Aᵀ·s
+  const auto product = vjp(matmul(A, u), u, s);           // Aᵀ·s
   const auto value = compile(product)(A = Av, s = seed);  // Aᵀ·s does not depend on u
   for (std::size_t k = 0; k < 4; ++k) {
     double e = 0;
