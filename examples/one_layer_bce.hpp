@@ -31,9 +31,9 @@ inline results compute() {
   auto weights = xt::xtensor<double, 2>::from_shape({5, 3});
   for (std::size_t i = 0; i < 5; ++i)
     for (std::size_t j = 0; j < 3; ++j) weights(i, j) = 0.1 * static_cast<double>(3 * i + j) - 0.7;
-  const auto [L, gW, gb] = step(x = xt::xtensor<double, 1>(xt::ones<double>({5})),
-                                target = xt::xtensor<double, 1>(xt::zeros<double>({3})), W = weights,
-                                b = xt::xtensor<double, 1>{0.1, -0.2, 0.3});
+  const auto [L, gW, gb] =
+      step(x = xt::xtensor<double, 1>(xt::ones<double>({5})), target = xt::xtensor<double, 1>(xt::zeros<double>({3})),
+           W = weights, b = xt::xtensor<double, 1>{0.1, -0.2, 0.3});
   return {L, std::vector<double>(gW.begin(), gW.end()), std::vector<double>(gb.begin(), gb.end())};
 }
 

@@ -104,3 +104,30 @@ TEST_CASE("column sums and row maxima of a large matrix on several threads") {
     CHECK(rows(i) == m);
   }
 }
+
+TEST_CASE("softmax cross-entropy over (1001, 7) logits: rows as SIMD lanes with a scalar tail") {
+  constexpr auto Z = var<"Z", 2>;
+  constexpr auto P = input<"P", 2>;
+  constexpr auto ce = cross_entropy(Z, P);
+  const std::size_t n = 1001, c = 7;
+  auto logits = xt::xtensor<double, 2>::from_shape({n, c});
+  auto targets = xt::xtensor<double, 2>(xt::zeros<double>({n, c}));
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < c; ++j) logits(i, j) = 3 * std::sin(0.7 * static_cast<double>(i * c + j));
+    targets(i, (i * 3) % c) = 1;
+  }
+  const auto [L, dZ] = compile(ce, grad(ce, Z))(Z = logits, P = targets);
+  double expected = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    double m = -INFINITY, s = 0;
+    for (std::size_t j = 0; j < c; ++j) m = std::max(m, logits(i, j));
+    for (std::size_t j = 0; j < c; ++j) s += std::exp(logits(i, j) - m);
+    const double lse = m + std::log(s);
+    for (std::size_t j = 0; j < c; ++j) {
+      expected += targets(i, j) * (lse - logits(i, j)) / static_cast<double>(n);
+      CHECK(dZ(i, j) ==
+            doctest::Approx((std::exp(logits(i, j) - lse) - targets(i, j)) / static_cast<double>(n)).epsilon(1e-12));
+    }
+  }
+  CHECK(L == doctest::Approx(expected).epsilon(1e-12));
+}

@@ -249,7 +249,8 @@ class program {
     std::array<std::size_t, nodes> fast_offset{};     // global: a task's T accumulator
     std::array<std::size_t, nodes> partial_offset{};  // global: a task's double accumulator
     std::array<std::size_t, nodes> final_offset{};    // global: folded result, double and T
-    std::size_t task_t = 0, task_d = 0, final_size = 0;
+    std::array<std::size_t, nodes> lane_offset{};     // a task's SIMD-lane accumulators (rows as lanes)
+    std::size_t task_t = 0, task_d = 0, task_lanes = 0, final_size = 0;
     std::array<double, code_size + 1> root{};  // values computed outside every loop
     T* final_t = nullptr;
     double* final_d = nullptr;
@@ -262,7 +263,17 @@ class program {
     std::array<T, code_size + 1> value{};
     T* scratch = nullptr;
     double* partial = nullptr;
+    T* lanes = nullptr;
   };
+
+  // `count` elements of `memory`, starting on a 128-byte boundary.
+  template <class T>
+  static T* line_aligned(std::vector<T>& memory, std::size_t count) {
+    const std::size_t slack = 128 / sizeof(T);
+    if (memory.size() < count + slack) memory.resize(count + slack);
+    const auto address = reinterpret_cast<std::uintptr_t>(memory.data());
+    return memory.data() + ((128 - address % 128) % 128) / sizeof(T);
+  }
 
   // The calling thread's memory for the tasks' accumulators (grown, never shrunk: after the first
   // call with a shape, no allocation). Which: 0 for T accumulators, 1 for double partials.
@@ -310,10 +321,23 @@ class program {
         local += size;
       }
     }
-    st.task_t = local + fast;
+    // Each task's slices start on their own cache lines (128 bytes: adjacent-line prefetch), so
+    // tasks never write to a line another task writes to.
+    auto padded = [](std::size_t count, std::size_t size) {
+      const std::size_t per_line = 128 / size;
+      return (count + per_line - 1) / per_line * per_line;
+    };
+    st.task_t = padded(local + fast, sizeof(T));
     for (std::size_t r = 0; r < nodes; ++r) st.fast_offset[r] += local;
-    st.task_d = partial;
+    st.task_d = padded(partial, sizeof(double));
     st.final_size = final_size;
+    std::size_t lanes = 0;
+    for (std::size_t r = 0; r < nodes; ++r)
+      if (info(static_cast<int>(r)).k == ir::kind::reduction) {
+        st.lane_offset[r] = lanes;
+        lanes += st.size[r] * detail::batch<T>::size;
+      }
+    st.task_lanes = padded(lanes, sizeof(T));
   }
 
   template <class T, class L, class Point>
@@ -770,31 +794,37 @@ class program {
         std::clamp<std::size_t>(std::min({wanted, static_cast<std::size_t>(extent) * work / min_elements_per_task,
                                           static_cast<std::size_t>(extent)}),
                                 1, max_tasks);
-    constexpr std::ptrdiff_t width = innermost(I) ? static_cast<std::ptrdiff_t>(detail::batch<T>::size) : 1;
+    constexpr std::ptrdiff_t width =
+        innermost(I) || lanes_mode(I) ? static_cast<std::ptrdiff_t>(detail::batch<T>::size) : 1;
     const std::ptrdiff_t chunk = (extent / static_cast<std::ptrdiff_t>(tasks) + width - 1) / width * width;
-    auto& memory_t = scratch<T, 0>();
-    auto& memory_d = scratch<double, 1>();
-    const std::size_t need_t = tasks * st.task_t, need_d = tasks * st.task_d;
-    if (memory_t.size() < need_t) memory_t.resize(need_t);
-    if (memory_d.size() < need_d) memory_d.resize(need_d);
-    T* base_t = memory_t.data();
-    double* base_d = memory_d.data();
+    T* base_t = line_aligned(scratch<T, 0>(), tasks * st.task_t);
+    double* base_d = line_aligned(scratch<double, 1>(), tasks * st.task_d);
+    T* base_lanes = line_aligned(scratch<T, 4>(), lanes_mode(I) ? tasks * st.task_lanes : 0);
     auto task = [&](std::size_t k) {
       task_state<T> ts;
       ts.scratch = base_t + k * st.task_t;
       ts.partial = base_d + k * st.task_d;
+      ts.lanes = base_lanes + k * st.task_lanes;
       for_reductions([&]<int R>() {
         if constexpr (completes<I>(R)) {
           using op = typename node_at<R>::op;
           std::fill_n(buffer(st, ts, R), st.size[R], static_cast<T>(op::identity));
           std::fill_n(ts.partial + st.partial_offset[R], st.size[R], op::identity);
+          if constexpr (lanes_mode(I))
+            std::fill_n(ts.lanes + st.lane_offset[R], st.size[R] * detail::batch<T>::size,
+                        static_cast<T>(op::identity));
         }
       });
       const std::ptrdiff_t begin = std::min(extent, static_cast<std::ptrdiff_t>(k) * chunk);
       const std::ptrdiff_t end = k + 1 == tasks ? extent : std::min(extent, begin + chunk);
-      constexpr std::ptrdiff_t block = innermost(I) ? 16 * width : 64;
+      constexpr std::ptrdiff_t block = innermost(I) ? 16 * width : 64 * width;
       for (std::ptrdiff_t i = begin; i < end; i += block) {
-        run_loop<T, I>(st, ts, point, i, std::min(end, i + block));
+        if constexpr (lanes_mode(I)) {
+          run_lanes<T, I>(st, ts, point, i, std::min(end, i + block));
+          flush_lanes<T, I>(st, ts);
+        } else {
+          run_loop<T, I>(st, ts, point, i, std::min(end, i + block));
+        }
         flush<T, I>(st, ts);
       }
     };
@@ -814,6 +844,162 @@ class program {
         }
         T* copy = st.final_t + st.final_offset[R];
         for (std::size_t e = 0; e < st.size[R]; ++e) copy[e] = static_cast<T>(total[e]);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rows as SIMD lanes: a top-level loop whose work sits at its own level (per-row logits, losses
+  // and gradients, as in logistic regression) runs W consecutive iterations at once, one per lane,
+  // its inner loops element by element; loads along the rows are gathers.
+
+  /// Whether the top-level loop entered at I runs rows as lanes: it has inner loops, and at least
+  // as many values are computed per row as inside its inner loops.
+  static constexpr bool lanes_mode(int enter) {
+    if (innermost(enter)) return false;
+    int outer = 0, inner = 0;
+    for (int i = enter + 1; i < code(enter).match; ++i)
+      if (code(i).op == ir::instr::compute) (code(i).depth == code(enter).depth + 1 ? outer : inner) += 1;
+    return outer > 0 && outer >= inner;
+  }
+
+  template <class T, int I, class Point>
+  static void run_lanes(const state<T>& st, task_state<T>& ts, const Point& point, std::ptrdiff_t begin,
+                        std::ptrdiff_t end) {
+    constexpr ir::instruction ins = code(I);
+    constexpr auto width = static_cast<std::ptrdiff_t>(detail::batch<T>::size);
+    std::array<detail::batch<T>, code_size + 1> values;
+    std::ptrdiff_t i = begin;
+    for (; i + width <= end; i += width) {
+      ts.index[ins.cls] = i;
+      lane_range<T, I + 1, ins.match, ins.cls>(st, ts, point, values);
+    }
+    for (; i < end; ++i) {  // the last rows one at a time
+      ts.index[ins.cls] = i;
+      run_range<T, I + 1, ins.match>(st, ts, point);
+    }
+  }
+
+  template <class T, int I, int End, int C, class Point>
+  static void lane_range(const state<T>& st, task_state<T>& ts, const Point& point,
+                         std::array<detail::batch<T>, code_size + 1>& values) {
+    if constexpr (I < End) {
+      constexpr ir::instruction ins = code(I);
+      if constexpr (ins.op == ir::instr::enter) {
+        const auto extent = static_cast<std::ptrdiff_t>(st.extent[ins.cls]);
+        for (std::ptrdiff_t j = 0; j < extent; ++j) {
+          ts.index[ins.cls] = j;
+          lane_range<T, I + 1, ins.match, C>(st, ts, point, values);
+        }
+        lane_range<T, ins.match + 1, End, C>(st, ts, point, values);
+      } else {
+        lane_step<T, I, C>(st, ts, point, values);
+        lane_range<T, I + 1, End, C>(st, ts, point, values);
+      }
+    }
+  }
+
+  // A reduction's per-lane accumulators in lanes mode: its buffer element e is lanes [e·W, e·W + W).
+  template <class T>
+  static T* lane_slot(const state<T>& st, const task_state<T>& ts, int r) {
+    return ts.lanes + st.lane_offset[static_cast<std::size_t>(r)] +
+           static_cast<std::size_t>(buffer_offset(st, ts, r)) * detail::batch<T>::size;
+  }
+
+  template <class T, ir::operand O, int C, class Point>
+  static detail::batch<T> lane_operand(const state<T>& st, const task_state<T>& ts, const Point& point,
+                                       const std::array<detail::batch<T>, code_size + 1>& values) {
+    using V = detail::batch<T>;
+    if constexpr (O.s == ir::source::tensor_leaf) {
+      const T* base = st.leaf[O.node] + leaf_offset(st, ts, O.node);
+      constexpr int axis = axis_of(O.node, C);
+      if constexpr (axis < 0)
+        return V(*base);
+      else
+        return gather<T>(base, st.leaf_stride[O.node][axis]);
+    } else if constexpr (O.s == ir::source::reduction) {
+      if constexpr (plan.global[O.node]) {  // completed by an earlier loop
+        const T* base = result(st, ts, O.node) + buffer_offset(st, ts, O.node);
+        if constexpr (((plan.buffer_dims[O.node] >> C) & 1U) == 0)
+          return V(*base);
+        else
+          return gather<T>(base, st.stride[O.node][C]);
+      } else {  // local: completed earlier in this row group, one accumulator per lane
+        return V::load_unaligned(lane_slot(st, ts, O.node));
+      }
+    } else if constexpr (O.s == ir::source::value && code(O.item).depth > 0) {
+      return values[O.item];
+    } else {
+      return V(scalar_operand<T, O>(st, ts, point));
+    }
+  }
+
+  template <class T, int J, int C, class Point>
+  static void lane_step(const state<T>& st, task_state<T>& ts, const Point& point,
+                        std::array<detail::batch<T>, code_size + 1>& values) {
+    using V = detail::batch<T>;
+    constexpr ir::instruction ins = code(J);
+    if constexpr (ins.op == ir::instr::compute) {
+      constexpr int n = ins.node;
+      if constexpr (info(n).k == ir::kind::numel) {
+        values[J] = V(static_cast<T>(numel_value(st, info(n).args[0])));
+      } else {
+        std::array<V, 3> args{};
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+          ((args[K] = lane_operand<T, ins.operands[K], C>(st, ts, point, values)), ...);
+        }
+        (std::make_index_sequence<3>{});
+        values[J] = apply_node<n, V>(args);
+      }
+    } else if constexpr (ins.op == ir::instr::accumulate) {
+      using op = typename node_at<ins.node>::op;
+      const V value = lane_operand<T, ins.operands[0], C>(st, ts, point, values);
+      if constexpr (((plan.buffer_dims[ins.node] >> C) & 1U) != 0) {
+        // indexed by the rows themselves: each lane has its own element (a global reduction made
+        // so because a later loop reads it)
+        T* base = buffer(st, ts, ins.node) + buffer_offset(st, ts, ins.node);
+        const std::ptrdiff_t stride = st.stride[ins.node][C];
+        alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+        value.store_aligned(lanes.data());
+        for (std::size_t j = 0; j < V::size; ++j)
+          base[static_cast<std::ptrdiff_t>(j) * stride] =
+              op::combine(base[static_cast<std::ptrdiff_t>(j) * stride], lanes[j]);
+      } else {
+        T* slot = lane_slot(st, ts, ins.node);
+        op::combine(V::load_unaligned(slot), value).store_unaligned(slot);
+      }
+    } else if constexpr (ins.op == ir::instr::store) {
+      constexpr std::size_t k = output_slot(ins.node);
+      std::ptrdiff_t offset = 0, stride = 0;
+      for (int p = 0; p < info(ins.node).rank; ++p) {
+        const int cls = plan.cls[ins.node][p];
+        if (cls < 0) continue;
+        offset += ts.index[cls] * st.out_stride[k][static_cast<std::size_t>(p)];
+        if (cls == C) stride = st.out_stride[k][static_cast<std::size_t>(p)];
+      }
+      alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+      lane_operand<T, ins.operands[0], C>(st, ts, point, values).store_aligned(lanes.data());
+      for (std::size_t j = 0; j < V::size; ++j) st.out[k][offset + static_cast<std::ptrdiff_t>(j) * stride] = lanes[j];
+    } else if constexpr (ins.op == ir::instr::reset) {
+      using op = typename node_at<ins.node>::op;
+      std::fill_n(ts.lanes + st.lane_offset[ins.node], st.size[ins.node] * V::size, static_cast<T>(op::identity));
+    }
+  }
+
+  // Folds the lanes of the reductions completed by loop I into the task's double partials.
+  template <class T, int I>
+  static void flush_lanes(const state<T>& st, task_state<T>& ts) {
+    for_reductions([&]<int R>() {
+      if constexpr (completes<I>(R) && ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0) {
+        using op = typename node_at<R>::op;
+        constexpr std::size_t width = detail::batch<T>::size;
+        T* lanes = ts.lanes + st.lane_offset[R];
+        double* part = ts.partial + st.partial_offset[R];
+        for (std::size_t e = 0; e < st.size[R]; ++e)
+          for (std::size_t j = 0; j < width; ++j) {
+            part[e] = op::combine(part[e], static_cast<double>(lanes[e * width + j]));
+            lanes[e * width + j] = static_cast<T>(op::identity);
+          }
       }
     });
   }
