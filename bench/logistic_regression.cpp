@@ -139,12 +139,13 @@ int main(int argc, char** argv) {
       const long before = peak_rss_kib();
       step_result hand_result, simd_result;
       const int omp_threads = static_cast<int>(threads);
-      const auto [kobai_time, hand_time] = bench::median_seconds(
-          [&] { step.into(kobai_result, X = features_data, y = labels, w = weights, b = 0.1f); },
-          [&] {
-            hand_result = hand_written<false>(features_data.data(), labels.data(), n, weights.data(), 0.1f, omp_threads);
-          },
-          repetitions);
+      const auto [kobai_time, hand_time] =
+          bench::median_seconds([&] { step.into(kobai_result, X = features_data, y = labels, w = weights, b = 0.1f); },
+                                [&] {
+                                  hand_result = hand_written<false>(features_data.data(), labels.data(), n,
+                                                                    weights.data(), 0.1f, omp_threads);
+                                },
+                                repetitions);
       kobai_extra_kib = std::max(kobai_extra_kib, peak_rss_kib() - before);
       const auto [kobai_again, simd_time] = bench::median_seconds(
           [&] { step.into(kobai_result, X = features_data, y = labels, w = weights, b = 0.1f); },
@@ -159,14 +160,16 @@ int main(int argc, char** argv) {
       // Within 1e-4 of the hand loops (double accumulators like kobai's); within 1e-3 of LibTorch,
       // whose float32 sums over 10^7 rows drift by about 1e-4.
       auto matches = [&](const step_result& r, double tolerance = 1e-4) {
-        const auto close = [&](double a, double b) { return std::abs(a - b) <= tolerance * std::max(1e-2, std::abs(b)); };
+        const auto close = [&](double a, double b) {
+          return std::abs(a - b) <= tolerance * std::max(1e-2, std::abs(b));
+        };
         bool same = close(L, r.loss) && close(gb, r.db);
         for (std::size_t d = 0; d < features; ++d) same = same && close(gw(d), r.dw[d]);
         return same;
       };
       if (!matches(hand_result) || !matches(simd_result))
-        std::printf("  disagreement at N=%zu: kobai loss %.9g db %.9g dw0 %.9g; hand %.9g %.9g %.9g\n", n, L, gb,
-                    gw(0), hand_result.loss, hand_result.db, hand_result.dw[0]);
+        std::printf("  disagreement at N=%zu: kobai loss %.9g db %.9g dw0 %.9g; hand %.9g %.9g %.9g\n", n, L, gb, gw(0),
+                    hand_result.loss, hand_result.db, hand_result.dw[0]);
       agree = agree && matches(hand_result) && matches(simd_result);
       std::printf("%10zu %8u %10.2f us %10.2f us %10.2f us %11.3f %11.3f", n, threads, kobai_time * 1e6,
                   hand_time * 1e6, simd_time * 1e6, kobai_time / hand_time, kobai_again / simd_time);
@@ -180,9 +183,9 @@ int main(int argc, char** argv) {
       torch::set_num_threads(static_cast<int>(threads));
       libtorch_step libtorch(features_data.data(), labels.data(), weights.data(), n);
       step_result torch_result;
-      const auto [kobai_third, torch_time] = bench::median_seconds(
-          [&] { step.into(kobai_result, X = features_data, y = labels, w = weights, b = 0.1f); },
-          [&] { torch_result = libtorch(); }, std::max(5, repetitions / 10));
+      const auto [kobai_third, torch_time] =
+          bench::median_seconds([&] { step.into(kobai_result, X = features_data, y = labels, w = weights, b = 0.1f); },
+                                [&] { torch_result = libtorch(); }, std::max(5, repetitions / 10));
       if (!matches(torch_result, 1e-3))
         std::printf("  disagreement at N=%zu: kobai loss %.9g db %.9g dw0 %.9g; libtorch %.9g %.9g %.9g\n", n, L, gb,
                     gw(0), torch_result.loss, torch_result.db, torch_result.dw[0]);

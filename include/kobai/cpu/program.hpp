@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -479,26 +480,81 @@ class program {
     }
   }
 
-  // The value of operand O inside the innermost loop over class C (stride along C known).
+  // Offsets at the start of an innermost loop (its index at 0), so that element i of the loop is
+  // at base + i·stride: leaves, reduction buffers and outputs.
+  struct cursor {
+    std::array<std::ptrdiff_t, nodes> leaf{};
+    std::array<std::ptrdiff_t, nodes> buffer{};
+    std::array<std::ptrdiff_t, output_count> out{};
+  };
+  // Whether the body of the loop entered at I reads or writes node n (a leaf, a reduction buffer
+  // or an output).
+  static constexpr bool touches(int enter, int n) {
+    for (int j = enter + 1; j < code(enter).match; ++j) {
+      const ir::instruction& ins = code(j);
+      if ((ins.op == ir::instr::accumulate || ins.op == ir::instr::store) && ins.node == n) return true;
+      for (const auto& o : ins.operands)
+        if ((o.s == ir::source::tensor_leaf || o.s == ir::source::reduction) && o.node == n) return true;
+    }
+    return false;
+  }
+  template <class T, int I>
+  static cursor start(const state<T>& st, task_state<T>& ts) {
+    cursor at;
+    ts.index[code(I).cls] = 0;
+    [&]<int... N>(std::integer_sequence<int, N...>) {
+      (
+          [&] {
+            if constexpr (touches(I, N) && info(N).k == ir::kind::tensor_leaf) at.leaf[N] = leaf_offset(st, ts, N);
+            if constexpr (touches(I, N) && info(N).k == ir::kind::reduction) at.buffer[N] = buffer_offset(st, ts, N);
+          }(),
+          ...);
+    }
+    (std::make_integer_sequence<int, static_cast<int>(nodes)>{});
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (
+          [&] {
+            if constexpr (touches(I, output_node[K]))
+              for (int p = 0; p < info(output_node[K]).rank; ++p) {
+                const int cls = plan.cls[static_cast<std::size_t>(output_node[K])][static_cast<std::size_t>(p)];
+                if (cls >= 0)
+                  at.out[K] += ts.index[static_cast<std::size_t>(cls)] * st.out_stride[K][static_cast<std::size_t>(p)];
+              }
+          }(),
+          ...);
+    }
+    (std::make_index_sequence<output_count>{});
+    return at;
+  }
+  // The stride along class C of output k (its row-major layout).
+  template <std::size_t K, int C>
+  static constexpr int output_axis() {
+    for (int p = 0; p < info(output_node[K]).rank; ++p)
+      if (plan.cls[static_cast<std::size_t>(output_node[K])][static_cast<std::size_t>(p)] == C) return p;
+    return -1;
+  }
+
+  // The value of operand O at element i of the innermost loop over class C.
   template <class T, ir::operand O, int C, class Point>
   static detail::batch<T> batch_operand(const state<T>& st, const task_state<T>& ts, const Point& point,
+                                        const cursor& at, std::ptrdiff_t i,
                                         const std::array<detail::batch<T>, code_size + 1>& local, int depth) {
     using V = detail::batch<T>;
     if constexpr (O.s == ir::source::tensor_leaf) {
-      const T* base = st.leaf[O.node] + leaf_offset(st, ts, O.node);
       constexpr int axis = axis_of(O.node, C);
+      const T* base = st.leaf[O.node] + at.leaf[O.node];
       if constexpr (axis < 0)
         return V(*base);
       else if constexpr (axis == info(O.node).rank - 1)
-        return V::load_unaligned(base);
+        return V::load_unaligned(base + i);
       else
-        return gather<T>(base, st.leaf_stride[O.node][axis]);
+        return gather<T>(base + i * st.leaf_stride[O.node][axis], st.leaf_stride[O.node][axis]);
     } else if constexpr (O.s == ir::source::reduction) {
-      const T* base = result(st, ts, O.node) + buffer_offset(st, ts, O.node);
+      const T* base = result(st, ts, O.node) + at.buffer[O.node];
       if constexpr (((plan.buffer_dims[O.node] >> C) & 1U) == 0)
         return V(*base);
       else
-        return gather<T>(base, st.stride[O.node][C]);
+        return gather<T>(base + i * st.stride[O.node][C], st.stride[O.node][C]);
     } else if constexpr (O.s == ir::source::value) {
       if (code(O.item).depth == depth + 1) return local[O.item];
       return V(scalar_operand<T, O>(st, ts, point));
@@ -621,18 +677,20 @@ class program {
   template <class T, int I, class Point>
   static void run_innermost(const state<T>& st, task_state<T>& ts, const Point& point, std::ptrdiff_t begin,
                             std::ptrdiff_t end) {
+    // A top-level loop's accumulators also move to double every block, for accuracy over long loops.
     using V = detail::batch<T>;
     constexpr ir::instruction ins = code(I);
     constexpr int c = ins.cls;
     constexpr auto width = static_cast<std::ptrdiff_t>(V::size);
     std::array<V, code_size + 1> local;
     std::array<V, code_size + 1> folding;  // by instruction: registers of reductions over c
+    const cursor at = start<T, I>(st, ts);
     auto fold_registers = [&] {
       for_body<I>([&]<int J>() {
         constexpr ir::instruction step = code(J);
         if constexpr (step.op == ir::instr::accumulate && ((plan.buffer_dims[step.node] >> c) & 1U) == 0) {
           using op = typename node_at<step.node>::op;
-          T& slot = buffer(st, ts, step.node)[buffer_offset(st, ts, step.node)];
+          T& slot = buffer(st, ts, step.node)[at.buffer[step.node]];
           slot = static_cast<T>(op::combine(static_cast<double>(slot), horizontal<op>(folding[J])));
           folding[J] = V(static_cast<T>(op::identity));
         }
@@ -645,11 +703,10 @@ class program {
     std::ptrdiff_t i = begin;
     while (i + width <= end) {
       const std::ptrdiff_t block_end = std::min(end, i + 16 * width);
-      for (; i + width <= block_end; i += width) {
-        ts.index[c] = i;
-        for_body<I>([&]<int J>() { batch_step<T, J, c>(st, ts, point, local, folding); });
-      }
+      for (; i + width <= block_end; i += width)
+        for_body<I>([&]<int J>() { batch_step<T, J, c>(st, ts, point, at, i, local, folding); });
       fold_registers();
+      if constexpr (ins.depth == 0) flush<T, I>(st, ts);
     }
     for (; i < end; ++i) {
       ts.index[c] = i;
@@ -676,7 +733,7 @@ class program {
   }
 
   template <class T, int J, int C, class Point>
-  static void batch_step(const state<T>& st, task_state<T>& ts, const Point& point,
+  static void batch_step(const state<T>& st, task_state<T>& ts, const Point& point, const cursor& at, std::ptrdiff_t i,
                          std::array<detail::batch<T>, code_size + 1>& local,
                          std::array<detail::batch<T>, code_size + 1>& folding) {
     using V = detail::batch<T>;
@@ -689,19 +746,19 @@ class program {
       } else {
         std::array<V, 3> args{};
         [&]<std::size_t... K>(std::index_sequence<K...>) {
-          ((args[K] = batch_operand<T, ins.operands[K], C>(st, ts, point, local, depth)), ...);
+          ((args[K] = batch_operand<T, ins.operands[K], C>(st, ts, point, at, i, local, depth)), ...);
         }
         (std::make_index_sequence<3>{});
         local[J] = apply_node<n, V>(args);
       }
     } else if constexpr (ins.op == ir::instr::accumulate) {
       using op = typename node_at<ins.node>::op;
-      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, local, depth);
+      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth);
       if constexpr (((plan.buffer_dims[ins.node] >> C) & 1U) == 0) {
         folding[J] = op::combine(folding[J], value);
       } else {
-        T* base = buffer(st, ts, ins.node) + buffer_offset(st, ts, ins.node);
         const std::ptrdiff_t stride = st.stride[ins.node][C];
+        T* base = buffer(st, ts, ins.node) + at.buffer[ins.node] + i * stride;
         if (stride == 1) {
           op::combine(V::load_unaligned(base), value).store_unaligned(base);
         } else {
@@ -714,22 +771,16 @@ class program {
       }
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = output_slot(ins.node);
-      std::ptrdiff_t offset = 0;
-      std::ptrdiff_t stride = 0;
-      for (int p = 0; p < info(ins.node).rank; ++p) {
-        const int cls = plan.cls[ins.node][p];
-        if (cls < 0) continue;
-        offset += ts.index[cls] * st.out_stride[k][static_cast<std::size_t>(p)];
-        if (cls == C) stride = st.out_stride[k][static_cast<std::size_t>(p)];
-      }
-      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, local, depth);
-      if (stride == 1) {
-        value.store_unaligned(st.out[k] + offset);
+      constexpr int axis = output_axis<k, C>();
+      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth);
+      if constexpr (axis == info(ins.node).rank - 1) {  // row-major: the last axis is contiguous
+        value.store_unaligned(st.out[k] + at.out[k] + i);
       } else {
+        const std::ptrdiff_t stride = st.out_stride[k][static_cast<std::size_t>(axis)];
         alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
         value.store_aligned(lanes.data());
         for (std::size_t j = 0; j < V::size; ++j)
-          st.out[k][offset + static_cast<std::ptrdiff_t>(j) * stride] = lanes[j];
+          st.out[k][at.out[k] + (i + static_cast<std::ptrdiff_t>(j)) * stride] = lanes[j];
       }
     }
   }
@@ -817,7 +868,7 @@ class program {
       });
       const std::ptrdiff_t begin = std::min(extent, static_cast<std::ptrdiff_t>(k) * chunk);
       const std::ptrdiff_t end = k + 1 == tasks ? extent : std::min(extent, begin + chunk);
-      constexpr std::ptrdiff_t block = innermost(I) ? 16 * width : 64 * width;
+      constexpr std::ptrdiff_t block = innermost(I) ? std::numeric_limits<std::ptrdiff_t>::max() / 2 : 64 * width;
       for (std::ptrdiff_t i = begin; i < end; i += block) {
         if constexpr (lanes_mode(I)) {
           run_lanes<T, I>(st, ts, point, i, std::min(end, i + block));
