@@ -8,6 +8,7 @@
 
 #include "kobai/cpu/functional.hpp"
 #include "kobai/cpu/gradcheck.hpp"
+#include "kobai/ir/plan.hpp"
 #include "kobai/kobai.hpp"
 
 using namespace kobai;
@@ -191,4 +192,24 @@ TEST_CASE("tensor-valued outputs: vjp with a seed, jacobian and hessian") {
       }
       CHECK(H(k, l) == doctest::Approx(e).epsilon(1e-10));
     }
+}
+
+TEST_CASE("flatten and reshape_as: views of leaves, and of computed values materialized between loops") {
+  constexpr auto v = var<"v", 1>;  // 12 elements, like A
+  const auto vv = filled<1>({12}, 0.4);
+  const auto [flat, scaled, back] = compile(flatten(A), flatten(exp(A)) * v, reshape_as(v * 2_c, A))(A = Av, v = vv);
+  REQUIRE(flat.shape() == std::array<std::size_t, 1>{12});
+  REQUIRE(back.shape() == std::array<std::size_t, 2>{3, 4});
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t j = 0; j < 4; ++j) {
+      check_close(flat(4 * i + j), Av(i, j));  // row-major
+      check_close(scaled(4 * i + j), std::exp(Av(i, j)) * vv(4 * i + j));
+      check_close(back(i, j), 2 * vv(4 * i + j));
+    }
+  CHECK(ir::loop_count(flatten(exp(A)) * v) == 2);  // exp(A) is written out, then read as a vector
+  CHECK(gradcheck(sum(flatten(tanh(A)) * v) + sum(pow<2>(reshape_as(sin(v), A) - A)), A = Av, v = vv).passed());
+  CHECK(gradcheck(sum(exp(flatten(matmul(A, B)))), A = Av, B = Bv).passed());
+  const xt::xtensor<double, 1> wrong = xt::zeros<double>({11});
+  CHECK_THROWS_WITH_AS(compile(flatten(A) * v)(A = Av, v = wrong), doctest::Contains("12 elements"),
+                       kobai::shape_error);
 }

@@ -252,6 +252,13 @@ class program {
     std::array<std::size_t, nodes> final_offset{};    // global: folded result, double and T
     std::array<std::size_t, nodes> lane_offset{};     // a task's SIMD-lane accumulators (rows as lanes)
     std::size_t task_t = 0, task_d = 0, task_lanes = 0, final_size = 0;
+    // views (flatten, reshape): their memory, row-major strides by their own axes and by their
+    // source's axes (for writing it), and the size of the memory to provide for computed sources
+    std::array<T*, nodes> view_data{};
+    std::array<std::array<std::ptrdiff_t, ir::max_axes>, nodes> view_stride{};
+    std::array<std::array<std::ptrdiff_t, ir::max_axes>, nodes> source_stride{};
+    std::array<std::size_t, nodes> view_offset{};  // in the views' scratch memory
+    std::size_t view_size = 0;
     std::array<double, code_size + 1> root{};  // values computed outside every loop
     T* final_t = nullptr;
     double* final_d = nullptr;
@@ -277,7 +284,8 @@ class program {
   }
 
   // The calling thread's memory for the tasks' accumulators (grown, never shrunk: after the first
-  // call with a shape, no allocation). Which: 0 for T accumulators, 1 for double partials.
+  // call with a shape, no allocation). Which: 0 for T accumulators, 1 for double partials, 2 and 3
+  // for the folded results, 4 for SIMD-lane accumulators, 5 for views of computed values.
   template <class T, int Which>
   static std::vector<T>& scratch() {
     thread_local std::vector<T> memory;
@@ -298,6 +306,7 @@ class program {
     std::array<int, classes + 1> owner{};
     owner.fill(-1);
     [&]<class... Ns>(type_list<Ns...>) { (bind_leaf<T, Ns>(st, point, owner), ...); }(order{});
+    bind_views(st, owner);
     // reduction buffers, indexed by their classes in loop order (the innermost contiguous)
     std::size_t local = 0, fast = 0, partial = 0, final_size = 0;
     for (std::size_t r = 0; r < nodes; ++r) {
@@ -339,6 +348,59 @@ class program {
         lanes += st.size[r] * detail::batch<T>::size;
       }
     st.task_lanes = padded(lanes, sizeof(T));
+  }
+
+  // The extent of a flattened axis is the element count of its source, and a view must have as many
+  // elements as its source; then the row-major strides of both.
+  template <class T>
+  static void bind_views(state<T>& st, std::array<int, classes + 1>& owner) {
+    for (int v = 0; v < static_cast<int>(nodes); ++v) {
+      if (info(v).k != ir::kind::view) continue;
+      const auto n = static_cast<std::size_t>(v);
+      const int source = info(v).args[0];
+      auto extent_of = [&](int node, int p) -> std::size_t {
+        const int c = plan.cls[static_cast<std::size_t>(node)][static_cast<std::size_t>(p)];
+        return c < 0 ? 1 : st.extent[static_cast<std::size_t>(c)];
+      };
+      std::size_t count = 1;
+      for (int p = 0; p < info(source).rank; ++p) count *= extent_of(source, p);
+      if (info(v).nargs == 1) {  // flatten: a new axis of `count` elements
+        const auto c = static_cast<std::size_t>(plan.cls[n][0]);
+        if (owner[c] < 0) {
+          owner[c] = v;
+          st.extent[c] = count;
+        } else if (st.extent[c] != count) {
+          throw shape_error(detail::join("kobai: a flattened tensor of ", std::to_string(count),
+                                         " elements meets an axis of extent ", std::to_string(st.extent[c])));
+        }
+      }
+      std::size_t elements = 1;
+      for (int p = 0; p < info(v).rank; ++p) elements *= extent_of(v, p);
+      if (elements != count)
+        throw shape_error(detail::join("kobai: reshape of ", std::to_string(count), " elements into a shape of ",
+                                       std::to_string(elements), " elements"));
+      std::ptrdiff_t stride = 1;
+      for (int p = info(v).rank - 1; p >= 0; --p) {
+        st.view_stride[n][static_cast<std::size_t>(p)] = stride;
+        stride *= static_cast<std::ptrdiff_t>(extent_of(v, p));
+      }
+      stride = 1;
+      for (int p = info(source).rank - 1; p >= 0; --p) {
+        st.source_stride[n][static_cast<std::size_t>(p)] = stride;
+        stride *= static_cast<std::ptrdiff_t>(extent_of(source, p));
+      }
+      if (info(source).k == ir::kind::tensor_leaf) {
+        st.view_data[n] = const_cast<T*>(st.leaf[static_cast<std::size_t>(source)]);  // only read
+      } else if (!is_output(v)) {
+        st.view_offset[n] = st.view_size;
+        st.view_size += count;
+      }
+    }
+  }
+  static constexpr bool is_output(int n) {
+    for (int o : output_node)
+      if (o == n) return true;
+    return false;
   }
 
   template <class T, class L, class Point>
@@ -438,6 +500,41 @@ class program {
                 st.leaf_stride[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
     return offset;
   }
+  // Where the current indices fall in a view's memory (by its axes), or in its source's (by the
+  // source's axes, for writing it).
+  template <class T>
+  static std::ptrdiff_t view_offset(const state<T>& st, const task_state<T>& ts, int n) {
+    std::ptrdiff_t offset = 0;
+    for (int p = 0; p < info(n).rank; ++p) {
+      const int c = plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+      if (c >= 0)
+        offset += ts.index[static_cast<std::size_t>(c)] *
+                  st.view_stride[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+    }
+    return offset;
+  }
+  template <class T>
+  static std::ptrdiff_t source_offset(const state<T>& st, const task_state<T>& ts, int n) {
+    const int source = info(n).args[0];
+    std::ptrdiff_t offset = 0;
+    for (int p = 0; p < info(source).rank; ++p) {
+      const int c = plan.cls[static_cast<std::size_t>(source)][static_cast<std::size_t>(p)];
+      if (c >= 0)
+        offset += ts.index[static_cast<std::size_t>(c)] *
+                  st.source_stride[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+    }
+    return offset;
+  }
+  // The stride along class C of a view's memory, by its own axes (Source: by its source's axes).
+  template <bool Source, class T>
+  static std::ptrdiff_t view_step(const state<T>& st, int n, int c) {
+    const int node = Source ? info(n).args[0] : n;
+    for (int p = 0; p < info(node).rank; ++p)
+      if (plan.cls[static_cast<std::size_t>(node)][static_cast<std::size_t>(p)] == c)
+        return (Source ? st.source_stride : st.view_stride)[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+    return 0;
+  }
+
   template <class T>
   static std::ptrdiff_t buffer_offset(const state<T>& st, const task_state<T>& ts, int r) {
     std::ptrdiff_t offset = 0;
@@ -470,6 +567,8 @@ class program {
       return st.leaf[O.node][leaf_offset(st, ts, O.node)];
     } else if constexpr (O.s == ir::source::reduction) {
       return result(st, ts, O.node)[buffer_offset(st, ts, O.node)];
+    } else if constexpr (O.s == ir::source::view) {
+      return st.view_data[O.node][view_offset(st, ts, O.node)];
     } else if constexpr (O.s == ir::source::value) {
       if constexpr (code(O.item).depth == 0)
         return static_cast<T>(st.root[O.item]);
@@ -486,15 +585,20 @@ class program {
     std::array<std::ptrdiff_t, nodes> leaf{};
     std::array<std::ptrdiff_t, nodes> buffer{};
     std::array<std::ptrdiff_t, output_count> out{};
+    std::array<std::ptrdiff_t, nodes> view{};    // reading a view
+    std::array<std::ptrdiff_t, nodes> source{};  // writing a view's source
   };
   // Whether the body of the loop entered at I reads or writes node n (a leaf, a reduction buffer
   // or an output).
   static constexpr bool touches(int enter, int n) {
     for (int j = enter + 1; j < code(enter).match; ++j) {
       const ir::instruction& ins = code(j);
-      if ((ins.op == ir::instr::accumulate || ins.op == ir::instr::store) && ins.node == n) return true;
+      if ((ins.op == ir::instr::accumulate || ins.op == ir::instr::store || ins.op == ir::instr::materialize) &&
+          ins.node == n)
+        return true;
       for (const auto& o : ins.operands)
-        if ((o.s == ir::source::tensor_leaf || o.s == ir::source::reduction) && o.node == n) return true;
+        if ((o.s == ir::source::tensor_leaf || o.s == ir::source::reduction || o.s == ir::source::view) && o.node == n)
+          return true;
     }
     return false;
   }
@@ -507,6 +611,10 @@ class program {
           [&] {
             if constexpr (touches(I, N) && info(N).k == ir::kind::tensor_leaf) at.leaf[N] = leaf_offset(st, ts, N);
             if constexpr (touches(I, N) && info(N).k == ir::kind::reduction) at.buffer[N] = buffer_offset(st, ts, N);
+            if constexpr (touches(I, N) && info(N).k == ir::kind::view) {
+              at.view[N] = view_offset(st, ts, N);
+              at.source[N] = source_offset(st, ts, N);
+            }
           }(),
           ...);
     }
@@ -555,6 +663,9 @@ class program {
         return V(*base);
       else
         return gather<T>(base + i * st.stride[O.node][C], st.stride[O.node][C]);
+    } else if constexpr (O.s == ir::source::view) {
+      const std::ptrdiff_t stride = view_step<false>(st, O.node, C);
+      return gather<T>(st.view_data[O.node] + at.view[O.node] + i * stride, stride);
     } else if constexpr (O.s == ir::source::value) {
       if (code(O.item).depth == depth + 1) return local[O.item];
       return V(scalar_operand<T, O>(st, ts, point));
@@ -574,6 +685,17 @@ class program {
     alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
     for (std::size_t j = 0; j < V::size; ++j) lanes[j] = base[static_cast<std::ptrdiff_t>(j) * stride];
     return V::load_aligned(lanes.data());
+  }
+
+  template <class V, class T>
+  static void scatter(const V& value, T* base, std::ptrdiff_t stride) {
+    if (stride == 1) {
+      value.store_unaligned(base);
+      return;
+    }
+    alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+    value.store_aligned(lanes.data());
+    for (std::size_t j = 0; j < V::size; ++j) base[static_cast<std::ptrdiff_t>(j) * stride] = lanes[j];
   }
 
   template <class V, class Op, class Array, std::size_t... K>
@@ -619,6 +741,8 @@ class program {
     } else if constexpr (ins.op == ir::instr::reset) {
       using op = typename node_at<ins.node>::op;
       std::fill_n(buffer(st, ts, ins.node), st.size[ins.node], static_cast<T>(op::identity));
+    } else if constexpr (ins.op == ir::instr::materialize) {
+      st.view_data[ins.node][source_offset(st, ts, ins.node)] = scalar_operand<T, ins.operands[0]>(st, ts, point);
     }
   }
   static constexpr std::size_t output_slot(int n) {
@@ -769,6 +893,10 @@ class program {
                 op::combine(base[static_cast<std::ptrdiff_t>(j) * stride], lanes[j]);
         }
       }
+    } else if constexpr (ins.op == ir::instr::materialize) {
+      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth);
+      const std::ptrdiff_t stride = view_step<true>(st, ins.node, C);
+      scatter(value, st.view_data[ins.node] + at.source[ins.node] + i * stride, stride);
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = output_slot(ins.node);
       constexpr int axis = output_axis<k, C>();
@@ -808,6 +936,9 @@ class program {
       } else if constexpr (ins.op == ir::instr::enter) {
         run_top_loop<T, I>(st, point);
         run_top<T, ins.match + 1>(st, point);
+      } else if constexpr (ins.op == ir::instr::materialize) {  // a source without axes: one element
+        st.view_data[ins.node][0] = static_cast<T>(root_operand<ins.operands[0]>(st, point));
+        run_top<T, I + 1>(st, point);
       } else {
         run_top<T, I + 1>(st, point);  // resets of global reductions happen in each task
       }
@@ -824,6 +955,8 @@ class program {
       return st.final_d[st.final_offset[O.node]];
     else if constexpr (O.s == ir::source::value)
       return st.root[O.item];
+    else if constexpr (O.s == ir::source::view)
+      return static_cast<double>(st.view_data[O.node][0]);
     else
       return 0.0;
   }
@@ -978,6 +1111,8 @@ class program {
       } else {  // local: completed earlier in this row group, one accumulator per lane
         return V::load_unaligned(lane_slot(st, ts, O.node));
       }
+    } else if constexpr (O.s == ir::source::view) {
+      return gather<T>(st.view_data[O.node] + view_offset(st, ts, O.node), view_step<false>(st, O.node, C));
     } else if constexpr (O.s == ir::source::value && code(O.item).depth > 0) {
       return values[O.item];
     } else {
@@ -1034,6 +1169,9 @@ class program {
     } else if constexpr (ins.op == ir::instr::reset) {
       using op = typename node_at<ins.node>::op;
       std::fill_n(ts.lanes + st.lane_offset[ins.node], st.size[ins.node] * V::size, static_cast<T>(op::identity));
+    } else if constexpr (ins.op == ir::instr::materialize) {
+      scatter(lane_operand<T, ins.operands[0], C>(st, ts, point, values),
+              st.view_data[ins.node] + source_offset(st, ts, ins.node), view_step<true>(st, ins.node, C));
     }
   }
 
@@ -1107,6 +1245,11 @@ class program {
     if (final_t.size() < st.final_size) final_t.resize(st.final_size);
     if (final_d.size() < st.final_size) final_d.resize(st.final_size);
     st.final_t = final_t.data();
+    T* views = line_aligned(scratch<T, 5>(), st.view_size);
+    for (std::size_t n = 0; n < nodes; ++n)
+      if (info(static_cast<int>(n)).k == ir::kind::view && st.view_data[n] == nullptr)
+        st.view_data[n] =
+            is_output(static_cast<int>(n)) ? st.out[output_slot(static_cast<int>(n))] : views + st.view_offset[n];
     st.final_d = final_d.data();
     run_top<T, 0>(st, point);
     [&]<std::size_t... K>(std::index_sequence<K...>) { (write_output<K>(st, point, std::get<K>(results)), ...); }
@@ -1121,7 +1264,7 @@ class program {
     constexpr ir::kind k = info(n).k;
     constexpr bool stored = [] {
       for (int i = 0; i < static_cast<int>(code_size); ++i)
-        if (code(i).op == ir::instr::store && code(i).node == n) return true;
+        if ((code(i).op == ir::instr::store || code(i).op == ir::instr::materialize) && code(i).node == n) return true;
       return false;
     }();
     if constexpr (stored) {

@@ -184,4 +184,22 @@ constexpr auto rule(node<ops::transpose, A> self, auto g) {
     return transpose(g);
 }
 
+template <std::size_t I, class A>
+constexpr auto rule(node<ops::flatten, A> self, auto g) {
+  if constexpr (decltype(g)::rank == 0)
+    return g;
+  else
+    return reshape_as(detail::as_shape_of<decltype(self)>(g), A{});
+}
+
+template <std::size_t I, class A, class Like>
+constexpr auto rule(node<ops::reshape, A, Like> self, auto g) {
+  if constexpr (I == 1)
+    return literal<0>;  // only Like's shape is used
+  else if constexpr (decltype(g)::rank == 0)
+    return g;
+  else
+    return reshape_as(detail::as_shape_of<decltype(self)>(g), A{});
+}
+
 }  // namespace kobai::diff

@@ -17,6 +17,29 @@ constexpr auto unsqueeze(A a) {
   return detail::make_node<ops::unsqueeze<(P < 0 ? P + A::rank + 1 : P)>>(a);
 }
 
+/// x's elements in row-major order as a vector (torch.flatten); a vector is its own flattening.
+template <expression A>
+constexpr auto flatten(A a) {
+  if constexpr (A::rank == 1 && A::units == 0)
+    return a;
+  else if constexpr (A::rank == 0)
+    return unsqueeze<0>(a);
+  else
+    return detail::make_node<ops::flatten>(a);
+}
+
+/// x's elements in row-major order, in the shape of `like` (torch.reshape_as; like's values are not
+/// read). The element counts are checked when the program is called.
+template <expression A, expression Like>
+constexpr auto reshape_as(A a, Like like) {
+  if constexpr (same_structure<A, Like> && std::is_same_v<A, Like>)
+    return a;
+  else if constexpr (A::rank == 0)
+    return reshape_as(unsqueeze<0>(a), like);  // a one-element shape
+  else
+    return detail::make_node<ops::reshape>(a, detail::shape_witness(like));
+}
+
 /// x with its last two axes swapped (x.mT); a vector or a scalar is its own transpose.
 template <expression A>
 constexpr auto transpose(A a) {

@@ -115,7 +115,9 @@ enum class op_id : int {
   numel,
   expand,
   unsqueeze,
-  transpose
+  transpose,
+  flatten,
+  reshape
 };
 
 /// a + b.  ∂/∂a = 1, ∂/∂b = 1.
@@ -586,6 +588,44 @@ struct transpose : op_base {
   }
   template <class T>
   static constexpr T apply(T x) {
+    return x;
+  }
+};
+
+/// flatten(x): x's elements in row-major order as one axis of numel(x) elements.  ∂/∂x: the
+/// adjoint reshaped back to x's shape.
+struct flatten : op_base {
+  static constexpr op_id id = op_id::flatten;
+  static constexpr std::string_view name = "flatten";
+  template <class A>
+  static constexpr int result_rank() {
+    return 1;
+  }
+  template <class A>
+  static constexpr std::uint32_t result_units() {
+    return 0;
+  }
+  template <class T>
+  static constexpr T apply(T x) {
+    return x;
+  }
+};
+
+/// reshape(x, like): x's elements in row-major order, laid out in the shape of `like` (whose values
+/// are not read); the element counts must agree.  ∂/∂x: the adjoint reshaped back to x's shape.
+struct reshape : op_base {
+  static constexpr op_id id = op_id::reshape;
+  static constexpr std::string_view name = "reshape";
+  template <class A, class Like>
+  static constexpr int result_rank() {
+    return Like::rank;
+  }
+  template <class A, class Like>
+  static constexpr std::uint32_t result_units() {
+    return Like::units;
+  }
+  template <class T>
+  static constexpr T apply(T x, T) {
     return x;
   }
 };

@@ -97,12 +97,15 @@ constexpr auto sum(A a, keepdims_t) {
 }
 
 namespace detail {
+template <class Op>
+concept reduction_tag = requires {
+  Op::keepdims;
+};
+
 /// Whether an op is elementwise: its result has the broadcast shape of its arguments.
 template <class Op>
-concept broadcasting_op = !requires {
-  Op::keepdims;
-}
-&&Op::id != ops::op_id::unsqueeze&& Op::id != ops::op_id::transpose&& Op::id != ops::op_id::numel;
+concept broadcasting_op = !reduction_tag<Op> && Op::id != ops::op_id::unsqueeze && Op::id != ops::op_id::transpose &&
+                          Op::id != ops::op_id::numel && Op::id != ops::op_id::flatten && Op::id != ops::op_id::reshape;
 
 /// The smallest expression with the shape of e, built from e's leaves: it stands for e in numel.
 /// An elementwise node has the shape of any argument of the same rank and unit axes.
@@ -112,7 +115,7 @@ constexpr auto shape_witness(E e) {
     return e;
   } else {
     return []<class Op, class... Args>(node<Op, Args...> n) {
-      if constexpr (std::is_same_v<Op, ops::expand>)
+      if constexpr (std::is_same_v<Op, ops::expand> || std::is_same_v<Op, ops::reshape>)
         return shape_witness(typename type_list<Args...>::template at<1>{});
       else if constexpr (!(same_structure<Args, decltype(n)> || ...) || !broadcasting_op<Op>)
         return node<Op, decltype(shape_witness(Args{}))...>{};

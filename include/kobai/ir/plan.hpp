@@ -29,7 +29,7 @@ namespace kobai::ir {
 inline constexpr int max_axes = 8;
 inline constexpr int max_classes = 64;
 
-enum class kind : std::uint8_t { constant, scalar_leaf, tensor_leaf, elementwise, reduction, numel };
+enum class kind : std::uint8_t { constant, scalar_leaf, tensor_leaf, elementwise, reduction, numel, view };
 
 /// What the planner needs to know of one node.
 struct node_info {
@@ -100,6 +100,13 @@ constexpr node_info describe() {
           const int q = p == r - 1 ? r - 2 : p == r - 2 ? r - 1 : p;
           info.map[0][p] = ((units[0] >> q) & 1U) == 0 ? q : -1;
         }
+      } else if constexpr (Op::id == ops::op_id::flatten) {
+        info.k = kind::view;  // a new axis: its extent is numel of the argument
+        info.reads[0] = true;
+      } else if constexpr (Op::id == ops::op_id::reshape) {
+        info.k = kind::view;  // the axes of `like`
+        info.reads[0] = true;
+        for (int p = 0; p < r; ++p) info.map[1][p] = aligned(1, p);
       } else if constexpr (Op::id == ops::op_id::expand) {
         info.k = kind::elementwise;
         info.reads[0] = true;  // the value broadcast; argument 1 only lends its shape
@@ -126,8 +133,8 @@ struct described<type_list<Ns...>> {
   static constexpr std::array<node_info, sizeof...(Ns)> value{describe<Ns, type_list<Ns...>>()...};
 };
 
-enum class instr : std::uint8_t { enter, exit, compute, accumulate, store, reset };
-enum class source : std::uint8_t { none, constant, scalar_leaf, tensor_leaf, reduction, value };
+enum class instr : std::uint8_t { enter, exit, compute, accumulate, store, reset, materialize };
+enum class source : std::uint8_t { none, constant, scalar_leaf, tensor_leaf, reduction, value, view };
 
 struct operand {
   source s = source::none;
@@ -138,7 +145,8 @@ struct operand {
 /// One instruction of a planned program. `enter` opens the loop over class `cls` (its `exit` is
 /// `match`); `compute` evaluates elementwise node `node` from its operands; `accumulate` folds the
 /// value of a reduction's argument into it; `store` writes a tensor output; `reset` starts a
-/// reduction over (just before the loop whose end completes it).
+/// reduction over (just before the loop whose end completes it); `materialize` writes the value of
+/// a view's source (flatten, reshape) to memory in row-major order, for loops after its own.
 struct instruction {
   instr op = instr::compute;
   int node = -1;
@@ -268,12 +276,16 @@ struct builder {
       const int m = info.args[a];
       if (!info.reads[a] || seen[m]) continue;
       seen[m] = true;
-      if (nodes[m].k == kind::reduction)
+      if (nodes[m].k == kind::reduction || (nodes[m].k == kind::view && materialized(m)))
         out[m] = true;
       else if (nodes[m].k == kind::elementwise)
         reductions_read(m, seen, out);
     }
   }
+
+  // A view of a computed value reads it from memory written by an earlier loop; a view of a leaf
+  // reads the leaf's own memory.
+  constexpr bool materialized(int view) const { return nodes[nodes[view].args[0]].k != kind::tensor_leaf; }
 
   // Opens (or reuses) the loops over `positions` for a statement reading `deps`.
   constexpr void open(std::uint64_t positions, const std::array<bool, N>& deps) {
@@ -309,6 +321,8 @@ struct builder {
         return {source::scalar_leaf, m, -1};
       case kind::tensor_leaf:
         return {source::tensor_leaf, m, -1};
+      case kind::view:
+        return {source::view, m, -1};
       case kind::reduction: {
         if (!plan.global[m]) {  // readable only inside the iteration that completed it
           const int context = items[done_item[m]].parent;
@@ -347,7 +361,7 @@ struct builder {
 
   constexpr void statement(instr op, int n) {
     std::array<bool, N> seen{}, deps{};
-    const int value = op == instr::accumulate ? nodes[n].args[0] : n;
+    const int value = op == instr::accumulate || op == instr::materialize ? nodes[n].args[0] : n;
     if (op == instr::store) {
       seen[n] = true;
       if (nodes[n].k == kind::reduction) deps[n] = true;
@@ -360,6 +374,12 @@ struct builder {
     it.node = n;
     it.operands[0] = resolve(value, chain_size - 1);
     const int id = add(chain[chain_size - 1], it);
+    if (op == instr::materialize) {  // complete after its top-level loop, like a global reduction
+      accumulate_item[n] = id;
+      done_item[n] = chain_size > 1 ? chain[1] : 0;
+      plan.global[n] = true;
+      return;
+    }
     if (op != instr::accumulate) return;
     accumulate_item[n] = id;
     // It completes when the loop over the first class it folds ends.
@@ -386,7 +406,7 @@ struct builder {
       const item& it = items[i];
       if (it.op == instr::enter) {
         for (std::size_t r = 0; r < N; ++r)
-          if (accumulate_item[r] > 0 && done_item[r] == i) {
+          if (accumulate_item[r] > 0 && done_item[r] == i && nodes[r].k == kind::reduction) {
             instruction reset;
             reset.op = instr::reset;
             reset.node = static_cast<int>(r);
@@ -469,9 +489,11 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
       same = plan.cls[n][p] == plan.cls[static_cast<std::size_t>(reference)][p];
     plan.flat = plan.flat && same;
   }
-  for (std::size_t n = 0; n < N; ++n)
+  for (std::size_t n = 0; n < N; ++n) {
     if (nodes[n].k == kind::reduction)
       for (int p = 0; p < nodes[n].rank; ++p) plan.flat = plan.flat && plan.cls[n][p] < 0;
+    if (nodes[n].k == kind::view) plan.flat = false;
+  }
   for (std::size_t n = 0; n < N; ++n)
     if (nodes[n].k == kind::tensor_leaf)
       for (int p = 0; p < nodes[n].rank; ++p) {
@@ -533,6 +555,10 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
     for (std::size_t n = 0; n < N; ++n) {
       const bool tensor = b.classes_of(static_cast<int>(n)) != 0;
       if (needed[n] && nodes[n].k == kind::reduction) b.statement(instr::accumulate, static_cast<int>(n));
+      if (needed[n] && nodes[n].k == kind::view && b.materialized(static_cast<int>(n))) {
+        b.statement(instr::materialize, static_cast<int>(n));
+        if (is_output[n]) continue;  // written straight into the output's memory
+      }
       if (is_output[n] && tensor && nodes[n].k != kind::reduction && nodes[n].k != kind::tensor_leaf &&
           nodes[n].k != kind::constant)
         b.statement(instr::store, static_cast<int>(n));
