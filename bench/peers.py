@@ -56,6 +56,29 @@ def main(directory):
         print(f"  JAX W1 N={n:>9} threads={peer_threads}: {seconds * 1e6:10.2f} us, "
               f"{'agrees with kobai' if agree else 'DISAGREES with kobai: not counted'}")
 
+    @jax.jit
+    def w2_step(w, b, X, y):
+        def loss(w, b):
+            z = X @ w + b
+            return jnp.mean(jnp.logaddexp(0.0, z) - z * y)  # BCE with logits, stable
+
+        return jax.value_and_grad(loss, argnums=(0, 1))(w, b)
+
+    for n in sorted({r["n"] for r in rows if r["workload"] == "W2"}):
+        kobai = next(r for r in rows if r["workload"] == "W2" and r["n"] == n)
+        X = jnp.asarray(np.fromfile(os.path.join(directory, f"w2_x_{n}.f32"), dtype=np.float32).reshape(n, -1))
+        y = jnp.asarray(np.fromfile(os.path.join(directory, f"w2_y_{n}.f32"), dtype=np.float32))
+        w = jnp.asarray(np.fromfile(os.path.join(directory, f"w2_w_{n}.f32"), dtype=np.float32))
+        b = jnp.float32(0.1)
+        loss, (dw, db) = w2_step(w, b, X, y)
+        agree = close(float(loss), kobai["loss"], 1e-3) and close(float(db), kobai["db"], 1e-3) and all(
+            close(float(a), k, 1e-3) for a, k in zip(np.asarray(dw), kobai["dw"]))
+        seconds = median_seconds(lambda: jax.block_until_ready(w2_step(w, b, X, y)), 21 if n >= 10**7 else 101)
+        out.write(json.dumps({"workload": "W2", "n": n, "peer": "jax", "threads": peer_threads,
+                              "seconds": seconds if agree else None, "agrees": agree}) + "\n")
+        print(f"  JAX W2 N={n:>9} threads={peer_threads}: {seconds * 1e6:10.2f} us, "
+              f"{'agrees with kobai' if agree else 'DISAGREES with kobai: not counted'}")
+
     w3 = [r for r in rows if r["workload"] == "W3"]
     if w3:
         kobai = w3[0]

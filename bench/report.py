@@ -45,7 +45,8 @@ def main(directory, docs):
         "Medians of repetitions after warm-up; every peer's loss and gradients were checked against "
         "kobai's before its time counted. Ratios below 1 mean kobai is faster.",
         "",
-        "W1 is the linear-regression step (MSE loss, dL/dw, dL/db, float32). W3 is ∂z/∂X, ∂z/∂Y and "
+        "W1 is the linear-regression step (MSE loss, dL/dw, dL/db, float32). W2 is the logistic-regression "
+        "step with D = 16 features (BCE on logits, loss, dL/dW, dL/db, float32), one pass over the rows. W3 is ∂z/∂X, ∂z/∂Y and "
         "∂²z/∂X² of z = X²Y + 2XY³ on a 1000×1000 float32 grid. *hand* is a plain hand-written fused "
         "loop, *simd* the same with `omp simd` (W3's hand loop is already `omp simd`).",
         "",

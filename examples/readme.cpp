@@ -54,5 +54,29 @@ int run() {
     }
   }
   std::printf("fitted w = %.4f, b = %.4f\n", wv, bv);
-  return std::abs(wv - 2) < 1e-3 && std::abs(bv - 1) < 1e-3 ? 0 : 1;
+
+  // Logistic regression on (N, D) features: broadcasting, matmul and the BCE loss, one pass.
+  bool classified = false;
+  {
+    constexpr auto X = input<"X", 2>;  // (N, D)
+    constexpr auto y = input<"y", 1>;  // (N)
+    constexpr auto W = var<"W", 1>;    // (D)
+    constexpr auto b = var<"b">;
+    constexpr auto loss = bce_with_logits(matmul(X, W) + b, y);
+    static_assert(ir::loop_count(loss, grad(loss, W), grad(loss, b)) == 1);  // per row: z, loss, dW, db
+    auto [dW, db] = grad(loss, W, b);  // sum<0>(X·unsqueeze<1>(σ(z)/n − y/n)), …
+    auto step = compile(loss, dW, db);
+    const xt::xtensor<float, 2> features = {{1, 2}, {2, 1}, {-1, -2}, {-2, -1}};
+    const xt::xtensor<float, 1> labels = {1, 1, 0, 0};
+    xt::xtensor<float, 1> Wv = {0, 0};
+    float bias = 0;
+    for (int epoch = 0; epoch < 200; ++epoch) {
+      auto [L, gW, gb] = step(X = features, y = labels, W = Wv, b = bias);
+      Wv -= 0.5f * gW;
+      bias -= 0.5f * gb;
+      classified = L < 0.05f;
+    }
+    std::printf("logistic regression: W = [%.3f, %.3f], b = %.3f\n", Wv(0), Wv(1), bias);
+  }
+  return std::abs(wv - 2) < 1e-3 && std::abs(bv - 1) < 1e-3 && classified ? 0 : 1;
 }

@@ -213,3 +213,38 @@ TEST_CASE("flatten and reshape_as: views of leaves, and of computed values mater
   CHECK_THROWS_WITH_AS(compile(flatten(A) * v)(A = Av, v = wrong), doctest::Contains("12 elements"),
                        kobai::shape_error);
 }
+
+TEST_CASE("batched matmul: stacks of matrices, and a stack against one matrix") {
+  constexpr auto S = var<"S", 3>;
+  const auto Sv = filled<3>({2, 3, 4}, 0.8);
+  const auto Tv = filled<3>({2, 4, 5}, -0.2);
+  constexpr auto T3 = var<"T3", 3>;
+  const auto [stacked, shared] = compile(matmul(S, T3), matmul(S, B))(S = Sv, T3 = Tv, B = Bv);
+  REQUIRE(stacked.shape() == std::array<std::size_t, 3>{2, 3, 5});
+  REQUIRE(shared.shape() == std::array<std::size_t, 3>{2, 3, 5});
+  for (std::size_t k = 0; k < 2; ++k)
+    for (std::size_t i = 0; i < 3; ++i)
+      for (std::size_t j = 0; j < 5; ++j) {
+        double a = 0, c = 0;
+        for (std::size_t m = 0; m < 4; ++m) a += Sv(k, i, m) * Tv(k, m, j), c += Sv(k, i, m) * Bv(m, j);
+        check_close(stacked(k, i, j), a);
+        check_close(shared(k, i, j), c);
+      }
+  CHECK(gradcheck(sum(tanh(matmul(S, T3))) + sum(pow<2>(matmul(S, B))), S = Sv, T3 = Tv, B = Bv).passed());
+}
+
+TEST_CASE("hvp on a vector variable: H·s without forming H") {
+  constexpr auto s = input<"s", 1>;
+  const auto sv = filled<1>({4}, 1.9);
+  const auto Hs = compile(hvp(sum(exp(matmul(A, u))), u, s))(A = Av, u = uv, s = sv);
+  REQUIRE(Hs.shape() == std::array<std::size_t, 1>{4});
+  for (std::size_t k = 0; k < 4; ++k) {  // H = Aᵀ·diag(exp(A·u))·A
+    double e = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+      double z = 0, as = 0;
+      for (std::size_t m = 0; m < 4; ++m) z += Av(i, m) * uv(m), as += Av(i, m) * sv(m);
+      e += Av(i, k) * std::exp(z) * as;
+    }
+    check_close(Hs(k), e);
+  }
+}
