@@ -642,13 +642,47 @@ class program {
     return -1;
   }
 
+  // An innermost loop runs on its own (no_row), or for one row r of a group of rows that a
+  // top-level loop runs as SIMD lanes (one_row): then values computed per row are lane r of the
+  // group's batches, and the row's local reductions are lane r of their lane accumulators.
+  struct no_row {};
+  template <class T>
+  struct one_row {
+    const std::array<detail::batch<T>, code_size + 1>* values;
+    std::size_t r;
+  };
+  template <class Row>
+  static constexpr bool in_row = !std::is_same_v<Row, no_row>;
+  template <class T>
+  static T lane(const detail::batch<T>& batch, std::size_t r) {
+    alignas(detail::batch<T>::arch_type::alignment()) std::array<T, detail::batch<T>::size> lanes;
+    batch.store_aligned(lanes.data());
+    return lanes[r];
+  }
+  // Lane r of a local reduction's accumulator element at `offset`, and its stride along class C.
+  template <class T>
+  static T* lane_element(const state<T>& st, const task_state<T>& ts, int r, std::ptrdiff_t offset, std::size_t row) {
+    return ts.lanes + st.lane_offset[static_cast<std::size_t>(r)] +
+           static_cast<std::size_t>(offset) * detail::batch<T>::size + row;
+  }
+
   // The value of operand O at element i of the innermost loop over class C.
-  template <class T, ir::operand O, int C, class Point>
+  template <class T, ir::operand O, int C, class Point, class Row>
   static detail::batch<T> batch_operand(const state<T>& st, const task_state<T>& ts, const Point& point,
                                         const cursor& at, std::ptrdiff_t i,
-                                        const std::array<detail::batch<T>, code_size + 1>& local, int depth) {
+                                        const std::array<detail::batch<T>, code_size + 1>& local, int depth,
+                                        const Row& row) {
     using V = detail::batch<T>;
-    if constexpr (O.s == ir::source::tensor_leaf) {
+    if constexpr (in_row<Row> && O.s == ir::source::reduction && !plan.global[O.node]) {
+      const std::ptrdiff_t stride = st.stride[O.node][C] * static_cast<std::ptrdiff_t>(V::size);
+      const T* base = lane_element(st, ts, O.node, at.buffer[O.node], row.r);
+      if constexpr (((plan.buffer_dims[O.node] >> C) & 1U) == 0)
+        return V(*base);
+      else
+        return gather<T>(base + i * stride, stride);
+    } else if constexpr (in_row<Row> && O.s == ir::source::value && code(O.item).depth > 0) {
+      return local[O.item];  // the row's values were broadcast into `local` when the loop started
+    } else if constexpr (O.s == ir::source::tensor_leaf) {
       constexpr int axis = axis_of(O.node, C);
       const T* base = st.leaf[O.node] + at.leaf[O.node];
       if constexpr (axis < 0)
@@ -798,9 +832,9 @@ class program {
 
   // The innermost loop entered at I: SIMD batches along its class, then a scalar tail. A
   // reduction folding this class accumulates in a register, added to its buffer every 16 batches.
-  template <class T, int I, class Point>
+  template <class T, int I, class Point, class Row = no_row>
   static void run_innermost(const state<T>& st, task_state<T>& ts, const Point& point, std::ptrdiff_t begin,
-                            std::ptrdiff_t end) {
+                            std::ptrdiff_t end, const Row& row = {}) {
     // A top-level loop's accumulators also move to double every block, for accuracy over long loops.
     using V = detail::batch<T>;
     constexpr ir::instruction ins = code(I);
@@ -809,13 +843,28 @@ class program {
     std::array<V, code_size + 1> local;
     std::array<V, code_size + 1> folding;  // by instruction: registers of reductions over c
     const cursor at = start<T, I>(st, ts);
+    if constexpr (in_row<Row>)  // values computed per row, broadcast once for the whole loop
+      for_body<I>([&]<int J>() {
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+          (
+              [&] {
+                constexpr ir::operand o = code(J).operands[K];
+                if constexpr (o.s == ir::source::value && code(o.item).depth > 0 && code(o.item).depth != ins.depth + 1)
+                  local[o.item] = V(lane((*row.values)[o.item], row.r));
+              }(),
+              ...);
+        }
+        (std::make_index_sequence<3>{});
+      });
     auto fold_registers = [&] {
       for_body<I>([&]<int J>() {
         constexpr ir::instruction step = code(J);
         if constexpr (step.op == ir::instr::accumulate && ((plan.buffer_dims[step.node] >> c) & 1U) == 0) {
           using op = typename node_at<step.node>::op;
-          T& slot = buffer(st, ts, step.node)[at.buffer[step.node]];
-          slot = static_cast<T>(op::combine(static_cast<double>(slot), horizontal<op>(folding[J])));
+          T* slot = buffer(st, ts, step.node) + at.buffer[step.node];
+          if constexpr (in_row<Row> && !plan.global[step.node])  // the row's lane of its accumulator
+            slot = lane_element(st, ts, step.node, at.buffer[step.node], row.r);
+          *slot = static_cast<T>(op::combine(static_cast<double>(*slot), horizontal<op>(folding[J])));
           folding[J] = V(static_cast<T>(op::identity));
         }
       });
@@ -828,7 +877,7 @@ class program {
     while (i + width <= end) {
       const std::ptrdiff_t block_end = std::min(end, i + 16 * width);
       for (; i + width <= block_end; i += width)
-        for_body<I>([&]<int J>() { batch_step<T, J, c>(st, ts, point, at, i, local, folding); });
+        for_body<I>([&]<int J>() { batch_step<T, J, c>(st, ts, point, at, i, local, folding, row); });
       fold_registers();
       if constexpr (ins.depth == 0) flush<T, I>(st, ts);
     }
@@ -856,10 +905,10 @@ class program {
     }
   }
 
-  template <class T, int J, int C, class Point>
+  template <class T, int J, int C, class Point, class Row>
   static void batch_step(const state<T>& st, task_state<T>& ts, const Point& point, const cursor& at, std::ptrdiff_t i,
                          std::array<detail::batch<T>, code_size + 1>& local,
-                         std::array<detail::batch<T>, code_size + 1>& folding) {
+                         std::array<detail::batch<T>, code_size + 1>& folding, const Row& row) {
     using V = detail::batch<T>;
     constexpr ir::instruction ins = code(J);
     constexpr int depth = ins.depth - 1;  // of the loop's enter
@@ -870,14 +919,14 @@ class program {
       } else {
         std::array<V, 3> args{};
         [&]<std::size_t... K>(std::index_sequence<K...>) {
-          ((args[K] = batch_operand<T, ins.operands[K], C>(st, ts, point, at, i, local, depth)), ...);
+          ((args[K] = batch_operand<T, ins.operands[K], C>(st, ts, point, at, i, local, depth, row)), ...);
         }
         (std::make_index_sequence<3>{});
         local[J] = apply_node<n, V>(args);
       }
     } else if constexpr (ins.op == ir::instr::accumulate) {
       using op = typename node_at<ins.node>::op;
-      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth);
+      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth, row);
       if constexpr (((plan.buffer_dims[ins.node] >> C) & 1U) == 0) {
         folding[J] = op::combine(folding[J], value);
       } else {
@@ -894,13 +943,13 @@ class program {
         }
       }
     } else if constexpr (ins.op == ir::instr::materialize) {
-      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth);
+      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth, row);
       const std::ptrdiff_t stride = view_step<true>(st, ins.node, C);
       scatter(value, st.view_data[ins.node] + at.source[ins.node] + i * stride, stride);
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = output_slot(ins.node);
       constexpr int axis = output_axis<k, C>();
-      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth);
+      const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth, row);
       if constexpr (axis == info(ins.node).rank - 1) {  // row-major: the last axis is contiguous
         value.store_unaligned(st.out[k] + at.out[k] + i);
       } else {
@@ -1047,6 +1096,18 @@ class program {
     return outer > 0 && outer >= inner;
   }
 
+  // Whether an inner loop of a lanes-mode loop runs row by row with SIMD along its own class: it is
+  // innermost, and the local reductions it accumulates do not keep its class (their lane
+  // accumulators hold one row's element per lane).
+  static constexpr bool rows_vectorized(int enter) {
+    if (!innermost(enter)) return false;
+    for (int j = enter + 1; j < code(enter).match; ++j)
+      if (code(j).op == ir::instr::accumulate && !plan.global[static_cast<std::size_t>(code(j).node)] &&
+          ((plan.buffer_dims[static_cast<std::size_t>(code(j).node)] >> code(enter).cls) & 1U) != 0)
+        return false;
+    return true;
+  }
+
   template <class T, int I, class Point>
   static void run_lanes(const state<T>& st, task_state<T>& ts, const Point& point, std::ptrdiff_t begin,
                         std::ptrdiff_t end) {
@@ -1071,7 +1132,18 @@ class program {
       constexpr ir::instruction ins = code(I);
       if constexpr (ins.op == ir::instr::enter) {
         const auto extent = static_cast<std::ptrdiff_t>(st.extent[ins.cls]);
-        for (std::ptrdiff_t j = 0; j < extent; ++j) {
+        std::ptrdiff_t j = 0;
+        if constexpr (rows_vectorized(I)) {  // row by row, SIMD along the inner class
+          constexpr auto width = static_cast<std::ptrdiff_t>(detail::batch<T>::size);
+          j = extent - extent % width;
+          const std::ptrdiff_t first = ts.index[C];
+          for (std::size_t r = 0; r < detail::batch<T>::size; ++r) {
+            ts.index[C] = first + static_cast<std::ptrdiff_t>(r);
+            run_innermost<T, I>(st, ts, point, 0, j, one_row<T>{&values, r});
+          }
+          ts.index[C] = first;
+        }
+        for (; j < extent; ++j) {  // the rest element by element, all rows at once
           ts.index[ins.cls] = j;
           lane_range<T, I + 1, ins.match, C>(st, ts, point, values);
         }
