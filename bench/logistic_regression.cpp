@@ -156,7 +156,8 @@ int main(int argc, char** argv) {
       bench::keep(kobai_result);
       bench::keep(hand_result);
       bench::keep(simd_result);
-      const auto& [L, gw, gb] = kobai_result;
+      const float L = std::get<0>(kobai_result), gb = std::get<2>(kobai_result);  // (clang 14: no captured bindings)
+      const auto& gw = std::get<1>(kobai_result);
       // Within 1e-4 of the hand loops (double accumulators like kobai's); within 1e-3 of LibTorch,
       // whose float32 sums over 10^7 rows drift by about 1e-4.
       auto matches = [&](const step_result& r, double tolerance = 1e-4) {

@@ -653,6 +653,11 @@ class program {
   };
   template <class Row>
   static constexpr bool in_row = !std::is_same_v<Row, no_row>;
+  static constexpr std::size_t row_of(const no_row&) { return 0; }
+  template <class T>
+  static constexpr std::size_t row_of(const one_row<T>& row) {
+    return row.r;
+  }
   template <class T>
   static T lane(const detail::batch<T>& batch, std::size_t r) {
     alignas(detail::batch<T>::arch_type::alignment()) std::array<T, detail::batch<T>::size> lanes;
@@ -863,7 +868,7 @@ class program {
           using op = typename node_at<step.node>::op;
           T* slot = buffer(st, ts, step.node) + at.buffer[step.node];
           if constexpr (in_row<Row> && !plan.global[step.node])  // the row's lane of its accumulator
-            slot = lane_element(st, ts, step.node, at.buffer[step.node], row.r);
+            slot = lane_element(st, ts, step.node, at.buffer[step.node], row_of(row));
           *slot = static_cast<T>(op::combine(static_cast<double>(*slot), horizontal<op>(folding[J])));
           folding[J] = V(static_cast<T>(op::identity));
         }
