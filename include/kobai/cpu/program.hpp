@@ -492,38 +492,29 @@ class program {
   // ---------------------------------------------------------------------------------------------
   // Reading values
 
+  // Where the current indices fall in memory laid out by `stride` over the axes of node n.
   template <class T>
-  static std::ptrdiff_t leaf_offset(const state<T>& st, const task_state<T>& ts, int n) {
-    std::ptrdiff_t offset = 0;
-    for (int p = 0; p < info(n).rank; ++p)
-      offset += ts.index[static_cast<std::size_t>(plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)])] *
-                st.leaf_stride[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
-    return offset;
-  }
-  // Where the current indices fall in a view's memory (by its axes), or in its source's (by the
-  // source's axes, for writing it).
-  template <class T>
-  static std::ptrdiff_t view_offset(const state<T>& st, const task_state<T>& ts, int n) {
+  static std::ptrdiff_t offset_of(const task_state<T>& ts, int n,
+                                  const std::array<std::ptrdiff_t, ir::max_axes>& stride) {
     std::ptrdiff_t offset = 0;
     for (int p = 0; p < info(n).rank; ++p) {
       const int c = plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
-      if (c >= 0)
-        offset += ts.index[static_cast<std::size_t>(c)] *
-                  st.view_stride[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+      if (c >= 0) offset += ts.index[static_cast<std::size_t>(c)] * stride[static_cast<std::size_t>(p)];
     }
     return offset;
   }
   template <class T>
+  static std::ptrdiff_t leaf_offset(const state<T>& st, const task_state<T>& ts, int n) {
+    return offset_of(ts, n, st.leaf_stride[static_cast<std::size_t>(n)]);
+  }
+  // A view's memory by its own axes, and by its source's (for writing it).
+  template <class T>
+  static std::ptrdiff_t view_offset(const state<T>& st, const task_state<T>& ts, int n) {
+    return offset_of(ts, n, st.view_stride[static_cast<std::size_t>(n)]);
+  }
+  template <class T>
   static std::ptrdiff_t source_offset(const state<T>& st, const task_state<T>& ts, int n) {
-    const int source = info(n).args[0];
-    std::ptrdiff_t offset = 0;
-    for (int p = 0; p < info(source).rank; ++p) {
-      const int c = plan.cls[static_cast<std::size_t>(source)][static_cast<std::size_t>(p)];
-      if (c >= 0)
-        offset += ts.index[static_cast<std::size_t>(c)] *
-                  st.source_stride[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
-    }
-    return offset;
+    return offset_of(ts, info(n).args[0], st.source_stride[static_cast<std::size_t>(n)]);
   }
   // The stride along class C of a view's memory, by its own axes (Source: by its source's axes).
   template <bool Source, class T>
@@ -622,12 +613,7 @@ class program {
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (
           [&] {
-            if constexpr (touches(I, output_node[K]))
-              for (int p = 0; p < info(output_node[K]).rank; ++p) {
-                const int cls = plan.cls[static_cast<std::size_t>(output_node[K])][static_cast<std::size_t>(p)];
-                if (cls >= 0)
-                  at.out[K] += ts.index[static_cast<std::size_t>(cls)] * st.out_stride[K][static_cast<std::size_t>(p)];
-              }
+            if constexpr (touches(I, output_node[K])) at.out[K] = offset_of(ts, output_node[K], st.out_stride[K]);
           }(),
           ...);
     }
@@ -772,11 +758,7 @@ class program {
       slot = op::combine(slot, scalar_operand<T, ins.operands[0]>(st, ts, point));
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = output_slot(ins.node);
-      std::ptrdiff_t offset = 0;
-      for (int p = 0; p < info(ins.node).rank; ++p)
-        if (plan.cls[ins.node][p] >= 0)
-          offset += ts.index[plan.cls[ins.node][p]] * st.out_stride[k][static_cast<std::size_t>(p)];
-      st.out[k][offset] = scalar_operand<T, ins.operands[0]>(st, ts, point);
+      st.out[k][offset_of(ts, ins.node, st.out_stride[k])] = scalar_operand<T, ins.operands[0]>(st, ts, point);
     } else if constexpr (ins.op == ir::instr::reset) {
       using op = typename node_at<ins.node>::op;
       std::fill_n(buffer(st, ts, ins.node), st.size[ins.node], static_cast<T>(op::identity));
@@ -1233,16 +1215,8 @@ class program {
       }
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = output_slot(ins.node);
-      std::ptrdiff_t offset = 0, stride = 0;
-      for (int p = 0; p < info(ins.node).rank; ++p) {
-        const int cls = plan.cls[ins.node][p];
-        if (cls < 0) continue;
-        offset += ts.index[cls] * st.out_stride[k][static_cast<std::size_t>(p)];
-        if (cls == C) stride = st.out_stride[k][static_cast<std::size_t>(p)];
-      }
-      alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
-      lane_operand<T, ins.operands[0], C>(st, ts, point, values).store_aligned(lanes.data());
-      for (std::size_t j = 0; j < V::size; ++j) st.out[k][offset + static_cast<std::ptrdiff_t>(j) * stride] = lanes[j];
+      scatter(lane_operand<T, ins.operands[0], C>(st, ts, point, values),
+              st.out[k] + offset_of(ts, ins.node, st.out_stride[k]), st.out_stride[k][output_axis<k, C>()]);
     } else if constexpr (ins.op == ir::instr::reset) {
       using op = typename node_at<ins.node>::op;
       std::fill_n(ts.lanes + st.lane_offset[ins.node], st.size[ins.node] * V::size, static_cast<T>(op::identity));
