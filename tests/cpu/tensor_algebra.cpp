@@ -248,3 +248,39 @@ TEST_CASE("hvp on a vector variable: H·s without forming H") {
     check_close(Hs(k), e);
   }
 }
+
+TEST_CASE(
+    "a value is read only after the loop that produces it: a reduction over a computed view, a view of a reduction") {
+  // exp(A) (3, 4) read back in the shape (4, 3): the reduction's loops run in another order than
+  // the loops writing exp(A), so it has to wait for all of them.
+  const auto folded = compile(sum<1>(reshape_as(exp(A), transpose(A))))(A = Av);
+  REQUIRE(folded.shape() == std::array<std::size_t, 1>{4});
+  for (std::size_t r = 0; r < 4; ++r) {
+    double s = 0;
+    for (std::size_t c = 0; c < 3; ++c) s += std::exp(Av.data()[3 * r + c]);
+    check_close(folded(r), s);
+  }
+  constexpr auto S = var<"S", 3>;
+  const auto Sv = filled<3>({2, 3, 4}, 0.1);
+  constexpr auto rows = sum<2>(S);
+  const auto [flat, centred] = compile(flatten(rows), rows - mean(rows))(S = Sv);
+  double total = 0;
+  for (std::size_t i = 0; i < 6; ++i) {
+    double s = 0;
+    for (std::size_t j = 0; j < 4; ++j) s += Sv.data()[4 * i + j];
+    check_close(flat(i), s);
+    total += s / 6;
+  }
+  for (std::size_t i = 0; i < 6; ++i) check_close(centred.data()[i], flat(i) - total);
+}
+
+TEST_CASE("the same expression asked for twice fills both outputs") {
+  constexpr auto v = var<"v", 1>;
+  const auto [value, gradient] = compile(exp(v), grad(sum(exp(v)), v))(v = uv);  // d/dv Σ exp(v) = exp(v)
+  for (std::size_t k = 0; k < 4; ++k) {
+    check_close(value(k), std::exp(uv(k)));
+    check_close(gradient(k), std::exp(uv(k)));
+  }
+  const auto [rows, again] = compile(sum<1>(A), sum<1>(A))(A = Av);
+  for (std::size_t i = 0; i < 3; ++i) check_close(again(i), rows(i));
+}

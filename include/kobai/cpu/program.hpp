@@ -152,6 +152,9 @@ class program {
                 "x·A·x or X·Xᵀ); each axis of the computation must be one axis of each tensor. Bind a copy of the "
                 "tensor to a second leaf for the other role.");
   static_assert(plan.error != ir::failure::too_many_axes, "kobai: tensors have at most 8 axes");
+  static_assert(
+      plan.error != ir::failure::too_large,
+      "kobai: the program's loop nests outgrew the planner's tables; compile its outputs in several programs");
   static_assert(plan.error != ir::failure::too_many_classes,
                 "kobai: a program has at most 64 distinct axes; split it into several programs");
 
@@ -866,7 +869,7 @@ class program {
       for (; i + width <= block_end; i += width)
         for_body<I>([&]<int J>() { batch_step<T, J, c>(st, ts, point, at, i, local, folding, row); });
       fold_registers();
-      if constexpr (ins.depth == 0) flush<T, I>(st, ts);
+      if constexpr (ins.depth == 0) flush<T, I, false>(st, ts);
     }
     for (; i < end; ++i) {
       ts.index[c] = i;
@@ -1045,8 +1048,9 @@ class program {
         } else {
           run_loop<T, I>(st, ts, point, i, std::min(end, i + block));
         }
-        flush<T, I>(st, ts);
+        flush<T, I, false>(st, ts);
       }
+      flush<T, I, true>(st, ts);
     };
     if (tasks == 1)
       task(0);
@@ -1244,11 +1248,13 @@ class program {
     });
   }
 
-  // Moves a task's T accumulators of the reductions completed by loop I into its double partials.
-  template <class T, int I>
+  // Moves a task's T accumulators of the reductions completed by loop I into its double partials:
+  // during the loop those that every iteration adds to, at the end of the task all (a reduction
+  // indexed by the loop's own class gets each element from one iteration only).
+  template <class T, int I, bool All>
   static void flush(const state<T>& st, task_state<T>& ts) {
     for_reductions([&]<int R>() {
-      if constexpr (completes<I>(R)) {
+      if constexpr (completes<I>(R) && (All || ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0)) {
         using op = typename node_at<R>::op;
         T* fast = ts.scratch + st.fast_offset[R];
         double* part = ts.partial + st.partial_offset[R];
@@ -1319,7 +1325,8 @@ class program {
       return false;
     }();
     if constexpr (stored) {
-      return;
+      if constexpr (output_slot(n) != K)  // the same expression asked for twice: copy the first
+        std::copy_n(st.out[output_slot(n)], target.size(), target.data());
     } else if constexpr (output::rank == 0 || classes_of(n) == 0) {
       double value = 0;
       if constexpr (k == ir::kind::constant)

@@ -32,6 +32,9 @@ constexpr auto flatten(A a) {
 /// read). The element counts are checked when the program is called.
 template <expression A, expression Like>
 constexpr auto reshape_as(A a, Like like) {
+  static_assert(Like::rank >= 1,
+                "kobai::reshape_as: the target shape needs at least one axis; sum() turns a one-element tensor "
+                "into a scalar");
   if constexpr (same_structure<A, Like> && std::is_same_v<A, Like>)
     return a;
   else if constexpr (A::rank == 0)

@@ -156,7 +156,7 @@ struct instruction {
   std::array<operand, 3> operands{};
 };
 
-enum class failure : std::uint8_t { none, axis_conflict, too_many_axes, too_many_classes };
+enum class failure : std::uint8_t { none, axis_conflict, too_many_axes, too_many_classes, too_large };
 
 template <std::size_t N>
 struct plan_data {
@@ -168,10 +168,10 @@ struct plan_data {
   std::array<int, max_classes> leaf_of{};          // class → a tensor leaf bound to it
   std::array<int, max_classes> leaf_axis{};
   // reductions
-  std::array<bool, N> global{};                // completes only after a whole top-level loop
-  std::array<std::uint64_t, N> buffer_dims{};  // classes (bits by class id) that index its buffer
-  std::array<int, N> done{};                   // the `enter` of the loop whose end completes it
-  std::array<instruction, 8 * N + 8> code{};
+  std::array<bool, N> global{};                         // completes only after a whole top-level loop
+  std::array<std::uint64_t, N> buffer_dims{};           // classes (bits by class id) that index its buffer
+  std::array<int, N> done{};                            // the `enter` of the loop whose end completes it
+  std::array<instruction, 2 * (8 * N + 8) + N> code{};  // an enter and an exit per loop, a reset per reduction
   int size = 0;
   int loops = 0;  // top-level loops
   // Every tensor node has the axes of one common shape in the same order, and every reduction
@@ -248,6 +248,10 @@ struct builder {
   }
 
   constexpr int add(int parent, item it, int before = -1) {
+    if (count == static_cast<int>(items.size())) {  // the program outgrew the planner's tables
+      plan.error = failure::too_large;
+      return 0;
+    }
     const int id = count++;
     it.parent = parent;
     item& p = items[parent];
@@ -362,12 +366,12 @@ struct builder {
   constexpr void statement(instr op, int n) {
     std::array<bool, N> seen{}, deps{};
     const int value = op == instr::accumulate || op == instr::materialize ? nodes[n].args[0] : n;
-    if (op == instr::store) {
-      seen[n] = true;
-      if (nodes[n].k == kind::reduction) deps[n] = true;
-    }
-    if (nodes[value].k == kind::reduction && op == instr::accumulate) deps[value] = true;
-    if (nodes[value].k == kind::elementwise) reductions_read(value, seen, deps);
+    // The values it reads that other statements produce: the value itself when it is a reduction
+    // or a written-out view, or those an elementwise value reads.
+    if (nodes[value].k == kind::reduction || (nodes[value].k == kind::view && materialized(value)))
+      deps[value] = true;
+    else if (nodes[value].k == kind::elementwise)
+      reductions_read(value, seen, deps);
     open(positions_of(classes_of(value)), deps);
     item it;
     it.op = op;
@@ -570,6 +574,7 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
         b.chain_size = 1;
         b.compute(o, 0);
       }
+    if (plan.error != failure::none) return plan;
     if (b.retry) {
       forced = b.forced_global;
       plan.global = {};
