@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
       std::string row = "{\"workload\": \"W1\", \"n\": " + std::to_string(n) +
                         ", \"threads\": " + std::to_string(threads) + ", \"kobai_s\": " + bench::number(kobai_time) +
                         ", \"hand_s\": " + bench::number(hand_time) + ", \"simd_s\": " + bench::number(simd_time) +
+                        ", \"kobai_with_simd_s\": " + bench::number(kobai_again) +
                         ", \"loss\": " + bench::number(std::get<0>(kobai_result)) +
                         ", \"dw\": " + bench::number(std::get<1>(kobai_result)) +
                         ", \"db\": " + bench::number(std::get<2>(kobai_result));
@@ -140,7 +141,8 @@ int main(int argc, char** argv) {
       agree = agree && close(std::get<0>(kobai_result), torch_result.loss) &&
               close(std::get<1>(kobai_result), torch_result.dw) && close(std::get<2>(kobai_result), torch_result.db);
       std::printf(" %10.2f us %12.3f", torch_time * 1e6, kobai_third / torch_time);
-      row += ", \"libtorch_s\": " + bench::number(torch_time);
+      row += ", \"libtorch_s\": " + bench::number(torch_time) +
+             ", \"kobai_with_libtorch_s\": " + bench::number(kobai_third);
 #endif
       std::printf("\n");
       recorder.record(row + "}");

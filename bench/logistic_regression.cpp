@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
       std::string row = "{\"workload\": \"W2\", \"n\": " + std::to_string(n) +
                         ", \"threads\": " + std::to_string(threads) + ", \"kobai_s\": " + bench::number(kobai_time) +
                         ", \"hand_s\": " + bench::number(hand_time) + ", \"simd_s\": " + bench::number(simd_time) +
-                        ", \"loss\": " + bench::number(L) + ", \"db\": " + bench::number(gb) + ", \"dw\": [";
+                        ", \"kobai_with_simd_s\": " + bench::number(kobai_again) + ", \"loss\": " + bench::number(L) +
+                        ", \"db\": " + bench::number(gb) + ", \"dw\": [";
       for (std::size_t d = 0; d < features; ++d) row += (d ? ", " : "") + bench::number(gw(d));
       row += "]";
 #ifdef KOBAI_BENCH_LIBTORCH
@@ -192,7 +193,8 @@ int main(int argc, char** argv) {
                     gw(0), torch_result.loss, torch_result.db, torch_result.dw[0]);
       agree = agree && matches(torch_result, 1e-3);
       std::printf(" %10.2f us %12.3f", torch_time * 1e6, kobai_third / torch_time);
-      row += ", \"libtorch_s\": " + bench::number(torch_time);
+      row += ", \"libtorch_s\": " + bench::number(torch_time) +
+             ", \"kobai_with_libtorch_s\": " + bench::number(kobai_third);
 #endif
       std::printf("\n");
       recorder.record(row + "}");
