@@ -1,5 +1,5 @@
 // The CPU executor: compile(outputs...) gives a program that binds xtensor containers and scalars
-// by name and runs the schedule's fused loops with xsimd batches, on the thread pool, with
+// by name and runs the loop nests of ir/plan.hpp with xsimd batches, on the thread pool, with
 // reductions accumulated in a fixed order (bit-identical run to run for a given thread count).
 #pragma once
 
@@ -550,7 +550,7 @@ class program {
     return plan.global[i] ? st.final_t + st.final_offset[i] : ts.scratch + st.local_offset[i];
   }
 
-  // The value of operand O of instruction I, as a T (Depth: the loops around I).
+  // The value of operand O, one element at the current indices, as a T.
   template <class T, ir::operand O, class Point>
   static T scalar_operand(const state<T>& st, const task_state<T>& ts, const Point& point) {
     if constexpr (O.s == ir::source::constant) {

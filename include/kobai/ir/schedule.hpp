@@ -1,6 +1,7 @@
-// Scheduling: the SSA program (distinct subexpressions in topological order) split into as few
-// fused loops over the data as possible, with reductions as accumulators of the loop that feeds
-// them. Knows neither xtensor nor CUDA.
+// The flat schedule: for programs over one shape (ir::program_plan's `flat`), the SSA program
+// split into fused loops over a single flat index, with full reductions as accumulators of the
+// loop that feeds them. The CUDA renderer still consumes it; the CPU executor runs ir/plan.hpp.
+// Knows neither xtensor nor CUDA.
 #pragma once
 
 #include <algorithm>
