@@ -284,3 +284,25 @@ TEST_CASE("the same expression asked for twice fills both outputs") {
   const auto [rows, again] = compile(sum<1>(A), sum<1>(A))(A = Av);
   for (std::size_t i = 0; i < 3; ++i) check_close(again(i), rows(i));
 }
+
+TEST_CASE("a two-layer network: loss and gradients against a hand-written forward pass and finite differences") {
+  constexpr auto X = input<"X", 2>;  // (5, 3)
+  constexpr auto W1 = var<"W1", 2>;  // (3, 4)
+  constexpr auto w2 = var<"w2", 1>;  // (4)
+  constexpr auto y = input<"y", 1>;  // (5)
+  constexpr auto loss = mse(matmul(tanh(matmul(X, W1)), w2), y);
+  const auto Xv = filled<2>({5, 3}, 0.2), W1v = filled<2>({3, 4}, 1.3);
+  const auto w2v = filled<1>({4}, -0.4), yv = filled<1>({5}, 2.2);
+  double expected = 0;
+  for (std::size_t n = 0; n < 5; ++n) {
+    double out = 0;
+    for (std::size_t h = 0; h < 4; ++h) {
+      double z = 0;
+      for (std::size_t d = 0; d < 3; ++d) z += Xv(n, d) * W1v(d, h);
+      out += std::tanh(z) * w2v(h);
+    }
+    expected += (out - yv(n)) * (out - yv(n)) / 5;
+  }
+  check_close(compile(loss)(X = Xv, W1 = W1v, w2 = w2v, y = yv), expected);
+  CHECK(gradcheck(loss, X = Xv, W1 = W1v, w2 = w2v, y = yv).passed());
+}

@@ -127,3 +127,17 @@ TEST_CASE("broadcasting an (n, 1) against a (1, m) iterates both, in the leaves'
   CHECK(plan.loops == 1);
   CHECK(count(plan, ir::instr::enter) == 2);
 }
+
+TEST_CASE("a two-layer network: the hidden layer is kept per row, not per data set") {
+  constexpr auto W1 = var<"W1", 2>;   // (D, H)
+  constexpr auto w2 = var<"w2", 1>;   // (H)
+  constexpr auto z1 = matmul(X, W1);  // (N, H)
+  constexpr auto loss = mse(matmul(tanh(z1), w2), t);
+  constexpr auto grads = grad(loss, W1, w2);
+  constexpr auto plan = plan_of(loss, std::get<0>(grads), std::get<1>(grads));
+  // Per row: z1[n, :] (a buffer of H), the prediction, then both gradients: one pass over X.
+  CHECK(plan.loops == 1);
+  constexpr int hidden = node_index(z1, loss, std::get<0>(grads), std::get<1>(grads));
+  CHECK_FALSE(plan.global[hidden]);
+  CHECK(std::popcount(plan.buffer_dims[hidden]) == 1);
+}

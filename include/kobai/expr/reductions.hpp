@@ -54,16 +54,26 @@ constexpr std::uint32_t axes_mask() {
   }
 }
 
+template <class A, class KeptOp>
+inline constexpr bool kept_by = false;
+template <class X, class KeptOp>
+inline constexpr bool kept_by<node<KeptOp, X>, KeptOp> = true;
+
 /// Op folded over the axes in Mask of a, keeping them as units with Keep. Folding nothing, or only
 /// units with Keep, changes nothing; a scalar is its own reduction.
 template <template <std::uint32_t, bool> class Op, std::uint32_t Mask, bool Keep, class A>
 constexpr auto make_reduction(A a) {
   constexpr std::uint32_t every = A::rank >= 32 ? ops::all_axes : (1U << A::rank) - 1U;
   constexpr std::uint32_t mask = Mask & every;
+  constexpr std::uint32_t axes = mask == every ? ops::all_axes : mask;
   if constexpr (A::rank == 0 || mask == 0 || (Keep && (mask & ~A::units) == 0))
     return a;
+  else if constexpr (!Keep && kept_by<A, Op<axes, true>>)  // folding with keepdims, then dropping
+    return []<class X>(node<Op<axes, true>, X>) {          // those axes: one reduction without
+      return make_node<Op<axes, false>>(X{});              // keepdims
+    }(a);
   else
-    return make_node<Op<mask == every ? ops::all_axes : mask, Keep>>(a);
+    return make_node<Op<axes, Keep>>(a);
 }
 
 template <std::uint32_t Mask, bool Keep>

@@ -219,7 +219,9 @@ template <std::size_t N>
 struct builder {
   const std::array<node_info, N>& nodes;
   plan_data<N>& plan;
-  std::array<bool, N> forced_global{};
+  // For a reduction a later statement read outside the iteration that completed it: the deepest
+  // loop level (1 = top level) its completion may sit at; 0 when unrestricted.
+  std::array<int, N> outermost{};
   std::array<item, 8 * N + 8> items{};
   int count = 1;  // item 0 is the root
   std::array<int, N> accumulate_item{};
@@ -332,8 +334,12 @@ struct builder {
           const int context = items[done_item[m]].parent;
           bool found = false;
           for (int i = 0; i < chain_size; ++i) found = found || chain[i] == context;
-          if (!found) {
-            forced_global[m] = true;
+          if (!found) {      // complete it one level further out: below the loops this reader shares
+            int shared = 0;  // depth of the deepest loop enclosing both the accumulation and this reader
+            for (int a = context; a > 0 && shared == 0; a = items[a].parent)
+              for (int i = 1; i < chain_size; ++i)
+                if (chain[i] == a) shared = i;
+            outermost[m] = outermost[m] == 0 ? shared + 1 : std::min(outermost[m], shared + 1);
             retry = true;
           }
         }
@@ -394,7 +400,8 @@ struct builder {
     int done = -1;
     for (int i = 1; i < chain_size && done < 0; ++i)
       if (((folded >> items[chain[i]].cls) & 1U) != 0) done = i;
-    plan.global[n] = done == 1 || forced_global[n];
+    if (outermost[n] > 0 && outermost[n] < done) done = outermost[n];
+    plan.global[n] = done == 1;
     done_item[n] = plan.global[n] ? chain[1] : chain[done];
     const std::uint64_t kept = classes_of(n);
     std::uint64_t fixed = 0;
@@ -540,11 +547,12 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
       break;
     }
 
-  // 3. Nests; a local reduction read outside its iteration is made global and the nests replanned.
-  std::array<bool, N> forced{};
+  // 3. Nests; a local reduction read outside the iteration that completes it is completed further
+  // out (keeping a buffer over more of its classes) and the nests are planned again.
+  std::array<int, N> forced{};
   for (;;) {
     planning::builder<N> b{nodes, plan};
-    b.forced_global = forced;
+    b.outermost = forced;
     b.items[0].op = instr::enter;  // the root
     std::array<bool, N> needed{};
     std::array<bool, N> is_output{};
@@ -556,17 +564,19 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
       for (int a = 0; a < nodes[n].nargs; ++a)
         if (nodes[n].reads[a]) needed[nodes[n].args[a]] = true;
     }
+    // Reductions and written-out views first, in SSA order; then the outputs that loops store.
+    // Stores read what those produce but nothing reads a store, so placing them last lets the
+    // producers share loops.
     for (std::size_t n = 0; n < N; ++n) {
-      const bool tensor = b.classes_of(static_cast<int>(n)) != 0;
       if (needed[n] && nodes[n].k == kind::reduction) b.statement(instr::accumulate, static_cast<int>(n));
-      if (needed[n] && nodes[n].k == kind::view && b.materialized(static_cast<int>(n))) {
-        b.statement(instr::materialize, static_cast<int>(n));
-        if (is_output[n]) continue;  // written straight into the output's memory
-      }
-      if (is_output[n] && tensor && nodes[n].k != kind::reduction && nodes[n].k != kind::tensor_leaf &&
-          nodes[n].k != kind::constant)
-        b.statement(instr::store, static_cast<int>(n));
-      else if (is_output[n] && nodes[n].k == kind::reduction && !plan.global[n])
+      if (needed[n] && nodes[n].k == kind::view && b.materialized(static_cast<int>(n)))
+        b.statement(instr::materialize, static_cast<int>(n));  // an output view is written in place
+    }
+    for (std::size_t n = 0; n < N; ++n) {
+      if (!is_output[n] || b.classes_of(static_cast<int>(n)) == 0) continue;
+      const kind k = nodes[n].k;
+      if ((k == kind::reduction && !plan.global[n]) || k == kind::elementwise ||
+          (k == kind::view && !b.materialized(static_cast<int>(n))))
         b.statement(instr::store, static_cast<int>(n));
     }
     for (int o : outputs)  // scalar outputs are computed at the end, once
@@ -576,7 +586,7 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
       }
     if (plan.error != failure::none) return plan;
     if (b.retry) {
-      forced = b.forced_global;
+      forced = b.outermost;
       plan.global = {};
       continue;
     }
