@@ -260,7 +260,7 @@ class program {
     std::array<T*, nodes> view_data{};
     std::array<std::array<std::ptrdiff_t, ir::max_axes>, nodes> view_stride{};
     std::array<std::array<std::ptrdiff_t, ir::max_axes>, nodes> source_stride{};
-    std::array<std::size_t, nodes> view_offset{};  // in the views' scratch memory
+    std::array<std::size_t, nodes> view_scratch{};  // offset in the views' scratch memory
     std::size_t view_size = 0;
     std::array<double, code_size + 1> root{};  // values computed outside every loop
     T* final_t = nullptr;
@@ -295,13 +295,7 @@ class program {
     return memory;
   }
 
-  static constexpr std::uint64_t classes_of(int n) {
-    std::uint64_t bits = 0;
-    for (int p = 0; p < info(n).rank; ++p)
-      if (plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)] >= 0)
-        bits |= std::uint64_t{1} << plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
-    return bits;
-  }
+  static constexpr std::uint64_t classes_of(int n) { return ir::classes_of(plan, plan_type::nodes, n); }
 
   // Extents of every class from the bound tensors, checked against each other.
   template <class T, class Point>
@@ -395,7 +389,7 @@ class program {
       if (info(source).k == ir::kind::tensor_leaf) {
         st.view_data[n] = const_cast<T*>(st.leaf[static_cast<std::size_t>(source)]);  // only read
       } else if (!is_output(v)) {
-        st.view_offset[n] = st.view_size;
+        st.view_scratch[n] = st.view_size;
         st.view_size += count;
       }
     }
@@ -623,13 +617,6 @@ class program {
     (std::make_index_sequence<output_count>{});
     return at;
   }
-  // The stride along class C of output k (its row-major layout).
-  template <std::size_t K, int C>
-  static constexpr int output_axis() {
-    for (int p = 0; p < info(output_node[K]).rank; ++p)
-      if (plan.cls[static_cast<std::size_t>(output_node[K])][static_cast<std::size_t>(p)] == C) return p;
-    return -1;
-  }
 
   // An innermost loop runs on its own (no_row), or for one row r of a group of rows that a
   // top-level loop runs as SIMD lanes (one_row): then values computed per row are lane r of the
@@ -724,6 +711,20 @@ class program {
     alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
     value.store_aligned(lanes.data());
     for (std::size_t j = 0; j < V::size; ++j) base[static_cast<std::ptrdiff_t>(j) * stride] = lanes[j];
+  }
+
+  // base[j·stride] = Op::combine(base[j·stride], lane j of value), for each lane.
+  template <class Op, class V, class T>
+  static void combine_into(const V& value, T* base, std::ptrdiff_t stride) {
+    if (stride == 1) {
+      Op::combine(V::load_unaligned(base), value).store_unaligned(base);
+      return;
+    }
+    alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+    value.store_aligned(lanes.data());
+    for (std::size_t j = 0; j < V::size; ++j)
+      base[static_cast<std::ptrdiff_t>(j) * stride] =
+          Op::combine(base[static_cast<std::ptrdiff_t>(j) * stride], lanes[j]);
   }
 
   template <class V, class Op, class Array, std::size_t... K>
@@ -921,16 +922,7 @@ class program {
         folding[J] = op::combine(folding[J], value);
       } else {
         const std::ptrdiff_t stride = st.stride[ins.node][C];
-        T* base = buffer(st, ts, ins.node) + at.buffer[ins.node] + i * stride;
-        if (stride == 1) {
-          op::combine(V::load_unaligned(base), value).store_unaligned(base);
-        } else {
-          alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
-          value.store_aligned(lanes.data());
-          for (std::size_t j = 0; j < V::size; ++j)
-            base[static_cast<std::ptrdiff_t>(j) * stride] =
-                op::combine(base[static_cast<std::ptrdiff_t>(j) * stride], lanes[j]);
-        }
+        combine_into<op>(value, buffer(st, ts, ins.node) + at.buffer[ins.node] + i * stride, stride);
       }
     } else if constexpr (ins.op == ir::instr::materialize) {
       const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth, row);
@@ -938,16 +930,13 @@ class program {
       scatter(value, st.view_data[ins.node] + at.source[ins.node] + i * stride, stride);
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = output_slot(ins.node);
-      constexpr int axis = output_axis<k, C>();
+      constexpr int axis = axis_of(ins.node, C);
       const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth, row);
       if constexpr (axis == info(ins.node).rank - 1) {  // row-major: the last axis is contiguous
         value.store_unaligned(st.out[k] + at.out[k] + i);
       } else {
         const std::ptrdiff_t stride = st.out_stride[k][static_cast<std::size_t>(axis)];
-        alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
-        value.store_aligned(lanes.data());
-        for (std::size_t j = 0; j < V::size; ++j)
-          st.out[k][at.out[k] + (i + static_cast<std::ptrdiff_t>(j)) * stride] = lanes[j];
+        scatter(value, st.out[k] + at.out[k] + i * stride, stride);
       }
     }
   }
@@ -1206,13 +1195,7 @@ class program {
       if constexpr (((plan.buffer_dims[ins.node] >> C) & 1U) != 0) {
         // indexed by the rows themselves: each lane has its own element (a global reduction made
         // so because a later loop reads it)
-        T* base = buffer(st, ts, ins.node) + buffer_offset(st, ts, ins.node);
-        const std::ptrdiff_t stride = st.stride[ins.node][C];
-        alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
-        value.store_aligned(lanes.data());
-        for (std::size_t j = 0; j < V::size; ++j)
-          base[static_cast<std::ptrdiff_t>(j) * stride] =
-              op::combine(base[static_cast<std::ptrdiff_t>(j) * stride], lanes[j]);
+        combine_into<op>(value, buffer(st, ts, ins.node) + buffer_offset(st, ts, ins.node), st.stride[ins.node][C]);
       } else {
         T* slot = lane_slot(st, ts, ins.node);
         op::combine(V::load_unaligned(slot), value).store_unaligned(slot);
@@ -1220,7 +1203,7 @@ class program {
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = output_slot(ins.node);
       scatter(lane_operand<T, ins.operands[0], C>(st, ts, point, values),
-              st.out[k] + offset_of(ts, ins.node, st.out_stride[k]), st.out_stride[k][output_axis<k, C>()]);
+              st.out[k] + offset_of(ts, ins.node, st.out_stride[k]), st.out_stride[k][axis_of(ins.node, C)]);
     } else if constexpr (ins.op == ir::instr::reset) {
       using op = typename node_at<ins.node>::op;
       std::fill_n(ts.lanes + st.lane_offset[ins.node], st.size[ins.node] * V::size, static_cast<T>(op::identity));
@@ -1306,7 +1289,7 @@ class program {
     for (std::size_t n = 0; n < nodes; ++n)
       if (info(static_cast<int>(n)).k == ir::kind::view && st.view_data[n] == nullptr)
         st.view_data[n] =
-            is_output(static_cast<int>(n)) ? st.out[output_slot(static_cast<int>(n))] : views + st.view_offset[n];
+            is_output(static_cast<int>(n)) ? st.out[output_slot(static_cast<int>(n))] : views + st.view_scratch[n];
     st.final_d = final_d.data();
     run_top<T, 0>(st, point);
     [&]<std::size_t... K>(std::index_sequence<K...>) { (write_output<K>(st, point, std::get<K>(results)), ...); }

@@ -120,6 +120,15 @@ enum class op_id : int {
   reshape
 };
 
+/// Base of the ops whose value at an element is their argument's there: they move, fold or
+/// relabel elements (reductions, unsqueeze, transpose, flatten) or only stop the gradient (detach).
+struct passes_value : op_base {
+  template <class T>
+  static constexpr T apply(T x) {
+    return x;
+  }
+};
+
 /// a + b.  ∂/∂a = 1, ∂/∂b = 1.
 struct add : op_base {
   static constexpr op_id id = op_id::add;
@@ -424,14 +433,10 @@ struct ne : comparison<op_id::ne, not_equal_fn> {
 };
 
 /// detach(x) = x with zero derivative, like PyTorch's x.detach() or torch.no_grad().
-struct detach : op_base {
+struct detach : passes_value {
   static constexpr op_id id = op_id::detach;
   static constexpr std::string_view name = "detach";
   static constexpr bool differentiable = false;
-  template <class T>
-  static constexpr T apply(T x) {
-    return x;
-  }
   static constexpr std::optional<rational> fold(rational x) { return x; }
 };
 
@@ -441,7 +446,7 @@ inline constexpr std::uint32_t all_axes = 0xFFFFFFFFU;
 /// Base of the reductions over axes: with Keep (keepdims) the folded axes stay as units,
 /// otherwise they are removed. Over every axis without Keep the result is a scalar.
 template <std::uint32_t Axes, bool Keep>
-struct reduction_base : op_base {
+struct reduction_base : passes_value {
   static constexpr std::uint32_t axes = Axes;
   static constexpr bool keepdims = Keep;
   template <class A>
@@ -477,10 +482,6 @@ struct sum_over : reduction_base<Axes, Keep> {
   static constexpr std::string_view name = "sum";
   static constexpr double identity = 0.0;
   template <class T>
-  static constexpr T apply(T x) {
-    return x;
-  }
-  template <class T>
   static constexpr T combine(T a, T b) {
     return a + b;
   }
@@ -495,10 +496,6 @@ struct extremum : reduction_base<Axes, Keep> {
   static constexpr op_id id = Largest ? op_id::amax : op_id::amin;
   static constexpr std::string_view name = Largest ? "max" : "min";
   static constexpr double identity = (Largest ? -1 : 1) * std::numeric_limits<double>::infinity();
-  template <class T>
-  static constexpr T apply(T x) {
-    return x;
-  }
   template <class T>
   static constexpr T combine(T a, T b) {
     if constexpr (Largest)
@@ -553,7 +550,7 @@ struct expand : op_base {
 /// unsqueeze<P>(x): x with a new axis of extent 1 at position P (NumPy's x[:, None] for P = 1).
 /// ∂/∂x: the adjoint with that axis removed.
 template <int P>
-struct unsqueeze : op_base {
+struct unsqueeze : passes_value {
   static constexpr op_id id = op_id::unsqueeze;
   static constexpr std::string_view name = "unsqueeze";
   static constexpr rational parameter{P, 1};
@@ -566,14 +563,10 @@ struct unsqueeze : op_base {
     const std::uint32_t low = A::units & ((1U << P) - 1U);
     return low | (1U << P) | ((A::units >> P) << (P + 1));
   }
-  template <class T>
-  static constexpr T apply(T x) {
-    return x;
-  }
 };
 
 /// transpose(x): x with its last two axes swapped (x.mT in PyTorch).  ∂/∂x = transpose(g).
-struct transpose : op_base {
+struct transpose : passes_value {
   static constexpr op_id id = op_id::transpose;
   static constexpr std::string_view name = "transpose";
   template <class A>
@@ -586,15 +579,11 @@ struct transpose : op_base {
     const std::uint32_t a = (A::units >> (r - 1)) & 1U, b = (A::units >> (r - 2)) & 1U;
     return (A::units & ~(3U << (r - 2))) | (a << (r - 2)) | (b << (r - 1));
   }
-  template <class T>
-  static constexpr T apply(T x) {
-    return x;
-  }
 };
 
 /// flatten(x): x's elements in row-major order as one axis of numel(x) elements.  ∂/∂x: the
 /// adjoint reshaped back to x's shape.
-struct flatten : op_base {
+struct flatten : passes_value {
   static constexpr op_id id = op_id::flatten;
   static constexpr std::string_view name = "flatten";
   template <class A>
@@ -604,10 +593,6 @@ struct flatten : op_base {
   template <class A>
   static constexpr std::uint32_t result_units() {
     return 0;
-  }
-  template <class T>
-  static constexpr T apply(T x) {
-    return x;
   }
 };
 

@@ -165,8 +165,6 @@ struct plan_data {
   int classes = 0;
   std::array<std::array<int, max_axes>, N> cls{};  // class of each axis of each node, -1 for a unit
   std::array<int, max_classes> position{};         // class → place in the loop order (0 outermost)
-  std::array<int, max_classes> leaf_of{};          // class → a tensor leaf bound to it
-  std::array<int, max_classes> leaf_axis{};
   // reductions
   std::array<bool, N> global{};                         // completes only after a whole top-level loop
   std::array<std::uint64_t, N> buffer_dims{};           // classes (bits by class id) that index its buffer
@@ -178,6 +176,17 @@ struct plan_data {
   // folds all of them: the program is elementwise over one flat index (what codegen supports).
   bool flat = true;
 };
+
+/// The classes of node n's axes, as a bit set by class id (unit axes have none).
+template <std::size_t N>
+constexpr std::uint64_t classes_of(const plan_data<N>& plan, const std::array<node_info, N>& nodes, int n) {
+  std::uint64_t bits = 0;
+  for (int p = 0; p < nodes[static_cast<std::size_t>(n)].rank; ++p) {
+    const int c = plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+    if (c >= 0) bits |= std::uint64_t{1} << c;
+  }
+  return bits;
+}
 
 namespace planning {
 
@@ -197,12 +206,6 @@ struct union_find {
     if (a != b) parent[a < b ? b : a] = a < b ? a : b;
   }
 };
-
-constexpr int bits_lowest(std::uint64_t x) {
-  int i = 0;
-  while (((x >> i) & 1U) == 0) ++i;
-  return i;
-}
 
 // The loop tree under construction: items are loops or statements, each in its parent's list.
 struct item {
@@ -230,12 +233,7 @@ struct builder {
   int chain_size = 1;
   bool retry = false;
 
-  constexpr std::uint64_t classes_of(int n) const {
-    std::uint64_t bits = 0;
-    for (int p = 0; p < nodes[n].rank; ++p)
-      if (plan.cls[n][p] >= 0) bits |= std::uint64_t{1} << plan.cls[n][p];
-    return bits;
-  }
+  constexpr std::uint64_t classes_of(int n) const { return ir::classes_of(plan, nodes, n); }
   // The classes of a node in loop order, as a bit set over positions.
   constexpr std::uint64_t positions_of(std::uint64_t classes) const {
     std::uint64_t bits = 0;
@@ -505,12 +503,6 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
       for (int p = 0; p < nodes[n].rank; ++p) plan.flat = plan.flat && plan.cls[n][p] < 0;
     if (nodes[n].k == kind::view) plan.flat = false;
   }
-  for (std::size_t n = 0; n < N; ++n)
-    if (nodes[n].k == kind::tensor_leaf)
-      for (int p = 0; p < nodes[n].rank; ++p) {
-        plan.leaf_of[plan.cls[n][p]] = static_cast<int>(n);
-        plan.leaf_axis[plan.cls[n][p]] = p;
-      }
 
   // 2. Loop order: a reduction wants the classes it folds inside those it keeps, then leaves want
   // their row-major order; an edge that would close a cycle is dropped.
