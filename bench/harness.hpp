@@ -1,6 +1,8 @@
 // A small timing harness: interleaved repetitions, medians, ratios taken within one run.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,13 +12,29 @@
 
 namespace bench {
 
+/// The process's peak resident memory so far, in KiB; the growth across a stretch of steps is the
+/// extra memory they needed beyond what was already allocated (the inputs).
+inline long peak_rss_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
 /// Median seconds of `repetitions` timed calls of each function, interleaved so drift on a shared
 /// machine hits both alike; one untimed warm-up call each.
+/// The growth of the process's peak RSS (KiB) during the warm-up call of each function in the last
+/// median_seconds: the extra memory each needed beyond what was already allocated (the inputs, and
+/// for the second whatever the first had reached).
+inline std::pair<long, long> last_extra_kib;
+
 template <class A, class B>
 std::pair<double, double> median_seconds(A&& a, B&& b, int repetitions) {
   using clock = std::chrono::steady_clock;
+  const long before = peak_rss_kib();
   a();
+  const long after_a = peak_rss_kib();
   b();
+  last_extra_kib = {after_a - before, peak_rss_kib() - after_a};
   std::vector<double> times_a, times_b;
   for (int r = 0; r < repetitions; ++r) {
     auto start = clock::now();
@@ -54,6 +72,12 @@ class recorder {
  private:
   std::string directory_;
 };
+
+/// Records the extra peak memory each peer's step needed, for bench/report's memory table.
+inline void record_memory(const recorder& to, const std::string& workload, long kobai_kib, long libtorch_kib) {
+  to.record("{\"workload\": \"" + workload + "\", \"extra_rss_kib\": {\"kobai\": " + std::to_string(kobai_kib) +
+            ", \"libtorch\": " + std::to_string(libtorch_kib) + "}}");
+}
 
 inline std::string number(double value) {
   char buffer[32];

@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
 #endif
   std::printf("\n");
   bool agree = true;
+  long kobai_extra_kib = 0, libtorch_extra_kib = 0;
   for (std::size_t n : {std::size_t{1000}, std::size_t{100000}, std::size_t{10000000}}) {
     std::mt19937 rng(1);
     std::normal_distribution<float> normal;
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
       const auto [kobai_time, hand_time] = bench::median_seconds(
           [&] { kobai_result = step(x = X, t = T, w = 0.5, b = 0.25); },
           [&] { hand_result = hand_written(X.data(), T.data(), n, 0.5f, 0.25f, omp_threads); }, repetitions);
+      kobai_extra_kib = std::max(kobai_extra_kib, bench::last_extra_kib.first);
       const auto [kobai_again, simd_time] = bench::median_seconds(
           [&] { kobai_result = step(x = X, t = T, w = 0.5, b = 0.25); },
           [&] { simd_result = hand_written_simd(X.data(), T.data(), n, 0.5f, 0.25f, omp_threads); }, repetitions);
@@ -138,6 +140,7 @@ int main(int argc, char** argv) {
       const auto [kobai_third, torch_time] =
           bench::median_seconds([&] { kobai_result = step(x = X, t = T, w = 0.5, b = 0.25); },
                                 [&] { torch_result = libtorch(); }, std::max(5, repetitions / 10));
+      libtorch_extra_kib = std::max(libtorch_extra_kib, bench::last_extra_kib.second);
       agree = agree && close(std::get<0>(kobai_result), torch_result.loss) &&
               close(std::get<1>(kobai_result), torch_result.dw) && close(std::get<2>(kobai_result), torch_result.db);
       std::printf(" %10.2f us %12.3f", torch_time * 1e6, kobai_third / torch_time);
@@ -148,6 +151,7 @@ int main(int argc, char** argv) {
       recorder.record(row + "}");
     }
   }
+  bench::record_memory(recorder, "W1", kobai_extra_kib, libtorch_extra_kib);
   std::printf(agree ? "results agree (1e-5 relative)\n" : "RESULTS DISAGREE\n");
   return agree ? 0 : 1;
 }

@@ -3,7 +3,6 @@
 // Prints medians and ratios measured in this run, checks every peer against kobai, and reports the
 // extra peak memory of kobai's step.
 #include <omp.h>
-#include <sys/resource.h>
 
 #include <array>
 #include <cmath>
@@ -86,12 +85,6 @@ struct libtorch_step {
 };
 #endif
 
-long peak_rss_kib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,7 +108,7 @@ int main(int argc, char** argv) {
 #endif
   std::printf("\n");
   bool agree = true;
-  long kobai_extra_kib = 0;
+  long kobai_extra_kib = 0, libtorch_extra_kib = 0;
   for (std::size_t n : {std::size_t{1000}, std::size_t{1000000}, std::size_t{10000000}}) {
     std::mt19937 rng(2);
     std::normal_distribution<float> normal;
@@ -136,7 +129,6 @@ int main(int argc, char** argv) {
       if (threads == all && all == 1) continue;
       const auto step = compile(loss, dw, db).threads(threads);
       auto kobai_result = step(X = features_data, y = labels, w = weights, b = 0.1f);
-      const long before = peak_rss_kib();
       step_result hand_result, simd_result;
       const int omp_threads = static_cast<int>(threads);
       const auto [kobai_time, hand_time] =
@@ -146,7 +138,7 @@ int main(int argc, char** argv) {
                                                                     weights.data(), 0.1f, omp_threads);
                                 },
                                 repetitions);
-      kobai_extra_kib = std::max(kobai_extra_kib, peak_rss_kib() - before);
+      kobai_extra_kib = std::max(kobai_extra_kib, bench::last_extra_kib.first);
       const auto [kobai_again, simd_time] = bench::median_seconds(
           [&] { step.into(kobai_result, X = features_data, y = labels, w = weights, b = 0.1f); },
           [&] {
@@ -188,6 +180,7 @@ int main(int argc, char** argv) {
       const auto [kobai_third, torch_time] =
           bench::median_seconds([&] { step.into(kobai_result, X = features_data, y = labels, w = weights, b = 0.1f); },
                                 [&] { torch_result = libtorch(); }, std::max(5, repetitions / 10));
+      libtorch_extra_kib = std::max(libtorch_extra_kib, bench::last_extra_kib.second);
       if (!matches(torch_result, 1e-3))
         std::printf("  disagreement at N=%zu: kobai loss %.9g db %.9g dw0 %.9g; libtorch %.9g %.9g %.9g\n", n, L, gb,
                     gw(0), torch_result.loss, torch_result.db, torch_result.dw[0]);
@@ -202,6 +195,7 @@ int main(int argc, char** argv) {
   }
   std::printf("kobai's extra peak memory during the steps: %ld KiB (N up to 10^7; X alone is 640 MB)\n",
               kobai_extra_kib);
+  bench::record_memory(recorder, "W2", kobai_extra_kib, libtorch_extra_kib);
   std::printf(agree ? "results agree (1e-4 relative to the hand loops, 1e-3 to LibTorch)\n" : "RESULTS DISAGREE\n");
   return agree ? 0 : 1;
 }

@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
 #endif
   std::printf("\n");
   bool agree = true;
+  long kobai_extra_kib = 0, libtorch_extra_kib = 0;
   for (unsigned threads : {1u, all}) {
     if (threads == all && all == 1) continue;
     const auto program = compile(dzdx, dzdy, d2zdx2).threads(threads);
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
         [&] { program.into(results, X = Xv, Y = Yv); },
         [&] { hand_written(Xv.data(), Yv.data(), hx.data(), hy.data(), hxx.data(), n, static_cast<int>(threads)); },
         31);
+    kobai_extra_kib = std::max(kobai_extra_kib, bench::last_extra_kib.first);
     bench::keep(results);
     for (std::size_t i = 0; i < n; i += 997) {
       agree = agree &&
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
     };
     const auto [kobai_again, torch_time] =
         bench::median_seconds([&] { program.into(results, X = Xv, Y = Yv); }, libtorch, 11);
+    libtorch_extra_kib = std::max(libtorch_extra_kib, bench::last_extra_kib.second);
     agree = agree && std::abs(torch_dx.data_ptr<float>()[12345] - hx.data()[12345]) <= 1e-4f;
     std::printf(" %9.3f ms %12.3f", torch_time * 1e3, kobai_again / torch_time);
     row +=
@@ -109,6 +112,7 @@ int main(int argc, char** argv) {
     std::printf("\n");
     recorder.record(row + "}");
   }
+  bench::record_memory(recorder, "W3", kobai_extra_kib, libtorch_extra_kib);
   std::printf(agree ? "results agree\n" : "RESULTS DISAGREE\n");
   return agree ? 0 : 1;
 }

@@ -1,9 +1,12 @@
-"""Python peers on the benchmarks' own data: JAX jit(value_and_grad).
+"""Python peers on the benchmarks' own data: JAX jit(value_and_grad), PyTorch eager autograd and
+torch.compile.
 
-Reads the inputs and kobai's results that the C++ benchmarks wrote with --out DIR, checks each
-peer's numbers against kobai's before its time counts, and appends one JSON object per line to
-DIR/peers.jsonl. Thread count: all threads by default; KOBAI_PEER_THREADS=1 limits XLA to one
-(bench/run runs both).
+Usage: peers.py DIR PEER WORKLOAD, with PEER one of jax, torch, torch.compile and WORKLOAD one of
+W1..W4. Reads the inputs and kobai's results that the C++ benchmarks wrote with --out DIR, checks
+the peer's loss and gradients against kobai's before its time counts, and appends one JSON object
+per measurement to DIR/peers.jsonl. bench/run runs each peer and workload in its own process, so
+the peak RSS is that peer's on that workload alone. Thread count: all threads by default;
+KOBAI_PEER_THREADS=1 asks the framework for one thread (bench/run also pins the process to one core).
 """
 import json
 import os
@@ -11,17 +14,22 @@ import resource
 import sys
 import time
 
-threads = os.environ.get("KOBAI_PEER_THREADS", "all")
-if threads == "1":
-    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+import numpy as np
 
-import jax  # noqa: E402  (after XLA_FLAGS)
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+threads = os.environ.get("KOBAI_PEER_THREADS", "all")
+peer_threads = 1 if threads == "1" else os.cpu_count()
+if threads == "1":
+    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def median_seconds(function, repetitions):
     function()  # warm-up: tracing and compilation are excluded
+    function()
     times = []
     for _ in range(repetitions):
         start = time.perf_counter()
@@ -30,80 +38,173 @@ def median_seconds(function, repetitions):
     return float(np.median(times))
 
 
-def close(a, b, tolerance):
-    return abs(a - b) <= tolerance * max(1.0, abs(b))
+def repetitions_for(n):
+    return 11 if n >= 10**7 else 31 if n >= 10**6 else 101 if n >= 10**5 else 301
 
 
-def main(directory):
-    rows = [json.loads(line) for line in open(os.path.join(directory, "kobai.jsonl"))]
-    out = open(os.path.join(directory, "peers.jsonl"), "a")
-    peer_threads = 1 if threads == "1" else os.cpu_count()
+def agreement(numbers, reference):
+    """Largest difference over the largest magnitude (at least 1e-3), over every number of the step."""
+    numbers = np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in numbers])
+    reference = np.asarray(reference, dtype=np.float64)
+    return float(np.max(np.abs(numbers - reference)) / max(1e-3, float(np.max(np.abs(reference)))))
 
-    @jax.jit
-    def w1_step(w, b, x, t):
+
+def load(directory, name, shape=None):
+    data = np.fromfile(os.path.join(directory, name + ".f32"), dtype=np.float32)
+    return data.reshape(shape) if shape else data
+
+
+# Each workload: for a size n, the inputs as numpy arrays, kobai's numbers in order, and a tolerance.
+def w1_case(directory, row):
+    n = row["n"]
+    data = dict(x=load(directory, f"w1_x_{n}"), t=load(directory, f"w1_t_{n}"), w=np.float32(0.5), b=np.float32(0.25))
+    return data, [row["loss"], row["dw"], row["db"]], 1e-4
+
+
+def w2_case(directory, row):
+    n = row["n"]
+    data = dict(X=load(directory, f"w2_x_{n}", (n, -1)), y=load(directory, f"w2_y_{n}"),
+                w=load(directory, f"w2_w_{n}"), b=np.float32(0.1))
+    return data, [row["loss"], *row["dw"], row["db"]], 1e-3
+
+
+def w3_case(directory, row):
+    data = dict(X=load(directory, "w3_x", (1000, 1000)), Y=load(directory, "w3_y", (1000, 1000)))
+    return data, [row["zx_sum"], row["zy_sum"], row["zxx_sum"]], 1e-5
+
+
+def w4_case(directory, row):
+    n = row["n"]
+    data = dict(X=load(directory, f"w4_x_{n}", (n, -1)), t=load(directory, f"w4_t_{n}"),
+                W1=load(directory, f"w4_W1_{n}", (8, -1)), b1=load(directory, f"w4_b1_{n}"),
+                w2=load(directory, f"w4_w2_{n}"), b2=np.float32(0.1))
+    return data, row["numbers"], 1e-3
+
+
+cases = {"W1": w1_case, "W2": w2_case, "W3": w3_case, "W4": w4_case}
+
+
+def sums(arrays):  # W3 is compared through the float64 sums of its three grids
+    return [float(np.sum(np.asarray(a, dtype=np.float64))) for a in arrays]
+
+
+def jax_steps():
+    import jax
+    import jax.numpy as jnp
+
+    def w1(w, b, x, t):
         return jax.value_and_grad(lambda w, b: jnp.mean((w * x + b - t) ** 2), argnums=(0, 1))(w, b)
 
-    for n in sorted({r["n"] for r in rows if r["workload"] == "W1"}):
-        kobai = next(r for r in rows if r["workload"] == "W1" and r["n"] == n)
-        x = jnp.asarray(np.fromfile(os.path.join(directory, f"w1_x_{n}.f32"), dtype=np.float32))
-        t = jnp.asarray(np.fromfile(os.path.join(directory, f"w1_t_{n}.f32"), dtype=np.float32))
-        w, b = jnp.float32(0.5), jnp.float32(0.25)
-        loss, (dw, db) = w1_step(w, b, x, t)
-        agree = all(close(float(a), kobai[k], 1e-4) for a, k in ((loss, "loss"), (dw, "dw"), (db, "db")))
-        seconds = median_seconds(lambda: jax.block_until_ready(w1_step(w, b, x, t)), 31 if n >= 10**7 else 301)
-        out.write(json.dumps({"workload": "W1", "n": n, "peer": "jax", "threads": peer_threads,
-                              "seconds": seconds if agree else None, "agrees": agree}) + "\n")
-        print(f"  JAX W1 N={n:>9} threads={peer_threads}: {seconds * 1e6:10.2f} us, "
-              f"{'agrees with kobai' if agree else 'DISAGREES with kobai: not counted'}")
-
-    @jax.jit
-    def w2_step(w, b, X, y):
+    def w2(w, b, X, y):
         def loss(w, b):
             z = X @ w + b
             return jnp.mean(jnp.logaddexp(0.0, z) - z * y)  # BCE with logits, stable
-
         return jax.value_and_grad(loss, argnums=(0, 1))(w, b)
 
-    for n in sorted({r["n"] for r in rows if r["workload"] == "W2"}):
-        kobai = next(r for r in rows if r["workload"] == "W2" and r["n"] == n)
-        X = jnp.asarray(np.fromfile(os.path.join(directory, f"w2_x_{n}.f32"), dtype=np.float32).reshape(n, -1))
-        y = jnp.asarray(np.fromfile(os.path.join(directory, f"w2_y_{n}.f32"), dtype=np.float32))
-        w = jnp.asarray(np.fromfile(os.path.join(directory, f"w2_w_{n}.f32"), dtype=np.float32))
-        b = jnp.float32(0.1)
-        loss, (dw, db) = w2_step(w, b, X, y)
-        agree = close(float(loss), kobai["loss"], 1e-3) and close(float(db), kobai["db"], 1e-3) and all(
-            close(float(a), k, 1e-3) for a, k in zip(np.asarray(dw), kobai["dw"]))
-        seconds = median_seconds(lambda: jax.block_until_ready(w2_step(w, b, X, y)), 21 if n >= 10**7 else 101)
-        out.write(json.dumps({"workload": "W2", "n": n, "peer": "jax", "threads": peer_threads,
-                              "seconds": seconds if agree else None, "agrees": agree}) + "\n")
-        print(f"  JAX W2 N={n:>9} threads={peer_threads}: {seconds * 1e6:10.2f} us, "
-              f"{'agrees with kobai' if agree else 'DISAGREES with kobai: not counted'}")
+    def w3(X, Y):
+        z = lambda X, Y: jnp.sum(X**2 * Y + 2 * X * Y**3)
+        dzdx, dzdy = jax.grad(z, argnums=(0, 1))(X, Y)
+        d2zdx2 = jax.grad(lambda X: jnp.sum(jax.grad(z, argnums=0)(X, Y)))(X)
+        return dzdx, dzdy, d2zdx2
 
-    w3 = [r for r in rows if r["workload"] == "W3"]
-    if w3:
-        kobai = w3[0]
-        X = jnp.asarray(np.fromfile(os.path.join(directory, "w3_x.f32"), dtype=np.float32).reshape(1000, 1000))
-        Y = jnp.asarray(np.fromfile(os.path.join(directory, "w3_y.f32"), dtype=np.float32).reshape(1000, 1000))
+    def w4(W1, b1, w2, b2, X, t):
+        def loss(W1, b1, w2, b2):
+            return jnp.mean((jnp.tanh(X @ W1 + b1) @ w2 + b2 - t) ** 2)
+        return jax.value_and_grad(loss, argnums=(0, 1, 2, 3))(W1, b1, w2, b2)
 
-        @jax.jit
-        def partials(X, Y):
-            z = lambda X, Y: jnp.sum(X**2 * Y + 2 * X * Y**3)
-            dzdx, dzdy = jax.grad(z, argnums=(0, 1))(X, Y)
-            d2zdx2 = jax.grad(lambda X: jnp.sum(jax.grad(z, argnums=0)(X, Y)))(X)
-            return dzdx, dzdy, d2zdx2
+    w1, w2, w3, w4 = (jax.jit(f) for f in (w1, w2, w3, w4))
 
-        zx, zy, zxx = partials(X, Y)
-        sums = [float(np.sum(np.asarray(a, dtype=np.float64))) for a in (zx, zy, zxx)]
-        agree = all(close(s, kobai[k], 1e-5) for s, k in zip(sums, ("zx_sum", "zy_sum", "zxx_sum")))
-        seconds = median_seconds(lambda: jax.block_until_ready(partials(X, Y)), 31)
-        out.write(json.dumps({"workload": "W3", "n": kobai["n"], "peer": "jax", "threads": peer_threads,
-                              "seconds": seconds if agree else None, "agrees": agree}) + "\n")
-        print(f"  JAX W3 1000x1000 threads={peer_threads}: {seconds * 1e3:8.3f} ms, "
-              f"{'agrees with kobai' if agree else 'DISAGREES with kobai: not counted'}")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.write(json.dumps({"peer": "jax", "threads": peer_threads, "peak_rss_mib": rss, "version": jax.__version__}) + "\n")
-    print(f"  JAX {jax.__version__}, peak RSS {rss:.0f} MiB")
+    def make(workload, d):
+        a = {k: jnp.asarray(v) for k, v in d.items()}
+        if workload == "W1":
+            step = lambda: w1(a["w"], a["b"], a["x"], a["t"])
+            numbers = lambda r: [r[0], *r[1]]
+        elif workload == "W2":
+            step = lambda: w2(a["w"], a["b"], a["X"], a["y"])
+            numbers = lambda r: [r[0], r[1][0], r[1][1]]
+        elif workload == "W3":
+            step = lambda: w3(a["X"], a["Y"])
+            numbers = sums
+        else:
+            step = lambda: w4(a["W1"], a["b1"], a["w2"], a["b2"], a["X"], a["t"])
+            numbers = lambda r: [r[0], *r[1]]
+        return (lambda: jax.block_until_ready(step())), numbers
+
+    return make, "JAX " + jax.__version__
+
+
+def torch_steps(compiled):
+    import torch
+
+    torch.set_num_threads(peer_threads)
+
+    def w1(w, b, x, t):
+        loss = ((w * x + b - t) ** 2).mean()
+        return loss, *torch.autograd.grad(loss, (w, b))
+
+    def w2(w, b, X, y):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(X @ w + b, y)
+        return loss, *torch.autograd.grad(loss, (w, b))
+
+    def w3(X, Y):
+        z = (X**2 * Y + 2 * X * Y**3).sum()
+        dzdx, dzdy = torch.autograd.grad(z, (X, Y), create_graph=True)
+        (d2zdx2,) = torch.autograd.grad(dzdx.sum(), X)
+        return dzdx.detach(), dzdy.detach(), d2zdx2
+
+    def w4(W1, b1, w2, b2, X, t):
+        loss = torch.nn.functional.mse_loss(torch.tanh(X @ W1 + b1) @ w2 + b2, t)
+        return loss, *torch.autograd.grad(loss, (W1, b1, w2, b2))
+
+    functions = {"W1": w1, "W2": w2, "W3": w3, "W4": w4}
+    variables = {"W1": ("w", "b"), "W2": ("w", "b"), "W3": ("X", "Y"), "W4": ("W1", "b1", "w2", "b2")}
+    order = {"W1": ("w", "b", "x", "t"), "W2": ("w", "b", "X", "y"), "W3": ("X", "Y"),
+             "W4": ("W1", "b1", "w2", "b2", "X", "t")}
+
+    def make(workload, d):
+        a = {k: torch.tensor(v, requires_grad=k in variables[workload]) for k, v in d.items()}
+        function = torch.compile(functions[workload]) if compiled else functions[workload]
+        args = [a[k] for k in order[workload]]
+        step = lambda: function(*args)
+        if workload == "W1":
+            numbers = lambda r: [r[0].item(), r[1].item(), r[2].item()]
+        elif workload == "W2":
+            numbers = lambda r: [r[0].item(), r[1].numpy(), r[2].item()]
+        elif workload == "W3":
+            numbers = lambda r: sums(v.numpy() for v in r)
+        else:
+            numbers = lambda r: [r[0].item(), *(v.numpy() for v in r[1:])]
+        return step, numbers
+
+    return make, ("torch.compile " if compiled else "PyTorch eager ") + torch.__version__
+
+
+def main(directory, peer, workload):
+    rows = [json.loads(line) for line in open(os.path.join(directory, "kobai.jsonl"))]
+    rows = [r for r in rows if r.get("workload") == workload and "n" in r and r["threads"] == 1]
+    make, name = {"jax": jax_steps, "torch": lambda: torch_steps(False),
+                  "torch.compile": lambda: torch_steps(True)}[peer]()
+    out = open(os.path.join(directory, "peers.jsonl"), "a")
+    for row in sorted(rows, key=lambda r: r["n"]):
+        data, reference, tolerance = cases[workload](directory, row)
+        record = {"workload": workload, "n": row["n"], "peer": peer, "version": name, "threads": peer_threads}
+        try:
+            step, numbers = make(workload, data)
+            before = rss_mib()  # the inputs are in the framework's arrays now
+            difference = agreement(numbers(step()), reference)
+            seconds = median_seconds(step, repetitions_for(row["n"]))
+            record.update(seconds=seconds if difference <= tolerance else None, difference=difference,
+                          extra_rss_mib=max(0.0, rss_mib() - before), peak_rss_mib=rss_mib())
+            verdict = "agrees with kobai" if difference <= tolerance else "DISAGREES with kobai: not counted"
+            print(f"  {name:24} {workload} N={row['n']:>9} threads={peer_threads}: {seconds * 1e6:12.2f} us, "
+                  f"{verdict} ({difference:.1e})")
+        except Exception as error:  # a peer that cannot run a workload is reported, not fatal
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:160]
+            record.update(seconds=None, error=reason)
+            print(f"  {name:24} {workload} N={row['n']:>9} threads={peer_threads}: failed: {reason}")
+        out.write(json.dumps(record) + "\n")
+        out.flush()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:4])

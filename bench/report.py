@@ -1,5 +1,5 @@
-"""Merges one bench/run into docs/benchmarks.md (a table of medians and ratios) and
-docs/benchmarks.png (each peer's time relative to kobai's, log scale)."""
+"""Merges one bench/run into docs/benchmarks.md (tables of medians, ratios, memory and compile
+times) and docs/benchmarks.png (each peer's time relative to kobai's, log scale)."""
 import json
 import os
 import platform
@@ -12,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+PYTHON_PEERS = (("torch", "PyTorch eager"), ("torch.compile", "torch.compile"), ("jax", "JAX"))
+
 
 def load(path):
     return [json.loads(line) for line in open(path)] if os.path.exists(path) else []
@@ -20,78 +22,121 @@ def load(path):
 def fmt(seconds):
     if seconds is None:
         return "—"
-    return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.2f} µs"
+    return f"{seconds * 1e3:.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} µs"
 
 
 def ratio(a, b):
-    return f"{a / b:.3f}" if a and b else "—"
+    return f"{a / b:.2f}" if a and b else "—"
+
+
+def shell(command):
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout.strip()
 
 
 def main(directory, docs):
-    kobai = load(os.path.join(directory, "kobai.jsonl"))
+    records = load(os.path.join(directory, "kobai.jsonl"))
+    kobai = [r for r in records if "kobai_s" in r]
+    memory = {r["workload"]: r["extra_rss_kib"] for r in records if "extra_rss_kib" in r}
     peers = load(os.path.join(directory, "peers.jsonl"))
+    timed = {(p["workload"], p["n"], p["peer"], p["threads"]): p for p in peers}
+    versions = {p["peer"]: p["version"] for p in peers if "version" in p}
+    failures = sorted({(p["peer"], p["workload"], p["error"]) for p in peers if p.get("error")})
     compile_times = load(os.path.join(directory, "compile.jsonl"))
-    jax = {(p["workload"], p["n"], p["threads"]): p["seconds"] for p in peers if "workload" in p}
-    jax_info = {p["threads"]: p for p in peers if "peak_rss_mib" in p}
-    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
-                         capture_output=True, text=True).stdout.strip()
-    gcc = subprocess.run(["g++", "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
+    gcc = shell("g++ -dumpfullversion")
+    cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
     lines = [
         "# kobai benchmarks",
         "",
-        f"Written by `bench/run` on {date.today().isoformat()}: {os.cpu_count()} cores, {cpu}, "
-        f"{platform.system()} {platform.machine()}; GCC {gcc} `-O3` (no `-march=native`), LibTorch 1.13 "
-        f"(Debian), JAX {next(iter(jax_info.values()), {}).get('version', '—')} (PyPI, `jit(value_and_grad)`).",
-        "Medians of repetitions after warm-up; every peer's loss and gradients were checked against "
-        "kobai's before its time counted. Ratios below 1 mean kobai is faster. Each hand-loop ratio is "
-        "taken against kobai's median from the same interleaved series (the *kobai* column shows the "
-        "series against *hand*).",
+        f"Written by `bench/run` on {date.today().isoformat()}: {os.cpu_count()} cores, "
+        f"{cpu}, {platform.system()} {platform.machine()}, "
+        "no GPU. kobai and the hand loops: GCC " + gcc + " `-O3 -march=native`. Peers: LibTorch 1.13 (Debian "
+        "`libtorch-dev`, C++ eager autograd), " + ", ".join(versions.get(k, k) for k, _ in PYTHON_PEERS) +
+        " (PyPI; JAX as `jit(value_and_grad)`).",
         "",
-        "W1 is the linear-regression step (MSE loss, dL/dw, dL/db, float32). W2 is the logistic-regression "
-        "step with D = 16 features (BCE on logits, loss, dL/dW, dL/db, float32), one pass over the rows. W3 is ∂z/∂X, ∂z/∂Y and "
-        "∂²z/∂X² of z = X²Y + 2XY³ on a 1000×1000 float32 grid. *hand* is a plain hand-written fused "
-        "loop, *simd* the same with `omp simd` (W3's hand loop is already `omp simd`).",
+        "Medians of repetitions after warm-up (compilation excluded). Every peer's loss and gradients were "
+        "checked against kobai's before its time counted. A ratio is kobai's time over the peer's: **below 1, "
+        "kobai is faster**. The hand-loop and LibTorch ratios are taken within one interleaved series in one "
+        "process; the Python peers run in their own processes right after, on the same data. *1 thread*: "
+        "kobai `.threads(1)`, OpenMP and LibTorch set to one thread, Python peers pinned to one core "
+        "(`taskset`) and asked for one thread; *all*: every core.",
         "",
-        "| workload | N | threads | kobai | hand | simd | LibTorch | JAX | kobai/simd | kobai/LibTorch | kobai/JAX |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "- **W1** linear-regression step: MSE loss, dL/dw, dL/db.",
+        "- **W2** logistic regression, D = 16 features: BCE with logits, loss, dL/dW, dL/db.",
+        "- **W3** ∂z/∂X, ∂z/∂Y and ∂²z/∂X² of z = X²Y + 2XY³ on a 1000×1000 grid.",
+        "- **W4** MLP regression, D = 8 → 32 (tanh) → 1, MSE: the loss and the gradients of W1, b1, w2, b2.",
+        "",
+        "All float32. *hand* is the faster of a plain hand-written fused loop and the same with `omp simd`.",
+        "",
+        "| workload | N | threads | kobai | hand | LibTorch | PyTorch | torch.compile | JAX "
+        "| ÷hand | ÷LibTorch | ÷PyTorch | ÷torch.compile | ÷JAX |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    labels, relative = [], {"hand": [], "simd": [], "LibTorch": [], "JAX": []}
+    labels = []
+    relative = {name: [] for name in ("hand", "LibTorch", *(label for _, label in PYTHON_PEERS))}
     for row in kobai:
-        simd = row.get("simd_s", row["hand_s"] if row["workload"] == "W3" else None)
-        jax_time = jax.get((row["workload"], row["n"], row["threads"]))
-        lines.append(
-            f"| {row['workload']} | {row['n']:,} | {row['threads']} | {fmt(row['kobai_s'])} | {fmt(row['hand_s'])} "
-            f"| {fmt(row.get('simd_s'))} | {fmt(row.get('libtorch_s'))} | {fmt(jax_time)} "
-            f"| {ratio(row.get('kobai_with_simd_s', row['kobai_s']), simd)} | {ratio(row.get('kobai_with_libtorch_s', row['kobai_s']), row.get('libtorch_s'))} "
-            f"| {ratio(row['kobai_s'], jax_time)} |")
+        simd = row.get("simd_s")
+        hand, kobai_hand = row["hand_s"], row["kobai_s"]
+        if simd and simd < hand:
+            hand, kobai_hand = simd, row.get("kobai_with_simd_s", row["kobai_s"])
+        python = [timed.get((row["workload"], row["n"], peer, row["threads"]), {}).get("seconds")
+                  for peer, _ in PYTHON_PEERS]
+        libtorch = row.get("libtorch_s")
+        cells = [fmt(row["kobai_s"]), fmt(hand), fmt(libtorch), *(fmt(s) for s in python),
+                 ratio(kobai_hand, hand), ratio(row.get("kobai_with_libtorch_s", row["kobai_s"]), libtorch),
+                 *(ratio(row["kobai_s"], s) for s in python)]
+        lines.append(f"| {row['workload']} | {row['n']:,} | {row['threads']} | " + " | ".join(cells) + " |")
         labels.append(f"{row['workload']} N={row['n']:.0e}\n{row['threads']} thr")
-        for name, value in (("hand", row["hand_s"]), ("simd", simd), ("LibTorch", row.get("libtorch_s")),
-                            ("JAX", jax_time)):
+        for name, value in zip(relative, (hand, libtorch, *python)):
             relative[name].append(value / row["kobai_s"] if value else float("nan"))
-    if jax_info:
-        lines += ["", "Peak RSS of the JAX process: " + ", ".join(
-            f"{info['peak_rss_mib']:.0f} MiB ({threads} thread{'s' if threads != 1 else ''})"
-            for threads, info in sorted(jax_info.items())) + "."]
+    if failures:
+        lines += ["", "Peers that could not run a workload: " + "; ".join(
+            f"{peer} on {workload} ({error})" for peer, workload, error in failures) + "."]
+
+    lines += ["", "## Memory", "",
+              "Extra peak RSS a step needed beyond its inputs, at the largest N of each workload (MiB). "
+              "C++ peers: the growth of the process's peak during the first timed call (kobai's result "
+              "tensors, allocated once by the call before, are not counted). Python peers: the growth "
+              "from after the inputs were in the framework's arrays to the end of the timing, the larger "
+              "of 1 thread and all; the process's whole peak (interpreter and framework included) is in "
+              "parentheses.", "",
+              "| workload | kobai | LibTorch | " + " | ".join(label for _, label in PYTHON_PEERS) + " |",
+              "|---|---:|---:|" + "---:|" * len(PYTHON_PEERS)]
+    for workload in sorted({r["workload"] for r in kobai}):
+        cells = [f"{memory[workload]['kobai'] / 1024:.1f}", f"{memory[workload]['libtorch'] / 1024:.1f}"] \
+            if workload in memory else ["—", "—"]
+        for peer, _ in PYTHON_PEERS:
+            measured = [p for p in peers if p["workload"] == workload and p["peer"] == peer and "extra_rss_mib" in p]
+            if measured:
+                largest = max(p["n"] for p in measured)
+                at_largest = [p for p in measured if p["n"] == largest]
+                cells.append(f"{max(p['extra_rss_mib'] for p in at_largest):.1f} "
+                             f"({max(p['peak_rss_mib'] for p in at_largest):.0f})")
+            else:
+                cells.append("—")
+        lines.append(f"| {workload} | " + " | ".join(cells) + " |")
     if compile_times:
-        lines += ["", "C++ compile time of one translation unit, `g++ -O2` (median of 3): " + ", ".join(
-            f"`{c['source']}` {c['seconds']:.2f} s" for c in compile_times) + "."]
+        lines += ["", "## Compile time", "",
+                  "C++ compile time of each workload's translation unit (kobai, the hand loops and, where "
+                  "built, LibTorch's code are in it), `g++ -O2`, median of 3: " + ", ".join(
+                      f"`{c['source']}` {c['seconds']:.2f} s" for c in compile_times) + "."]
     lines += ["", "![peer time relative to kobai](benchmarks.png)", ""]
     os.makedirs(docs, exist_ok=True)
     open(os.path.join(docs, "benchmarks.md"), "w").write("\n".join(lines))
 
-    figure, axes = plt.subplots(figsize=(max(8, len(labels) * 1.1), 4.5))
-    width = 0.2
+    figure, axes = plt.subplots(figsize=(max(9, len(labels) * 1.2), 5))
+    width = 0.8 / len(relative)
     for k, (name, values) in enumerate(relative.items()):
-        axes.bar([i + (k - 1.5) * width for i in range(len(labels))], values, width, label=name)
+        axes.bar([i + (k - (len(relative) - 1) / 2) * width for i in range(len(labels))], values, width, label=name)
     axes.axhline(1.0, color="black", linewidth=0.8)
     axes.set_yscale("log")
-    axes.set_ylabel("time / kobai's time (higher: kobai faster)")
+    axes.set_ylabel("peer's time / kobai's time (above 1: kobai faster)")
     axes.set_xticks(range(len(labels)), labels, fontsize=8)
-    axes.legend()
-    axes.set_title("kobai against hand-written loops, LibTorch and JAX (CPU)")
+    axes.legend(fontsize=8)
+    axes.set_title("kobai against a hand-written loop, LibTorch, PyTorch, torch.compile and JAX (CPU, float32)")
     figure.tight_layout()
     figure.savefig(os.path.join(docs, "benchmarks.png"), dpi=110)
-    print("\n".join(lines[10:]))
+    start = lines.index(next(line for line in lines if line.startswith("| workload")))
+    print("\n".join(lines[start:]))
 
 
 if __name__ == "__main__":

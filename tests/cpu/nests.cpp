@@ -131,3 +131,67 @@ TEST_CASE("softmax cross-entropy over (1001, 7) logits: rows as SIMD lanes with 
   }
   CHECK(L == doctest::Approx(expected).epsilon(1e-12));
 }
+
+TEST_CASE("a network whose tanh layer is computed once per row into a buffer: loss and gradients by hand") {
+  // D = 3 → H = 9 (tanh) → 1 with biases, MSE; 301 rows (a SIMD tail), on 1 and 3 threads. The
+  // gradients are the hand-derived backward pass in float64.
+  constexpr auto W1 = var<"W1", 2>;
+  constexpr auto b1 = var<"b1", 1>;
+  constexpr auto w2 = var<"w2", 1>;
+  constexpr auto net = mse(matmul(tanh(matmul(X, W1) + b1), w2) + b, y);
+  const std::size_t n = 301, d = 3, h = 9;
+  const auto in = make_data<double>(n, d);
+  auto W1v = xt::xtensor<double, 2>::from_shape({d, h});
+  auto b1v = xt::xtensor<double, 1>::from_shape({h}), w2v = b1v;
+  for (std::size_t j = 0; j < d; ++j)
+    for (std::size_t k = 0; k < h; ++k) W1v(j, k) = 0.4 * std::cos(1.7 * static_cast<double>(j * h + k));
+  for (std::size_t k = 0; k < h; ++k) b1v(k) = 0.1 * static_cast<double>(k) - 0.3, w2v(k) = std::sin(2.0 * k + 1);
+  const double b2 = 0.2;
+  double loss_ref = 0, db2_ref = 0;
+  std::vector<double> dW1_ref(d * h), db1_ref(h), dw2_ref(h);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::vector<double> a(h);
+    double p = b2;
+    for (std::size_t k = 0; k < h; ++k) {
+      double z = b1v(k);
+      for (std::size_t j = 0; j < d; ++j) z += in.features(i, j) * W1v(j, k);
+      a[k] = std::tanh(z);
+      p += a[k] * w2v(k);
+    }
+    const double r = p - in.labels(i), g = 2 * r / static_cast<double>(n);
+    loss_ref += r * r / static_cast<double>(n);
+    db2_ref += g;
+    for (std::size_t k = 0; k < h; ++k) {
+      dw2_ref[k] += g * a[k];
+      const double dz = g * w2v(k) * (1 - a[k] * a[k]);
+      db1_ref[k] += dz;
+      for (std::size_t j = 0; j < d; ++j) dW1_ref[j * h + k] += in.features(i, j) * dz;
+    }
+  }
+  for (unsigned threads : {1u, 3u}) {
+    const auto step = compile(net, grad(net, W1), grad(net, b1), grad(net, w2), grad(net, b)).threads(threads);
+    const auto [L, dW1, db1, dw2, db2] = step(X = in.features, y = in.labels, W1 = W1v, b1 = b1v, w2 = w2v, b = b2);
+    CHECK(L == doctest::Approx(loss_ref).epsilon(1e-12));
+    CHECK(db2 == doctest::Approx(db2_ref).epsilon(1e-10));
+    for (std::size_t k = 0; k < h; ++k) {
+      CHECK(db1(k) == doctest::Approx(db1_ref[k]).epsilon(1e-10));
+      CHECK(dw2(k) == doctest::Approx(dw2_ref[k]).epsilon(1e-10));
+      for (std::size_t j = 0; j < d; ++j) CHECK(dW1(j, k) == doctest::Approx(dW1_ref[j * h + k]).epsilon(1e-10));
+    }
+  }
+}
+
+TEST_CASE("a costly value of the parameters alone, read for every row, is computed once per step") {
+  // f = Σₙ Σ_d X[n, d]·exp(w[d]);  ∂f/∂w[d] = exp(w[d])·Σₙ X[n, d].
+  constexpr auto f = sum(matmul(X, exp(w)));
+  const auto in = make_data<double>(1001, 5);
+  const auto [value, dw] = compile(f, grad(f, w)).threads(2)(X = in.features, w = in.weights);
+  double expected = 0;
+  for (std::size_t j = 0; j < 5; ++j) {
+    double column = 0;
+    for (std::size_t i = 0; i < 1001; ++i) column += in.features(i, j);
+    expected += column * std::exp(in.weights(j));
+    CHECK(dw(j) == doctest::Approx(std::exp(in.weights(j)) * column).epsilon(1e-12));
+  }
+  CHECK(value == doctest::Approx(expected).epsilon(1e-12));
+}

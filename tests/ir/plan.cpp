@@ -70,7 +70,7 @@ TEST_CASE("logistic regression with D features: one pass over the rows, the logi
   CHECK(plan.buffer_dims[gradient] == std::uint64_t{1} << features);
 }
 
-TEST_CASE("matrix products: each element a dot product completed in the innermost loop") {
+TEST_CASE("matrix products: rows of B streamed in row-major order into a buffer over one row of A·B") {
   constexpr auto A = input<"A", 2>;
   constexpr auto B = input<"B", 2>;
   constexpr auto product = matmul(A, B);
@@ -79,7 +79,10 @@ TEST_CASE("matrix products: each element a dot product completed in the innermos
   CHECK(count(plan, ir::instr::store) == 1);
   constexpr int sum_node = node_index(product, product);
   CHECK_FALSE(plan.global[sum_node]);
-  CHECK(plan.buffer_dims[sum_node] == 0);  // one scalar accumulator per output element
+  // Loops (n, k, m), the leaves' row-major order: B is read along its rows (SIMD loads, no
+  // gathers), and row n of A·B is accumulated over k in a buffer of M values.
+  CHECK(std::popcount(plan.buffer_dims[sum_node]) == 1);
+  CHECK((plan.buffer_dims[sum_node] >> plan.cls[static_cast<std::size_t>(sum_node)][1] & 1U) == 1);
   // f = Σ(P·B)² and dP = 2(P·B)·Bᵀ: per row n, per column m, (P·B)[n,m] completes in the loop
   // over k, then feeds f and a row buffer dP[n,:] in the same iteration. One pass over P.
   constexpr auto P = var<"P", 2>;
@@ -140,4 +143,60 @@ TEST_CASE("a two-layer network: the hidden layer is kept per row, not per data s
   constexpr int hidden = node_index(z1, loss, std::get<0>(grads), std::get<1>(grads));
   CHECK_FALSE(plan.global[hidden]);
   CHECK(std::popcount(plan.buffer_dims[hidden]) == 1);
+}
+
+// The number of times node n is computed in a plan.
+template <std::size_t N>
+constexpr int computes_of(const ir::plan_data<N>& plan, int n) {
+  int found = 0;
+  for (int i = 0; i < plan.size; ++i)
+    found += plan.code[static_cast<std::size_t>(i)].op == ir::instr::compute &&
+                     plan.code[static_cast<std::size_t>(i)].node == n
+                 ? 1
+                 : 0;
+  return found;
+}
+
+TEST_CASE("a costly value that a deeper loop would recompute is computed once per element into a buffer") {
+  // W4's network: the loops are (n, d, h), W1's row-major order. dL/dW1[d, h] reads tanh(z1[n, h])
+  // under the loop over d, which would evaluate tanh D times per element; it is computed once per
+  // row into a buffer over h instead, and the step stays one pass over X.
+  constexpr auto W1 = var<"W1", 2>;  // (D, H)
+  constexpr auto b1 = var<"b1", 1>;  // (H)
+  constexpr auto w2 = var<"w2", 1>;  // (H)
+  constexpr auto hidden = tanh(matmul(X, W1) + b1);
+  constexpr auto loss = mse(matmul(hidden, w2) + b, t);
+  constexpr auto grads = grad(loss, W1, b1, w2, b);
+  constexpr auto gW1 = std::get<0>(grads);
+  constexpr auto gb1 = std::get<1>(grads);
+  constexpr auto gw2 = std::get<2>(grads);
+  constexpr auto gb = std::get<3>(grads);
+  constexpr auto plan = plan_of(loss, gW1, gb1, gw2, gb);
+  constexpr int a = node_index(hidden, loss, gW1, gb1, gw2, gb);
+  CHECK(plan.loops == 1);
+  CHECK(plan.cached[a]);
+  CHECK_FALSE(plan.global[a]);
+  CHECK(std::popcount(plan.buffer_dims[a]) == 1);  // H values per row
+  CHECK(computes_of(plan, a) == 1);
+
+  // A costly value of the parameters alone (exp(v[d]) read for every row) is computed once per
+  // step, in a loop over d of its own before the pass over the rows; dv = exp(v)·Σₙ X[n, :] is
+  // written by a loop over d after it, reading the same buffer.
+  constexpr auto scores = sum(matmul(X, exp(v)));
+  constexpr auto dv = grad(scores, v);
+  constexpr auto invariant = plan_of(scores, dv);
+  constexpr int e = node_index(exp(v), scores, dv);
+  CHECK(invariant.cached[e]);
+  CHECK(invariant.global[e]);
+  CHECK(invariant.loops == 3);
+  CHECK(computes_of(invariant, e) == 1);
+
+  // A value computed once per element where it is read is not buffered.
+  constexpr auto logistic = bce_with_logits(matmul(X, v) + b, t);
+  constexpr auto lv = grad(logistic, v);
+  constexpr auto one_pass = plan_of(logistic, lv);
+  bool any = false;
+  for (bool c : one_pass.cached) any = any || c;
+  CHECK_FALSE(any);
+  CHECK(one_pass.loops == 1);
 }

@@ -218,6 +218,12 @@ class program {
   template <int N>
   using node_at = typename order::template at<static_cast<std::size_t>(N)>;
   static constexpr const ir::node_info& info(int n) { return plan_type::nodes[static_cast<std::size_t>(n)]; }
+  // Nodes held in buffers: reductions, and costly values the plan computes once (one sum term each).
+  static constexpr bool stored(int n) {
+    return info(n).k == ir::kind::reduction || plan.cached[static_cast<std::size_t>(n)];
+  }
+  template <int N>
+  using reducer = std::conditional_t<info(N).k == ir::kind::reduction, typename node_at<N>::op, ops::sum>;
   static constexpr std::size_t output_count = sizeof...(Outputs);
   static constexpr std::array<int, output_count> output_node = plan_type::output_index;
 
@@ -307,7 +313,7 @@ class program {
     // reduction buffers, indexed by their classes in loop order (the innermost contiguous)
     std::size_t local = 0, fast = 0, partial = 0, final_size = 0;
     for (std::size_t r = 0; r < nodes; ++r) {
-      if (info(static_cast<int>(r)).k != ir::kind::reduction) continue;
+      if (!stored(static_cast<int>(r))) continue;
       std::size_t size = 1;
       for (int pos = plan.classes - 1; pos >= 0; --pos)
         for (int c = 0; c < plan.classes; ++c)
@@ -340,7 +346,7 @@ class program {
     st.final_size = final_size;
     std::size_t lanes = 0;
     for (std::size_t r = 0; r < nodes; ++r)
-      if (info(static_cast<int>(r)).k == ir::kind::reduction) {
+      if (stored(static_cast<int>(r))) {
         st.lane_offset[r] = lanes;
         lanes += st.size[r] * detail::batch<T>::size;
       }
@@ -598,7 +604,7 @@ class program {
       (
           [&] {
             if constexpr (touches(I, N) && info(N).k == ir::kind::tensor_leaf) at.leaf[N] = leaf_offset(st, ts, N);
-            if constexpr (touches(I, N) && info(N).k == ir::kind::reduction) at.buffer[N] = buffer_offset(st, ts, N);
+            if constexpr (touches(I, N) && stored(N)) at.buffer[N] = buffer_offset(st, ts, N);
             if constexpr (touches(I, N) && info(N).k == ir::kind::view) {
               at.view[N] = view_offset(st, ts, N);
               at.source[N] = source_offset(st, ts, N);
@@ -757,14 +763,14 @@ class program {
         ts.value[I] = apply_node<n, T>(args);
       }
     } else if constexpr (ins.op == ir::instr::accumulate) {
-      using op = typename node_at<ins.node>::op;
+      using op = reducer<ins.node>;
       T& slot = buffer(st, ts, ins.node)[buffer_offset(st, ts, ins.node)];
       slot = op::combine(slot, scalar_operand<T, ins.operands[0]>(st, ts, point));
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = output_slot(ins.node);
       st.out[k][offset_of(ts, ins.node, st.out_stride[k])] = scalar_operand<T, ins.operands[0]>(st, ts, point);
     } else if constexpr (ins.op == ir::instr::reset) {
-      using op = typename node_at<ins.node>::op;
+      using op = reducer<ins.node>;
       std::fill_n(buffer(st, ts, ins.node), st.size[ins.node], static_cast<T>(op::identity));
     } else if constexpr (ins.op == ir::instr::materialize) {
       st.view_data[ins.node][source_offset(st, ts, ins.node)] = scalar_operand<T, ins.operands[0]>(st, ts, point);
@@ -851,7 +857,7 @@ class program {
       for_body<I>([&]<int J>() {
         constexpr ir::instruction step = code(J);
         if constexpr (step.op == ir::instr::accumulate && ((plan.buffer_dims[step.node] >> c) & 1U) == 0) {
-          using op = typename node_at<step.node>::op;
+          using op = reducer<step.node>;
           T* slot = buffer(st, ts, step.node) + at.buffer[step.node];
           if constexpr (in_row<Row> && !plan.global[step.node])  // the row's lane of its accumulator
             slot = lane_element(st, ts, step.node, at.buffer[step.node], row_of(row));
@@ -862,7 +868,7 @@ class program {
     };
     for_body<I>([&]<int J>() {
       constexpr ir::instruction step = code(J);
-      if constexpr (step.op == ir::instr::accumulate) folding[J] = V(static_cast<T>(node_at<step.node>::op::identity));
+      if constexpr (step.op == ir::instr::accumulate) folding[J] = V(static_cast<T>(reducer<step.node>::identity));
     });
     std::ptrdiff_t i = begin;
     while (i + width <= end) {
@@ -916,7 +922,7 @@ class program {
         local[J] = apply_node<n, V>(args);
       }
     } else if constexpr (ins.op == ir::instr::accumulate) {
-      using op = typename node_at<ins.node>::op;
+      using op = reducer<ins.node>;
       const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth, row);
       if constexpr (((plan.buffer_dims[ins.node] >> C) & 1U) == 0) {
         folding[J] = op::combine(folding[J], value);
@@ -1019,7 +1025,7 @@ class program {
       ts.lanes = base_lanes + k * st.task_lanes;
       for_reductions([&]<int R>() {
         if constexpr (completes<I>(R)) {
-          using op = typename node_at<R>::op;
+          using op = reducer<R>;
           std::fill_n(buffer(st, ts, R), st.size[R], static_cast<T>(op::identity));
           std::fill_n(ts.partial + st.partial_offset[R], st.size[R], op::identity);
           if constexpr (lanes_mode(I))
@@ -1048,7 +1054,7 @@ class program {
     // fold the tasks' partials in order: the same bits whichever thread ran a task
     for_reductions([&]<int R>() {
       if constexpr (completes<I>(R)) {
-        using op = typename node_at<R>::op;
+        using op = reducer<R>;
         double* total = st.final_d + st.final_offset[R];
         std::fill_n(total, st.size[R], op::identity);
         for (std::size_t k = 0; k < tasks; ++k) {
@@ -1190,7 +1196,7 @@ class program {
         values[J] = apply_node<n, V>(args);
       }
     } else if constexpr (ins.op == ir::instr::accumulate) {
-      using op = typename node_at<ins.node>::op;
+      using op = reducer<ins.node>;
       const V value = lane_operand<T, ins.operands[0], C>(st, ts, point, values);
       if constexpr (((plan.buffer_dims[ins.node] >> C) & 1U) != 0) {
         // indexed by the rows themselves: each lane has its own element (a global reduction made
@@ -1205,7 +1211,7 @@ class program {
       scatter(lane_operand<T, ins.operands[0], C>(st, ts, point, values),
               st.out[k] + offset_of(ts, ins.node, st.out_stride[k]), st.out_stride[k][axis_of(ins.node, C)]);
     } else if constexpr (ins.op == ir::instr::reset) {
-      using op = typename node_at<ins.node>::op;
+      using op = reducer<ins.node>;
       std::fill_n(ts.lanes + st.lane_offset[ins.node], st.size[ins.node] * V::size, static_cast<T>(op::identity));
     } else if constexpr (ins.op == ir::instr::materialize) {
       scatter(lane_operand<T, ins.operands[0], C>(st, ts, point, values),
@@ -1218,7 +1224,7 @@ class program {
   static void flush_lanes(const state<T>& st, task_state<T>& ts) {
     for_reductions([&]<int R>() {
       if constexpr (completes<I>(R) && ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0) {
-        using op = typename node_at<R>::op;
+        using op = reducer<R>;
         constexpr std::size_t width = detail::batch<T>::size;
         T* lanes = ts.lanes + st.lane_offset[R];
         double* part = ts.partial + st.partial_offset[R];
@@ -1238,7 +1244,7 @@ class program {
   static void flush(const state<T>& st, task_state<T>& ts) {
     for_reductions([&]<int R>() {
       if constexpr (completes<I>(R) && (All || ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0)) {
-        using op = typename node_at<R>::op;
+        using op = reducer<R>;
         T* fast = ts.scratch + st.fast_offset[R];
         double* part = ts.partial + st.partial_offset[R];
         for (std::size_t e = 0; e < st.size[R]; ++e) {
@@ -1254,7 +1260,7 @@ class program {
     [&]<int... R>(std::integer_sequence<int, R...>) {
       (
           [&] {
-            if constexpr (info(R).k == ir::kind::reduction) f.template operator()<R>();
+            if constexpr (stored(R)) f.template operator()<R>();
           }(),
           ...);
     }
@@ -1302,12 +1308,12 @@ class program {
     using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
     constexpr int n = output_node[K];
     constexpr ir::kind k = info(n).k;
-    constexpr bool stored = [] {
+    constexpr bool written = [] {
       for (int i = 0; i < static_cast<int>(code_size); ++i)
         if ((code(i).op == ir::instr::store || code(i).op == ir::instr::materialize) && code(i).node == n) return true;
       return false;
     }();
-    if constexpr (stored) {
+    if constexpr (written) {
       if constexpr (output_slot(n) != K)  // the same expression asked for twice: copy the first
         std::copy_n(st.out[output_slot(n)], target.size(), target.data());
     } else if constexpr (output::rank == 0 || classes_of(n) == 0) {

@@ -5,14 +5,16 @@
 //    unsqueeze and transpose say which axes of a node are which axes of its arguments, and a
 //    union-find over all (node, axis) pairs gives the classes. A class is one loop index; its
 //    extent comes from the leaves bound to it.
-// 2. Order. Classes are ordered outer to inner so that a reduction folds classes inside the ones it
-//    keeps where it can (z[n] = Σ_d X[n,d]·w[d] completes within one n), then by the leaves'
-//    row-major axis order.
+// 2. Order. Classes are ordered outer to inner by the leaves' row-major axis order, then so that a
+//    reduction folds classes inside the ones it keeps where it can (z[n] = Σ_d X[n,d]·w[d]
+//    completes within one n).
 // 3. Nests. Statements (store an output, accumulate a reduction) are placed in order; each opens
 //    the loops of its classes, reusing the enclosing loops of the statement before when no value
 //    it reads is still being accumulated there. Elementwise values are computed once per loop
 //    level that needs them, at the outermost level where their classes are fixed, and recomputed
-//    rather than stored across nests. A reduction completes when the loop over the first class it
+//    rather than stored across nests; a costly one (tanh, exp, …) that a loop over a class it lacks
+//    would recompute on every iteration is instead computed once into a buffer, planned like a
+//    reduction with a single term. A reduction completes when the loop over the first class it
 //    folds ends: inside an outer iteration (local, in a small per-task buffer indexed by its kept
 //    inner classes) or after a whole top-level loop (global: per-task partials folded in order).
 #pragma once
@@ -42,7 +44,16 @@ struct node_info {
   // map[k][p]: the axis of argument k that is axis p of this node (-1: broadcast or absent).
   std::array<std::array<int, max_axes>, 3> map{};
   std::uint32_t folded = 0;  // reductions: the argument's axes folded
+  bool costly = false;       // a transcendental function: worth a buffer rather than recomputing
 };
+
+constexpr bool costly(ops::op_id id) {
+  using ops::op_id;
+  for (op_id c : {op_id::pow, op_id::exp, op_id::log, op_id::log1p, op_id::expm1, op_id::sin, op_id::cos, op_id::tan,
+                  op_id::tanh, op_id::sigmoid, op_id::softplus})
+    if (id == c) return true;
+  return false;
+}
 
 template <class Op>
 concept reduction_op = requires {
@@ -116,6 +127,7 @@ constexpr node_info describe() {
         }
       } else {
         info.k = kind::elementwise;
+        info.costly = costly(Op::id);
         for (std::size_t a = 0; a < sizeof...(Args); ++a) {
           info.reads[a] = true;
           for (int p = 0; p < r; ++p) info.map[a][p] = aligned(static_cast<int>(a), p);
@@ -166,9 +178,12 @@ struct plan_data {
   std::array<std::array<int, max_axes>, N> cls{};  // class of each axis of each node, -1 for a unit
   std::array<int, max_classes> position{};         // class → place in the loop order (0 outermost)
   // reductions
-  std::array<bool, N> global{};                         // completes only after a whole top-level loop
-  std::array<std::uint64_t, N> buffer_dims{};           // classes (bits by class id) that index its buffer
-  std::array<int, N> done{};                            // the `enter` of the loop whose end completes it
+  std::array<bool, N> global{};                // completes only after a whole top-level loop
+  std::array<std::uint64_t, N> buffer_dims{};  // classes (bits by class id) that index its buffer
+  std::array<int, N> done{};                   // the `enter` of the loop whose end completes it
+  // Costly elementwise values that a loop over a class they lack would recompute: they are
+  // computed once into a buffer, like a reduction with one term (reset to 0, then accumulated).
+  std::array<bool, N> cached{};
   std::array<instruction, 2 * (8 * N + 8) + N> code{};  // an enter and an exit per loop, a reset per reduction
   int size = 0;
   int loops = 0;  // top-level loops
@@ -225,6 +240,7 @@ struct builder {
   // For a reduction a later statement read outside the iteration that completed it: the deepest
   // loop level (1 = top level) its completion may sit at; 0 when unrestricted.
   std::array<int, N> outermost{};
+  std::array<bool, N> cache_next{};  // costly values to compute into buffers in the next pass
   std::array<item, 8 * N + 8> items{};
   int count = 1;  // item 0 is the root
   std::array<int, N> accumulate_item{};
@@ -280,7 +296,7 @@ struct builder {
       const int m = info.args[a];
       if (!info.reads[a] || seen[m]) continue;
       seen[m] = true;
-      if (nodes[m].k == kind::reduction || (nodes[m].k == kind::view && materialized(m)))
+      if (nodes[m].k == kind::reduction || plan.cached[m] || (nodes[m].k == kind::view && materialized(m)))
         out[m] = true;
       else if (nodes[m].k == kind::elementwise)
         reductions_read(m, seen, out);
@@ -318,6 +334,7 @@ struct builder {
   // The operand for node m read by an instruction placed in chain[0..level].
   constexpr operand resolve(int m, int level) {
     const node_info& info = nodes[m];
+    if (plan.cached[m]) return read_buffer(m);
     switch (info.k) {
       case kind::constant:
         return {source::constant, m, -1};
@@ -327,25 +344,29 @@ struct builder {
         return {source::tensor_leaf, m, -1};
       case kind::view:
         return {source::view, m, -1};
-      case kind::reduction: {
-        if (!plan.global[m]) {  // readable only inside the iteration that completed it
-          const int context = items[done_item[m]].parent;
-          bool found = false;
-          for (int i = 0; i < chain_size; ++i) found = found || chain[i] == context;
-          if (!found) {      // complete it one level further out: below the loops this reader shares
-            int shared = 0;  // depth of the deepest loop enclosing both the accumulation and this reader
-            for (int a = context; a > 0 && shared == 0; a = items[a].parent)
-              for (int i = 1; i < chain_size; ++i)
-                if (chain[i] == a) shared = i;
-            outermost[m] = outermost[m] == 0 ? shared + 1 : std::min(outermost[m], shared + 1);
-            retry = true;
-          }
-        }
-        return {source::reduction, m, -1};
-      }
+      case kind::reduction:
+        return read_buffer(m);
       default:
         return {source::value, m, compute(m, level)};
     }
+  }
+
+  // A reduction's (or cached value's) buffer, read by an instruction placed in the current chain.
+  constexpr operand read_buffer(int m) {
+    if (!plan.global[m]) {  // readable only inside the iteration that completed it
+      const int context = items[done_item[m]].parent;
+      bool found = false;
+      for (int i = 0; i < chain_size; ++i) found = found || chain[i] == context;
+      if (!found) {      // complete it one level further out: below the loops this reader shares
+        int shared = 0;  // depth of the deepest loop enclosing both the accumulation and this reader
+        for (int a = context; a > 0 && shared == 0; a = items[a].parent)
+          for (int i = 1; i < chain_size; ++i)
+            if (chain[i] == a) shared = i;
+        outermost[m] = outermost[m] == 0 ? shared + 1 : std::min(outermost[m], shared + 1);
+        retry = true;
+      }
+    }
+    return {source::reduction, m, -1};
   }
 
   // The instruction computing node m, found or placed at the outermost level of the chain where
@@ -355,6 +376,13 @@ struct builder {
     int level = 0;
     for (int i = 1; i < chain_size && i <= limit; ++i)
       if (((positions >> plan.position[items[chain[i]].cls]) & 1U) != 0) level = i;
+    // A costly value under a loop over a class it lacks would be recomputed on every iteration of
+    // that loop: plan again with it computed once into a buffer.
+    for (int i = 1; i <= level && nodes[m].costly && !plan.cached[m]; ++i)
+      if (((positions >> plan.position[items[chain[i]].cls]) & 1U) == 0) {
+        cache_next[m] = true;
+        retry = true;
+      }
     const int block = chain[level];
     for (int i = items[block].first; i >= 0; i = items[i].next)
       if (items[i].op == instr::compute && items[i].node == m) return i;
@@ -369,7 +397,8 @@ struct builder {
 
   constexpr void statement(instr op, int n) {
     std::array<bool, N> seen{}, deps{};
-    const int value = op == instr::accumulate || op == instr::materialize ? nodes[n].args[0] : n;
+    const bool cache = plan.cached[n];  // accumulates its own value, once per element
+    const int value = (op == instr::accumulate || op == instr::materialize) && !cache ? nodes[n].args[0] : n;
     // The values it reads that other statements produce: the value itself when it is a reduction
     // or a written-out view, or those an elementwise value reads.
     if (nodes[value].k == kind::reduction || (nodes[value].k == kind::view && materialized(value)))
@@ -380,7 +409,7 @@ struct builder {
     item it;
     it.op = op;
     it.node = n;
-    it.operands[0] = resolve(value, chain_size - 1);
+    it.operands[0] = cache ? operand{source::value, n, compute(n, chain_size - 1)} : resolve(value, chain_size - 1);
     const int id = add(chain[chain_size - 1], it);
     if (op == instr::materialize) {  // complete after its top-level loop, like a global reduction
       accumulate_item[n] = id;
@@ -395,7 +424,7 @@ struct builder {
     for (int q = 0; q < nodes[value].rank; ++q)
       if (((nodes[n].folded >> q) & 1U) != 0 && plan.cls[value][q] >= 0)
         folded |= std::uint64_t{1} << plan.cls[value][q];
-    int done = -1;
+    int done = cache ? chain_size - 1 : -1;
     for (int i = 1; i < chain_size && done < 0; ++i)
       if (((folded >> items[chain[i]].cls) & 1U) != 0) done = i;
     if (outermost[n] > 0 && outermost[n] < done) done = outermost[n];
@@ -415,7 +444,7 @@ struct builder {
       const item& it = items[i];
       if (it.op == instr::enter) {
         for (std::size_t r = 0; r < N; ++r)
-          if (accumulate_item[r] > 0 && done_item[r] == i && nodes[r].k == kind::reduction) {
+          if (accumulate_item[r] > 0 && done_item[r] == i && (nodes[r].k == kind::reduction || plan.cached[r])) {
             instruction reset;
             reset.op = instr::reset;
             reset.node = static_cast<int>(r);
@@ -504,8 +533,10 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
     if (nodes[n].k == kind::view) plan.flat = false;
   }
 
-  // 2. Loop order: a reduction wants the classes it folds inside those it keeps, then leaves want
-  // their row-major order; an edge that would close a cycle is dropped.
+  // 2. Loop order: leaves want their row-major order (contiguous inner loops, SIMD loads), then a
+  // reduction wants the classes it folds inside those it keeps; an edge that would close a cycle
+  // is dropped. Where they disagree (X·W1 with W1 row-major), the reduction completes inside an
+  // outer iteration with a small buffer over the classes it keeps.
   std::array<std::uint64_t, max_classes> after{};  // after[a]: classes that must come after a
   auto edge = [&](int a, int b) {
     if (a == b || ((after[b] >> a) & 1U) != 0) return;
@@ -513,6 +544,9 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
     for (int x = 0; x < plan.classes; ++x)
       if (x == a || ((after[x] >> a) & 1U) != 0) after[x] |= add;
   };
+  for (std::size_t n = 0; n < N; ++n)
+    if (nodes[n].k == kind::tensor_leaf)
+      for (int p = 1; p < nodes[n].rank; ++p) edge(plan.cls[n][p - 1], plan.cls[n][p]);
   for (std::size_t n = 0; n < N; ++n) {
     if (nodes[n].k != kind::reduction) continue;
     const int arg = nodes[n].args[0];
@@ -523,9 +557,6 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
         if (plan.cls[arg][p] >= 0 && ((nodes[n].folded >> p) & 1U) == 0) edge(plan.cls[arg][p], cq);
     }
   }
-  for (std::size_t n = 0; n < N; ++n)
-    if (nodes[n].k == kind::tensor_leaf)
-      for (int p = 1; p < nodes[n].rank; ++p) edge(plan.cls[n][p - 1], plan.cls[n][p]);
   std::uint64_t placed = 0;
   for (int pos = 0; pos < plan.classes; ++pos)
     for (int c = 0; c < plan.classes; ++c) {
@@ -560,7 +591,8 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
     // Stores read what those produce but nothing reads a store, so placing them last lets the
     // producers share loops.
     for (std::size_t n = 0; n < N; ++n) {
-      if (needed[n] && nodes[n].k == kind::reduction) b.statement(instr::accumulate, static_cast<int>(n));
+      if (needed[n] && (nodes[n].k == kind::reduction || plan.cached[n]))
+        b.statement(instr::accumulate, static_cast<int>(n));
       if (needed[n] && nodes[n].k == kind::view && b.materialized(static_cast<int>(n)))
         b.statement(instr::materialize, static_cast<int>(n));  // an output view is written in place
     }
@@ -579,6 +611,7 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
     if (plan.error != failure::none) return plan;
     if (b.retry) {
       forced = b.outermost;
+      for (std::size_t n = 0; n < N; ++n) plan.cached[n] = plan.cached[n] || b.cache_next[n];
       plan.global = {};
       continue;
     }
