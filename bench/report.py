@@ -26,7 +26,9 @@ def fmt(seconds):
 
 
 def ratio(a, b):
-    return f"{a / b:.2f}" if a and b else "—"
+    if not (a and b):
+        return "—"
+    return f"{a / b:.2f}" if a / b >= 0.1 else f"{a / b:.3f}" if a / b >= 0.01 else f"{a / b:.4f}"
 
 
 def shell(command):
