@@ -200,8 +200,8 @@ int main(int argc, char** argv) {
       torch::set_num_threads(static_cast<int>(threads));
       libtorch_step libtorch(Xv.data(), tv.data(), W1v.data(), b1v.data(), w2v.data(), n);
       step_result torch_result;
-      const auto [kobai_again, torch_time] =
-          bench::median_seconds(run_kobai, [&] { torch_result = libtorch(); }, repetitions);
+      const auto [kobai_again, torch_time] = bench::median_seconds(
+          run_kobai, [&] { torch_result = libtorch(); }, repetitions);
       libtorch_extra_kib = std::max(libtorch_extra_kib, bench::last_extra_kib.second);
       const double torch_difference = relative_difference(kobai_numbers, numbers_of(torch_result));
       if (torch_difference > 1e-4) std::printf("  kobai and LibTorch differ by %.3g (relative)\n", torch_difference);
