@@ -219,9 +219,7 @@ class program {
   using node_at = typename order::template at<static_cast<std::size_t>(N)>;
   static constexpr const ir::node_info& info(int n) { return plan_type::nodes[static_cast<std::size_t>(n)]; }
   // Nodes held in buffers: reductions, and costly values the plan computes once (one sum term each).
-  static constexpr bool stored(int n) {
-    return info(n).k == ir::kind::reduction || plan.cached[static_cast<std::size_t>(n)];
-  }
+  static constexpr bool stored(int n) { return ir::stored(plan, plan_type::nodes, n); }
   template <int N>
   using reducer = std::conditional_t<info(N).k == ir::kind::reduction, typename node_at<N>::op, ops::sum>;
   static constexpr std::size_t output_count = sizeof...(Outputs);

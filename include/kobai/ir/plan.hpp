@@ -203,6 +203,12 @@ constexpr std::uint64_t classes_of(const plan_data<N>& plan, const std::array<no
   return bits;
 }
 
+/// Whether node n's value is held in a buffer: reductions, and costly values computed once.
+template <std::size_t N>
+constexpr bool stored(const plan_data<N>& plan, const std::array<node_info, N>& nodes, int n) {
+  return nodes[static_cast<std::size_t>(n)].k == kind::reduction || plan.cached[static_cast<std::size_t>(n)];
+}
+
 namespace planning {
 
 template <std::size_t N>
@@ -250,6 +256,7 @@ struct builder {
   bool retry = false;
 
   constexpr std::uint64_t classes_of(int n) const { return ir::classes_of(plan, nodes, n); }
+  constexpr bool stored(int n) const { return ir::stored(plan, nodes, n); }
   // The classes of a node in loop order, as a bit set over positions.
   constexpr std::uint64_t positions_of(std::uint64_t classes) const {
     std::uint64_t bits = 0;
@@ -296,7 +303,7 @@ struct builder {
       const int m = info.args[a];
       if (!info.reads[a] || seen[m]) continue;
       seen[m] = true;
-      if (nodes[m].k == kind::reduction || plan.cached[m] || (nodes[m].k == kind::view && materialized(m)))
+      if (stored(m) || (nodes[m].k == kind::view && materialized(m)))
         out[m] = true;
       else if (nodes[m].k == kind::elementwise)
         reductions_read(m, seen, out);
@@ -444,7 +451,7 @@ struct builder {
       const item& it = items[i];
       if (it.op == instr::enter) {
         for (std::size_t r = 0; r < N; ++r)
-          if (accumulate_item[r] > 0 && done_item[r] == i && (nodes[r].k == kind::reduction || plan.cached[r])) {
+          if (accumulate_item[r] > 0 && done_item[r] == i && stored(static_cast<int>(r))) {
             instruction reset;
             reset.op = instr::reset;
             reset.node = static_cast<int>(r);
@@ -591,8 +598,7 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
     // Stores read what those produce but nothing reads a store, so placing them last lets the
     // producers share loops.
     for (std::size_t n = 0; n < N; ++n) {
-      if (needed[n] && (nodes[n].k == kind::reduction || plan.cached[n]))
-        b.statement(instr::accumulate, static_cast<int>(n));
+      if (needed[n] && b.stored(static_cast<int>(n))) b.statement(instr::accumulate, static_cast<int>(n));
       if (needed[n] && nodes[n].k == kind::view && b.materialized(static_cast<int>(n)))
         b.statement(instr::materialize, static_cast<int>(n));  // an output view is written in place
     }
