@@ -11,7 +11,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "kobai/cpu/program.hpp"
-#include "kobai/ir/schedule.hpp"
+#include "kobai/ir/plan.hpp"
 #include "kobai/kobai.hpp"
 
 using namespace kobai;

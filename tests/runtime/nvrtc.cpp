@@ -50,6 +50,24 @@ TEST_CASE("the examples' programs compile to CUBIN for sm_80 and sm_90") {
   compiles_to_cubin(codegen::render<float>(all_ops, grad(sum(all_ops), X)), "every_op");
 }
 
+TEST_CASE("loop nests, views and axis reductions compile to CUBIN for sm_80 and sm_90") {
+  if (skip_without_nvrtc()) return;
+  constexpr auto A = input<"A", 2>;
+  constexpr auto W = var<"W", 1>;
+  constexpr auto W1 = var<"W1", 2>;
+  constexpr auto b1 = var<"b1", 1>;
+  constexpr auto logistic = bce_with_logits(matmul(A, W) + b, t);
+  compiles_to_cubin(codegen::render<float>(logistic, grad(logistic, W), grad(logistic, b)), "logistic_rows");
+  constexpr auto net = mse(matmul(tanh(matmul(A, W1) + b1), W) + b, t);
+  compiles_to_cubin(codegen::render<float>(net, grad(net, W1), grad(net, b1), grad(net, W), grad(net, b)), "mlp");
+  constexpr auto Z = var<"Z", 2>;
+  constexpr auto ce = cross_entropy(Z, A);
+  compiles_to_cubin(codegen::render<double>(ce, grad(ce, Z), mean<0>(Z, keepdims), max<1>(Z)), "cross_entropy");
+  constexpr auto f = dot(flatten(exp(A)), X);
+  compiles_to_cubin(codegen::render<double>(f, grad(f, X)), "flatten");
+  compiles_to_cubin(codegen::render<float>(w * w + b), "scalars_only");
+}
+
 TEST_CASE("a failing compile carries NVRTC's log and where the source was written") {
   if (skip_without_nvrtc()) return;
   try {

@@ -1,8 +1,24 @@
-// The CUDA renderer: a program's schedule as self-contained CUDA C source, one extern "C"
-// __global__ kernel per fused loop. Emits text only; compiling and launching belong to runtime/.
+// The CUDA renderer: a program's loop nests (ir/plan.hpp) as self-contained CUDA C source. Each
+// top-level loop becomes one extern "C" __global__ kernel whose threads share that loop's
+// iterations (a grid-stride loop); the loops inside it run per thread. Emits text only; compiling
+// and launching belong to runtime/.
+//
+// Memory a kernel uses, all reached through one by-value argument of 8-byte fields (`kobai_args`,
+// described field by field in cuda_program::fields, filled by the runtime):
+// - tensor leaves, tensor outputs and written-out views, row-major;
+// - run-time scalars (the scalar leaves) and the extent of every loop class: nothing bound at run
+//   time is a literal, so one compiled program serves every size and value;
+// - values held in buffers (reductions and cached values, ir::stored):
+//   - local ones (complete inside an iteration) live in a register when they have no classes of
+//     their own, else in per-thread scratch, element e of thread t at (base + e)·threads + t;
+//   - global ones accumulate in a double register (or per-thread double scratch), are folded
+//     across the block (warp shuffles, then shared memory), written as per-block partials, and
+//     folded over the blocks in a fixed order by `<loop>_finish`: the same bits on every run;
+// - `results` (double): the folded global values, read by later kernels, and the scalar outputs
+//   computed outside every loop (written by the last kernel).
 #pragma once
 
-#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -10,37 +26,71 @@
 #include <type_traits>
 #include <vector>
 
+#include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
 #include "kobai/ir/plan.hpp"
-#include "kobai/ir/schedule.hpp"
 
 namespace kobai::codegen {
 
 /// Bumped whenever generated code changes meaning; part of every kernel cache key.
-inline constexpr int version = 1;
+inline constexpr int version = 2;
 
-/// One generated kernel and the order of its parameters:
-///   (const T* inputs..., const double* scalars, T* outputs..., double* partials, unsigned long long n)
-/// `inputs` and `outputs` are SSA indices (leaves read, tensor outputs written); `scalars` is the
-/// program's array of rank-0 values by SSA index; partials[block * reductions + r] receives each
-/// block's share of reduction r, and `<name>_finish` folds them in a fixed order. Launch with
-/// blockDim.x a multiple of 32 (at most 1024): the warp shuffles use the full-warp mask.
-struct kernel {
-  std::string name;
-  std::vector<std::size_t> inputs, outputs, reductions;
+/// What one 8-byte field of `kobai_args` holds. `index` is an SSA node for leaves, views, scalars
+/// and stored values; an output's position for outputs and output_offset; a class for extents; a
+/// top-level loop for partial_width and grid.
+enum class field : std::uint8_t {
+  leaf,            // const T*: a tensor leaf
+  output,          // T*: a tensor output
+  view,            // T*: a written-out view (flatten, reshape of a computed value)
+  scalar,          // double: a scalar leaf
+  extent,          // long long: a class's extent
+  results,         // double*: folded global values and scalar outputs
+  partials,        // double*: per-block partials of the loop running
+  scratch,         // T*: per-thread local buffers
+  accumulators,    // double*: per-thread global accumulators with classes
+  size,            // long long: elements of a stored value's buffer
+  base,            // long long: its first element in scratch or accumulators (per thread)
+  result_offset,   // long long: a global value's first element in results
+  partial_offset,  // long long: a global value's first element in a block's partials
+  partial_width,   // long long: a loop's partials per block
+  grid,            // long long: blocks a loop's kernel is launched with
+  output_offset,   // long long: where a scalar output computed outside the loops sits in results
 };
 
-/// Generated source and its kernels, in the order the loops run.
+struct field_info {
+  field kind;
+  int index = -1;
+};
+
+/// One generated kernel, in launch order: a loop's kernel (any grid, blockDim.x a multiple of 32,
+/// at most 1024), the finishing kernel that folds its partials (one block), or a tail computing
+/// scalar outputs when no finishing kernel does.
+struct kernel {
+  std::string name;
+  int loop = -1;  // the top-level loop (0, 1, …); -1 for the tail
+  bool finish = false;
+};
+
+/// Generated source, its kernels, and the fields of their one argument.
 struct cuda_program {
   std::string source;
   std::vector<kernel> kernels;
+  std::vector<field_info> fields;
 };
+
+/// Threads per block for loop kernels and finishing kernels.
+inline constexpr unsigned block_size = 256;
 
 namespace detail {
 
 using kobai::detail::join;
 
 inline constexpr std::string_view prelude = R"(// Generated by kobai: self-contained, it includes no headers.
+#ifdef __CUDACC__
+__device__ __forceinline__ double kobai_inf() { return __longlong_as_double(0x7ff0000000000000LL); }
+#else
+__device__ __forceinline__ double kobai_inf() { return __builtin_inf(); }
+#endif
 template <class T> __device__ __forceinline__ T kobai_max(T a, T b) { return (b != b || a < b) ? b : a; }
 template <class T> __device__ __forceinline__ T kobai_min(T a, T b) { return (b != b || b < a) ? b : a; }
 template <class T> __device__ __forceinline__ T kobai_ipow(T x, long long n) {
@@ -79,30 +129,45 @@ template <class T> __device__ __forceinline__ T kobai_softplus(T x) {
   return kobai_max(x, T(0)) + kobai_log1p(kobai_exp(-kobai_abs(x)));
 }
 template <class T> __device__ __forceinline__ T kobai_sign(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
-__device__ __forceinline__ double kobai_sum(double a, double b) { return a + b; }
-__device__ __forceinline__ double kobai_fold_max(double a, double b) { return kobai_max(a, b); }
-__device__ __forceinline__ double kobai_fold_min(double a, double b) { return kobai_min(a, b); }
+struct kobai_sum { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; } };
+struct kobai_fold_max { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return kobai_max(a, b); } };
+struct kobai_fold_min { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return kobai_min(a, b); } };
+// A block's values folded into thread 0's: warp shuffles, one slot per warp in shared memory, then
+// the first warp. Every thread of the block calls it.
+template <class Fold> __device__ __forceinline__ double kobai_block_fold(double v, double identity, Fold fold) {
+#ifdef __CUDACC__
+  __shared__ double warp_values[32];
+  for (int offset = 16; offset > 0; offset /= 2) v = fold(v, __shfl_down_sync(0xffffffffu, v, offset));
+  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  __syncthreads();
+  if (lane == 0) warp_values[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < (blockDim.x + 31) / 32 ? warp_values[lane] : identity;
+    for (int offset = 16; offset > 0; offset /= 2) v = fold(v, __shfl_down_sync(0xffffffffu, v, offset));
+  }
+  return v;
+#else
+  return v;  // host emulation: one thread per block
+#endif
+}
 )";
 
 template <class T>
 constexpr std::string_view type_name = std::is_same_v<T, float> ? "float" : "double";
 
-inline std::string value(std::size_t ssa) { return join("v", std::to_string(ssa)); }
 inline std::string number(double x) {
-  if (x == -std::numeric_limits<double>::infinity()) return "-__longlong_as_double(0x7ff0000000000000LL)";
-  if (x == std::numeric_limits<double>::infinity()) return "__longlong_as_double(0x7ff0000000000000LL)";
+  if (x == -std::numeric_limits<double>::infinity()) return "(-kobai_inf())";
+  if (x == std::numeric_limits<double>::infinity()) return "kobai_inf()";
   char buffer[40];
   std::snprintf(buffer, sizeof buffer, "%.17g", x);
   return buffer;
 }
 
-// The C expression of one node from its arguments' names.
-template <class E, class T, class Order>
-std::string expression_of() {
-  auto arg = []<class A>(A*) { return value(index_of<A, Order>); };
-  const std::string type(type_name<T>);
+// The C expression of elementwise node E, in type `type`, from its operands' expressions.
+template <class E>
+std::string expression_of(const std::string& type, const std::array<std::string, 3>& a) {
   return [&]<class Op, class... Args>(node<Op, Args...>*) -> std::string {
-    const std::string a[] = {arg(static_cast<Args*>(nullptr))..., ""};
     using ops::op_id;
     switch (Op::id) {
       case op_id::add:
@@ -167,141 +232,370 @@ std::string expression_of() {
       case op_id::detach:
         return a[0];
       case op_id::expand:
-        return a[0];
-      default:
-        return "/* not an elementwise op */";
+      case op_id::unsqueeze:
+      case op_id::transpose:
+        return a[0];  // only the indexing changes
+      default:        // a reduction over unit axes only: a reshape
+        return ir::reduction_op<Op> ? a[0] : "/* not an elementwise op */";
     }
   }(static_cast<E*>(nullptr));
 }
 
-template <class Op>
-constexpr std::string_view fold_function() {
-  if constexpr (std::is_same_v<Op, ops::sum>)
-    return "kobai_sum";
-  else if constexpr (std::is_same_v<Op, ops::amax>)
-    return "kobai_fold_max";
-  else
-    return "kobai_fold_min";
+// What the renderer knows of one node beyond the plan: its expression (elementwise), its value
+// (constants), and how its buffer folds (stored values).
+struct node_text {
+  std::string (*expression)(const std::string& type, const std::array<std::string, 3>& operands) = nullptr;
+  double constant = 0;
+  std::string_view fold = "kobai_sum";
+  double identity = 0;
+};
+
+template <class E>
+node_text describe_text() {
+  node_text text;
+  if constexpr (is_constant<E>) {
+    text.constant = E::value.value();
+  } else if constexpr (is_node<E>) {
+    text.expression = &expression_of<E>;
+    if constexpr (ir::reduction_op<typename E::op>) {
+      using op = typename E::op;
+      text.identity = op::identity;
+      text.fold = op::id == ops::op_id::amax   ? "kobai_fold_max"
+                  : op::id == ops::op_id::amin ? "kobai_fold_min"
+                                               : "kobai_sum";
+    }
+  }
+  return text;
 }
 
-// The rank-0 nodes a loop body reads from the scalars array.
-template <class Body, class Order>
-std::vector<std::size_t> scalar_arguments() {
-  std::vector<std::size_t> used;
-  [&]<class... Ns>(type_list<Ns...>) {
-    (
-        [&]<class E>(E*) {
-          if constexpr (is_node<E>) {
-            [&]<class Op, class... Args>(node<Op, Args...>*) {
-              (
-                  [&]<class A>(A*) {
-                    if constexpr (A::rank == 0) {
-                      const std::size_t i = index_of<A, Order>;
-                      if (std::find(used.begin(), used.end(), i) == used.end()) used.push_back(i);
-                    }
-                  }(static_cast<Args*>(nullptr)),
-                  ...);
-            }(static_cast<E*>(nullptr));
-          }
-        }(static_cast<Ns*>(nullptr)),
-        ...);
-  }(Body{});
-  return used;
-}
+// Renders a planned program: N nodes, the plan, and the outputs' SSA indices.
+template <std::size_t N>
+class renderer {
+ public:
+  renderer(const ir::plan_data<N>& plan, const std::array<ir::node_info, N>& nodes, std::vector<node_text> text,
+           std::vector<int> outputs, std::string_view type)
+      : plan_(plan), nodes_(nodes), text_(std::move(text)), outputs_(std::move(outputs)), type_(type) {}
 
-template <class T, class Order, class Loop>
-void render_loop(cuda_program& program, std::size_t k) {
-  using body = typename Loop::body;
-  const std::string type(type_name<T>);
-  kernel info{join("kobai_loop_", std::to_string(k)), {}, {}, {}};
-  [&]<class... Ns>(type_list<Ns...>) {
-    ((is_leaf<Ns> ? info.inputs.push_back(index_of<Ns, Order>) : void()), ...);
-  }(body{});
-  [&]<class... Os>(type_list<Os...>) { (info.outputs.push_back(index_of<Os, Order>), ...); }(typename Loop::outputs{});
-  [&]<class... Rs>(type_list<Rs...>) {
-    (info.reductions.push_back(index_of<Rs, Order>), ...);
-  }(typename Loop::reductions{});
-  const std::size_t reductions = info.reductions.size();
+  cuda_program render() {
+    program_.source = std::string(prelude);
+    declare_fields();
+    int loop = 0, last_enter = -1;
+    for (int i = 0; i < plan_.size; ++i)
+      if (code(i).op == ir::instr::enter && code(i).depth == 0) last_enter = i;
+    for (int i = 0; i < plan_.size; ++i) {
+      const ir::instruction& ins = code(i);
+      if (ins.op == ir::instr::materialize && ins.depth == 0) {
+        throw error("kobai::codegen: a view of a value without axes has no CUDA form yet; run it on the CPU");
+      }
+      if (ins.op != ir::instr::enter || ins.depth != 0) continue;
+      loop_kernel(i, loop);
+      const bool tail_here = i == last_enter && has_tail();
+      if (has_globals(i) || tail_here) finish_kernel(i, loop, tail_here);
+      i = ins.match;
+      ++loop;
+    }
+    if (last_enter < 0 && has_tail()) {  // no loops: scalar outputs of scalars
+      s_ += "\nextern \"C\" __global__ void kobai_tail(const kobai_args a) {\n";
+      tail(1);
+      s_ += "}\n";
+      program_.kernels.push_back({"kobai_tail", -1, false});
+    }
+    program_.source += s_;
+    return std::move(program_);
+  }
 
-  std::string& s = program.source;
-  s += join("\nextern \"C\" __global__ void ", info.name, "(");
-  for (std::size_t i : info.inputs) s += join("const ", type, "* __restrict__ in", std::to_string(i), ", ");
-  s += "const double* __restrict__ scalars, ";
-  for (std::size_t o : info.outputs) s += join(type, "* __restrict__ out", std::to_string(o), ", ");
-  s += "double* __restrict__ partials, unsigned long long n) {\n";
-  for (std::size_t i : scalar_arguments<body, Order>())
-    s += join("  const ", type, " v", std::to_string(i), " = ", type, "(scalars[", std::to_string(i), "]);\n");
-  [&]<class... Rs>(type_list<Rs...>) {
-    std::size_t r = 0;
-    ((s += join("  double acc", std::to_string(r++), " = ", number(Rs::op::identity), ";\n")), ...);
-  }(typename Loop::reductions{});
-  s += "  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;\n"
-       "       i += (unsigned long long)gridDim.x * blockDim.x) {\n";
-  [&]<class... Ns>(type_list<Ns...>) {
-    (
-        [&]<class E>(E*) {
-          const std::string name = value(index_of<E, Order>);
-          if constexpr (is_leaf<E>)
-            s += join("    const ", type, " ", name, " = in", std::to_string(index_of<E, Order>), "[i];\n");
+ private:
+  const ir::instruction& code(int i) const { return plan_.code[static_cast<std::size_t>(i)]; }
+  const ir::node_info& info(int n) const { return nodes_[static_cast<std::size_t>(n)]; }
+  bool stored(int n) const { return ir::stored(plan_, nodes_, n); }
+  bool global(int n) const { return plan_.global[static_cast<std::size_t>(n)]; }
+  std::uint64_t buffer_classes(int n) const { return plan_.buffer_dims[static_cast<std::size_t>(n)]; }
+  int cls(int n, int p) const { return plan_.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)]; }
+  static std::string str(long long x) { return std::to_string(x); }
+  static std::string pad(int depth) { return std::string(static_cast<std::size_t>(2 * depth), ' '); }
+
+  // kobai_args: one 8-byte field per pointer, extent, scalar and offset.
+  void declare_fields() {
+    std::string s = "\nstruct kobai_args {\n";
+    auto add = [&](field kind, int index, const std::string& declaration) {
+      program_.fields.push_back({kind, index});
+      s += join("  ", declaration, ";\n");
+    };
+    const std::string t(type_);
+    for (int n = 0; n < static_cast<int>(N); ++n)
+      if (info(n).k == ir::kind::tensor_leaf) add(field::leaf, n, join("const ", t, "* __restrict__ in", str(n)));
+    for (std::size_t k = 0; k < outputs_.size(); ++k)
+      if (ir::classes_of(plan_, nodes_, outputs_[k]) != 0)
+        add(field::output, static_cast<int>(k), join(t, "* __restrict__ out", str(static_cast<long long>(k))));
+    for (int n = 0; n < static_cast<int>(N); ++n)
+      if (info(n).k == ir::kind::view) add(field::view, n, join(t, "* view", str(n)));
+    add(field::results, -1, "double* results");
+    add(field::partials, -1, "double* __restrict__ partials");
+    add(field::scratch, -1, join(t, "* __restrict__ scratch"));
+    add(field::accumulators, -1, "double* __restrict__ accumulators");
+    for (int n = 0; n < static_cast<int>(N); ++n)
+      if (info(n).k == ir::kind::scalar_leaf) add(field::scalar, n, join("double s", str(n)));
+    for (int c = 0; c < plan_.classes; ++c) add(field::extent, c, join("long long e", str(c)));
+    for (int n = 0; n < static_cast<int>(N); ++n) {
+      if (!stored(n)) continue;
+      add(field::size, n, join("long long n", str(n)));
+      add(field::base, n, join("long long b", str(n)));
+      if (global(n)) {
+        add(field::result_offset, n, join("long long f", str(n)));
+        add(field::partial_offset, n, join("long long p", str(n)));
+      }
+    }
+    int loop = 0;
+    for (int i = 0; i < plan_.size; ++i)
+      if (code(i).op == ir::instr::enter && code(i).depth == 0) {
+        add(field::partial_width, loop, join("long long w", str(loop)));
+        add(field::grid, loop, join("long long g", str(loop)));
+        ++loop;
+      }
+    for (std::size_t k = 0; k < outputs_.size(); ++k)
+      if (root_output(static_cast<int>(k)))
+        add(field::output_offset, static_cast<int>(k), join("long long o", str(static_cast<long long>(k))));
+    s += "};\n";
+    program_.source += s;
+  }
+
+  // An output without classes computed outside every loop: the tail writes it to results.
+  bool root_output(int k) const {
+    const int n = outputs_[static_cast<std::size_t>(k)];
+    if (ir::classes_of(plan_, nodes_, n) != 0) return false;
+    return root_instruction(n) >= 0;
+  }
+  int root_instruction(int n) const {
+    for (int i = 0; i < plan_.size; ++i)
+      if (code(i).op == ir::instr::compute && code(i).depth == 0 && code(i).node == n) return i;
+    return -1;
+  }
+  bool has_tail() const {
+    for (std::size_t k = 0; k < outputs_.size(); ++k)
+      if (root_output(static_cast<int>(k))) return true;
+    return false;
+  }
+  bool has_globals(int enter) const {
+    for (int r = 0; r < static_cast<int>(N); ++r)
+      if (completes(r, enter)) return true;
+    return false;
+  }
+  bool completes(int r, int enter) const {
+    return stored(r) && global(r) && plan_.done[static_cast<std::size_t>(r)] == enter;
+  }
+
+  // Row-major offset of node n's elements at the current loop indices (units have extent 1).
+  std::string row_major(int n) const {
+    std::string offset, stride;
+    for (int p = info(n).rank - 1; p >= 0; --p) {
+      const int c = cls(n, p);
+      if (c < 0) continue;
+      const std::string index = join("i", str(c));
+      const std::string term = stride.empty() ? index : join(index, " * ", stride);
+      offset = offset.empty() ? term : join(term, " + ", offset);
+      stride = stride.empty() ? join("a.e", str(c)) : join(stride, " * a.e", str(c));
+    }
+    return offset.empty() ? "0" : offset;
+  }
+  // Offset in stored value r's buffer: its classes in loop order, the innermost contiguous.
+  std::string buffer_offset(int r) const {
+    std::string offset, stride;
+    for (int pos = plan_.classes - 1; pos >= 0; --pos)
+      for (int c = 0; c < plan_.classes; ++c) {
+        if (plan_.position[static_cast<std::size_t>(c)] != pos || ((buffer_classes(r) >> c) & 1U) == 0) continue;
+        const std::string index = join("i", str(c));
+        const std::string term = stride.empty() ? index : join(index, " * ", stride);
+        offset = offset.empty() ? term : join(term, " + ", offset);
+        stride = stride.empty() ? join("a.e", str(c)) : join(stride, " * a.e", str(c));
+      }
+    return offset.empty() ? "0" : offset;
+  }
+  // A stored value's element for this thread, at `element` of its buffer.
+  std::string cell(int r, const std::string& element) const {
+    const bool registered = buffer_classes(r) == 0;
+    if (global(r))
+      return registered ? join("g", str(r))
+                        : join("a.accumulators[(a.b", str(r), " + ", element, ") * kobai_threads + kobai_tid]");
+    return registered ? join("l", str(r))
+                      : join("a.scratch[(a.b", str(r), " + ", element, ") * kobai_threads + kobai_tid]");
+  }
+  std::string numel(int n) const {
+    std::string product = "1LL";
+    const int arg = info(n).args[0];
+    for (int p = 0; p < info(arg).rank; ++p)
+      if (cls(arg, p) >= 0) product += join(" * a.e", str(cls(arg, p)));
+    return join("(", product, ")");
+  }
+
+  // Operand o read inside a loop (as T), or outside every loop (as double).
+  std::string operand(const ir::operand& o, bool root) const {
+    const std::string t = root ? "double" : std::string(type_);
+    switch (o.s) {
+      case ir::source::constant:
+        return join(t, "(", number(text_[static_cast<std::size_t>(o.node)].constant), ")");
+      case ir::source::scalar_leaf:
+        return join(t, "(a.s", str(o.node), ")");
+      case ir::source::tensor_leaf:
+        return join("a.in", str(o.node), "[", row_major(o.node), "]");
+      case ir::source::view:
+        return join(t, "(a.view", str(o.node), "[", root ? "0" : row_major(o.node), "])");
+      case ir::source::reduction:
+        if (global(o.node))
+          return join(t, "(a.results[a.f", str(o.node), " + ", root ? "0" : buffer_offset(o.node), "])");
+        return cell(o.node, buffer_offset(o.node));
+      case ir::source::value:
+        return code(o.item).depth == 0 ? join(t, "(r", str(o.item), ")") : join("v", str(o.item));
+      default:
+        return "/* no operand */";
+    }
+  }
+  std::string compute(int i, bool root) const {
+    const ir::instruction& ins = code(i);
+    const std::string t = root ? "double" : std::string(type_);
+    if (info(ins.node).k == ir::kind::numel) return join(t, numel(ins.node));
+    std::array<std::string, 3> a;
+    for (std::size_t k = 0; k < 3; ++k)
+      if (ins.operands[k].s != ir::source::none) a[k] = operand(ins.operands[k], root);
+    return text_[static_cast<std::size_t>(ins.node)].expression(t, a);
+  }
+
+  // Values outside every loop, computed before instruction `end`, in double.
+  void root_values(int end, int depth) {
+    for (int i = 0; i < end; ++i)
+      if (code(i).op == ir::instr::compute && code(i).depth == 0)
+        s_ += join(pad(depth), "const double r", str(i), " = ", compute(i, true), ";\n");
+  }
+
+  void loop_kernel(int enter, int loop) {
+    const std::string name = join("kobai_loop_", str(loop));
+    const int c = code(enter).cls;
+    s_ += join("\nextern \"C\" __global__ void ", name, "(const kobai_args a) {\n");
+    s_ += "  const long long kobai_threads = (long long)gridDim.x * blockDim.x;\n";
+    s_ += "  const long long kobai_tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n";
+    root_values(enter, 1);
+    for (int r = 0; r < static_cast<int>(N); ++r) {
+      if (!completes(r, enter)) continue;
+      const std::string identity = number(text(r).identity);
+      if (buffer_classes(r) == 0)
+        s_ += join("  double g", str(r), " = ", identity, ";\n");
+      else
+        s_ += join("  for (long long e = 0; e < a.n", str(r), "; ++e) ", cell(r, "e"), " = ", identity, ";\n");
+    }
+    s_ += join("  for (long long i", str(c), " = kobai_tid; i", str(c), " < a.e", str(c), "; i", str(c),
+               " += kobai_threads) {\n");
+    body(enter + 1, code(enter).match);
+    s_ += "  }\n";
+    for (int r = 0; r < static_cast<int>(N); ++r) {
+      if (!completes(r, enter)) continue;
+      const std::string fold = join(text(r).fold, "()"), identity = number(text(r).identity);
+      const std::string slot = join("a.partials[blockIdx.x * a.w", str(loop), " + a.p", str(r));
+      if (buffer_classes(r) == 0) {
+        s_ += join("  g", str(r), " = kobai_block_fold(g", str(r), ", ", identity, ", ", fold, ");\n");
+        s_ += join("  if (threadIdx.x == 0) ", slot, "] = g", str(r), ";\n");
+      } else {
+        s_ += join("  for (long long e = 0; e < a.n", str(r), "; ++e) {\n    const double folded = kobai_block_fold(",
+                   cell(r, "e"), ", ", identity, ", ", fold, ");\n    if (threadIdx.x == 0) ", slot,
+                   " + e] = folded;\n  }\n");
+      }
+    }
+    s_ += "}\n";
+    program_.kernels.push_back({name, loop, false});
+  }
+
+  // Folds each block's partials in block order: one block, its threads over the elements.
+  void finish_kernel(int enter, int loop, bool with_tail) {
+    const std::string name = join("kobai_loop_", str(loop), "_finish");
+    s_ += join("\nextern \"C\" __global__ void ", name, "(const kobai_args a) {\n");
+    for (int r = 0; r < static_cast<int>(N); ++r) {
+      if (!completes(r, enter)) continue;
+      s_ += join("  for (long long e = threadIdx.x; e < a.n", str(r),
+                 "; e += blockDim.x) {\n    double total = ", number(text(r).identity),
+                 ";\n    for (long long b = 0; b < a.g", str(loop), "; ++b) total = ", text(r).fold,
+                 "()(total, a.partials[b * a.w", str(loop), " + a.p", str(r), " + e]);\n    a.results[a.f", str(r),
+                 " + e] = total;\n  }\n");
+    }
+    if (with_tail) {
+      s_ += "  __syncthreads();\n";
+      tail(1);
+    }
+    s_ += "}\n";
+    program_.kernels.push_back({name, loop, true});
+  }
+
+  // Thread 0 computes the values outside the loops and writes the scalar outputs among them.
+  void tail(int depth) {
+    s_ += join(pad(depth), "if (threadIdx.x == 0 && blockIdx.x == 0) {\n");
+    root_values(plan_.size, depth + 1);
+    for (std::size_t k = 0; k < outputs_.size(); ++k)
+      if (root_output(static_cast<int>(k)))
+        s_ += join(pad(depth + 1), "a.results[a.o", str(static_cast<long long>(k)), "] = r",
+                   str(root_instruction(outputs_[k])), ";\n");
+    s_ += join(pad(depth), "}\n");
+  }
+
+  const node_text& text(int n) const { return text_[static_cast<std::size_t>(n)]; }
+
+  // The instructions of a loop body, [begin, end), per thread.
+  void body(int begin, int end) {
+    const std::string t(type_);
+    for (int i = begin; i < end; ++i) {
+      const ir::instruction& ins = code(i);
+      const std::string indent = pad(ins.depth + 1);
+      const int n = ins.node;
+      switch (ins.op) {
+        case ir::instr::enter:
+          s_ += join(indent, "for (long long i", str(ins.cls), " = 0; i", str(ins.cls), " < a.e", str(ins.cls), "; ++i",
+                     str(ins.cls), ") {\n");
+          break;
+        case ir::instr::exit:
+          s_ += join(indent, "}\n");
+          break;
+        case ir::instr::compute:
+          s_ += join(indent, "const ", t, " v", str(i), " = ", compute(i, false), ";\n");
+          break;
+        case ir::instr::reset: {
+          const std::string identity = join(t, "(", number(text(n).identity), ")");
+          if (buffer_classes(n) == 0)
+            s_ += join(indent, t, " l", str(n), " = ", identity, ";\n");
           else
-            s += join("    const ", type, " ", name, " = ", expression_of<E, T, Order>(), ";\n");
-        }(static_cast<Ns*>(nullptr)),
-        ...);
-  }(body{});
-  for (std::size_t o : info.outputs) s += join("    out", std::to_string(o), "[i] = ", value(o), ";\n");
-  [&]<class... Rs>(type_list<Rs...>) {
-    std::size_t r = 0;
-    ((s += join("    acc", std::to_string(r), " = ", fold_function<typename Rs::op>(), "(acc", std::to_string(r),
-                ", (double)", value(index_of<typename ir::value_arguments<Rs>::type::template at<0>, Order>), ");\n"),
-      ++r),
-     ...);
-  }(typename Loop::reductions{});
-  s += "  }\n";
-  if (reductions > 0) {
-    // Warp shuffles, then one slot per warp in shared memory, then the first warp: per-block partials.
-    s += join("  __shared__ double warp_partials[32][", std::to_string(reductions), "];\n");
-    s += "  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;\n";
-    [&]<class... Rs>(type_list<Rs...>) {
-      std::size_t r = 0;
-      ((s += join("  for (int offset = 16; offset > 0; offset /= 2) acc", std::to_string(r), " = ",
-                  fold_function<typename Rs::op>(), "(acc", std::to_string(r), ", __shfl_down_sync(0xffffffffu, acc",
-                  std::to_string(r), ", offset));\n  if (lane == 0) warp_partials[warp][", std::to_string(r), "] = acc",
-                  std::to_string(r), ";\n"),
-        ++r),
-       ...);
-    }(typename Loop::reductions{});
-    s += "  __syncthreads();\n  if (warp == 0) {\n    const unsigned warps = (blockDim.x + 31) / 32;\n";
-    [&]<class... Rs>(type_list<Rs...>) {
-      std::size_t r = 0;
-      ((s += join("    double b", std::to_string(r), " = lane < warps ? warp_partials[lane][", std::to_string(r),
-                  "] : ", number(Rs::op::identity), ";\n    for (int offset = 16; offset > 0; offset /= 2) b",
-                  std::to_string(r), " = ", fold_function<typename Rs::op>(), "(b", std::to_string(r),
-                  ", __shfl_down_sync(0xffffffffu, b", std::to_string(r),
-                  ", offset));\n    if (lane == 0) partials[blockIdx.x * ", std::to_string(reductions), " + ",
-                  std::to_string(r), "] = b", std::to_string(r), ";\n"),
-        ++r),
-       ...);
-    }(typename Loop::reductions{});
-    s += "  }\n";
+            s_ +=
+                join(indent, "for (long long e = 0; e < a.n", str(n), "; ++e) ", cell(n, "e"), " = ", identity, ";\n");
+          break;
+        }
+        case ir::instr::accumulate: {
+          const std::string target = cell(n, buffer_offset(n));
+          const std::string value = operand(ins.operands[0], false);
+          s_ += join(indent, target, " = ", stored_fold(n), "()(", target, ", ", global(n) ? "(double)" : "", value,
+                     ");\n");
+          break;
+        }
+        case ir::instr::store:
+          s_ += join(indent, "a.out", str(first_output(n)), "[", row_major(n), "] = ", operand(ins.operands[0], false),
+                     ";\n");
+          break;
+        case ir::instr::materialize:
+          s_ += join(indent, "a.view", str(n), "[", row_major(info(n).args[0]), "] = ", operand(ins.operands[0], false),
+                     ";\n");
+          break;
+      }
+    }
   }
-  s += "}\n";
-  if (reductions > 0) {
-    // One block folds the per-block partials in a fixed order: the same bits on every run.
-    s += join("\nextern \"C\" __global__ void ", info.name, "_finish(const double* __restrict__ partials, ",
-              "unsigned blocks, double* __restrict__ results) {\n");
-    [&]<class... Rs>(type_list<Rs...>) {
-      std::size_t r = 0;
-      ((s += join("  if (threadIdx.x == 0) {\n    double total = ", number(Rs::op::identity),
-                  ";\n    for (unsigned b = 0; b < blocks; ++b) total = ", fold_function<typename Rs::op>(),
-                  "(total, partials[b * ", std::to_string(reductions), " + ", std::to_string(r), "]);\n    results[",
-                  std::to_string(r), "] = total;\n  }\n"),
-        ++r),
-       ...);
-    }(typename Loop::reductions{});
-    s += "}\n";
+  // A cached value is a one-term sum; a reduction folds with its own operation.
+  std::string_view stored_fold(int n) const { return info(n).k == ir::kind::reduction ? text(n).fold : "kobai_sum"; }
+  long long first_output(int n) const {
+    for (std::size_t k = 0; k < outputs_.size(); ++k)
+      if (outputs_[k] == n) return static_cast<long long>(k);
+    return -1;
   }
-  program.kernels.push_back(std::move(info));
-}
+
+  const ir::plan_data<N>& plan_;
+  const std::array<ir::node_info, N>& nodes_;
+  std::vector<node_text> text_;
+  std::vector<int> outputs_;
+  std::string_view type_;
+  cuda_program program_;
+  std::string s_;
+};
 
 }  // namespace detail
 
@@ -309,17 +603,17 @@ void render_loop(cuda_program& program, std::size_t k) {
 template <class T, expression... Outputs>
 cuda_program render(Outputs...) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "kobai::codegen: float or double");
-  static_assert(ir::program_plan<std::remove_cvref_t<Outputs>...>::value.flat,
-                "kobai::codegen: CUDA generation covers programs over one shape (elementwise ops and full "
-                "reductions); broadcasting between shapes, axis reductions and matmul run on the CPU executor "
-                "for now");
-  using schedule = ir::schedule<std::remove_cvref_t<Outputs>...>;
-  cuda_program program{std::string(detail::prelude), {}};
-  [&]<std::size_t... K>(std::index_sequence<K...>) {
-    (detail::render_loop<T, typename schedule::order, typename schedule::template loop_at<K>>(program, K), ...);
-  }
-  (std::make_index_sequence<schedule::loop_count>{});
-  return program;
+  using plan_type = ir::program_plan<std::remove_cvref_t<Outputs>...>;
+  static_assert(plan_type::value.error == ir::failure::none,
+                "kobai::codegen: the program cannot be planned; compile it with kobai::compile for the message");
+  std::vector<detail::node_text> text;
+  [&]<class... Ns>(type_list<Ns...>) {
+    (text.push_back(detail::describe_text<Ns>()), ...);
+  }(typename plan_type::order{});
+  return detail::renderer<plan_type::order::size>(
+             plan_type::value, plan_type::nodes, std::move(text),
+             std::vector<int>(plan_type::output_index.begin(), plan_type::output_index.end()), detail::type_name<T>)
+      .render();
 }
 
 }  // namespace kobai::codegen

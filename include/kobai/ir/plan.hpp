@@ -187,9 +187,6 @@ struct plan_data {
   std::array<instruction, 2 * (8 * N + 8) + N> code{};  // an enter and an exit per loop, a reset per reduction
   int size = 0;
   int loops = 0;  // top-level loops
-  // Every tensor node has the axes of one common shape in the same order, and every reduction
-  // folds all of them: the program is elementwise over one flat index (what codegen supports).
-  bool flat = true;
 };
 
 /// The classes of node n's axes, as a bit set by class id (unit axes have none).
@@ -522,23 +519,6 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
           plan.conflict_node = static_cast<int>(n);
           return plan;
         }
-  int reference = -1;
-  for (std::size_t n = 0; n < N; ++n) {
-    bool tensor = false;
-    for (int p = 0; p < nodes[n].rank; ++p) tensor = tensor || plan.cls[n][p] >= 0;
-    if (!tensor) continue;
-    if (reference < 0) reference = static_cast<int>(n);
-    const auto& shape = nodes[static_cast<std::size_t>(reference)];
-    bool same = nodes[n].rank == shape.rank && nodes[n].units == shape.units;
-    for (int p = 0; p < nodes[n].rank && same; ++p)
-      same = plan.cls[n][p] == plan.cls[static_cast<std::size_t>(reference)][p];
-    plan.flat = plan.flat && same;
-  }
-  for (std::size_t n = 0; n < N; ++n) {
-    if (nodes[n].k == kind::reduction)
-      for (int p = 0; p < nodes[n].rank; ++p) plan.flat = plan.flat && plan.cls[n][p] < 0;
-    if (nodes[n].k == kind::view) plan.flat = false;
-  }
 
   // 2. Loop order: leaves want their row-major order (contiguous inner loops, SIMD loads), then a
   // reduction wants the classes it folds inside those it keeps; an edge that would close a cycle

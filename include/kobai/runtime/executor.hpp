@@ -1,0 +1,420 @@
+// The GPU executor: runs a program's generated kernels (codegen/cuda.hpp) on a device backend.
+// Per call it binds the extents from the bound device tensors, lays out the buffers the plan asks
+// for (reusing the workspace of earlier calls: no device allocation per step once shapes settle),
+// fills the kernels' one argument, launches each loop's kernel and its finishing kernel, and reads
+// back the results array once for scalar outputs and reduced tensors.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "kobai/codegen/cuda.hpp"
+#include "kobai/core/error.hpp"
+#include "kobai/expr/environment.hpp"
+#include "kobai/runtime/device.hpp"
+#include "kobai/runtime/tensor.hpp"
+
+namespace kobai::runtime {
+
+template <class... Outputs>
+class executor {
+ public:
+  using plan_type = ir::program_plan<Outputs...>;
+  using order = typename plan_type::order;
+  static constexpr auto plan = plan_type::value;
+  static constexpr std::size_t nodes = order::size;
+
+  /// The generated program for element type T: rendered once per instantiation.
+  template <class T>
+  static const codegen::cuda_program& source() {
+    static const codegen::cuda_program program = codegen::render<T>(Outputs{}...);
+    return program;
+  }
+
+  /// Runs on `backend` with `point`'s bindings (device tensors on that backend, and numbers),
+  /// writing each output into `results`: T for scalars, device_tensor<T, rank> for tensors.
+  template <class T, class Point, class Results>
+  void run(const std::shared_ptr<device_backend>& backend, const Point& point, Results& results) {
+    std::lock_guard lock(mutex_);  // one call at a time: the workspace is shared
+    const codegen::cuda_program& program = source<T>();
+    const loaded_program& loaded = backend->load(program);
+    layout lay;
+    bind<T>(backend, point, lay);
+    plan_buffers(*backend, lay);
+    // the workspace, grown when needed and kept
+    const std::size_t threads = lay.max_threads;
+    scratch_.reserve(backend, std::max<std::size_t>(1, threads * lay.local) * sizeof(T));
+    accumulators_.reserve(backend, std::max<std::size_t>(1, threads * lay.accumulated) * sizeof(double));
+    partials_.reserve(backend, std::max<std::size_t>(1, lay.partials) * sizeof(double));
+    results_.reserve(backend, std::max<std::size_t>(1, lay.results) * sizeof(double));
+    std::array<const void*, nodes> view{};
+    std::size_t view_bytes = 0;
+    for (std::size_t n = 0; n < nodes; ++n)
+      if (info(n).k == ir::kind::view && lay.view_leaf[n] == nullptr && output_of(n) < 0)
+        view_bytes += lay.view_count[n] * sizeof(T);
+    views_.reserve(backend, std::max<std::size_t>(1, view_bytes));
+    // outputs: tensors on the device, allocated when their shape changes
+    auto& out = out_;
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (prepare_output<K, T>(backend, lay, std::get<K>(results), out), ...);
+    }
+    (std::index_sequence_for<Outputs...>{});
+    {
+      auto* base = static_cast<char*>(views_.data());
+      for (std::size_t n = 0; n < nodes; ++n) {
+        if (info(n).k != ir::kind::view) continue;
+        if (lay.view_leaf[n] != nullptr) {
+          view[n] = lay.view_leaf[n];
+        } else if (const int k = output_of(n); k >= 0) {
+          view[n] = out[static_cast<std::size_t>(k)];
+        } else {
+          view[n] = base;
+          base += lay.view_count[n] * sizeof(T);
+        }
+      }
+    }
+    // the one argument: 8-byte fields in the order the source declares them
+    args_.assign(program.fields.size(), 0);
+    for (std::size_t i = 0; i < program.fields.size(); ++i) {
+      const auto [kind, index] = program.fields[i];
+      const auto at = static_cast<std::size_t>(index);
+      auto pointer = [&](const void* p) { std::memcpy(&args_[i], &p, sizeof p); };
+      auto number = [&](long long v) { std::memcpy(&args_[i], &v, sizeof v); };
+      switch (kind) {
+        case codegen::field::leaf:
+          pointer(lay.leaf[at]);
+          break;
+        case codegen::field::output:
+          pointer(out[at]);
+          break;
+        case codegen::field::view:
+          pointer(view[at]);
+          break;
+        case codegen::field::scalar:
+          std::memcpy(&args_[i], &lay.scalar[at], sizeof(double));
+          break;
+        case codegen::field::extent:
+          number(lay.extent[at]);
+          break;
+        case codegen::field::results:
+          pointer(results_.data());
+          break;
+        case codegen::field::partials:
+          pointer(partials_.data());
+          break;
+        case codegen::field::scratch:
+          pointer(scratch_.data());
+          break;
+        case codegen::field::accumulators:
+          pointer(accumulators_.data());
+          break;
+        case codegen::field::size:
+          number(lay.size[at]);
+          break;
+        case codegen::field::base:
+          number(lay.base[at]);
+          break;
+        case codegen::field::result_offset:
+          number(lay.result_offset[at]);
+          break;
+        case codegen::field::partial_offset:
+          number(lay.partial_offset[at]);
+          break;
+        case codegen::field::partial_width:
+          number(lay.width[at]);
+          break;
+        case codegen::field::grid:
+          number(lay.grid[at]);
+          break;
+        case codegen::field::output_offset:
+          number(lay.output_offset[at]);
+          break;
+      }
+    }
+    for (std::size_t k = 0; k < program.kernels.size(); ++k) {
+      const codegen::kernel& kernel = program.kernels[k];
+      const auto loop = static_cast<std::size_t>(std::max(kernel.loop, 0));
+      const bool whole = kernel.loop >= 0 && !kernel.finish;
+      backend->launch(loaded.kernels[k], whole ? static_cast<unsigned>(lay.grid[loop]) : 1U, backend->block_threads(),
+                      args_.data(), args_.size() * sizeof(std::uint64_t));
+    }
+    host_results_.resize(lay.results);
+    backend->copy_to_host(host_results_.data(), results_.data(), lay.results * sizeof(double));  // waits
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (finish_output<K, T>(backend, lay, point, std::get<K>(results)), ...);
+    }
+    (std::index_sequence_for<Outputs...>{});
+  }
+
+ private:
+  static constexpr const ir::node_info& info(std::size_t n) { return plan_type::nodes[n]; }
+  static constexpr bool stored(std::size_t n) { return ir::stored(plan, plan_type::nodes, static_cast<int>(n)); }
+  static constexpr std::size_t classes = static_cast<std::size_t>(plan.classes);
+  static constexpr std::array<int, sizeof...(Outputs)> output_node = plan_type::output_index;
+  static constexpr int output_of(std::size_t n) {
+    for (std::size_t k = 0; k < output_node.size(); ++k)
+      if (output_node[k] == static_cast<int>(n)) return static_cast<int>(k);
+    return -1;
+  }
+  static constexpr int loops = plan.loops;
+
+  struct layout {
+    std::array<long long, classes + 1> extent{};
+    std::array<const void*, nodes> leaf{};
+    std::array<double, nodes> scalar{};
+    std::array<const void*, nodes> view_leaf{};
+    std::array<std::size_t, nodes> view_count{};
+    std::array<long long, nodes> size{}, base{}, result_offset{}, partial_offset{};
+    std::array<long long, loops + 1> width{}, grid{};
+    std::array<long long, sizeof...(Outputs)> output_offset{};
+    std::size_t local = 0, accumulated = 0, partials = 0, results = 0, max_threads = 1;
+  };
+
+  // Extents from the bound tensors, checked against each other; pointers and scalars.
+  template <class T, class Point>
+  static void bind(const std::shared_ptr<device_backend>& backend, const Point& point, layout& lay) {
+    std::array<int, classes + 1> owner{};
+    owner.fill(-1);
+    std::array<std::string_view, nodes> names{};
+    [&]<class... Ns>(type_list<Ns...>) {
+      (
+          [&] {
+            if constexpr (is_leaf<Ns>) {
+              constexpr std::size_t n = index_of<Ns, order>;
+              names[n] = Ns::name.view();
+              const auto& value = point.template get<Ns::name>();
+              using V = std::remove_cvref_t<decltype(value)>;
+              if constexpr (Ns::rank == 0) {
+                static_assert(std::is_arithmetic_v<V>, "kobai: bind a number to a scalar leaf");
+                lay.scalar[n] = static_cast<double>(value);
+              } else {
+                constexpr bool fits = [] {
+                  if constexpr (detail::is_device_tensor<V>)
+                    return V::dimension() == Ns::rank;
+                  else
+                    return false;
+                }();
+                static_assert(fits,
+                              "kobai: on a device, bind each tensor leaf to a device_tensor of its rank "
+                              "(to_device(host_tensor, program.backend()))");
+                if constexpr (fits) bind_tensor<T, Ns>(backend, value, lay, owner, names);
+              }
+            }
+          }(),
+          ...);
+    }(order{});
+    bind_views(lay, owner);
+  }
+
+  template <class T, class L, class V>
+  static void bind_tensor(const std::shared_ptr<device_backend>& backend, const V& value, layout& lay,
+                          std::array<int, classes + 1>& owner, const std::array<std::string_view, nodes>& names) {
+    static_assert(std::is_same_v<typename V::value_type, T>,
+                  "kobai: the bound tensors mix element types; convert them to one (float or double)");
+    constexpr std::size_t n = index_of<L, order>;
+    if (value.backend() != backend)
+      throw binding_error(
+          detail::join("kobai: '", L::name.view(), "' is in ", value.backend() ? value.backend()->name() : "no memory",
+                       " memory but the program runs on ", backend->name(), "; copy it there with to_device"));
+    lay.leaf[n] = value.data();
+    for (int p = 0; p < L::rank; ++p) {
+      const auto extent = static_cast<long long>(value.shape()[static_cast<std::size_t>(p)]);
+      const auto c = static_cast<std::size_t>(plan.cls[n][static_cast<std::size_t>(p)]);
+      if (owner[c] < 0) {
+        owner[c] = static_cast<int>(n);
+        lay.extent[c] = extent;
+      } else if (lay.extent[c] != extent) {
+        throw shape_error(detail::join("kobai: extents do not match: '", L::name.view(), "' has extent ",
+                                       std::to_string(extent), " on its axis ", std::to_string(p), " where '",
+                                       names[static_cast<std::size_t>(owner[c])], "' has extent ",
+                                       std::to_string(lay.extent[c])));
+      }
+    }
+  }
+
+  // Views: a flattened axis has its source's element count; a reshape keeps the count.
+  static void bind_views(layout& lay, std::array<int, classes + 1>& owner) {
+    for (std::size_t v = 0; v < nodes; ++v) {
+      if (info(v).k != ir::kind::view) continue;
+      const auto source = static_cast<std::size_t>(info(v).args[0]);
+      auto extent_of = [&](std::size_t node, int p) -> long long {
+        const int c = plan.cls[node][static_cast<std::size_t>(p)];
+        return c < 0 ? 1 : lay.extent[static_cast<std::size_t>(c)];
+      };
+      long long count = 1;
+      for (int p = 0; p < info(source).rank; ++p) count *= extent_of(source, p);
+      if (info(v).nargs == 1) {
+        const auto c = static_cast<std::size_t>(plan.cls[v][0]);
+        if (owner[c] < 0) {
+          owner[c] = static_cast<int>(v);
+          lay.extent[c] = count;
+        } else if (lay.extent[c] != count) {
+          throw shape_error(detail::join("kobai: a flattened tensor of ", std::to_string(count),
+                                         " elements meets an axis of extent ", std::to_string(lay.extent[c])));
+        }
+      }
+      long long elements = 1;
+      for (int p = 0; p < info(v).rank; ++p) elements *= extent_of(v, p);
+      if (elements != count)
+        throw shape_error(detail::join("kobai: reshape of ", std::to_string(count), " elements into a shape of ",
+                                       std::to_string(elements), " elements"));
+      lay.view_count[v] = static_cast<std::size_t>(count);
+      if (info(source).k == ir::kind::tensor_leaf) lay.view_leaf[v] = lay.leaf[source];
+    }
+  }
+
+  // Buffers of stored values, partials and grids, as codegen/cuda.hpp describes them.
+  static void plan_buffers(const device_backend& backend, layout& lay) {
+    int loop = -1;
+    for (int i = 0; i < plan.size; ++i) {
+      const ir::instruction& ins = plan.code[static_cast<std::size_t>(i)];
+      if (ins.op != ir::instr::enter || ins.depth != 0) continue;
+      ++loop;
+      const auto extent = static_cast<unsigned long long>(lay.extent[static_cast<std::size_t>(ins.cls)]);
+      const unsigned long long threads = backend.block_threads();
+      const unsigned long long blocks =
+          std::clamp<unsigned long long>((extent + threads - 1) / threads, 1ULL, backend.max_blocks());
+      lay.grid[static_cast<std::size_t>(loop)] = static_cast<long long>(blocks);
+      lay.max_threads = std::max(lay.max_threads, static_cast<std::size_t>(blocks * threads));
+      long long width = 0;
+      for (std::size_t r = 0; r < nodes; ++r)
+        if (stored(r) && plan.global[r] && plan.done[r] == i) {
+          lay.partial_offset[r] = width;
+          width += buffer_size(lay, r);
+        }
+      lay.width[static_cast<std::size_t>(loop)] = width;
+      lay.partials = std::max(lay.partials, static_cast<std::size_t>(width * static_cast<long long>(blocks)));
+    }
+    for (std::size_t r = 0; r < nodes; ++r) {
+      if (!stored(r)) continue;
+      lay.size[r] = buffer_size(lay, r);
+      const bool registered = plan.buffer_dims[r] == 0;
+      if (plan.global[r]) {
+        lay.result_offset[r] = static_cast<long long>(lay.results);
+        lay.results += static_cast<std::size_t>(lay.size[r]);
+        if (!registered) {
+          lay.base[r] = static_cast<long long>(lay.accumulated);
+          lay.accumulated += static_cast<std::size_t>(lay.size[r]);
+        }
+      } else if (!registered) {
+        lay.base[r] = static_cast<long long>(lay.local);
+        lay.local += static_cast<std::size_t>(lay.size[r]);
+      }
+    }
+    for (std::size_t k = 0; k < sizeof...(Outputs); ++k) lay.output_offset[k] = static_cast<long long>(lay.results++);
+  }
+  static long long buffer_size(const layout& lay, std::size_t r) {
+    long long size = 1;
+    for (std::size_t c = 0; c < classes; ++c)
+      if (((plan.buffer_dims[r] >> c) & 1U) != 0) size *= lay.extent[c];
+    return size;
+  }
+
+  template <class Output>
+  static std::array<std::size_t, Output::rank> output_shape(const layout& lay) {
+    constexpr auto n = index_of<Output, order>;
+    std::array<std::size_t, Output::rank> shape{};
+    for (std::size_t p = 0; p < Output::rank; ++p) {
+      const int c = plan.cls[n][p];
+      shape[p] = c < 0 ? 1 : static_cast<std::size_t>(lay.extent[static_cast<std::size_t>(c)]);
+    }
+    return shape;
+  }
+  template <std::size_t K, class T, class Target>
+  static void prepare_output(const std::shared_ptr<device_backend>& backend, const layout& lay, Target& target,
+                             std::array<void*, sizeof...(Outputs)>& out) {
+    using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
+    if constexpr (output::rank > 0) {
+      const auto shape = output_shape<output>(lay);
+      if (target.backend() != backend || target.shape() != shape || target.data() == nullptr)
+        target = device_tensor<T, output::rank>(backend, shape);
+      out[K] = target.data();
+    }
+  }
+
+  // Outputs no kernel writes: scalars, reduced tensors, leaves, constants, a repeated output.
+  template <std::size_t K, class T, class Point, class Target>
+  void finish_output(const std::shared_ptr<device_backend>& backend, const layout& lay, const Point& point,
+                     Target& target) {
+    using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
+    constexpr auto n = static_cast<std::size_t>(output_node[K]);
+    constexpr ir::kind k = info(n).k;
+    constexpr bool written = [] {
+      for (int i = 0; i < plan.size; ++i) {
+        const auto& ins = plan.code[static_cast<std::size_t>(i)];
+        if ((ins.op == ir::instr::store || ins.op == ir::instr::materialize) && ins.node == static_cast<int>(n))
+          return true;
+      }
+      return false;
+    }();
+    constexpr bool scalar = ir::classes_of(plan, plan_type::nodes, static_cast<int>(n)) == 0;
+    if constexpr (written) {
+      if constexpr (output_of(n) != static_cast<int>(K))  // the same expression asked for twice
+        backend->copy_on_device(target.data(), out_pointer_of<output_of(n)>(), target.size() * sizeof(T));
+    } else if constexpr (k == ir::kind::tensor_leaf) {
+      backend->copy_on_device(target.data(), lay.leaf[n], target.size() * sizeof(T));
+    } else {
+      std::vector<T> host;
+      if constexpr (scalar) {
+        double value = 0;
+        if constexpr (k == ir::kind::constant)
+          value = output::value.value();
+        else if constexpr (k == ir::kind::scalar_leaf)
+          value = static_cast<double>(point.template get<output::name>());
+        else if constexpr (k == ir::kind::reduction)
+          value = host_results_[static_cast<std::size_t>(lay.result_offset[n])];
+        else
+          value = host_results_[static_cast<std::size_t>(lay.output_offset[K])];
+        if constexpr (output::rank == 0) {
+          target = static_cast<T>(value);
+          return;
+        } else {
+          host.assign(target.size(), static_cast<T>(value));
+        }
+      } else {  // a global reduction: its buffer (classes in loop order) in the output's axis order
+        host.resize(target.size());
+        const double* source = host_results_.data() + lay.result_offset[n];
+        std::array<long long, classes + 1> stride{};
+        long long step = 1;
+        for (int pos = plan.classes - 1; pos >= 0; --pos)
+          for (std::size_t c = 0; c < classes; ++c)
+            if (plan.position[c] == pos && ((plan.buffer_dims[n] >> c) & 1U) != 0) {
+              stride[c] = step;
+              step *= lay.extent[c];
+            }
+        std::array<std::size_t, output::rank> at{};
+        for (std::size_t e = 0; e < host.size(); ++e) {
+          long long offset = 0;
+          for (std::size_t p = 0; p < output::rank; ++p)
+            if (plan.cls[n][p] >= 0) offset += static_cast<long long>(at[p]) * stride[plan.cls[n][p]];
+          host[e] = static_cast<T>(source[offset]);
+          for (std::size_t p = output::rank; p-- > 0;) {
+            if (++at[p] < target.shape()[p]) break;
+            at[p] = 0;
+          }
+        }
+      }
+      if constexpr (output::rank > 0) backend->copy_to_device(target.data(), host.data(), host.size() * sizeof(T));
+    }
+  }
+  template <int K>
+  const void* out_pointer_of() const {
+    return out_[static_cast<std::size_t>(K)];
+  }
+
+  std::mutex mutex_;
+  device_buffer scratch_, accumulators_, partials_, results_, views_;
+  std::vector<std::uint64_t> args_;
+  std::vector<double> host_results_;
+  std::array<void*, sizeof...(Outputs)> out_{};  // this call's tensor outputs
+};
+
+}  // namespace kobai::runtime
