@@ -98,3 +98,21 @@ TEST_CASE("to_device and to_host copy both ways") {
     CHECK(to_host(there) == host);
   }
 }
+
+TEST_CASE("running out of device memory is an exception; nothing leaks and the device keeps working") {
+  const auto& driver = runtime::cuda_driver::instance();
+  if (!driver.available()) {
+    MESSAGE("skipped: " << driver.why());
+    return;
+  }
+  const auto gpu = select_backend(device::cuda).memory;
+  try {
+    const device_tensor<float, 1> huge(gpu, {std::size_t{1} << 46});  // 256 TiB
+    FAIL("a 256 TiB allocation succeeded");
+  } catch (const device_error& e) {
+    CHECK(e.result == "CUDA_ERROR_OUT_OF_MEMORY");
+  }
+  const auto step = compile(device::cuda, loss);
+  const xt::xtensor<float, 1> xs{1.f, 2.f}, ts{1.f, 2.f};
+  CHECK(step(x = to_device(xs, gpu), t = to_device(ts, gpu), w = 1.0, b = 0.0) == 0.f);
+}

@@ -214,8 +214,11 @@ TEST_CASE("the same bits on every run, and no device allocation once shapes sett
   auto first = step(X = Xs, y = ys, W = Ws, b = 0.1);
   auto again = first;
   const float* gradient_memory = std::get<1>(again).data();
+  const std::size_t allocations = m->allocations(), launches = m->launches();
   step.into(again, X = Xs, y = ys, W = Ws, b = 0.1);
-  CHECK(std::get<1>(again).data() == gradient_memory);  // the output tensor was reused
+  CHECK(m->allocations() == allocations);               // the workspace and the outputs were reused
+  CHECK(std::get<1>(again).data() == gradient_memory);  // the output tensor was written in place
+  CHECK(m->launches() - launches == 2);                 // one pass over the rows, and the fold of partials
   CHECK(std::get<0>(again) == std::get<0>(first));
   CHECK(std::get<2>(again) == std::get<2>(first));
   const auto g1 = to_host(std::get<1>(first)), g2 = to_host(std::get<1>(again));

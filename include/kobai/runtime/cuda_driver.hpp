@@ -148,7 +148,7 @@ class cuda_backend final : public device_backend {
   [[nodiscard]] std::string name() const override {
     return detail::join("CUDA: ", driver_.device_name(), " (sm_", std::to_string(driver_.architecture()), ")");
   }
-  void* allocate(std::size_t bytes) override {
+  void* do_allocate(std::size_t bytes) override {
     current();
     cuda_driver::device_pointer memory = 0;
     driver_.check(driver_.memory_allocate(&memory, bytes), "cuMemAlloc");

@@ -37,7 +37,11 @@ class device_backend {
   virtual ~device_backend() = default;
   [[nodiscard]] virtual std::string name() const = 0;
   /// Device memory; throws device_error when there is not enough. release(nullptr) does nothing.
-  virtual void* allocate(std::size_t bytes) = 0;
+  void* allocate(std::size_t bytes) {
+    void* memory = do_allocate(bytes);
+    ++allocations_;
+    return memory;
+  }
   virtual void release(void* memory) noexcept = 0;
   virtual void copy_to_device(void* device, const void* host, std::size_t bytes) = 0;
   virtual void copy_to_host(void* host, const void* device, std::size_t bytes) = 0;
@@ -51,11 +55,16 @@ class device_backend {
   /// Threads per block for loop kernels, and the most blocks worth launching for one loop.
   [[nodiscard]] virtual unsigned block_threads() const = 0;
   [[nodiscard]] virtual unsigned max_blocks() const = 0;
-  /// Launches so far (kernels), for tests and benchmarks.
+  /// Launches and allocations so far, for tests and benchmarks.
   [[nodiscard]] std::size_t launches() const { return launches_; }
+  [[nodiscard]] std::size_t allocations() const { return allocations_; }
 
  protected:
+  virtual void* do_allocate(std::size_t bytes) = 0;
   std::size_t launches_ = 0;
+
+ private:
+  std::size_t allocations_ = 0;
 };
 
 /// Host memory behind the same interface: where tensors live when a program runs on the CPU.
@@ -66,7 +75,7 @@ class host_memory final : public device_backend {
     return memory;
   }
   [[nodiscard]] std::string name() const override { return "CPU"; }
-  void* allocate(std::size_t bytes) override {
+  void* do_allocate(std::size_t bytes) override {
     // 64-byte aligned for SIMD loads; operator new reports exhaustion as std::bad_alloc
     return ::operator new (bytes == 0 ? 1 : bytes, std::align_val_t{64});
   }

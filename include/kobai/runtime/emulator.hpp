@@ -30,7 +30,7 @@ class host_emulator final : public device_backend {
   explicit host_emulator(unsigned blocks = 3) : blocks_(blocks) {}
 
   [[nodiscard]] std::string name() const override { return "host emulator"; }
-  void* allocate(std::size_t bytes) override {
+  void* do_allocate(std::size_t bytes) override {
     void* memory = std::malloc(bytes == 0 ? 1 : bytes);
     if (memory == nullptr) throw device_error("kobai: host emulator: out of memory", "CUDA_ERROR_OUT_OF_MEMORY");
     return memory;

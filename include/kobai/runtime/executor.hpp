@@ -45,7 +45,12 @@ class executor {
   void run(const std::shared_ptr<device_backend>& backend, const Point& point, Results& results) {
     std::lock_guard lock(mutex_);  // one call at a time: the workspace is shared
     const codegen::cuda_program& program = source<T>();
-    const loaded_program& loaded = backend->load(program);
+    auto& [loaded_on, module] = loaded_[std::is_same_v<T, float> ? 0 : 1];
+    if (loaded_on != backend.get()) {  // a map lookup by source only when the backend changes
+      module = &backend->load(program);
+      loaded_on = backend.get();
+    }
+    const loaded_program& loaded = *module;
     layout lay;
     bind<T>(backend, point, lay);
     plan_buffers(*backend, lay);
@@ -415,6 +420,7 @@ class executor {
   std::vector<std::uint64_t> args_;
   std::vector<double> host_results_;
   std::array<void*, sizeof...(Outputs)> out_{};  // this call's tensor outputs
+  std::array<std::pair<const device_backend*, const runtime::loaded_program*>, 2> loaded_{};  // float, double
 };
 
 }  // namespace kobai::runtime
