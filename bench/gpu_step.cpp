@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   }
   const auto& gpu = chosen.memory;
   const int repetitions = where == device::cuda ? 30 : 3;
-  std::printf("kobai GPU benchmark; backend: %s\n", chosen.why.c_str());
+  std::printf("kobai GPU benchmark, %s\n", chosen.why.c_str());
 
   // NVRTC: first compile into an empty cache directory, then a disk hit, then an in-process hit.
   constexpr auto x = input<"x", 1>;

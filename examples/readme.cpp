@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 #include <kobai/cpu/program.hpp>
+#include <kobai/device.hpp>
 #include <kobai/kobai.hpp>
 using namespace kobai;
 using namespace kobai::literals;  // 4_c, 0.5_c: exact constants
@@ -78,5 +79,19 @@ int run() {
     }
     std::printf("logistic regression: W = [%.3f, %.3f], b = %.3f\n", Wv(0), Wv(1), bias);
   }
-  return std::abs(wv - 2) < 1e-3 && std::abs(bv - 1) < 1e-3 && classified ? 0 : 1;
+  // The same step on a GPU when there is one, else on the CPU, saying why.
+  bool same_on_device = false;
+  {
+    constexpr auto x = input<"x", 1>;
+    constexpr auto t = input<"t", 1>;
+    constexpr auto b = var<"b">;
+    constexpr auto loss = mse(w * x + b, t);
+    auto [dw, db] = grad(loss, w, b);
+    auto step = compile(device::automatic, loss, dw, db);  // device::cuda, device::cpu
+    std::printf("%s\n", step.why().c_str());               // "running on the CPU: no libcuda.so.1 …"
+    auto xd = to_device(Xdata, step.backend()), td = to_device(T, step.backend());  // explicit copies
+    auto [L, gw, gb] = step(x = xd, t = td, w = wv, b = bv);
+    same_on_device = L < 1e-5f && std::abs(gw) < 1e-2 && std::abs(gb) < 1e-2;  // at the fitted minimum
+  }
+  return std::abs(wv - 2) < 1e-3 && std::abs(bv - 1) < 1e-3 && classified && same_on_device ? 0 : 1;
 }

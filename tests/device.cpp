@@ -86,7 +86,8 @@ TEST_CASE("clashing extents on a device name both tensors") {
   const xt::xtensor<float, 1> three{1.f, 2.f, 3.f}, two{0.f, 1.f};
   CHECK_THROWS_WITH_AS(
       emulated(x = to_device(three, emulated.backend()), t = to_device(two, emulated.backend()), w = 1.0, b = 0.0),
-      doctest::Contains("'t' has extent 2 on its axis 0 where 'x' has extent 3"), shape_error);
+      doctest::Contains("'x' has shape (3,) but 't' has shape (2,); its axis 0 meets an axis of extent 3"),
+      shape_error);
 }
 
 TEST_CASE("to_device and to_host copy both ways") {

@@ -36,10 +36,10 @@ struct backend_choice {
 
 /// Resolves a device choice. device::cuda throws a device_error saying why when CUDA is unusable.
 inline backend_choice select_backend(device::choice wanted) {
-  if (wanted == device::cpu) return {device::cpu, runtime::host_memory::instance(), "the CPU was asked for"};
+  if (wanted == device::cpu) return {device::cpu, runtime::host_memory::instance(), "running on the CPU, as asked"};
   if (wanted == device::emulated) {
     static const std::shared_ptr<runtime::device_backend> emulator = std::make_shared<runtime::host_emulator>();
-    return {device::emulated, emulator, "the host emulator was asked for"};
+    return {device::emulated, emulator, "running on the host emulator, as asked"};
   }
   std::string why;
   const auto& driver = runtime::cuda_driver::instance();
@@ -51,7 +51,7 @@ inline backend_choice select_backend(device::choice wanted) {
   } else {
     try {
       static const std::shared_ptr<runtime::device_backend> gpu = std::make_shared<runtime::cuda_backend>();
-      return {device::cuda, gpu, gpu->name()};
+      return {device::cuda, gpu, detail::join("running on ", gpu->name())};
     } catch (const device_error& e) {
       why = e.what();
     }

@@ -19,6 +19,7 @@
 #include "kobai/core/text.hpp"
 #include "kobai/cpu/thread_pool.hpp"
 #include "kobai/expr/environment.hpp"
+#include "kobai/ir/extents.hpp"
 #include "kobai/ir/plan.hpp"
 
 namespace kobai {
@@ -120,14 +121,6 @@ template <class T, class V>
 inline constexpr bool element_type_agrees = true;
 template <class T, tensor_value V>
 inline constexpr bool element_type_agrees<T, V> = std::is_same_v<typename V::value_type, T>;
-
-inline std::string shape_text(const auto& shape) {
-  std::ostringstream out;
-  out << "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << (shape.size() == 1 ? ",)" : ")");
-  return out.str();
-}
 
 template <class T>
 using batch = xsimd::batch<T>;
@@ -304,10 +297,11 @@ class program {
   // Extents of every class from the bound tensors, checked against each other.
   template <class T, class Point>
   static void bind(state<T>& st, const Point& point) {
-    std::array<int, classes + 1> owner{};
-    owner.fill(-1);
-    [&]<class... Ns>(type_list<Ns...>) { (bind_leaf<T, Ns>(st, point, owner), ...); }(order{});
-    bind_views(st, owner);
+    ir::extents<nodes, classes> extents(plan, plan_type::nodes);
+    [&]<class... Ns>(type_list<Ns...>) { (bind_leaf<T, Ns>(st, point, extents), ...); }(order{});
+    extents.bind_views();
+    for (std::size_t c = 0; c < classes; ++c) st.extent[c] = extents[c];
+    bind_views(st);
     // reduction buffers, indexed by their classes in loop order (the innermost contiguous)
     std::size_t local = 0, fast = 0, partial = 0, final_size = 0;
     for (std::size_t r = 0; r < nodes; ++r) {
@@ -351,10 +345,9 @@ class program {
     st.task_lanes = padded(lanes, sizeof(T));
   }
 
-  // The extent of a flattened axis is the element count of its source, and a view must have as many
-  // elements as its source; then the row-major strides of both.
+  // Views' memory: row-major strides by their own axes and by their source's (for writing it).
   template <class T>
-  static void bind_views(state<T>& st, std::array<int, classes + 1>& owner) {
+  static void bind_views(state<T>& st) {
     for (int v = 0; v < static_cast<int>(nodes); ++v) {
       if (info(v).k != ir::kind::view) continue;
       const auto n = static_cast<std::size_t>(v);
@@ -365,21 +358,6 @@ class program {
       };
       std::size_t count = 1;
       for (int p = 0; p < info(source).rank; ++p) count *= extent_of(source, p);
-      if (info(v).nargs == 1) {  // flatten: a new axis of `count` elements
-        const auto c = static_cast<std::size_t>(plan.cls[n][0]);
-        if (owner[c] < 0) {
-          owner[c] = v;
-          st.extent[c] = count;
-        } else if (st.extent[c] != count) {
-          throw shape_error(detail::join("kobai: a flattened tensor of ", std::to_string(count),
-                                         " elements meets an axis of extent ", std::to_string(st.extent[c])));
-        }
-      }
-      std::size_t elements = 1;
-      for (int p = 0; p < info(v).rank; ++p) elements *= extent_of(v, p);
-      if (elements != count)
-        throw shape_error(detail::join("kobai: reshape of ", std::to_string(count), " elements into a shape of ",
-                                       std::to_string(elements), " elements"));
       std::ptrdiff_t stride = 1;
       for (int p = info(v).rank - 1; p >= 0; --p) {
         st.view_stride[n][static_cast<std::size_t>(p)] = stride;
@@ -405,67 +383,23 @@ class program {
   }
 
   template <class T, class L, class Point>
-  static void bind_leaf(state<T>& st, const Point& point, std::array<int, classes + 1>& owner) {
+  static void bind_leaf(state<T>& st, const Point& point, ir::extents<nodes, classes>& extents) {
     if constexpr (is_leaf<L> && L::rank > 0) {
       constexpr auto n = index_of<L, order>;
       const auto& container = point.template get<L::name>();
       if (static_cast<int>(container.dimension()) != L::rank)
-        throw binding_error(detail::join("kobai: '", L::name.view(), "' is a rank-", std::to_string(L::rank),
-                                         " leaf but was bound to a container of shape ",
-                                         detail::shape_text(container.shape())));
+        throw binding_error(
+            detail::join("kobai: '", L::name.view(), "' is a rank-", std::to_string(L::rank),
+                         " leaf but was bound to a container of shape ",
+                         ir::shape_text(container.shape().data(), static_cast<int>(container.dimension()))));
       st.leaf[n] = container.data();
       std::ptrdiff_t stride = 1;
       for (int p = L::rank - 1; p >= 0; --p) {
-        const auto extent = container.shape()[static_cast<std::size_t>(p)];
         st.leaf_stride[n][static_cast<std::size_t>(p)] = stride;
-        stride *= static_cast<std::ptrdiff_t>(extent);
-        const auto c = static_cast<std::size_t>(plan.cls[n][static_cast<std::size_t>(p)]);
-        if (owner[c] < 0) {
-          owner[c] = static_cast<int>(n);
-          st.extent[c] = extent;
-        } else if (st.extent[c] != extent) {
-          throw shape_error(detail::join(
-              "kobai: extents do not match: '", spelled_name(owner[c]), "' has shape ",
-              detail::shape_text(shape_of(point, owner[c])), " but '", L::name.view(), "' has shape ",
-              detail::shape_text(container.shape()), "; its axis ", std::to_string(p), " meets an axis of extent ",
-              std::to_string(st.extent[c]),
-              " (kobai broadcasts missing axes and axes made by unsqueeze or keepdims, not extents of 1 found at "
-              "run time)"));
-        }
+        stride *= static_cast<std::ptrdiff_t>(container.shape()[static_cast<std::size_t>(p)]);
       }
+      extents.bind_leaf(static_cast<int>(n), L::name.view(), container.shape());
     }
-  }
-  static std::string_view spelled_name(int n) {
-    std::string_view name;
-    [&]<class... Ns>(type_list<Ns...>) {
-      int i = 0;
-      (
-          [&] {
-            if constexpr (is_leaf<Ns>)
-              if (i == n) name = Ns::name.view();
-            ++i;
-          }(),
-          ...);
-    }(order{});
-    return name;
-  }
-  template <class Point>
-  static std::vector<std::size_t> shape_of(const Point& point, int n) {
-    std::vector<std::size_t> shape;
-    [&]<class... Ns>(type_list<Ns...>) {
-      int i = 0;
-      (
-          [&] {
-            if constexpr (is_leaf<Ns> && Ns::rank > 0)
-              if (i == n) {
-                const auto& c = point.template get<Ns::name>();
-                shape.assign(c.shape().begin(), c.shape().end());
-              }
-            ++i;
-          }(),
-          ...);
-    }(order{});
-    return shape;
   }
 
   template <class T, class Output>

@@ -19,6 +19,7 @@
 #include "kobai/codegen/cuda.hpp"
 #include "kobai/core/error.hpp"
 #include "kobai/expr/environment.hpp"
+#include "kobai/ir/extents.hpp"
 #include "kobai/runtime/device.hpp"
 #include "kobai/runtime/tensor.hpp"
 
@@ -186,15 +187,12 @@ class executor {
   // Extents from the bound tensors, checked against each other; pointers and scalars.
   template <class T, class Point>
   static void bind(const std::shared_ptr<device_backend>& backend, const Point& point, layout& lay) {
-    std::array<int, classes + 1> owner{};
-    owner.fill(-1);
-    std::array<std::string_view, nodes> names{};
+    ir::extents<nodes, classes> extents(plan, plan_type::nodes);
     [&]<class... Ns>(type_list<Ns...>) {
       (
           [&] {
             if constexpr (is_leaf<Ns>) {
               constexpr std::size_t n = index_of<Ns, order>;
-              names[n] = Ns::name.view();
               const auto& value = point.template get<Ns::name>();
               using V = std::remove_cvref_t<decltype(value)>;
               if constexpr (Ns::rank == 0) {
@@ -210,68 +208,27 @@ class executor {
                 static_assert(fits,
                               "kobai: on a device, bind each tensor leaf to a device_tensor of its rank "
                               "(to_device(host_tensor, program.backend()))");
-                if constexpr (fits) bind_tensor<T, Ns>(backend, value, lay, owner, names);
+                if constexpr (fits) {
+                  static_assert(std::is_same_v<typename V::value_type, T>,
+                                "kobai: the bound tensors mix element types; convert them to one (float or double)");
+                  if (value.backend() != backend)
+                    throw binding_error(detail::join(
+                        "kobai: '", Ns::name.view(), "' is in ", value.backend() ? value.backend()->name() : "no",
+                        " memory but the program runs on ", backend->name(), "; copy it there with to_device"));
+                  lay.leaf[n] = value.data();
+                  extents.bind_leaf(static_cast<int>(n), Ns::name.view(), value.shape());
+                }
               }
             }
           }(),
           ...);
     }(order{});
-    bind_views(lay, owner);
-  }
-
-  template <class T, class L, class V>
-  static void bind_tensor(const std::shared_ptr<device_backend>& backend, const V& value, layout& lay,
-                          std::array<int, classes + 1>& owner, const std::array<std::string_view, nodes>& names) {
-    static_assert(std::is_same_v<typename V::value_type, T>,
-                  "kobai: the bound tensors mix element types; convert them to one (float or double)");
-    constexpr std::size_t n = index_of<L, order>;
-    if (value.backend() != backend)
-      throw binding_error(
-          detail::join("kobai: '", L::name.view(), "' is in ", value.backend() ? value.backend()->name() : "no memory",
-                       " memory but the program runs on ", backend->name(), "; copy it there with to_device"));
-    lay.leaf[n] = value.data();
-    for (int p = 0; p < L::rank; ++p) {
-      const auto extent = static_cast<long long>(value.shape()[static_cast<std::size_t>(p)]);
-      const auto c = static_cast<std::size_t>(plan.cls[n][static_cast<std::size_t>(p)]);
-      if (owner[c] < 0) {
-        owner[c] = static_cast<int>(n);
-        lay.extent[c] = extent;
-      } else if (lay.extent[c] != extent) {
-        throw shape_error(detail::join("kobai: extents do not match: '", L::name.view(), "' has extent ",
-                                       std::to_string(extent), " on its axis ", std::to_string(p), " where '",
-                                       names[static_cast<std::size_t>(owner[c])], "' has extent ",
-                                       std::to_string(lay.extent[c])));
-      }
-    }
-  }
-
-  // Views: a flattened axis has its source's element count; a reshape keeps the count.
-  static void bind_views(layout& lay, std::array<int, classes + 1>& owner) {
+    extents.bind_views();
+    for (std::size_t c = 0; c < classes; ++c) lay.extent[c] = static_cast<long long>(extents[c]);
     for (std::size_t v = 0; v < nodes; ++v) {
       if (info(v).k != ir::kind::view) continue;
       const auto source = static_cast<std::size_t>(info(v).args[0]);
-      auto extent_of = [&](std::size_t node, int p) -> long long {
-        const int c = plan.cls[node][static_cast<std::size_t>(p)];
-        return c < 0 ? 1 : lay.extent[static_cast<std::size_t>(c)];
-      };
-      long long count = 1;
-      for (int p = 0; p < info(source).rank; ++p) count *= extent_of(source, p);
-      if (info(v).nargs == 1) {
-        const auto c = static_cast<std::size_t>(plan.cls[v][0]);
-        if (owner[c] < 0) {
-          owner[c] = static_cast<int>(v);
-          lay.extent[c] = count;
-        } else if (lay.extent[c] != count) {
-          throw shape_error(detail::join("kobai: a flattened tensor of ", std::to_string(count),
-                                         " elements meets an axis of extent ", std::to_string(lay.extent[c])));
-        }
-      }
-      long long elements = 1;
-      for (int p = 0; p < info(v).rank; ++p) elements *= extent_of(v, p);
-      if (elements != count)
-        throw shape_error(detail::join("kobai: reshape of ", std::to_string(count), " elements into a shape of ",
-                                       std::to_string(elements), " elements"));
-      lay.view_count[v] = static_cast<std::size_t>(count);
+      lay.view_count[v] = extents.elements(static_cast<int>(source));
       if (info(source).k == ir::kind::tensor_leaf) lay.view_leaf[v] = lay.leaf[source];
     }
   }

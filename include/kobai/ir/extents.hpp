@@ -1,0 +1,101 @@
+// The extent of every iteration class of a planned program, from the shapes of the tensors bound
+// to its leaves, checked against each other, and the extents views imply (a flattened axis has
+// its source's element count; a reshape keeps the count). Shared by the CPU and GPU executors.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "kobai/core/error.hpp"
+#include "kobai/core/text.hpp"
+#include "kobai/ir/plan.hpp"
+
+namespace kobai::ir {
+
+/// `(3, 4)`, `(5,)`: a shape as NumPy prints it.
+inline std::string shape_text(const std::size_t* extents, int rank) {
+  std::string text = "(";
+  for (int p = 0; p < rank; ++p) text += detail::join(p ? ", " : "", std::to_string(extents[p]));
+  return text + (rank == 1 ? ",)" : ")");
+}
+
+template <std::size_t N, std::size_t Classes>
+class extents {
+ public:
+  extents(const plan_data<N>& plan, const std::array<node_info, N>& nodes) : plan_(plan), nodes_(nodes) {
+    owner_.fill(-1);
+  }
+
+  /// Binds tensor leaf n, named `name`, to a container of shape `shape` (rank already checked).
+  template <class Shape>
+  void bind_leaf(int n, std::string_view name, const Shape& shape) {
+    const auto i = static_cast<std::size_t>(n);
+    const int rank = nodes_[i].rank;
+    names_[i] = name;
+    for (int p = 0; p < rank; ++p) shapes_[i][static_cast<std::size_t>(p)] = shape[static_cast<std::size_t>(p)];
+    for (int p = 0; p < rank; ++p) {
+      const std::size_t extent = shapes_[i][static_cast<std::size_t>(p)];
+      const auto c = static_cast<std::size_t>(plan_.cls[i][static_cast<std::size_t>(p)]);
+      if (owner_[c] < 0) {
+        owner_[c] = n;
+        extent_[c] = extent;
+      } else if (extent_[c] != extent) {
+        const auto o = static_cast<std::size_t>(owner_[c]);
+        throw shape_error(detail::join(
+            "kobai: extents do not match: '", names_[o], "' has shape ", shape_text(shapes_[o].data(), nodes_[o].rank),
+            " but '", name, "' has shape ", shape_text(shapes_[i].data(), rank), "; its axis ", std::to_string(p),
+            " meets an axis of extent ", std::to_string(extent_[c]),
+            " (kobai broadcasts missing axes and axes made by unsqueeze or keepdims, not extents of 1 found at "
+            "run time)"));
+      }
+    }
+  }
+
+  /// After every leaf: the extents of flattened axes, and checks that reshapes keep the count.
+  void bind_views() {
+    for (std::size_t v = 0; v < N; ++v) {
+      if (nodes_[v].k != kind::view) continue;
+      const std::size_t count = elements(nodes_[v].args[0]);
+      if (nodes_[v].nargs == 1) {  // flatten: a new axis of `count` elements
+        const auto c = static_cast<std::size_t>(plan_.cls[v][0]);
+        if (owner_[c] < 0) {
+          owner_[c] = static_cast<int>(v);
+          extent_[c] = count;
+        } else if (extent_[c] != count) {
+          throw shape_error(detail::join("kobai: a flattened tensor of ", std::to_string(count),
+                                         " elements meets an axis of extent ", std::to_string(extent_[c])));
+        }
+      }
+      const std::size_t shaped = elements(static_cast<int>(v));
+      if (shaped != count)
+        throw shape_error(detail::join("kobai: reshape of ", std::to_string(count), " elements into a shape of ",
+                                       std::to_string(shaped), " elements"));
+    }
+  }
+
+  /// The extent of class c.
+  [[nodiscard]] std::size_t operator[](std::size_t c) const { return extent_[c]; }
+  /// The extent of node n's axis p (1 for a unit axis).
+  [[nodiscard]] std::size_t of(int n, int p) const {
+    const int c = plan_.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+    return c < 0 ? 1 : extent_[static_cast<std::size_t>(c)];
+  }
+  /// Elements of node n.
+  [[nodiscard]] std::size_t elements(int n) const {
+    std::size_t count = 1;
+    for (int p = 0; p < nodes_[static_cast<std::size_t>(n)].rank; ++p) count *= of(n, p);
+    return count;
+  }
+
+ private:
+  const plan_data<N>& plan_;
+  const std::array<node_info, N>& nodes_;
+  std::array<std::size_t, Classes + 1> extent_{};
+  std::array<int, Classes + 1> owner_{};
+  std::array<std::string_view, N> names_{};
+  std::array<std::array<std::size_t, max_axes>, N> shapes_{};
+};
+
+}  // namespace kobai::ir
