@@ -81,6 +81,18 @@ struct cuda_program {
 /// Threads per block for loop kernels and finishing kernels.
 inline constexpr unsigned block_size = 256;
 
+/// Whether global stored value r is indexed by the class of the top-level loop that completes it
+/// (a per-row value read by a later loop): each element then belongs to the one thread running
+/// that iteration, which accumulates it straight into `results`, with no per-thread copies and no
+/// partials to fold.
+template <std::size_t N>
+constexpr bool thread_owned(const ir::plan_data<N>& plan, const std::array<ir::node_info, N>& nodes, int r) {
+  const auto i = static_cast<std::size_t>(r);
+  if (!ir::stored(plan, nodes, r) || !plan.global[i]) return false;
+  const int top = plan.code[static_cast<std::size_t>(plan.done[i])].cls;
+  return ((plan.buffer_dims[i] >> top) & 1U) != 0;
+}
+
 namespace detail {
 
 using kobai::detail::join;
@@ -284,9 +296,6 @@ class renderer {
       if (code(i).op == ir::instr::enter && code(i).depth == 0) last_enter = i;
     for (int i = 0; i < plan_.size; ++i) {
       const ir::instruction& ins = code(i);
-      if (ins.op == ir::instr::materialize && ins.depth == 0) {
-        throw error("kobai::codegen: a view of a value without axes has no CUDA form yet; run it on the CPU");
-      }
       if (ins.op != ir::instr::enter || ins.depth != 0) continue;
       loop_kernel(i, loop);
       const bool tail_here = i == last_enter && has_tail();
@@ -373,16 +382,25 @@ class renderer {
   bool has_tail() const {
     for (std::size_t k = 0; k < outputs_.size(); ++k)
       if (root_output(static_cast<int>(k))) return true;
-    return false;
+    return root_materialize(-1) >= 0;
+  }
+  // The materialize of view v outside every loop (v = -1: any), or -1.
+  int root_materialize(int v) const {
+    for (int i = 0; i < plan_.size; ++i)
+      if (code(i).op == ir::instr::materialize && code(i).depth == 0 && (v < 0 || code(i).node == v)) return i;
+    return -1;
   }
   bool has_globals(int enter) const {
     for (int r = 0; r < static_cast<int>(N); ++r)
-      if (completes(r, enter)) return true;
+      if (folded(r, enter)) return true;
     return false;
   }
   bool completes(int r, int enter) const {
     return stored(r) && global(r) && plan_.done[static_cast<std::size_t>(r)] == enter;
   }
+  bool owned(int r) const { return thread_owned(plan_, nodes_, r); }
+  // Completes after the loop entered at `enter`, folded across threads through partials.
+  bool folded(int r, int enter) const { return completes(r, enter) && !owned(r); }
 
   // Row-major offset of node n's elements at the current loop indices (units have extent 1).
   std::string row_major(int n) const {
@@ -412,6 +430,7 @@ class renderer {
   }
   // A stored value's element for this thread, at `element` of its buffer.
   std::string cell(int r, const std::string& element) const {
+    if (owned(r)) return join("a.results[a.f", str(r), " + ", element, "]");
     const bool registered = buffer_classes(r) == 0;
     if (global(r))
       return registered ? join("g", str(r))
@@ -438,6 +457,8 @@ class renderer {
       case ir::source::tensor_leaf:
         return join("a.in", str(o.node), "[", row_major(o.node), "]");
       case ir::source::view:
+        if (const int i = root_materialize(o.node); i >= 0)  // a view of a value without axes
+          return join(t, "(", operand(code(i).operands[0], true), ")");
         return join(t, "(a.view", str(o.node), "[", root ? "0" : row_major(o.node), "])");
       case ir::source::reduction:
         if (global(o.node))
@@ -474,7 +495,7 @@ class renderer {
     s_ += "  const long long kobai_tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n";
     root_values(enter, 1);
     for (int r = 0; r < static_cast<int>(N); ++r) {
-      if (!completes(r, enter)) continue;
+      if (!folded(r, enter)) continue;
       const std::string identity = number(text(r).identity);
       if (buffer_classes(r) == 0)
         s_ += join("  double g", str(r), " = ", identity, ";\n");
@@ -483,10 +504,14 @@ class renderer {
     }
     s_ += join("  for (long long i", str(c), " = kobai_tid; i", str(c), " < a.e", str(c), "; i", str(c),
                " += kobai_threads) {\n");
+    for (int r = 0; r < static_cast<int>(N); ++r)  // this iteration's slice of values it owns
+      if (completes(r, enter) && owned(r))
+        s_ += join("    for (long long e = 0, slice = a.n", str(r), " / a.e", str(c), "; e < slice; ++e) a.results[a.f",
+                   str(r), " + i", str(c), " * slice + e] = ", number(text(r).identity), ";\n");
     body(enter + 1, code(enter).match);
     s_ += "  }\n";
     for (int r = 0; r < static_cast<int>(N); ++r) {
-      if (!completes(r, enter)) continue;
+      if (!folded(r, enter)) continue;
       const std::string fold = join(text(r).fold, "()"), identity = number(text(r).identity);
       const std::string slot = join("a.partials[blockIdx.x * a.w", str(loop), " + a.p", str(r));
       if (buffer_classes(r) == 0) {
@@ -507,7 +532,7 @@ class renderer {
     const std::string name = join("kobai_loop_", str(loop), "_finish");
     s_ += join("\nextern \"C\" __global__ void ", name, "(const kobai_args a) {\n");
     for (int r = 0; r < static_cast<int>(N); ++r) {
-      if (!completes(r, enter)) continue;
+      if (!folded(r, enter)) continue;
       s_ += join("  for (long long e = threadIdx.x; e < a.n", str(r),
                  "; e += blockDim.x) {\n    double total = ", number(text(r).identity),
                  ";\n    for (long long b = 0; b < a.g", str(loop), "; ++b) total = ", text(r).fold,
@@ -530,6 +555,10 @@ class renderer {
       if (root_output(static_cast<int>(k)))
         s_ += join(pad(depth + 1), "a.results[a.o", str(static_cast<long long>(k)), "] = r",
                    str(root_instruction(outputs_[k])), ";\n");
+    for (int i = 0; i < plan_.size; ++i)  // views of values without axes, for the outputs among them
+      if (code(i).op == ir::instr::materialize && code(i).depth == 0)
+        s_ += join(pad(depth + 1), "a.view", str(code(i).node), "[0] = ", type_, "(",
+                   operand(code(i).operands[0], true), ");\n");
     s_ += join(pad(depth), "}\n");
   }
 

@@ -63,6 +63,7 @@ class cuda_driver {
   result_code (*copy_device_to_device)(device_pointer, device_pointer, std::size_t) = nullptr;
   result_code (*module_load)(handle*, const void*, unsigned, int*, void**) = nullptr;
   result_code (*module_function)(handle*, handle, const char*) = nullptr;
+  result_code (*module_unload)(handle) = nullptr;
   result_code (*launch_kernel)(handle, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, handle,
                                void**, void**) = nullptr;
   int device = 0;
@@ -90,7 +91,8 @@ class cuda_driver {
         !resolve(memory_allocate, "cuMemAlloc_v2") || !resolve(memory_free, "cuMemFree_v2") ||
         !resolve(copy_host_to_device, "cuMemcpyHtoD_v2") || !resolve(copy_device_to_host, "cuMemcpyDtoH_v2") ||
         !resolve(copy_device_to_device, "cuMemcpyDtoD_v2") || !resolve(module_load, "cuModuleLoadDataEx") ||
-        !resolve(module_function, "cuModuleGetFunction") || !resolve(launch_kernel, "cuLaunchKernel")) {
+        !resolve(module_function, "cuModuleGetFunction") || !resolve(module_unload, "cuModuleUnload") ||
+        !resolve(launch_kernel, "cuLaunchKernel")) {
       why_ = "libcuda.so.1 lacks driver functions kobai needs";
       return;
     }
@@ -167,6 +169,7 @@ class cuda_backend final : public device_backend {
     if (bytes) driver_.check(driver_.copy_device_to_host(host, address(device), bytes), "cuMemcpyDtoH");
   }
   void copy_on_device(void* to, const void* from, std::size_t bytes) override {
+    if (bytes == 0) return;
     current();
     driver_.check(driver_.copy_device_to_device(address(to), address(from), bytes), "cuMemcpyDtoD");
   }
@@ -189,19 +192,27 @@ class cuda_backend final : public device_backend {
       }
     }
     loaded_program loaded;
-    for (const auto& k : program.kernels) {
-      cuda_driver::handle function = nullptr;
-      driver_.check(driver_.module_function(&function, module, k.name.c_str()), "cuModuleGetFunction");
-      loaded.kernels.push_back(function);
+    try {
+      for (const auto& k : program.kernels) {
+        cuda_driver::handle function = nullptr;
+        driver_.check(driver_.module_function(&function, module, k.name.c_str()), "cuModuleGetFunction");
+        loaded.kernels.push_back(function);
+      }
+      return modules_.emplace(program.source, std::move(loaded)).first->second;
+    } catch (...) {
+      (void)driver_.module_unload(module);
+      throw;
     }
-    return modules_.emplace(program.source, std::move(loaded)).first->second;
   }
-  void launch(void* kernel, unsigned blocks, unsigned threads, const void* args, std::size_t) override {
+  void launch(void* kernel, unsigned blocks, unsigned threads, const void* args, std::size_t bytes) override {
+    if (bytes > 4096)  // the kernel parameter limit before CUDA 12.1
+      throw device_error(detail::join("kobai: a kernel argument of ", std::to_string(bytes),
+                                      " bytes exceeds CUDA's 4096; compile the outputs in several programs"));
     current();
     void* parameters[] = {const_cast<void*>(args)};
     driver_.check(driver_.launch_kernel(kernel, blocks, 1, 1, threads, 1, 1, 0, nullptr, parameters, nullptr),
                   "cuLaunchKernel");
-    ++launches_;
+    count_launch();
   }
   void synchronize() override {
     current();

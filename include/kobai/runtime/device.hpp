@@ -4,6 +4,7 @@
 // the whole launch path is tested on machines without a GPU.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -18,7 +19,8 @@
 namespace kobai {
 
 /// A device failed: a driver call (the message names the function and the CUresult), running out
-/// of device memory, or loading a module. Nothing is leaked and the device stays usable.
+/// of device memory, or loading a module. Nothing is leaked; after running out of memory the device
+/// stays usable, after a kernel fault (an illegal address) the driver's context does not.
 struct device_error : error {
   device_error(const std::string& message, std::string result_name = {})
       : error(message), result(std::move(result_name)) {}
@@ -39,7 +41,7 @@ class device_backend {
   /// Device memory; throws device_error when there is not enough. release(nullptr) does nothing.
   void* allocate(std::size_t bytes) {
     void* memory = do_allocate(bytes);
-    ++allocations_;
+    allocations_.fetch_add(1, std::memory_order_relaxed);
     return memory;
   }
   virtual void release(void* memory) noexcept = 0;
@@ -56,15 +58,15 @@ class device_backend {
   [[nodiscard]] virtual unsigned block_threads() const = 0;
   [[nodiscard]] virtual unsigned max_blocks() const = 0;
   /// Launches and allocations so far, for tests and benchmarks.
-  [[nodiscard]] std::size_t launches() const { return launches_; }
-  [[nodiscard]] std::size_t allocations() const { return allocations_; }
+  [[nodiscard]] std::size_t launches() const { return launches_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::size_t allocations() const { return allocations_.load(std::memory_order_relaxed); }
 
  protected:
   virtual void* do_allocate(std::size_t bytes) = 0;
-  std::size_t launches_ = 0;
+  void count_launch() { launches_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
-  std::size_t allocations_ = 0;
+  std::atomic<std::size_t> launches_{0}, allocations_{0};
 };
 
 /// Host memory behind the same interface: where tensors live when a program runs on the CPU.
@@ -124,7 +126,9 @@ class device_buffer {
   [[nodiscard]] std::size_t bytes() const { return bytes_; }
   /// Grows to at least `bytes` (contents are not kept); never shrinks.
   void reserve(const std::shared_ptr<device_backend>& backend, std::size_t bytes) {
-    if (bytes > bytes_ || backend != backend_) *this = device_buffer(backend, bytes);
+    if (bytes <= bytes_ && backend == backend_) return;
+    *this = device_buffer();  // free first: the peak stays at the new size
+    *this = device_buffer(backend, bytes);
   }
 
  private:

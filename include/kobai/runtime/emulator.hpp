@@ -72,8 +72,12 @@ class host_emulator final : public device_backend {
       throw device_error(
           detail::join("kobai: host emulator: compiling ", source_path.string(), " failed:\n", text.substr(0, 4000)));
     }
-    void* library = dlopen(library_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    void* library = dlopen(library_path.c_str(), RTLD_NOW | RTLD_LOCAL);  // stays loaded with its kernels
     if (library == nullptr) throw device_error(detail::join("kobai: host emulator: ", dlerror()));
+    std::error_code ignored;
+    for (const auto& path : {source_path, library_path, std::filesystem::path(log_path)})
+      std::filesystem::remove(path, ignored);
+    std::filesystem::remove(directory, ignored);  // when empty
     loaded_program loaded;
     for (const auto& k : program.kernels) {
       void* entry = dlsym(library, (k.name + "_host").c_str());
@@ -84,7 +88,7 @@ class host_emulator final : public device_backend {
   }
   void launch(void* kernel, unsigned blocks, unsigned, const void* args, std::size_t) override {
     reinterpret_cast<void (*)(const void*, unsigned)>(kernel)(args, blocks);
-    ++launches_;
+    count_launch();
   }
   void synchronize() override {}
   [[nodiscard]] unsigned block_threads() const override { return 1; }

@@ -47,14 +47,14 @@ class executor {
     std::lock_guard lock(mutex_);  // one call at a time: the workspace is shared
     const codegen::cuda_program& program = source<T>();
     auto& [loaded_on, module] = loaded_[std::is_same_v<T, float> ? 0 : 1];
-    if (loaded_on != backend.get()) {  // a map lookup by source only when the backend changes
+    if (loaded_on != backend) {  // a map lookup by source only when the backend changes
       module = &backend->load(program);
-      loaded_on = backend.get();
+      loaded_on = backend;  // held, so the module it loaded outlives this cache
     }
     const loaded_program& loaded = *module;
     layout lay;
     bind<T>(backend, point, lay);
-    plan_buffers(*backend, lay);
+    plan_buffers<T>(*backend, lay);
     // the workspace, grown when needed and kept
     const std::size_t threads = lay.max_threads;
     scratch_.reserve(backend, std::max<std::size_t>(1, threads * lay.local) * sizeof(T));
@@ -152,8 +152,8 @@ class executor {
       backend->launch(loaded.kernels[k], whole ? static_cast<unsigned>(lay.grid[loop]) : 1U, backend->block_threads(),
                       args_.data(), args_.size() * sizeof(std::uint64_t));
     }
-    host_results_.resize(lay.results);
-    backend->copy_to_host(host_results_.data(), results_.data(), lay.results * sizeof(double));  // waits
+    host_results_.resize(lay.read_back);
+    backend->copy_to_host(host_results_.data(), results_.data(), lay.read_back * sizeof(double));  // waits
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (finish_output<K, T>(backend, lay, point, std::get<K>(results)), ...);
     }
@@ -163,6 +163,9 @@ class executor {
  private:
   static constexpr const ir::node_info& info(std::size_t n) { return plan_type::nodes[n]; }
   static constexpr bool stored(std::size_t n) { return ir::stored(plan, plan_type::nodes, static_cast<int>(n)); }
+  static constexpr bool owned(std::size_t n) {
+    return codegen::thread_owned(plan, plan_type::nodes, static_cast<int>(n));
+  }
   static constexpr std::size_t classes = static_cast<std::size_t>(plan.classes);
   static constexpr std::array<int, sizeof...(Outputs)> output_node = plan_type::output_index;
   static constexpr int output_of(std::size_t n) {
@@ -181,7 +184,7 @@ class executor {
     std::array<long long, nodes> size{}, base{}, result_offset{}, partial_offset{};
     std::array<long long, loops + 1> width{}, grid{};
     std::array<long long, sizeof...(Outputs)> output_offset{};
-    std::size_t local = 0, accumulated = 0, partials = 0, results = 0, max_threads = 1;
+    std::size_t local = 0, accumulated = 0, partials = 0, results = 0, read_back = 0, max_threads = 1;
   };
 
   // Extents from the bound tensors, checked against each other; pointers and scalars.
@@ -233,36 +236,25 @@ class executor {
     }
   }
 
-  // Buffers of stored values, partials and grids, as codegen/cuda.hpp describes them.
+  /// Most device memory the per-thread buffers of one loop may take: the grid shrinks to fit.
+  static constexpr std::size_t per_thread_budget = std::size_t{256} << 20;
+
+  // Buffers of stored values, partials and grids, as codegen/cuda.hpp describes them. `results`
+  // starts with what the host reads back (reduced outputs, then scalar outputs computed outside
+  // the loops), so one short copy brings it back.
+  template <class T>
   static void plan_buffers(const device_backend& backend, layout& lay) {
-    int loop = -1;
-    for (int i = 0; i < plan.size; ++i) {
-      const ir::instruction& ins = plan.code[static_cast<std::size_t>(i)];
-      if (ins.op != ir::instr::enter || ins.depth != 0) continue;
-      ++loop;
-      const auto extent = static_cast<unsigned long long>(lay.extent[static_cast<std::size_t>(ins.cls)]);
-      const unsigned long long threads = backend.block_threads();
-      const unsigned long long blocks =
-          std::clamp<unsigned long long>((extent + threads - 1) / threads, 1ULL, backend.max_blocks());
-      lay.grid[static_cast<std::size_t>(loop)] = static_cast<long long>(blocks);
-      lay.max_threads = std::max(lay.max_threads, static_cast<std::size_t>(blocks * threads));
-      long long width = 0;
-      for (std::size_t r = 0; r < nodes; ++r)
-        if (stored(r) && plan.global[r] && plan.done[r] == i) {
-          lay.partial_offset[r] = width;
-          width += buffer_size(lay, r);
-        }
-      lay.width[static_cast<std::size_t>(loop)] = width;
-      lay.partials = std::max(lay.partials, static_cast<std::size_t>(width * static_cast<long long>(blocks)));
-    }
+    auto place_global = [&](std::size_t r) {
+      lay.result_offset[r] = static_cast<long long>(lay.results);
+      lay.results += static_cast<std::size_t>(lay.size[r]);
+    };
     for (std::size_t r = 0; r < nodes; ++r) {
       if (!stored(r)) continue;
       lay.size[r] = buffer_size(lay, r);
       const bool registered = plan.buffer_dims[r] == 0;
       if (plan.global[r]) {
-        lay.result_offset[r] = static_cast<long long>(lay.results);
-        lay.results += static_cast<std::size_t>(lay.size[r]);
-        if (!registered) {
+        if (output_of(r) >= 0) place_global(r);
+        if (!registered && !owned(r)) {
           lay.base[r] = static_cast<long long>(lay.accumulated);
           lay.accumulated += static_cast<std::size_t>(lay.size[r]);
         }
@@ -272,6 +264,34 @@ class executor {
       }
     }
     for (std::size_t k = 0; k < sizeof...(Outputs); ++k) lay.output_offset[k] = static_cast<long long>(lay.results++);
+    lay.read_back = lay.results;
+    for (std::size_t r = 0; r < nodes; ++r)
+      if (stored(r) && plan.global[r] && output_of(r) < 0) place_global(r);
+
+    const std::size_t per_thread = lay.local * sizeof(T) + lay.accumulated * sizeof(double);
+    const unsigned long long threads = backend.block_threads();
+    const unsigned long long fitting = per_thread == 0
+                                           ? backend.max_blocks()
+                                           : std::max<unsigned long long>(1, per_thread_budget / per_thread / threads);
+    int loop = -1;
+    for (int i = 0; i < plan.size; ++i) {
+      const ir::instruction& ins = plan.code[static_cast<std::size_t>(i)];
+      if (ins.op != ir::instr::enter || ins.depth != 0) continue;
+      ++loop;
+      const auto extent = static_cast<unsigned long long>(lay.extent[static_cast<std::size_t>(ins.cls)]);
+      const unsigned long long blocks = std::clamp<unsigned long long>(
+          (extent + threads - 1) / threads, 1ULL, std::min<unsigned long long>(backend.max_blocks(), fitting));
+      lay.grid[static_cast<std::size_t>(loop)] = static_cast<long long>(blocks);
+      lay.max_threads = std::max(lay.max_threads, static_cast<std::size_t>(blocks * threads));
+      long long width = 0;
+      for (std::size_t r = 0; r < nodes; ++r)
+        if (stored(r) && plan.global[r] && plan.done[r] == i && !owned(r)) {
+          lay.partial_offset[r] = width;
+          width += lay.size[r];
+        }
+      lay.width[static_cast<std::size_t>(loop)] = width;
+      lay.partials = std::max(lay.partials, static_cast<std::size_t>(width * static_cast<long long>(blocks)));
+    }
   }
   static long long buffer_size(const layout& lay, std::size_t r) {
     long long size = 1;
@@ -296,7 +316,10 @@ class executor {
     using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
     if constexpr (output::rank > 0) {
       const auto shape = output_shape<output>(lay);
-      if (target.backend() != backend || target.shape() != shape || target.data() == nullptr)
+      // a tensor also bound as an input (an update written over its parameter) gets fresh memory:
+      // kernels read inputs while they write outputs
+      const bool bound = std::find(lay.leaf.begin(), lay.leaf.end(), target.data()) != lay.leaf.end();
+      if (target.backend() != backend || target.shape() != shape || (bound && target.data() != nullptr))
         target = device_tensor<T, output::rank>(backend, shape);
       out[K] = target.data();
     }
@@ -377,7 +400,7 @@ class executor {
   std::vector<std::uint64_t> args_;
   std::vector<double> host_results_;
   std::array<void*, sizeof...(Outputs)> out_{};  // this call's tensor outputs
-  std::array<std::pair<const device_backend*, const runtime::loaded_program*>, 2> loaded_{};  // float, double
+  std::array<std::pair<std::shared_ptr<device_backend>, const loaded_program*>, 2> loaded_{};  // float, double
 };
 
 }  // namespace kobai::runtime
