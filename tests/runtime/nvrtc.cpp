@@ -66,6 +66,12 @@ TEST_CASE("loop nests, views and axis reductions compile to CUBIN for sm_80 and 
   constexpr auto f = dot(flatten(exp(A)), X);
   compiles_to_cubin(codegen::render<double>(f, grad(f, X)), "flatten");
   compiles_to_cubin(codegen::render<float>(w * w + b), "scalars_only");
+  constexpr auto V = var<"V", 2>;  // examples/one_layer_bce: a (5) input through a (5, 3) layer
+  constexpr auto bias = var<"bias", 1>;
+  constexpr auto bce = bce_with_logits(matmul(x, V) + bias, t);
+  compiles_to_cubin(codegen::render<float>(bce, grad(bce, V), grad(bce, bias)), "one_layer_bce");
+  constexpr auto z = matmul(A, W);  // a per-row value owned by its thread, read by a later loop
+  compiles_to_cubin(codegen::render<float>(mean(z), z - mean(z)), "owned_rows");
 }
 
 TEST_CASE("a failing compile carries NVRTC's log and where the source was written") {
