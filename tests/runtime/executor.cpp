@@ -1,7 +1,8 @@
 // The GPU executor and its generated kernels, run by the host emulator (the same source compiled
 // as C++, several blocks, one thread each) and compared with the CPU executor on random inputs
 // away from zero: every kind of loop nest, buffer, view and output the planner makes. With
-// KOBAI_TEST_DEVICE=cuda (scripts/gpu-test) the same tests run on the GPU instead.
+// KOBAI_TEST_DEVICE=cuda (scripts/gpu-test) the same tests run on the GPU instead. Every program
+// here is also compiled by NVRTC to CUBIN for sm_80 and sm_90.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -63,6 +64,10 @@ void same_as_cpu(double tolerance, const Bind& bind, Outputs... outputs) {
   const auto cpu = compile(device::cpu, outputs...);
   const auto emulated = compile(under_test(), outputs...);
   REQUIRE(emulated.where() == under_test());
+  // Its kernels are machine code for the GPUs kobai targets (NVRTC needs no GPU).
+  if (const auto& nvrtc = runtime::nvrtc::instance(); nvrtc.available())
+    for (int arch : {80, 90})
+      CHECK(nvrtc.compile(device_program<Outputs...>::template cuda_source<float>().source, "test", arch).is_cubin);
   const auto want = std::apply(cpu, bind(cpu));
   const auto got = std::apply(emulated, bind(emulated));
   if constexpr (sizeof...(Outputs) == 1)
