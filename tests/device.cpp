@@ -2,12 +2,32 @@
 // why it cannot run, and tensors on the wrong device or with clashing shapes are refused by name.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
 #include <string>
 
 #include "kobai/device.hpp"
 #include "kobai/kobai.hpp"
 
 using namespace kobai;
+
+// Counting heap allocations: every operator new of the test binary goes through here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // malloc/free behind new/delete is the point
+#endif
+namespace {
+std::atomic<long> heap_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  ++heap_allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 constexpr auto x = input<"x", 1>;
@@ -116,4 +136,29 @@ TEST_CASE("running out of device memory is an exception; nothing leaks and the d
   const auto step = compile(device::cuda, loss);
   const xt::xtensor<float, 1> xs{1.f, 2.f}, ts{1.f, 2.f};
   CHECK(step(x = to_device(xs, gpu), t = to_device(ts, gpu), w = 1.0, b = 0.0) == 0.f);
+}
+
+TEST_CASE("on the CPU, a step with tensor outputs touches the heap no more once shapes settle") {
+  constexpr auto X = input<"X", 2>;
+  constexpr auto W = var<"W", 1>;
+  constexpr auto logistic = bce_with_logits(matmul(X, W) + b, t);
+  const auto step = compile(device::cpu, logistic, grad(logistic, W));
+  const auto& memory = step.backend();
+  const auto Xs = to_device(xt::xtensor<float, 2>{{1.f, 2.f}, {3.f, -1.f}, {0.5f, 0.25f}}, memory);
+  const auto ts = to_device(xt::xtensor<float, 1>{1.f, 0.f, 1.f}, memory);
+  const auto Ws = to_device(xt::xtensor<float, 1>{0.1f, -0.2f}, memory);
+  auto results = step(X = Xs, t = ts, W = Ws, b = 0.0);
+  step.into(results, X = Xs, t = ts, W = Ws, b = 0.0);  // the first call on this thread with these results
+  const long before = heap_allocations.load();
+  step.into(results, X = Xs, t = ts, W = Ws, b = 0.0);
+  CHECK(heap_allocations.load() == before);
+  // dL/dW = Xᵀ(σ(z) − t)/3, by hand
+  const float z[] = {1 * 0.1f - 2 * 0.2f, 3 * 0.1f + 0.2f, 0.05f - 0.05f}, target[] = {1, 0, 1};
+  const float rows[3][2] = {{1, 2}, {3, -1}, {0.5f, 0.25f}};
+  const auto dW = to_host(std::get<1>(results));
+  for (int d = 0; d < 2; ++d) {
+    double expected = 0;
+    for (int n = 0; n < 3; ++n) expected += rows[n][d] * (1 / (1 + std::exp(-double(z[n]))) - target[n]) / 3;
+    CHECK(dW(d) == doctest::Approx(expected).epsilon(1e-6));
+  }
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -128,12 +129,19 @@ class device_program {
   void run(Targets targets, Bindings... bindings) const {
     using T = typename detail::element_type_t<Bindings...>::type;
     if (choice_.where == device::cpu) {
-      auto host = cpu_(host_binding(bindings)...);
+      // The CPU executor's results, kept per thread so that a step allocates nothing once shapes
+      // settle; then copied into the device tensors (host memory) the caller holds.
+      using host_results = decltype(cpu_(host_binding(bindings)...));
+      thread_local std::optional<host_results> host;
+      if (host)
+        cpu_.into(*host, host_binding(bindings)...);
+      else
+        host.emplace(cpu_(host_binding(bindings)...));
       auto values = [&] {
         if constexpr (sizeof...(Outputs) == 1)
-          return std::tuple<decltype(host)>(std::move(host));
+          return std::tie(*host);
         else
-          return std::move(host);
+          return std::apply([](auto&... each) { return std::tie(each...); }, *host);
       }();
       [&]<std::size_t... K>(std::index_sequence<K...>) { (from_host(std::get<K>(values), std::get<K>(targets)), ...); }
       (std::index_sequence_for<Outputs...>{});
