@@ -8,7 +8,7 @@
 
 namespace example {
 
-/// One JSON object of numbers and number arrays, keys in insertion order.
+/// One JSON object of numbers, number arrays and strings, keys in insertion order.
 class json_object {
  public:
   void add(const std::string& key, double value) { add_raw(key, number(value)); }
@@ -20,6 +20,14 @@ class json_object {
     }
     text += "]";
     add_raw(key, text);
+  }
+  void add_text(const std::string& key, const std::string& text) {
+    std::string quoted = "\"";
+    for (char c : text) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    }
+    add_raw(key, quoted + "\"");
   }
   [[nodiscard]] std::string str() const { return "{" + body_ + "}"; }
 

@@ -15,12 +15,13 @@ int main(int argc, char** argv) {
       out.add("fit_w", r.fit_w);
       out.add("fit_b", r.fit_b);
       out.add("fit_loss_history", r.fit_loss_history);
+      out.add_text("fit_backend", r.fit_backend);
       std::printf("%s\n", out.str().c_str());
       return 0;
     }
     std::printf("5 SGD steps on x = [1, 2, 3], t = [2, 4, 6]: w = %.6f, b = %.6f\n", r.sgd5_w_b[0], r.sgd5_w_b[1]);
     std::printf("  predictions [%.6f, %.6f, %.6f]\n", r.sgd5_pred[0], r.sgd5_pred[1], r.sgd5_pred[2]);
-    std::printf("fit t = 2x + 0.1 noise, N = 100000, one fused step per epoch:\n");
+    std::printf("fit t = 2x + 0.1 noise, N = 100000, one fused step per epoch, %s:\n", r.fit_backend.c_str());
     for (std::size_t e = 0; e < r.fit_loss_history.size(); ++e)
       if (e < 5 || e + 1 == r.fit_loss_history.size())
         std::printf("  epoch %3zu  loss %.8f\n", e + 1, r.fit_loss_history[e]);

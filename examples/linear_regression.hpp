@@ -4,11 +4,13 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
 #include "kobai/cpu/program.hpp"
+#include "kobai/device.hpp"
 #include "kobai/kobai.hpp"
 #include "kobai/train/sgd.hpp"
 
@@ -31,6 +33,7 @@ struct results {
   std::vector<double> sgd5_w_b, sgd5_pred;
   double fit_w, fit_b;
   std::vector<double> fit_loss_history;
+  std::string fit_backend;  // where the fit ran, and why
 };
 
 /// Plain SGD on the mean squared error for `steps` steps; returns [w, b].
@@ -67,11 +70,16 @@ inline results compute() {
     data[i] = normal(rng);
     targets[i] = 2 * data[i] + 0.1f * normal(rng);
   }
-  const auto step = make_step();
+  // On a GPU when there is one (data copied there once), else on the CPU.
+  const auto [dw, db] = kobai::grad(loss, w, b);
+  const auto step = kobai::compile(kobai::device::automatic, loss, dw, db);
+  r.fit_backend = step.why();
+  const auto data_there = kobai::to_device(data, step.backend());
+  const auto targets_there = kobai::to_device(targets, step.backend());
   kobai::train::sgd optimizer({.learning_rate = 0.25});
   double wv = 0, bv = 0;
   for (int epoch = 0; epoch < 200; ++epoch) {
-    const auto [L, gw, gb] = step(x = data, t = targets, w = wv, b = bv);
+    const auto [L, gw, gb] = step(x = data_there, t = targets_there, w = wv, b = bv);
     r.fit_loss_history.push_back(L);
     optimizer.step(std::tie(wv, bv), std::tie(gw, gb));
     const auto size = r.fit_loss_history.size();
