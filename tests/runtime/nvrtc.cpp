@@ -92,3 +92,15 @@ TEST_CASE("NVRTC reports its version and architectures") {
   CHECK(nvrtc.version() >= 11020);
   CHECK(nvrtc.supports(80));
 }
+
+TEST_CASE("an architecture newer than NVRTC knows gets PTX it can JIT; one older than it supports is an error") {
+  if (skip_without_nvrtc()) return;
+  const auto& nvrtc = runtime::nvrtc::instance();
+  const auto [dw, db] = grad(mse_loss, w, b);
+  const auto source = codegen::render<float>(mse_loss, dw, db).source;
+  const auto ptx = nvrtc.compile(source, "future", 990);  // sm_990: no NVRTC knows it
+  CHECK_FALSE(ptx.is_cubin);
+  CHECK(std::string(ptx.image.data(), ptx.image.size()).find(".entry kobai_loop_0") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)nvrtc.compile(source, "ancient", 10), doctest::Contains("cannot compile for sm_10"),
+                       kobai::error);
+}

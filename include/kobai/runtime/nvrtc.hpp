@@ -58,11 +58,24 @@ class nvrtc {
     return std::find(architectures_.begin(), architectures_.end(), arch) != architectures_.end();
   }
 
-  /// Compiles `source` for sm_<arch>: CUBIN when supported, else PTX for compute_<arch>.
+  /// Compiles `source` for sm_<arch>: CUBIN when NVRTC supports that architecture, else PTX for
+  /// the newest architecture below it that NVRTC supports (the driver compiles PTX forward).
   [[nodiscard]] binary compile(const std::string& source, const std::string& name, int arch) const {
     if (!available()) throw error(detail::join("kobai: NVRTC is not available: ", why_));
     const bool cubin = supports(arch);
-    const std::string target = detail::join("--gpu-architecture=", cubin ? "sm_" : "compute_", std::to_string(arch));
+    int target_arch = arch;
+    if (!cubin) {
+      target_arch = 0;
+      for (int a : architectures_)
+        if (a <= arch) target_arch = std::max(target_arch, a);
+      if (target_arch == 0)
+        throw error(detail::join("kobai: NVRTC ", std::to_string(version_ / 1000), ".",
+                                 std::to_string(version_ % 1000 / 10), " cannot compile for sm_", std::to_string(arch),
+                                 ": its oldest architecture is sm_",
+                                 std::to_string(architectures_.empty() ? 0 : architectures_.front())));
+    }
+    const std::string target =
+        detail::join("--gpu-architecture=", cubin ? "sm_" : "compute_", std::to_string(target_arch));
     const char* options[] = {target.c_str(), "--std=c++17"};
     program_handle program = nullptr;
     check(create_(&program, source.c_str(), name.c_str(), 0, nullptr, nullptr), "nvrtcCreateProgram");
