@@ -3,6 +3,7 @@
 // device are explicit: to_device and to_host, like PyTorch's .to("cuda") and .cpu().
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <memory>
@@ -44,21 +45,14 @@ class device_tensor {
   std::array<std::size_t, R> shape_{};
 };
 
-/// Copies a row-major host container (xt::xtensor, xt::xarray of rank R) to `backend`'s memory.
-template <std::size_t R, class Container>
-device_tensor<typename Container::value_type, R> to_device_rank(
-    const Container& host, const std::shared_ptr<runtime::device_backend>& backend) {
-  using T = typename Container::value_type;
+/// Copies a host tensor to `backend`'s memory (pass a program's backend()).
+template <class T, std::size_t R>
+device_tensor<T, R> to_device(const xt::xtensor<T, R>& host, const std::shared_ptr<runtime::device_backend>& backend) {
   std::array<std::size_t, R> shape{};
-  for (std::size_t p = 0; p < R; ++p) shape[p] = host.shape()[p];
+  std::copy(host.shape().begin(), host.shape().end(), shape.begin());
   device_tensor<T, R> result(backend, shape);
   backend->copy_to_device(result.data(), host.data(), result.size() * sizeof(T));
   return result;
-}
-
-template <class T, std::size_t R>
-device_tensor<T, R> to_device(const xt::xtensor<T, R>& host, const std::shared_ptr<runtime::device_backend>& backend) {
-  return to_device_rank<R>(host, backend);
 }
 
 /// Copies a device tensor back to the host.
