@@ -2,32 +2,14 @@
 // why it cannot run, and tensors on the wrong device or with clashing shapes are refused by name.
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <cmath>
-#include <cstdlib>
-#include <new>
 #include <string>
 
+#include "heap_count.hpp"
 #include "kobai/device.hpp"
 #include "kobai/kobai.hpp"
 
 using namespace kobai;
-
-// Counting heap allocations: every operator new of the test binary goes through here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // malloc/free behind new/delete is the point
-#endif
-namespace {
-std::atomic<long> heap_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  ++heap_allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 constexpr auto x = input<"x", 1>;
@@ -149,9 +131,9 @@ TEST_CASE("on the CPU, a step with tensor outputs touches the heap no more once 
   const auto Ws = to_device(xt::xtensor<float, 1>{0.1f, -0.2f}, memory);
   auto results = step(X = Xs, t = ts, W = Ws, b = 0.0);
   step.into(results, X = Xs, t = ts, W = Ws, b = 0.0);  // the first call on this thread with these results
-  const long before = heap_allocations.load();
+  const long before = heap_allocations();
   step.into(results, X = Xs, t = ts, W = Ws, b = 0.0);
-  CHECK(heap_allocations.load() == before);
+  CHECK(heap_allocations() == before);
   // dL/dW = Xᵀ(σ(z) − t)/3, by hand
   const float z[] = {1 * 0.1f - 2 * 0.2f, 3 * 0.1f + 0.2f, 0.05f - 0.05f}, target[] = {1, 0, 1};
   const float rows[3][2] = {{1, 2}, {3, -1}, {0.5f, 0.25f}};

@@ -1,26 +1,12 @@
 // After the first call, a training step with scalar outputs does not touch the heap.
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <cmath>
-#include <cstdlib>
-#include <new>
 #include <xtensor/xtensor.hpp>
 
+#include "../heap_count.hpp"
 #include "kobai/cpu/program.hpp"
 #include "kobai/kobai.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-}
-
-void* operator new(std::size_t size) {
-  ++allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace kobai;
 using namespace kobai::literals;
@@ -38,7 +24,7 @@ TEST_CASE("a fused step allocates nothing after the first call, single- and mult
     const auto step = compile(loss, dw, db).threads(threads);
     double w_value = 0, b_value = 0;
     const float first_loss = std::get<0>(step(x = X, t = T, w = w_value, b = b_value));  // starts the pool
-    const long before = allocations.load();
+    const long before = heap_allocations();
     float last_loss = first_loss;
     for (int i = 0; i < 20; ++i) {
       const auto [L, gw, gb] = step(x = X, t = T, w = w_value, b = b_value);
@@ -46,7 +32,7 @@ TEST_CASE("a fused step allocates nothing after the first call, single- and mult
       b_value -= 0.5 * gb;
       last_loss = L;
     }
-    CHECK(allocations.load() - before == 0);
+    CHECK(heap_allocations() - before == 0);
     CHECK(last_loss < first_loss / 4);  // and it trains
   }
 }
@@ -65,9 +51,9 @@ TEST_CASE("a logistic step over (N, D) features allocates nothing after the firs
   for (unsigned threads : {1u, 4u}) {
     const auto step = compile(loss, grad(loss, w), grad(loss, b)).threads(threads);
     auto result = step(X = features, y = labels, w = weights, b = 0.0f);
-    const long before = allocations.load();
+    const long before = heap_allocations();
     for (int i = 0; i < 5; ++i) step.into(result, X = features, y = labels, w = weights, b = 0.0f);
-    CHECK(allocations.load() - before == 0);
+    CHECK(heap_allocations() - before == 0);
     CHECK(std::get<1>(result).size() == 16);
   }
 }
@@ -81,9 +67,9 @@ TEST_CASE("into() reuses the buffers of tensor outputs") {
   for (std::size_t i = 0; i < X.size(); ++i) X[i] = 0.01 * static_cast<double>(i);
   auto results = program(x = X, w = 0.5);
   const double* buffer = std::get<0>(results).data();
-  const long before = allocations.load();
+  const long before = heap_allocations();
   for (int i = 0; i < 10; ++i) program.into(results, x = X, w = 0.1 * i);
-  CHECK(allocations.load() - before == 0);
+  CHECK(heap_allocations() - before == 0);
   CHECK(std::get<0>(results).data() == buffer);
   CHECK(std::get<0>(results)(500) == doctest::Approx(std::tanh(0.9 * 5.0)));
   CHECK(std::get<1>(results)(500) == doctest::Approx(0.9 * (1 - std::tanh(4.5) * std::tanh(4.5))));

@@ -372,12 +372,7 @@ class renderer {
   bool root_output(int k) const {
     const int n = outputs_[static_cast<std::size_t>(k)];
     if (ir::classes_of(plan_, nodes_, n) != 0) return false;
-    return root_instruction(n) >= 0;
-  }
-  int root_instruction(int n) const {
-    for (int i = 0; i < plan_.size; ++i)
-      if (code(i).op == ir::instr::compute && code(i).depth == 0 && code(i).node == n) return i;
-    return -1;
+    return ir::root_instruction(plan_, n) >= 0;
   }
   bool has_tail() const {
     for (std::size_t k = 0; k < outputs_.size(); ++k)
@@ -554,7 +549,7 @@ class renderer {
     for (std::size_t k = 0; k < outputs_.size(); ++k)
       if (root_output(static_cast<int>(k)))
         s_ += join(pad(depth + 1), "a.results[a.o", str(static_cast<long long>(k)), "] = r",
-                   str(root_instruction(outputs_[k])), ";\n");
+                   str(ir::root_instruction(plan_, outputs_[k])), ";\n");
     for (int i = 0; i < plan_.size; ++i)  // views of values without axes, for the outputs among them
       if (code(i).op == ir::instr::materialize && code(i).depth == 0)
         s_ += join(pad(depth + 1), "a.view", str(code(i).node), "[0] = ", type_, "(",

@@ -306,13 +306,7 @@ class program {
     std::size_t local = 0, fast = 0, partial = 0, final_size = 0;
     for (std::size_t r = 0; r < nodes; ++r) {
       if (!stored(static_cast<int>(r))) continue;
-      std::size_t size = 1;
-      for (int pos = plan.classes - 1; pos >= 0; --pos)
-        for (int c = 0; c < plan.classes; ++c)
-          if (plan.position[static_cast<std::size_t>(c)] == pos && ((plan.buffer_dims[r] >> c) & 1U) != 0) {
-            st.stride[r][static_cast<std::size_t>(c)] = static_cast<std::ptrdiff_t>(size);
-            size *= st.extent[static_cast<std::size_t>(c)];
-          }
+      const std::size_t size = ir::buffer_layout(plan, static_cast<int>(r), st.extent, st.stride[r]);
       st.size[r] = size;
       if (plan.global[r]) {
         st.fast_offset[r] = fast;
@@ -411,13 +405,7 @@ class program {
   }
   template <class Output, class T>
   static std::array<std::size_t, Output::rank> output_shape(const state<T>& st) {
-    constexpr auto n = index_of<Output, order>;
-    std::array<std::size_t, Output::rank> shape{};
-    for (std::size_t p = 0; p < Output::rank; ++p) {
-      const int c = plan.cls[n][p];
-      shape[p] = c < 0 ? 1 : st.extent[static_cast<std::size_t>(c)];
-    }
-    return shape;
+    return ir::shape_of<Output::rank>(plan, index_of<Output, order>, st.extent);
   }
   template <class Output, class Value, class T>
   static void resize(Value& value, const state<T>& st) {
@@ -1240,12 +1228,7 @@ class program {
     using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
     constexpr int n = output_node[K];
     constexpr ir::kind k = info(n).k;
-    constexpr bool written = [] {
-      for (int i = 0; i < static_cast<int>(code_size); ++i)
-        if ((code(i).op == ir::instr::store || code(i).op == ir::instr::materialize) && code(i).node == n) return true;
-      return false;
-    }();
-    if constexpr (written) {
+    if constexpr (ir::written(plan, n)) {
       if constexpr (output_slot(n) != K)  // the same expression asked for twice: copy the first
         std::copy_n(st.out[output_slot(n)], target.size(), target.data());
     } else if constexpr (output::rank == 0 || classes_of(n) == 0) {
@@ -1257,7 +1240,7 @@ class program {
       else if constexpr (k == ir::kind::reduction)
         value = st.final_d[st.final_offset[n]];
       else
-        value = st.root[root_instruction(n)];
+        value = st.root[static_cast<std::size_t>(ir::root_instruction(plan, n))];
       if constexpr (output::rank == 0)
         target = static_cast<T>(value);
       else
@@ -1265,24 +1248,9 @@ class program {
     } else if constexpr (k == ir::kind::tensor_leaf) {
       std::copy_n(st.leaf[n], target.size(), target.data());
     } else {  // a global reduction: its folded buffer, in the output's axis order
-      const T* source = st.final_t + st.final_offset[n];
-      std::array<std::size_t, output::rank> at{};
-      for (std::size_t e = 0; e < target.size(); ++e) {
-        std::ptrdiff_t offset = 0;
-        for (std::size_t p = 0; p < output::rank; ++p)
-          if (plan.cls[n][p] >= 0) offset += static_cast<std::ptrdiff_t>(at[p]) * st.stride[n][plan.cls[n][p]];
-        target.data()[e] = source[offset];
-        for (std::size_t p = output::rank; p-- > 0;) {
-          if (++at[p] < target.shape()[p]) break;
-          at[p] = 0;
-        }
-      }
+      ir::to_axis_order(plan, n, st.stride[n], st.final_t + st.final_offset[n], target.data(),
+                        output_shape<output>(st));
     }
-  }
-  static constexpr int root_instruction(int n) {
-    for (int i = 0; i < static_cast<int>(code_size); ++i)
-      if (code(i).op == ir::instr::compute && code(i).node == n && code(i).depth == 0) return i;
-    return static_cast<int>(code_size);
   }
 };
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
@@ -97,5 +98,52 @@ class extents {
   std::array<std::string_view, N> names_{};
   std::array<std::array<std::size_t, max_axes>, N> shapes_{};
 };
+
+/// Stored value r's buffer: its classes in loop order, the innermost contiguous. Writes the stride
+/// of each class into `stride` (left alone for classes it lacks) and returns the size.
+template <std::size_t N, class Extents, class Strides>
+constexpr std::size_t buffer_layout(const plan_data<N>& plan, int r, const Extents& extent, Strides& stride) {
+  std::size_t size = 1;
+  for (int pos = plan.classes - 1; pos >= 0; --pos)
+    for (int c = 0; c < plan.classes; ++c) {
+      const auto i = static_cast<std::size_t>(c);
+      if (plan.position[i] != pos || ((plan.buffer_dims[static_cast<std::size_t>(r)] >> c) & 1U) == 0) continue;
+      stride[i] = static_cast<std::remove_cvref_t<decltype(stride[i])>>(size);
+      size *= static_cast<std::size_t>(extent[i]);
+    }
+  return size;
+}
+
+/// The shape of node n (an output), unit axes of extent 1.
+template <std::size_t Rank, std::size_t N, class Extents>
+std::array<std::size_t, Rank> shape_of(const plan_data<N>& plan, int n, const Extents& extent) {
+  std::array<std::size_t, Rank> shape{};
+  for (std::size_t p = 0; p < Rank; ++p) {
+    const int c = plan.cls[static_cast<std::size_t>(n)][p];
+    shape[p] = c < 0 ? 1 : static_cast<std::size_t>(extent[static_cast<std::size_t>(c)]);
+  }
+  return shape;
+}
+
+/// Copies stored value n's buffer (strides by class, from buffer_layout) into row-major memory of
+/// n's own axes, of shape `shape`.
+template <std::size_t N, class Strides, class Source, class Target, std::size_t Rank>
+void to_axis_order(const plan_data<N>& plan, int n, const Strides& stride, const Source* source, Target* target,
+                   const std::array<std::size_t, Rank>& shape) {
+  std::size_t count = 1;
+  for (std::size_t e : shape) count *= e;
+  std::array<std::size_t, Rank> at{};
+  for (std::size_t e = 0; e < count; ++e) {
+    std::ptrdiff_t offset = 0;
+    for (std::size_t p = 0; p < Rank; ++p)
+      if (const int c = plan.cls[static_cast<std::size_t>(n)][p]; c >= 0)
+        offset += static_cast<std::ptrdiff_t>(at[p]) * static_cast<std::ptrdiff_t>(stride[static_cast<std::size_t>(c)]);
+    target[e] = static_cast<Target>(source[offset]);
+    for (std::size_t p = Rank; p-- > 0;) {
+      if (++at[p] < shape[p]) break;
+      at[p] = 0;
+    }
+  }
+}
 
 }  // namespace kobai::ir

@@ -206,6 +206,27 @@ constexpr bool stored(const plan_data<N>& plan, const std::array<node_info, N>& 
   return nodes[static_cast<std::size_t>(n)].k == kind::reduction || plan.cached[static_cast<std::size_t>(n)];
 }
 
+/// Whether node n is written to memory by a loop (a stored output, a written-out view), rather than
+/// read from a buffer or a leaf when it is an output.
+template <std::size_t N>
+constexpr bool written(const plan_data<N>& plan, int n) {
+  for (int i = 0; i < plan.size; ++i) {
+    const instruction& ins = plan.code[static_cast<std::size_t>(i)];
+    if ((ins.op == instr::store || ins.op == instr::materialize) && ins.node == n) return true;
+  }
+  return false;
+}
+
+/// The instruction computing node n outside every loop, or -1.
+template <std::size_t N>
+constexpr int root_instruction(const plan_data<N>& plan, int n) {
+  for (int i = 0; i < plan.size; ++i) {
+    const instruction& ins = plan.code[static_cast<std::size_t>(i)];
+    if (ins.op == instr::compute && ins.depth == 0 && ins.node == n) return i;
+  }
+  return -1;
+}
+
 namespace planning {
 
 template <std::size_t N>

@@ -69,36 +69,41 @@ class device_backend {
   std::atomic<std::size_t> launches_{0}, allocations_{0};
 };
 
-/// Host memory behind the same interface: where tensors live when a program runs on the CPU.
-class host_memory final : public device_backend {
+/// A backend whose memory is the host's (64-byte aligned for SIMD loads; exhaustion is
+/// std::bad_alloc, as for any host memory): copies are memcpy.
+class host_resident : public device_backend {
  public:
-  static const std::shared_ptr<device_backend>& instance() {
-    static const std::shared_ptr<device_backend> memory = std::make_shared<host_memory>();
-    return memory;
-  }
-  [[nodiscard]] std::string name() const override { return "CPU"; }
   void* do_allocate(std::size_t bytes) override {
-    // 64-byte aligned for SIMD loads; operator new reports exhaustion as std::bad_alloc
     return ::operator new (bytes == 0 ? 1 : bytes, std::align_val_t{64});
   }
   void release(void* memory) noexcept override { ::operator delete (memory, std::align_val_t{64}); }
   void copy_to_device(void* device, const void* host, std::size_t bytes) override { copy(device, host, bytes); }
   void copy_to_host(void* host, const void* device, std::size_t bytes) override { copy(host, device, bytes); }
   void copy_on_device(void* to, const void* from, std::size_t bytes) override { copy(to, from, bytes); }
+  void synchronize() override {}
+
+ private:
+  static void copy(void* to, const void* from, std::size_t bytes) {
+    if (bytes) std::memcpy(to, from, bytes);
+  }
+};
+
+/// Host memory behind the same interface: where tensors live when a program runs on the CPU.
+class host_memory final : public host_resident {
+ public:
+  static const std::shared_ptr<device_backend>& instance() {
+    static const std::shared_ptr<device_backend> memory = std::make_shared<host_memory>();
+    return memory;
+  }
+  [[nodiscard]] std::string name() const override { return "CPU"; }
   const loaded_program& load(const codegen::cuda_program&) override {
     throw device_error("kobai: the CPU runs programs with its own executor, not generated kernels");
   }
   void launch(void*, unsigned, unsigned, const void*, std::size_t) override {
     throw device_error("kobai: the CPU runs programs with its own executor, not generated kernels");
   }
-  void synchronize() override {}
   [[nodiscard]] unsigned block_threads() const override { return 1; }
   [[nodiscard]] unsigned max_blocks() const override { return 1; }
-
- private:
-  static void copy(void* to, const void* from, std::size_t bytes) {
-    if (bytes) std::memcpy(to, from, bytes);
-  }
 };
 
 /// Device memory owned by one object, released on its backend when it goes.

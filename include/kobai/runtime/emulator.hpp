@@ -24,27 +24,12 @@
 
 namespace kobai::runtime {
 
-class host_emulator final : public device_backend {
+class host_emulator final : public host_resident {
  public:
   /// `blocks`: the most blocks a loop is split into (several, to exercise the per-block partials).
   explicit host_emulator(unsigned blocks = 3) : blocks_(blocks) {}
 
   [[nodiscard]] std::string name() const override { return "host emulator"; }
-  void* do_allocate(std::size_t bytes) override {
-    void* memory = std::malloc(bytes == 0 ? 1 : bytes);
-    if (memory == nullptr) throw device_error("kobai: host emulator: out of memory", "CUDA_ERROR_OUT_OF_MEMORY");
-    return memory;
-  }
-  void release(void* memory) noexcept override { std::free(memory); }
-  void copy_to_device(void* device, const void* host, std::size_t bytes) override {
-    if (bytes) std::memcpy(device, host, bytes);
-  }
-  void copy_to_host(void* host, const void* device, std::size_t bytes) override {
-    if (bytes) std::memcpy(host, device, bytes);
-  }
-  void copy_on_device(void* to, const void* from, std::size_t bytes) override {
-    if (bytes) std::memcpy(to, from, bytes);
-  }
   const loaded_program& load(const codegen::cuda_program& program) override {
     std::lock_guard lock(mutex_);
     if (auto found = modules_.find(program.source); found != modules_.end()) return found->second;
@@ -90,7 +75,6 @@ class host_emulator final : public device_backend {
     reinterpret_cast<void (*)(const void*, unsigned)>(kernel)(args, blocks);
     count_launch();
   }
-  void synchronize() override {}
   [[nodiscard]] unsigned block_threads() const override { return 1; }
   [[nodiscard]] unsigned max_blocks() const override { return blocks_; }
 

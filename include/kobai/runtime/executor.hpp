@@ -294,21 +294,13 @@ class executor {
     }
   }
   static long long buffer_size(const layout& lay, std::size_t r) {
-    long long size = 1;
-    for (std::size_t c = 0; c < classes; ++c)
-      if (((plan.buffer_dims[r] >> c) & 1U) != 0) size *= lay.extent[c];
-    return size;
+    std::array<long long, classes + 1> unused{};
+    return static_cast<long long>(ir::buffer_layout(plan, static_cast<int>(r), lay.extent, unused));
   }
 
   template <class Output>
   static std::array<std::size_t, Output::rank> output_shape(const layout& lay) {
-    constexpr auto n = index_of<Output, order>;
-    std::array<std::size_t, Output::rank> shape{};
-    for (std::size_t p = 0; p < Output::rank; ++p) {
-      const int c = plan.cls[n][p];
-      shape[p] = c < 0 ? 1 : static_cast<std::size_t>(lay.extent[static_cast<std::size_t>(c)]);
-    }
-    return shape;
+    return ir::shape_of<Output::rank>(plan, index_of<Output, order>, lay.extent);
   }
   template <std::size_t K, class T, class Target>
   static void prepare_output(const std::shared_ptr<device_backend>& backend, const layout& lay, Target& target,
@@ -332,16 +324,8 @@ class executor {
     using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
     constexpr auto n = static_cast<std::size_t>(output_node[K]);
     constexpr ir::kind k = info(n).k;
-    constexpr bool written = [] {
-      for (int i = 0; i < plan.size; ++i) {
-        const auto& ins = plan.code[static_cast<std::size_t>(i)];
-        if ((ins.op == ir::instr::store || ins.op == ir::instr::materialize) && ins.node == static_cast<int>(n))
-          return true;
-      }
-      return false;
-    }();
     constexpr bool scalar = ir::classes_of(plan, plan_type::nodes, static_cast<int>(n)) == 0;
-    if constexpr (written) {
+    if constexpr (ir::written(plan, static_cast<int>(n))) {
       if constexpr (output_of(n) != static_cast<int>(K))  // the same expression asked for twice
         backend->copy_on_device(target.data(), out_pointer_of<output_of(n)>(), target.size() * sizeof(T));
     } else if constexpr (k == ir::kind::tensor_leaf) {
@@ -366,26 +350,10 @@ class executor {
         }
       } else {  // a global reduction: its buffer (classes in loop order) in the output's axis order
         host.resize(target.size());
-        const double* source = host_results_.data() + lay.result_offset[n];
         std::array<long long, classes + 1> stride{};
-        long long step = 1;
-        for (int pos = plan.classes - 1; pos >= 0; --pos)
-          for (std::size_t c = 0; c < classes; ++c)
-            if (plan.position[c] == pos && ((plan.buffer_dims[n] >> c) & 1U) != 0) {
-              stride[c] = step;
-              step *= lay.extent[c];
-            }
-        std::array<std::size_t, output::rank> at{};
-        for (std::size_t e = 0; e < host.size(); ++e) {
-          long long offset = 0;
-          for (std::size_t p = 0; p < output::rank; ++p)
-            if (plan.cls[n][p] >= 0) offset += static_cast<long long>(at[p]) * stride[plan.cls[n][p]];
-          host[e] = static_cast<T>(source[offset]);
-          for (std::size_t p = output::rank; p-- > 0;) {
-            if (++at[p] < target.shape()[p]) break;
-            at[p] = 0;
-          }
-        }
+        ir::buffer_layout(plan, static_cast<int>(n), lay.extent, stride);
+        ir::to_axis_order(plan, static_cast<int>(n), stride, host_results_.data() + lay.result_offset[n], host.data(),
+                          target.shape());
       }
       if constexpr (output::rank > 0) backend->copy_to_device(target.data(), host.data(), host.size() * sizeof(T));
     }
