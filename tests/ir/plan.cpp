@@ -200,3 +200,72 @@ TEST_CASE("a costly value that a deeper loop would recompute is computed once pe
   CHECK_FALSE(any);
   CHECK(one_pass.loops == 1);
 }
+
+// The first instruction of kind `op` on node n, or -1.
+template <std::size_t N>
+constexpr int find(const ir::plan_data<N>& plan, ir::instr op, int n) {
+  for (int i = 0; i < plan.size; ++i)
+    if (plan.code[static_cast<std::size_t>(i)].op == op && plan.code[static_cast<std::size_t>(i)].node == n) return i;
+  return -1;
+}
+
+TEST_CASE("the plan's invariant: every read of a stored value comes after the statement that completes it") {
+  // f = Σ_h exp(s_h), s_h = Σ_n P[n,h]·v[h], with ∂f/∂v: exp(s) is cached; Σ_h exp(s_h) once read
+  // the cache inside the loop that fills it, which the previous call had left behind.
+  constexpr auto P = input<"P", 2>;
+  constexpr auto f = sum(exp(sum<0>(P * v)));
+  constexpr auto g = grad(f, v);
+  using planned = ir::program_plan<decltype(f), decltype(g)>;
+  constexpr auto plan = planned::value;
+  static_assert(ir::verify(plan, planned::nodes).ok());
+  constexpr int cache = index_of<decltype(exp(sum<0>(P * v))), planned::order>;
+  constexpr int total = index_of<decltype(f), planned::order>;
+  CHECK(plan.cached[cache]);
+  // The total's loop starts after the cache's loop has ended.
+  CHECK(find(plan, ir::instr::accumulate, total) > plan.code[static_cast<std::size_t>(plan.done[cache])].match);
+
+  // The checker names each broken rule. The old plan's mistake: reading the cache inside the loop
+  // that completes it.
+  constexpr auto stale = [] {
+    auto bad = planned::value;
+    const int filler = find(bad, ir::instr::compute, cache);
+    bad.code[static_cast<std::size_t>(filler)].operands[0] = {ir::source::reduction, cache, -1};
+    return bad;
+  }();
+  constexpr auto stale_check = ir::verify(stale, planned::nodes);
+  CHECK(stale_check.broken == ir::violation::rule::buffer_not_complete);
+  CHECK(stale_check.node == cache);
+
+  // A value read before the instruction that computes it.
+  constexpr auto early = [] {
+    auto bad = planned::value;
+    for (int i = 0; i < bad.size; ++i)
+      for (auto& o : bad.code[static_cast<std::size_t>(i)].operands)
+        if (o.s == ir::source::value) {
+          o.item = i + 1;
+          return bad;
+        }
+    return bad;
+  }();
+  CHECK(ir::verify(early, planned::nodes).broken == ir::violation::rule::value_out_of_scope);
+
+  // A row's local logit read outside the loop over rows: the logistic loss's root value made to
+  // read z[n].
+  constexpr auto z = matmul(X, v);
+  constexpr auto loss = bce_with_logits(z + b, t);
+  using logistic = ir::program_plan<decltype(loss)>;
+  static_assert(ir::verify(logistic::value, logistic::nodes).ok());
+  constexpr int logit = index_of<decltype(z), logistic::order>;
+  CHECK_FALSE(logistic::value.global[logit]);
+  constexpr auto outside = [] {
+    auto bad = logistic::value;
+    for (int i = bad.size - 1; i >= 0; --i)
+      if (bad.code[static_cast<std::size_t>(i)].op == ir::instr::compute &&
+          bad.code[static_cast<std::size_t>(i)].depth == 0) {
+        bad.code[static_cast<std::size_t>(i)].operands[0] = {ir::source::reduction, logit, -1};
+        return bad;
+      }
+    return bad;
+  }();
+  CHECK(ir::verify(outside, logistic::nodes).broken == ir::violation::rule::local_read_at_root);
+}

@@ -424,9 +424,10 @@ struct builder {
     std::array<bool, N> seen{}, deps{};
     const bool cache = plan.cached[n];  // accumulates its own value, once per element
     const int value = (op == instr::accumulate || op == instr::materialize) && !cache ? nodes[n].args[0] : n;
-    // The values it reads that other statements produce: the value itself when it is a reduction
-    // or a written-out view, or those an elementwise value reads.
-    if (nodes[value].k == kind::reduction || (nodes[value].k == kind::view && materialized(value)))
+    // The values it reads that other statements produce: the value itself when it is stored (a
+    // reduction, a cached value) or a written-out view, or those an elementwise value reads. A
+    // cached value's own statement reads what its computation reads.
+    if (!cache && (stored(value) || (nodes[value].k == kind::view && materialized(value))))
       deps[value] = true;
     else if (nodes[value].k == kind::elementwise)
       reductions_read(value, seen, deps);
@@ -630,6 +631,86 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The plan's invariants, checked at compile time for every program: a value is read only where it
+// is complete in the same call, so that no plan can read memory left by the previous call.
+
+/// What a plan breaks, and where: the first instruction whose read is out of place.
+struct violation {
+  enum class rule : std::uint8_t {
+    none,
+    value_out_of_scope,    // a computed value read before, or outside the loops of, its compute
+    buffer_not_complete,   // a stored value read before the loop that completes it has ended
+    buffer_out_of_scope,   // a local stored value read outside the iteration that completes it
+    local_read_at_root,    // a value outside every loop reads a stored value that is not global
+    accumulate_misplaced,  // a stored value accumulated outside its completing loop, or twice
+    view_not_written,      // a written-out view read before the loop that writes it has ended
+  };
+  rule broken = rule::none;
+  int instruction = -1;
+  int node = -1;
+  constexpr bool ok() const { return broken == rule::none; }
+};
+
+namespace planning {
+// Whether every loop around instruction `inner_of` also encloses instruction `at`.
+template <std::size_t N>
+constexpr bool in_scope_of(const plan_data<N>& plan, int inner_of, int at) {
+  for (int p = 0; p < inner_of; ++p) {
+    const instruction& loop = plan.code[static_cast<std::size_t>(p)];
+    if (loop.op == instr::enter && loop.match > inner_of && !(p < at && at < loop.match)) return false;
+  }
+  return true;
+}
+}  // namespace planning
+
+/// Checks that every read in the plan comes after the statement that completes what it reads, in
+/// the same iteration of every loop they share.
+template <std::size_t N>
+constexpr violation verify(const plan_data<N>& plan, const std::array<node_info, N>& nodes) {
+  const auto code = [&](int i) -> const instruction& { return plan.code[static_cast<std::size_t>(i)]; };
+  // Stored values: one accumulate, inside the loop whose end completes them.
+  for (int r = 0; r < static_cast<int>(N); ++r) {
+    if (!stored(plan, nodes, r)) continue;
+    int count = 0;
+    for (int i = 0; i < plan.size; ++i)
+      if (code(i).op == instr::accumulate && code(i).node == r) {
+        const int done = plan.done[static_cast<std::size_t>(r)];
+        if (++count > 1 || code(done).op != instr::enter || !(done < i && i < code(done).match))
+          return {violation::rule::accumulate_misplaced, i, r};
+      }
+  }
+  for (int i = 0; i < plan.size; ++i) {
+    for (const operand& o : code(i).operands) {
+      if (o.s == source::value) {
+        if (o.item < 0 || o.item >= i || code(o.item).op != instr::compute || code(o.item).node != o.node ||
+            !planning::in_scope_of(plan, o.item, i))
+          return {violation::rule::value_out_of_scope, i, o.node};
+      } else if (o.s == source::reduction) {
+        const auto r = static_cast<std::size_t>(o.node);
+        if (!stored(plan, nodes, o.node)) return {violation::rule::buffer_not_complete, i, o.node};
+        const int done = plan.done[r];
+        if (code(done).op != instr::enter || code(done).match >= i)
+          return {violation::rule::buffer_not_complete, i, o.node};
+        if (!plan.global[r] && code(i).depth == 0) return {violation::rule::local_read_at_root, i, o.node};
+        if (!planning::in_scope_of(plan, done, i)) return {violation::rule::buffer_out_of_scope, i, o.node};
+      } else if (o.s == source::view &&
+                 nodes[static_cast<std::size_t>(nodes[static_cast<std::size_t>(o.node)].args[0])].k !=
+                     kind::tensor_leaf) {
+        int written = -1;  // the materialize, or the end of its top-level loop
+        for (int m = 0; m < plan.size; ++m)
+          if (code(m).op == instr::materialize && code(m).node == o.node) {
+            written = m;
+            for (int p = 0; p < m; ++p)
+              if (code(p).op == instr::enter && code(p).depth == 0 && code(p).match > m) written = code(p).match;
+          }
+        if (written < 0 || written >= i) return {violation::rule::view_not_written, i, o.node};
+      }
+    }
+  }
+  return {};
+}
+
 template <class... Outputs>
 struct program_plan {
   using order = topological_order<Outputs...>;
@@ -638,6 +719,10 @@ struct program_plan {
   static constexpr std::array<int, sizeof...(Outputs)> output_index{
       static_cast<int>(index_of<std::remove_cvref_t<Outputs>, order>)...};
   static constexpr plan_data<order::size> value = make_plan(nodes, output_index);
+  static constexpr violation broken = value.error == failure::none ? verify(value, nodes) : violation{};
+  static_assert(broken.ok(),
+                "kobai internal error: the planner placed a read of a value before the statement that completes "
+                "it in the same call (ir::verify names the rule, instruction and node). Please report the program.");
 };
 
 /// Number of top-level loops over the data that computing the outputs takes.
