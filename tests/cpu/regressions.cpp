@@ -75,3 +75,44 @@ TEST_CASE("hvp of a two-level reduction reads its inner sums after they complete
     vs = {0.5, -0.2, 0.3};
   }
 }
+
+TEST_CASE_TEMPLATE("the gradient through max after logsumexp: a value recomputed in a SIMD loop and a scalar one ties",
+                   T, float, double) {
+  constexpr auto X = input<"X", 2>;  // (6, 3)
+  constexpr auto v = var<"v", 1>;    // (5)
+  constexpr auto f = sum(max<-1>(logsumexp<-2>(tanh(unsqueeze<2>(X) * v))));
+  const auto step = compile(f, grad(f, v));
+  xt::xtensor<double, 2> Xv{{-0.8472, -0.2506, -0.852},  {-0.8027, 0.9188, -0.373}, {0.3548, -0.6706, -0.577},
+                            {-0.5722, -1.0187, -0.0415}, {1.158, -0.7307, 0.2051},  {0.8061, 0.4032, 0.2726}};
+  std::vector<double> vs{0.3726, 0.0401, -0.8684, 0.2294, -0.04};
+  // By hand: f(v) = Σ_n max_j log Σ_i exp(tanh(X[n,i]·v[j])), differentiated by central differences.
+  auto by_hand = [&](const std::vector<double>& at) {
+    double total = 0;
+    for (std::size_t n = 0; n < 6; ++n) {
+      double best = -INFINITY;
+      for (double vj : at) {
+        double s = 0;
+        for (std::size_t i = 0; i < 3; ++i) s += std::exp(std::tanh(Xv(n, i) * vj));
+        best = std::max(best, std::log(s));
+      }
+      total += best;
+    }
+    return total;
+  };
+  for (int call = 0; call < 2; ++call) {
+    const auto [F, G] = step(X = xt::xtensor<T, 2>(xt::cast<T>(Xv)), v = xt::xtensor<T, 1>(xt::cast<T>(xt::adapt(vs))));
+    const double tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-9;
+    INFO("call " << call);
+    CHECK(F == doctest::Approx(by_hand(vs)).epsilon(tolerance));
+    for (std::size_t j = 0; j < vs.size(); ++j) {
+      std::vector<double> plus = vs, minus = vs;
+      plus[j] += 1e-6;
+      minus[j] -= 1e-6;
+      INFO("j = " << j);
+      CHECK(static_cast<double>(G(j)) ==
+            doctest::Approx((by_hand(plus) - by_hand(minus)) / 2e-6).epsilon(tolerance * 100).scale(1));
+    }
+    Xv(2, 1) = 0.9;
+    vs = {-0.6, 0.8, 0.1, -0.3, 0.45};
+  }
+}

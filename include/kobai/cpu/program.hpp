@@ -664,6 +664,30 @@ class program {
     }(static_cast<node_at<N>*>(nullptr));
   }
 
+  // Whether the scalar (libm) and SIMD (xsimd) implementations of node N's op may round
+  // differently: everything but IEEE-exact arithmetic, comparisons and selections.
+  template <int N>
+  static constexpr bool rounds_by_implementation() {
+    return []<class Op, class... As>(node<Op, As...>*) {
+      using ops::op_id;
+      if constexpr (Op::id == op_id::power)
+        return Op::parameter.den != 1 && Op::parameter.den != 2;  // integer powers multiply; halves take √
+      else
+        return Op::id == op_id::pow || ir::costly(Op::id);
+    }(static_cast<node_at<N>*>(nullptr));
+  }
+  // Node N at one element, with the bits it has in a SIMD lane: a value computed in the scalar tail
+  // of one loop and in the batches of another must compare equal (a max's ties, a where's branch).
+  template <int N, class T>
+  static T apply_scalar(const std::array<T, 3>& args) {
+    if constexpr (rounds_by_implementation<N>()) {
+      using V = detail::batch<T>;
+      return apply_node<N, V>(std::array<V, 3>{V(args[0]), V(args[1]), V(args[2])}).get(0);
+    } else {
+      return apply_node<N, T>(args);
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Instructions outside the innermost loops, one element at a time
 
@@ -680,7 +704,7 @@ class program {
           ((args[K] = scalar_operand<T, ins.operands[K]>(st, ts, point)), ...);
         }
         (std::make_index_sequence<3>{});
-        ts.value[I] = apply_node<n, T>(args);
+        ts.value[I] = apply_scalar<n, T>(args);
       }
     } else if constexpr (ins.op == ir::instr::accumulate) {
       using op = reducer<ins.node>;
