@@ -116,3 +116,36 @@ TEST_CASE_TEMPLATE("the gradient through max after logsumexp: a value recomputed
     vs = {-0.6, 0.8, 0.1, -0.3, 0.45};
   }
 }
+
+TEST_CASE("float32 sums over nested loops accumulate in double: no drift with N or with the thread count") {
+  constexpr auto P = input<"P", 2>;  // (N, H)
+  constexpr auto u = input<"u", 1>;  // (D)
+  constexpr auto x = input<"x", 1>;  // short
+  constexpr auto y = input<"y", 1>;  // long, iterated inside x's loop
+  auto over_n_h_d = compile(sum(unsqueeze<2>(P) * u));
+  auto outer = compile(sum(unsqueeze<1>(x) * y), sum<0>(unsqueeze<1>(y) * x));
+  const std::size_t n = 1'600'000, h = 3, d = 5;
+  for (int call = 0; call < 2; ++call) {
+    xt::xtensor<float, 2> Pv = xt::xtensor<float, 2>::from_shape({n, h});
+    xt::xtensor<float, 1> uv = xt::xtensor<float, 1>::from_shape({d}), xv = xt::xtensor<float, 1>::from_shape({3});
+    double reference = 0, u_total = 0, x_total = 0, y_total = 0;
+    for (std::size_t k = 0; k < d; ++k) u_total += uv(k) = 0.5f + 0.1f * static_cast<float>(k + call);
+    for (std::size_t k = 0; k < 3; ++k) x_total += xv(k) = 0.25f * static_cast<float>(k + 1) - 0.1f * call;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < h; ++j) {
+        Pv(i, j) = static_cast<float>((i * 7 + j * 3 + call) % 11) * 0.25f;
+        reference += static_cast<double>(Pv(i, j)) * u_total;
+      }
+    const xt::xtensor<float, 1> yv = xt::flatten(Pv);
+    for (float e : yv) y_total += e;
+    for (unsigned threads : {1U, 3U}) {
+      INFO("call " << call << ", " << threads << " threads");
+      CHECK(static_cast<double>(over_n_h_d.threads(threads)(P = Pv, u = uv)) ==
+            doctest::Approx(reference).epsilon(1e-6));
+      const auto [total, columns] = outer.threads(threads)(x = xv, y = yv);
+      CHECK(static_cast<double>(total) == doctest::Approx(x_total * y_total).epsilon(1e-6));
+      for (std::size_t k = 0; k < 3; ++k)
+        CHECK(static_cast<double>(columns(k)) == doctest::Approx(xv(k) * y_total).epsilon(1e-6));
+    }
+  }
+}

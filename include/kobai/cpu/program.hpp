@@ -22,6 +22,14 @@
 #include "kobai/ir/extents.hpp"
 #include "kobai/ir/plan.hpp"
 
+// GCC 12 warns falsely inside the AVX-512 intrinsics that xsimd's exp and friends inline
+// (-Wmaybe-uninitialized on _mm512_undefined_*, GCC bug 105593), which -Werror builds with
+// -march=native would stop on.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace kobai {
 namespace detail {
 
@@ -248,7 +256,7 @@ class program {
     std::array<std::array<std::ptrdiff_t, classes + 1>, nodes> stride{};
     std::array<std::size_t, nodes> local_offset{};    // into a task's T scratch
     std::array<std::size_t, nodes> fast_offset{};     // global: a task's T accumulator
-    std::array<std::size_t, nodes> partial_offset{};  // global: a task's double accumulator
+    std::array<std::size_t, nodes> partial_offset{};  // a task's double accumulator (global, or shadowed)
     std::array<std::size_t, nodes> final_offset{};    // global: folded result, double and T
     std::array<std::size_t, nodes> lane_offset{};     // a task's SIMD-lane accumulators (rows as lanes)
     std::size_t task_t = 0, task_d = 0, task_lanes = 0, final_size = 0;
@@ -318,6 +326,10 @@ class program {
       } else {
         st.local_offset[r] = local;
         local += size;
+        if (shadowed<T>(static_cast<int>(r))) {
+          st.partial_offset[r] = partial;
+          partial += size;
+        }
       }
     }
     // Each task's slices start on their own cache lines (128 bytes: adjacent-line prefetch), so
@@ -462,6 +474,47 @@ class program {
   static T* buffer(const state<T>& st, const task_state<T>& ts, int r) {
     const auto i = static_cast<std::size_t>(r);
     return plan.global[i] ? ts.scratch + st.fast_offset[i] : ts.scratch + st.local_offset[i];
+  }
+  // A global reduction that a loop inside its top-level loop also folds would give its T
+  // accumulator unboundedly many terms between the flushes into double at each block of top-level
+  // iterations (Σ over n of a loop over d outermost, say): it accumulates in double throughout.
+  static constexpr bool accumulates_in_double(int r) {
+    if (!plan.global[static_cast<std::size_t>(r)]) return false;
+    for (int a = 0; a < static_cast<int>(code_size); ++a) {
+      if (code(a).op != ir::instr::accumulate || code(a).node != r) continue;
+      for (int p = 0; p < a; ++p)
+        if (code(p).op == ir::instr::enter && code(p).depth > 0 && code(p).match > a &&
+            ((plan.buffer_dims[static_cast<std::size_t>(r)] >> code(p).cls) & 1U) == 0)
+          return true;
+    }
+    return false;
+  }
+  // A local reduction over floats that folds its innermost loop (a register per SIMD lane, folded
+  // every 16 batches) or accumulates outside every innermost loop keeps its running total in a
+  // double shadow of its buffer, rounded into the buffer once complete: the loop it folds may run
+  // over the data (the long axis of an outer product is not always the top-level loop). One whose
+  // buffer is indexed by its innermost loop (a row of a matrix product) adds a batch of terms into
+  // memory per iteration and accumulates in its element type, as BLAS does; rows run as SIMD lanes
+  // keep per-lane accumulators.
+  template <class T>
+  static constexpr bool shadowed(int r) {
+    if (std::is_same_v<T, double> || plan.global[static_cast<std::size_t>(r)] || info(r).k != ir::kind::reduction)
+      return false;
+    for (int a = 0; a < static_cast<int>(code_size); ++a) {
+      if (code(a).op != ir::instr::accumulate || code(a).node != r) continue;
+      for (int p = a - 1; p >= 0; --p)  // the loop directly around it
+        if (code(p).op == ir::instr::enter && code(p).match > a)
+          return !innermost(p) || ((plan.buffer_dims[static_cast<std::size_t>(r)] >> code(p).cls) & 1U) == 0;
+    }
+    return false;
+  }
+  // Where reduction R accumulates in a task: its double partial (or shadow), or its T buffer.
+  template <int R, class T>
+  static auto accumulator(const state<T>& st, const task_state<T>& ts) {
+    if constexpr (accumulates_in_double(R) || shadowed<T>(R))
+      return ts.partial + st.partial_offset[R];
+    else
+      return buffer(st, ts, R);
   }
   // A reduction's value as read by a later loop: the folded result (global) or the task's buffer.
   template <class T>
@@ -639,18 +692,21 @@ class program {
     for (std::size_t j = 0; j < V::size; ++j) base[static_cast<std::ptrdiff_t>(j) * stride] = lanes[j];
   }
 
-  // base[j·stride] = Op::combine(base[j·stride], lane j of value), for each lane.
-  template <class Op, class V, class T>
-  static void combine_into(const V& value, T* base, std::ptrdiff_t stride) {
-    if (stride == 1) {
-      Op::combine(V::load_unaligned(base), value).store_unaligned(base);
-      return;
+  // base[j·stride] = Op::combine(base[j·stride], lane j of value), for each lane; base holds the
+  // batch's element type, or double.
+  template <class Op, class V, class U>
+  static void combine_into(const V& value, U* base, std::ptrdiff_t stride) {
+    if constexpr (std::is_same_v<U, typename V::value_type>) {
+      if (stride == 1) {
+        Op::combine(V::load_unaligned(base), value).store_unaligned(base);
+        return;
+      }
     }
-    alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+    alignas(V::arch_type::alignment()) std::array<typename V::value_type, V::size> lanes;
     value.store_aligned(lanes.data());
     for (std::size_t j = 0; j < V::size; ++j)
       base[static_cast<std::ptrdiff_t>(j) * stride] =
-          Op::combine(base[static_cast<std::ptrdiff_t>(j) * stride], lanes[j]);
+          Op::combine(base[static_cast<std::ptrdiff_t>(j) * stride], static_cast<U>(lanes[j]));
   }
 
   template <class V, class Op, class Array, std::size_t... K>
@@ -708,14 +764,16 @@ class program {
       }
     } else if constexpr (ins.op == ir::instr::accumulate) {
       using op = reducer<ins.node>;
-      T& slot = buffer(st, ts, ins.node)[buffer_offset(st, ts, ins.node)];
-      slot = op::combine(slot, scalar_operand<T, ins.operands[0]>(st, ts, point));
+      auto& slot = accumulator<ins.node>(st, ts)[buffer_offset(st, ts, ins.node)];
+      slot = op::combine(slot, static_cast<std::remove_reference_t<decltype(slot)>>(
+                                   scalar_operand<T, ins.operands[0]>(st, ts, point)));
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = output_slot(ins.node);
       st.out[k][offset_of(ts, ins.node, st.out_stride[k])] = scalar_operand<T, ins.operands[0]>(st, ts, point);
     } else if constexpr (ins.op == ir::instr::reset) {
       using op = reducer<ins.node>;
-      std::fill_n(buffer(st, ts, ins.node), st.size[ins.node], static_cast<T>(op::identity));
+      auto* start = accumulator<ins.node>(st, ts);
+      std::fill_n(start, st.size[ins.node], static_cast<std::remove_reference_t<decltype(*start)>>(op::identity));
     } else if constexpr (ins.op == ir::instr::materialize) {
       st.view_data[ins.node][source_offset(st, ts, ins.node)] = scalar_operand<T, ins.operands[0]>(st, ts, point);
     }
@@ -748,12 +806,25 @@ class program {
       constexpr ir::instruction ins = code(I);
       if constexpr (ins.op == ir::instr::enter) {
         run_loop<T, I>(st, ts, point, 0, static_cast<std::ptrdiff_t>(st.extent[ins.cls]));
+        round_shadows<T, I>(st, ts);
         run_range<T, ins.match + 1, End>(st, ts, point);
       } else {
         scalar_step<T, I>(st, ts, point);
         run_range<T, I + 1, End>(st, ts, point);
       }
     }
+  }
+
+  // The local reductions the loop entered at I completes, rounded from their shadows.
+  template <class T, int I>
+  static void round_shadows(const state<T>& st, task_state<T>& ts) {
+    for_reductions([&]<int R>() {
+      if constexpr (shadowed<T>(R) && plan.done[R] == I) {
+        const double* shadow = ts.partial + st.partial_offset[R];
+        T* rounded = buffer(st, ts, R);
+        for (std::size_t e = 0; e < st.size[R]; ++e) rounded[e] = static_cast<T>(shadow[e]);
+      }
+    });
   }
 
   // The loop entered at instruction I over [begin, end) of its class.
@@ -802,10 +873,17 @@ class program {
         constexpr ir::instruction step = code(J);
         if constexpr (step.op == ir::instr::accumulate && ((plan.buffer_dims[step.node] >> c) & 1U) == 0) {
           using op = reducer<step.node>;
-          T* slot = buffer(st, ts, step.node) + at.buffer[step.node];
-          if constexpr (in_row<Row> && !plan.global[step.node])  // the row's lane of its accumulator
-            slot = lane_element(st, ts, step.node, at.buffer[step.node], row_of(row));
-          *slot = static_cast<T>(op::combine(static_cast<double>(*slot), horizontal<op>(folding[J])));
+          if constexpr (plan.global[step.node]) {  // straight into the task's double partial
+            double& slot = ts.partial[st.partial_offset[step.node] + static_cast<std::size_t>(at.buffer[step.node])];
+            slot = op::combine(slot, horizontal<op>(folding[J]));
+          } else if constexpr (in_row<Row>) {  // the row's lane of its accumulator
+            T* slot = lane_element(st, ts, step.node, at.buffer[step.node], row_of(row));
+            *slot = static_cast<T>(op::combine(static_cast<double>(*slot), horizontal<op>(folding[J])));
+          } else {
+            auto* slot = accumulator<step.node>(st, ts) + at.buffer[step.node];
+            *slot = static_cast<std::remove_reference_t<decltype(*slot)>>(
+                op::combine(static_cast<double>(*slot), horizontal<op>(folding[J])));
+          }
           folding[J] = V(static_cast<T>(op::identity));
         }
       });
@@ -872,7 +950,7 @@ class program {
         folding[J] = op::combine(folding[J], value);
       } else {
         const std::ptrdiff_t stride = st.stride[ins.node][C];
-        combine_into<op>(value, buffer(st, ts, ins.node) + at.buffer[ins.node] + i * stride, stride);
+        combine_into<op>(value, accumulator<ins.node>(st, ts) + at.buffer[ins.node] + i * stride, stride);
       }
     } else if constexpr (ins.op == ir::instr::materialize) {
       const V value = batch_operand<T, ins.operands[0], C>(st, ts, point, at, i, local, depth, row);
@@ -1145,7 +1223,12 @@ class program {
       if constexpr (((plan.buffer_dims[ins.node] >> C) & 1U) != 0) {
         // indexed by the rows themselves: each lane has its own element (a global reduction made
         // so because a later loop reads it)
-        combine_into<op>(value, buffer(st, ts, ins.node) + buffer_offset(st, ts, ins.node), st.stride[ins.node][C]);
+        combine_into<op>(value, accumulator<ins.node>(st, ts) + buffer_offset(st, ts, ins.node),
+                         st.stride[ins.node][C]);
+      } else if constexpr (accumulates_in_double(ins.node)) {  // the rows' lanes fold into the partial
+        double& slot =
+            ts.partial[st.partial_offset[ins.node] + static_cast<std::size_t>(buffer_offset(st, ts, ins.node))];
+        slot = op::combine(slot, horizontal<op>(value));
       } else {
         T* slot = lane_slot(st, ts, ins.node);
         op::combine(V::load_unaligned(slot), value).store_unaligned(slot);
@@ -1167,7 +1250,7 @@ class program {
   template <class T, int I>
   static void flush_lanes(const state<T>& st, task_state<T>& ts) {
     for_reductions([&]<int R>() {
-      if constexpr (completes<I>(R) && ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0) {
+      if constexpr (completes<I>(R) && !accumulates_in_double(R) && ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0) {
         using op = reducer<R>;
         constexpr std::size_t width = detail::batch<T>::size;
         T* lanes = ts.lanes + st.lane_offset[R];
@@ -1187,7 +1270,8 @@ class program {
   template <class T, int I, bool All>
   static void flush(const state<T>& st, task_state<T>& ts) {
     for_reductions([&]<int R>() {
-      if constexpr (completes<I>(R) && (All || ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0)) {
+      if constexpr (completes<I>(R) && !accumulates_in_double(R) &&
+                    (All || ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0)) {
         using op = reducer<R>;
         T* fast = ts.scratch + st.fast_offset[R];
         double* part = ts.partial + st.partial_offset[R];
@@ -1310,3 +1394,7 @@ auto call_with_used(const Program& program, const Bindings&... bindings) {
 
 }  // namespace detail
 }  // namespace kobai
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

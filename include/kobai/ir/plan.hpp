@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -566,18 +567,22 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
         if (plan.cls[arg][p] >= 0 && ((nodes[n].folded >> p) & 1U) == 0) edge(plan.cls[arg][p], cq);
     }
   }
+  // Of the classes free to go next, the one with the most classes to come after it: a class no
+  // leaf orders (a vector's axis broadcast against a matrix) goes inside the axes the leaves lead
+  // with, so the top-level loop runs over the data's rows.
   std::uint64_t placed = 0;
-  for (int pos = 0; pos < plan.classes; ++pos)
+  for (int pos = 0; pos < plan.classes; ++pos) {
+    int best = -1;
     for (int c = 0; c < plan.classes; ++c) {
       if (((placed >> c) & 1U) != 0) continue;
       bool ready = true;
       for (int x = 0; x < plan.classes; ++x)
         if (((placed >> x) & 1U) == 0 && x != c && ((after[x] >> c) & 1U) != 0) ready = false;
-      if (!ready) continue;
-      plan.position[c] = pos;
-      placed |= std::uint64_t{1} << c;
-      break;
+      if (ready && (best < 0 || std::popcount(after[c]) > std::popcount(after[best]))) best = c;
     }
+    plan.position[best] = pos;
+    placed |= std::uint64_t{1} << best;
+  }
 
   // 3. Nests; a local reduction read outside the iteration that completes it is completed further
   // out (keeping a buffer over more of its classes) and the nests are planned again.
