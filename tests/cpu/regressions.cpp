@@ -149,3 +149,51 @@ TEST_CASE("float32 sums over nested loops accumulate in double: no drift with N 
     }
   }
 }
+
+TEST_CASE(
+    "simplified zeros and ones keep the shape of what they replace: reductions, numel and gradients agree with "
+    "NumPy") {
+  constexpr auto X = input<"X", 2>;
+  constexpr auto w = var<"w">;
+  const auto step = compile(sum(exp(X - X)), sum(softmax(X - X)), mean(X - X + w), numel(X - X), sum(X / X),
+                            sum(where(X > w, 2_c, 2_c)), grad(sum(w + (X - X)), w));
+  for (std::size_t rows : {2U, 4U}) {  // (2, 3), then (4, 5)
+    const std::size_t columns = rows + 1, count = rows * columns;
+    const xt::xtensor<double, 2> Xv = xt::ones<double>({rows, columns}) * 0.3;
+    const auto [exps, softmaxes, average, elements, ratios, twos, dw] = step(X = Xv, w = 0.7);
+    INFO(rows << " × " << columns);
+    CHECK(exps == doctest::Approx(static_cast<double>(count)));        // Σ e⁰ over every element
+    CHECK(softmaxes == doctest::Approx(static_cast<double>(rows)));    // each row's softmax sums to 1
+    CHECK(average == doctest::Approx(0.7));                            // mean(0 + w) = w
+    CHECK(elements == doctest::Approx(static_cast<double>(count)));    // numel(X − X) = numel(X)
+    CHECK(ratios == doctest::Approx(static_cast<double>(count)));      // X/X is ones shaped like X
+    CHECK(twos == doctest::Approx(2.0 * static_cast<double>(count)));  // where(c, 2, 2) has c's shape
+    CHECK(dw == doctest::Approx(static_cast<double>(count)));          // w is broadcast to every element
+  }
+}
+
+TEST_CASE("a gradient that simplifies to zero is zeros of the variable's shape, and differentiates again") {
+  constexpr auto v = var<"v", 1>;
+  constexpr auto b = var<"b">;
+  constexpr auto q = input<"q", 1>;
+  constexpr auto W = var<"W", 2>;
+  constexpr auto f = mse(v, v) - b;  // (v − v)² is zero: ∂f/∂v = 0, H·q = 0
+  const auto hessian_vector = compile(hvp(f, v, q), grad(f, v), grad(f, b), grad(sum(v) * b, W));
+  for (std::size_t n : {3U, 5U}) {
+    const xt::xtensor<double, 1> vv = xt::arange<double>(static_cast<double>(n)), qv = vv + 1.0;
+    const xt::xtensor<double, 2> Wv = xt::ones<double>(std::array<std::size_t, 2>{n, 2});
+    // q and b simplify away: the program binds only the leaves it has (call_with_used drops the rest).
+    const auto [Hq, dv, db, dW] = detail::call_with_used(hessian_vector, v = vv, q = qv, b = 1.5, W = Wv);
+    INFO("n = " << n);
+    REQUIRE(Hq.shape() == std::array<std::size_t, 1>{n});
+    REQUIRE(dv.shape() == std::array<std::size_t, 1>{n});
+    REQUIRE(dW.shape() == std::array<std::size_t, 2>{n, 2});
+    for (std::size_t i = 0; i < n; ++i) {
+      CHECK(Hq(i) == 0.0);
+      CHECK(dv(i) == 0.0);
+      CHECK(dW(i, 0) == 0.0);
+      CHECK(dW(i, 1) == 0.0);
+    }
+    CHECK(db == -1.0);
+  }
+}

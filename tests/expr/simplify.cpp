@@ -73,6 +73,21 @@ static_assert(same(x * std::integral_constant<int, 3>{}, 3_c * x));
 static_assert(same(pow(x, boost::hana::int_c<3>), pow<3>(x)));
 static_assert(same(max(x, boost::hana::int_c<0>), max(x, 0_c)));
 
+// A constant that replaces a tensor expression keeps its shape: X − X is zeros shaped like X, not
+// the scalar 0 (which would make sum(exp(X − X)) one term instead of numel(X)).
+namespace {
+constexpr auto X = input<"X", 2>;
+constexpr auto v = var<"v", 1>;
+}  // namespace
+static_assert(same(X - X, X * 0_c) && decltype(X - X)::rank == 2 && detail::is_zero_valued<decltype(X - X)>);
+static_assert(same(X / X, pow<0>(X)) && decltype(X / X)::rank == 2);
+static_assert(same(exp(X - X), X / X));  // folds elementwise, keeping the shape
+static_assert(same(X - X + x, x + X * 0_c) && decltype(X - X + x)::rank == 2);
+static_assert(same(X - X + X, X) && same(v * 0_c + v, v));  // a tensor that covers the shape absorbs it
+static_assert(same(where(X > x, y, y), y + X * 0_c) && decltype(where(X > x, y, y))::rank == 2);
+static_assert(same(where(1_c, v, x), where(1_c, v, y)) && decltype(where(1_c, x, v))::rank == 1);
+static_assert(same(x - x, 0_c) && same(x * 0_c, 0_c));  // scalars stay scalars
+
 TEST_CASE("simplified nodes are empty literal types") {
   constexpr auto e = 3_c * pow<2>(x) + sin(y * x) - detach(exp(z));
   static_assert(std::is_empty_v<decltype(e)>);

@@ -35,7 +35,7 @@ auto jacobian(Y y, X x, Bindings... bindings) {
   xt::xtensor<T, 2> result = xt::zeros<T>(std::array<std::size_t, 2>{rows, columns});
   constexpr auto seed = leaf<detail::seed_name, Y::rank, role::data>{};
   const auto row = vjp(y, x, seed);
-  if constexpr (!is_zero<decltype(row)>) {
+  if constexpr (!detail::is_zero_valued<decltype(row)>) {
     const auto program = compile(row);
     auto store = [&](std::size_t i, const auto& gradient) {
       if constexpr (X::rank == 0)

@@ -85,7 +85,9 @@ struct broadcast_axes {
 /// c·numel(node)/numel(argument) at each element of the argument.
 template <class Self, class Arg, class C>
 constexpr auto fit_to_argument(C contribution) {
-  if constexpr (is_zero<C> || same_structure<Self, Arg> || !broadcasting_op<typename Self::op>) {
+  if constexpr (is_zero_valued<C>) {
+    return literal<0>;
+  } else if constexpr (same_structure<Self, Arg> || !broadcasting_op<typename Self::op>) {
     return contribution;
   } else if constexpr (C::rank == 0) {
     return contribution * numel(Self{}) / numel(Arg{});
@@ -100,10 +102,13 @@ constexpr auto fit_to_argument(C contribution) {
   }
 }
 
-/// A var's gradient has the var's shape: a scalar or broadcast adjoint is expanded to it.
+/// A var's gradient has the var's shape: a scalar or broadcast adjoint is expanded to it, and a
+/// tensor var the function does not use gets zeros of its shape.
 template <class Var, class Adjoint>
 constexpr auto fit_to_variable(Adjoint adjoint) {
-  if constexpr (!same_structure<Adjoint, Var> && !is_zero<Adjoint>)
+  if constexpr (is_zero_valued<Adjoint>)
+    return constant_like<rational{}>(Var{});
+  else if constexpr (!same_structure<Adjoint, Var>)
     return make_node<ops::expand>(adjoint, Var{});
   else
     return adjoint;
@@ -144,7 +149,8 @@ struct sweep {
 template <class Targets, class Table, class N, class... Rest>
 struct sweep<Targets, Table, N, Rest...> {
   using g = typename adjoint_of<N, Table>::type;
-  using after = typename backward_step<is_node<N> && !is_zero<g> && reaches<N, Targets>, Targets, Table, N, g>::type;
+  using after =
+      typename backward_step<is_node<N> && !is_zero_valued<g> && reaches<N, Targets>, Targets, Table, N, g>::type;
   using type = typename sweep<Targets, after, Rest...>::type;
 };
 

@@ -7,6 +7,7 @@
 
 #include "kobai/expr/graph.hpp"
 #include "kobai/expr/operators.hpp"
+#include "kobai/expr/shape.hpp"
 
 namespace kobai {
 
@@ -68,6 +69,14 @@ constexpr auto make_reduction(A a) {
   constexpr std::uint32_t axes = mask == every ? ops::all_axes : mask;
   if constexpr (A::rank == 0 || mask == 0 || (Keep && (mask & ~A::units) == 0))
     return a;
+  else if constexpr (is_shaped_constant<A>)  // c at every element: the extreme is c, the sum of 0s is 0
+    return []<class Like>(node<ops::expand, constant<constant_value<A>>, Like>) {
+      using folded = node<Op<axes, Keep>, Like>;
+      if constexpr (!std::is_same_v<Op<axes, Keep>, ops::sum_over<axes, Keep>> || constant_value<A> == rational{})
+        return constant_like<constant_value<A>>(folded{});
+      else
+        return make_node<Op<axes, Keep>>(A{});
+    }(a);
   else if constexpr (!Keep && kept_by<A, Op<axes, true>>)  // folding with keepdims, then dropping
     return []<class X>(node<Op<axes, true>, X>) {          // those axes: one reduction without
       return make_node<Op<axes, false>>(X{});              // keepdims
@@ -105,37 +114,6 @@ template <int... Axes, expression A>
 constexpr auto sum(A a, keepdims_t) {
   return detail::sum_axes<detail::axes_mask<A::rank, Axes...>(), true>(a);
 }
-
-namespace detail {
-template <class Op>
-concept reduction_tag = requires {
-  Op::keepdims;
-};
-
-/// Whether an op is elementwise: its result has the broadcast shape of its arguments.
-template <class Op>
-concept broadcasting_op = !reduction_tag<Op> && Op::id != ops::op_id::unsqueeze && Op::id != ops::op_id::transpose &&
-                          Op::id != ops::op_id::numel && Op::id != ops::op_id::flatten && Op::id != ops::op_id::reshape;
-
-/// The smallest expression with the shape of e, built from e's leaves: it stands for e in numel.
-/// An elementwise node has the shape of any argument of the same rank and unit axes.
-template <class E>
-constexpr auto shape_witness(E e) {
-  if constexpr (!is_node<E>) {
-    return e;
-  } else {
-    return []<class Op, class... Args>(node<Op, Args...> n) {
-      if constexpr (std::is_same_v<Op, ops::expand> || std::is_same_v<Op, ops::reshape>)
-        return shape_witness(typename type_list<Args...>::template at<1>{});
-      else if constexpr (!(same_structure<Args, decltype(n)> || ...) || !broadcasting_op<Op>)
-        return node<Op, decltype(shape_witness(Args{}))...>{};
-      else
-        return shape_witness(typename type_list<Args...>::template at<first_match(
-                                 std::array<bool, sizeof...(Args)>{same_structure<Args, decltype(n)>...})>{});
-    }(e);
-  }
-}
-}  // namespace detail
 
 /// The number of elements of x, known at run time once x's leaves are bound; 1 for a scalar.
 template <expression A>

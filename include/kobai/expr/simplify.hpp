@@ -1,10 +1,12 @@
 // Smart constructors: every node is simplified as it is built, so type identity is math identity
 // for the cases that matter (0 and 1 identities, rational folding, x·x → x², like terms, order).
+// A constant that replaces a tensor expression keeps its shape (X − X is a zero shaped like X).
 #pragma once
 
 #include "kobai/expr/node.hpp"
 #include "kobai/expr/ops.hpp"
 #include "kobai/expr/order.hpp"
+#include "kobai/expr/shape.hpp"
 
 namespace kobai::detail {
 
@@ -84,8 +86,12 @@ constexpr auto make_add(A a, B b) {
     return b;
   } else if constexpr (is_zero<B>) {
     return a;
-  } else if constexpr (is_constant<A> && is_constant<B>) {
-    return constant_v<A::value + B::value>;
+  } else if constexpr (is_constant_valued<A> && is_constant_valued<B>) {
+    return constant_like<constant_value<A> + constant_value<B>>(a, b);
+  } else if constexpr (is_shaped_constant<A>) {  // the scalar sum, with the broadcast shape
+    return with_shape<broadcast_witness<A, B>>(make_add(constant_v<constant_value<A>>, b));
+  } else if constexpr (is_shaped_constant<B>) {
+    return with_shape<broadcast_witness<A, B>>(make_add(a, constant_v<constant_value<B>>));
   } else if constexpr (like_terms<A, B>) {  // c·t + d·t → (c + d)·t
     return make_mul(constant_v<sa::coefficient + sb::coefficient>, typename sa::term{});
   } else if constexpr (same_condition<A, B>) {  // where(c, p, q) + where(c, r, s) → where(c, p + r, q + s)
@@ -113,14 +119,18 @@ template <expression A, expression B>
 constexpr auto make_mul(A a, B b) {
   using sa = split_coefficient<A>;
   using sb = split_coefficient<B>;
-  if constexpr (is_zero<A> || is_zero<B>) {
-    return constant_v<rational{}>;
+  if constexpr (is_zero_valued<A> || is_zero_valued<B>) {
+    return constant_like<rational{}>(a, b);
+  } else if constexpr (is_constant_valued<A> && is_constant_valued<B>) {
+    return constant_like<constant_value<A> * constant_value<B>>(a, b);
+  } else if constexpr (is_shaped_constant<A>) {  // the scalar product, with the broadcast shape
+    return with_shape<broadcast_witness<A, B>>(make_mul(constant_v<constant_value<A>>, b));
+  } else if constexpr (is_shaped_constant<B>) {
+    return with_shape<broadcast_witness<A, B>>(make_mul(a, constant_v<constant_value<B>>));
   } else if constexpr (is_one<A>) {
     return b;
   } else if constexpr (is_one<B>) {
     return a;
-  } else if constexpr (is_constant<A> && is_constant<B>) {
-    return constant_v<A::value * B::value>;
   } else if constexpr (is_constant<B>) {  // NOLINT(bugprone-branch-clone): same swap, different rule order
     return make_mul(b, a);
   } else if constexpr (is_constant<A> && is_where<B>) {  // c·where(p, a, b) → where(p, c·a, c·b)
@@ -157,11 +167,11 @@ constexpr auto make_mul(A a, B b) {
 template <rational R, expression A>
 constexpr auto make_power(A a) {
   if constexpr (R == rational{}) {
-    return constant_v<rational{1, 1}>;
+    return constant_like<rational{1, 1}>(a);
   } else if constexpr (R == rational{1, 1}) {
     return a;
-  } else if constexpr (is_constant<A> && R.is_integer() && !(is_zero<A> && R.num < 0)) {
-    return constant_v<integer_power(A::value, R.num)>;
+  } else if constexpr (is_constant_valued<A> && R.is_integer() && !(is_zero_valued<A> && R.num < 0)) {
+    return constant_like<integer_power(constant_value<A>, R.num)>(a);
   } else if constexpr (R.is_integer() && split_power<A>::exponent != rational{1, 1}) {
     return make_power<split_power<A>::exponent * R>(typename split_power<A>::base{});
   } else if constexpr (R.is_integer() && split_coefficient<A>::coefficient != rational{1, 1} && !is_constant<A>) {
@@ -176,14 +186,29 @@ template <class Op, class... Args>
 concept foldable = requires {
   Op::fold(Args::value...);
 };
+// Whether an elementwise Op folds on arguments that are all constants, some of them shaped.
+template <class Op, class... Args>
+constexpr bool folds_shaped() {
+  if constexpr ((is_constant_valued<Args> && ...) && (is_shaped_constant<Args> || ...) && broadcasting_op<Op>)
+    return foldable<Op, constant<constant_value<Args>>...>;
+  else
+    return false;
+}
 
-/// Op(args...), with constant folding where the op has an exact value on rationals.
+/// Op(args...), with constant folding where the op has an exact value on rationals (keeping the
+/// broadcast shape of shaped constants).
 template <class Op, expression... Args>
 constexpr auto make_node(Args... args) {
   if constexpr ((is_constant<Args> && ...) && foldable<Op, Args...>) {
     constexpr auto folded = Op::fold(Args::value...);
     if constexpr (folded.has_value())
       return constant_v<*folded>;
+    else
+      return node<Op, Args...>{};
+  } else if constexpr (folds_shaped<Op, Args...>()) {
+    constexpr auto folded = Op::fold(constant_value<Args>...);
+    if constexpr (folded.has_value())
+      return constant_like<*folded>(args...);
     else
       return node<Op, Args...>{};
   } else if constexpr (std::is_same_v<Op, ops::detach>) {
@@ -196,16 +221,17 @@ constexpr auto make_node(Args... args) {
   }
 }
 
-/// where(c, a, b), simplified for a constant condition and for equal branches.
+/// where(c, a, b), simplified for a constant condition and for equal branches, keeping the
+/// broadcast shape of all three.
 template <class C, class A, class B>
 constexpr auto make_where(C c, A a, B b) {
   if constexpr (std::is_same_v<A, B>)
-    return a;
-  else if constexpr (is_constant<C>) {
-    if constexpr (C::value != rational{})
-      return a;
+    return with_shape<broadcast_witness<C, A>>(a);
+  else if constexpr (is_constant_valued<C>) {
+    if constexpr (constant_value<C> != rational{})
+      return with_shape<broadcast_witness<C, A, B>>(a);
     else
-      return b;
+      return with_shape<broadcast_witness<C, A, B>>(b);
   } else {
     return make_node<ops::where>(c, a, b);
   }
