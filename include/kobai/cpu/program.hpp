@@ -161,13 +161,20 @@ class program {
 
   /// Most tasks a loop is split into.
   static constexpr std::size_t max_tasks = 64;
-  /// Fewest element visits worth a task of their own.
+  /// Fewest element visits worth a task of their own, by default.
   static constexpr std::size_t min_elements_per_task = 1 << 17;
 
   /// Number of loop tasks: 0 uses every thread of the pool. Results are bit-identical run to run
   /// for a given setting; the same chunks are folded in the same order whichever thread runs them.
   constexpr program& threads(unsigned count) {
     threads_ = count;
+    return *this;
+  }
+  /// The fewest element visits worth a task of their own (default min_elements_per_task): a loop is
+  /// split into at most (its element visits) / elements tasks. Results are bit-identical run to run
+  /// for a given thread count and grain.
+  constexpr program& grain(std::size_t elements) {
+    grain_ = std::max<std::size_t>(elements, 1);
     return *this;
   }
 
@@ -212,6 +219,7 @@ class program {
 
  private:
   unsigned threads_ = 0;
+  std::size_t grain_ = min_elements_per_task;
   static constexpr std::size_t nodes = order::size;
   static constexpr int classes = plan.classes;
   static constexpr std::size_t code_size = static_cast<std::size_t>(plan.size);
@@ -1030,10 +1038,9 @@ class program {
     for (int i = I + 1; i < ins.match; ++i)
       if (code(i).op == ir::instr::enter) work = std::max(work, st.extent[code(i).cls]);
     const std::size_t wanted = threads_ == 0 ? cpu::thread_pool::instance().size() : threads_;
-    const std::size_t tasks =
-        std::clamp<std::size_t>(std::min({wanted, static_cast<std::size_t>(extent) * work / min_elements_per_task,
-                                          static_cast<std::size_t>(extent)}),
-                                1, max_tasks);
+    const std::size_t tasks = std::clamp<std::size_t>(
+        std::min({wanted, static_cast<std::size_t>(extent) * work / grain_, static_cast<std::size_t>(extent)}), 1,
+        max_tasks);
     constexpr std::ptrdiff_t width =
         innermost(I) || lanes_mode(I) ? static_cast<std::ptrdiff_t>(detail::batch<T>::size) : 1;
     const std::ptrdiff_t chunk = (extent / static_cast<std::ptrdiff_t>(tasks) + width - 1) / width * width;
