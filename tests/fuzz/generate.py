@@ -85,7 +85,7 @@ class Program:
 
     # Bounds use the largest extent a symbol takes over the calls.
     def extent(self, axis):
-        return 1 if axis == 1 else max(e[axis] for e in self.extents)
+        return 1 if axis == 1 else max(size_of(axis, e) for e in self.extents)
 
     def fresh(self):
         self.count += 1
@@ -112,6 +112,9 @@ class Program:
 
     def random_shape(self, rank):
         return tuple(self.rng.sample(SYMBOLS[:4], rank))
+
+    def leaf_extents(self, shape, e):
+        return ", ".join(str(size_of(s, e)) for s in shape)
 
     # -- elementwise ---------------------------------------------------------------------------
 
@@ -141,8 +144,34 @@ class Program:
     def unary(self, a):
         op = self.rng.choice(["exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus",
                               "relu", "abs", "neg", "square", "cube", "reciprocal", "rsqrt", "cbrt", "scale",
-                              "detach"])
+                              "detach", "tan", "sign", "self"])
         d = a.depth + 1
+        if op == "tan":
+            a = self.bounded(a, 1.2)
+            bound = math.tan(max(abs(a.lo), abs(a.hi)))
+            return self.emit(f"tan({a.kobai})", f"tan({a.text})", f"g.tan({a.ref})", a.shape, -bound, bound,
+                             a.smooth, d)
+        if op == "sign":
+            return self.emit(f"sign({a.kobai})", f"sign({a.text})", f"g.sign({a.ref})", a.shape, -1, 1, False, d)
+        if op == "self":  # simplifies to a constant of a's shape: X − X, X/X, X·0, where with equal branches
+            form = self.rng.choice(["sub", "div", "zero", "where"])
+            if form == "sub":
+                return self.emit(f"{a.kobai} - {a.kobai}", f"({a.text} - {a.text})", f"g.sub({a.ref}, {a.ref})",
+                                 a.shape, 0, 0, a.smooth, d)
+            if form == "div":
+                a = self.positive(a)
+                return self.emit(f"{a.kobai} / {a.kobai}", f"({a.text} / {a.text})", f"g.div({a.ref}, {a.ref})",
+                                 a.shape, 1, 1, a.smooth, d)
+            if form == "zero":
+                return self.emit(f"{a.kobai} * 0_c", f"({a.text} * 0)", f"g.mul({a.ref}, g.scalar(0))", a.shape, 0,
+                                 0, a.smooth, d)
+            b = self.partner(a)
+            shape = broadcast(a.shape, b.shape)
+            if shape is None:
+                return None
+            return self.emit(f"where({a.kobai} > {b.kobai}, {a.kobai}, {a.kobai})",
+                             f"where({a.text} > {b.text}, {a.text}, {a.text})",
+                             f"g.where(g.greater({a.ref}, {b.ref}), {a.ref}, {a.ref})", shape, a.lo, a.hi, a.smooth, d)
         if op in ("exp", "expm1"):
             a = self.bounded(a)
             lo, hi = math.exp(a.lo), math.exp(a.hi)
@@ -226,7 +255,7 @@ class Program:
             return None
         if self.rng.random() < 0.5:
             a, b = b, a
-        op = self.rng.choice(["+", "-", "*", "*", "/", "max", "min", "where"])
+        op = self.rng.choice(["+", "-", "*", "*", "/", "max", "min", "where", "pow"])
         d = max(a.depth, b.depth) + 1
         smooth = a.smooth and b.smooth
         if op == "+":
@@ -247,6 +276,11 @@ class Program:
             lo, hi = interval_mul(a, inverse)
             return self.emit(f"{a.kobai} / {b.kobai}", f"({a.text} / {b.text})", f"g.div({a.ref}, {b.ref})", shape,
                              lo, hi, smooth, d)
+        if op == "pow":  # a positive base to a bounded exponent
+            a, b = self.positive(a), self.bounded(b, 2)
+            ends = [a.lo ** b.lo, a.lo ** b.hi, a.hi ** b.lo, a.hi ** b.hi]
+            return self.emit(f"pow({a.kobai}, {b.kobai})", f"pow({a.text}, {b.text})", f"g.pow({a.ref}, {b.ref})",
+                             shape, min(ends), max(ends), smooth, d)
         if op in ("max", "min"):
             name = "maximum" if op == "max" else "minimum"
             lo = max(a.lo, b.lo) if op == "max" else min(a.lo, b.lo)
@@ -260,9 +294,11 @@ class Program:
             shape = broadcast(a.shape, b.shape, x.shape)
             if shape is None:
                 return None
-        return self.emit(f"where({a.kobai} > {b.kobai}, {x.kobai}, {y.kobai})",
-                         f"where({a.text} > {b.text}, {x.text}, {y.text})",
-                         f"g.where(g.greater({a.ref}, {b.ref}), {x.ref}, {y.ref})", shape, min(x.lo, y.lo),
+        relation, name = self.rng.choice([(">", "greater"), ("<", "less"), (">=", "greater_equal"),
+                                          ("<=", "less_equal")])
+        return self.emit(f"where({a.kobai} {relation} {b.kobai}, {x.kobai}, {y.kobai})",
+                         f"where({a.text} {relation} {b.text}, {x.text}, {y.text})",
+                         f"g.where(g.{name}({a.ref}, {b.ref}), {x.ref}, {y.ref})", shape, min(x.lo, y.lo),
                          max(x.hi, y.hi), False, max(d, x.depth + 1))
 
     # -- shapes and reductions -----------------------------------------------------------------
@@ -323,25 +359,95 @@ class Program:
         k = a.shape[-1]
         a = self.bounded(a, 10)
         unused = [s for s in SYMBOLS if s not in a.shape]
-        if a.rank == 1 or self.rng.random() < 0.3:  # matrix·vector (or a dot product)
+        if self.rng.random() < 0.35:  # matrix·vector, or a dot product
             others = [n for n in self.nodes if n.shape == (k,)]
             b = self.rng.choice(others) if others and self.rng.random() < 0.5 else self.leaf(self.role(), (k,))
             shape = a.shape[:-1]
-        else:
+        else:  # matrix·matrix, vector·matrix, or a stack against a stack
             m = self.rng.choice(unused)
-            others = [n for n in self.nodes if n.shape == (k, m)]
-            b = self.rng.choice(others) if others and self.rng.random() < 0.5 else self.leaf(self.role(), (k, m))
+            batch = a.rank == 3 and a.shape[0] != 1 and self.rng.random() < 0.5
+            b_shape = ((a.shape[0],) if batch else ()) + (k, m)
+            others = [n for n in self.nodes if n.shape == b_shape]
+            b = self.rng.choice(others) if others and self.rng.random() < 0.5 else self.leaf(self.role(), b_shape)
             shape = a.shape[:-1] + (m,)
         b = self.bounded(b, 10)
-        self.products.append(a.shape + b.shape[1:])  # the reference forms the broadcast product
+        self.products.append(a.shape + b.shape[-1:])  # the reference forms the broadcast product
         lo, hi = interval_mul(a, b)
         n = self.extent(k)
         return self.emit(f"matmul({a.kobai}, {b.kobai})", f"matmul({a.text}, {b.text})",
                          f"g.matmul({a.ref}, {b.ref})", shape, min(lo, lo * n), max(hi, hi * n),
                          a.smooth and b.smooth, max(a.depth, b.depth) + 1)
 
+    def normalize(self, a):
+        """a against a reduction of itself that keeps its axes: centring, scaling, softmax-like."""
+        if a.rank == 0:
+            return None
+        axes = sorted(self.rng.sample(range(a.rank), 1 if a.rank == 1 or self.rng.random() < 0.7 else 2))
+        op = self.rng.choice(["sum", "mean", "max", "min", "logsumexp"])
+        axis_list = ", ".join(str(p) for p in axes)
+        kept = tuple(1 if p in axes else s for p, s in enumerate(a.shape))
+        folded = 1
+        for p in axes:
+            folded *= self.extent(a.shape[p])
+        if op == "logsumexp":
+            a = self.bounded(a, 30)
+        name = {"max": "amax", "min": "amin"}.get(op, op)
+        lo, hi = (min(a.lo, a.lo * folded), max(a.hi, a.hi * folded)) if op == "sum" else (a.lo, a.hi)
+        if op == "logsumexp":
+            hi = a.hi + math.log(folded)
+        r = self.emit(f"{op}<{axis_list}>({a.kobai}, keepdims)", f"{op}<{axis_list}>({a.text}, keepdims)",
+                      f"g.{name}({a.ref}, {{{axis_list}}}, true)", kept, lo, hi, a.smooth and op not in ("max", "min"),
+                      a.depth + 1)
+        if self.rng.random() < 0.4:  # a costly function of the reduction, read back under its axes
+            r = self.emit(f"exp(tanh({r.kobai}))", f"exp(tanh({r.text}))", f"g.exp(g.tanh({r.ref}))", kept,
+                          math.exp(-1), math.exp(1), r.smooth, r.depth + 1)
+        combine = self.rng.choice(["-", "*", "/"])
+        d = max(a.depth, r.depth) + 1
+        if combine == "-":
+            return self.emit(f"{a.kobai} - {r.kobai}", f"({a.text} - {r.text})", f"g.sub({a.ref}, {r.ref})", a.shape,
+                             a.lo - r.hi, a.hi - r.lo, a.smooth and r.smooth, d)
+        a, r = self.bounded(a, 30), self.bounded(r, 30)
+        if combine == "*":
+            lo, hi = interval_mul(a, r)
+            return self.emit(f"{a.kobai} * {r.kobai}", f"({a.text} * {r.text})", f"g.mul({a.ref}, {r.ref})", a.shape,
+                             lo, hi, a.smooth and r.smooth, d)
+        r = self.positive(r, 0.2)
+        lo, hi = interval_mul(a, Expr("", "", "", r.shape, 1 / r.hi, 1 / r.lo, True))
+        return self.emit(f"{a.kobai} / {r.kobai}", f"({a.text} / {r.text})", f"g.div({a.ref}, {r.ref})", a.shape, lo,
+                         hi, a.smooth and r.smooth, d)
+
+    def merge(self, a):
+        """a combined with an earlier intermediate value: the program becomes a DAG."""
+        earlier = [n for n in self.nodes if n is not a and n.kobai.startswith("e") and
+                   broadcast(a.shape, n.shape) is not None]
+        if not earlier:
+            return None
+        b = self.rng.choice(earlier)
+        op = self.rng.choice(["+", "*", "max"])
+        shape = broadcast(a.shape, b.shape)
+        d = max(a.depth, b.depth) + 1
+        if op == "+":
+            return self.emit(f"{a.kobai} + {b.kobai}", f"({a.text} + {b.text})", f"g.add({a.ref}, {b.ref})", shape,
+                             a.lo + b.lo, a.hi + b.hi, a.smooth and b.smooth, d)
+        if op == "max":
+            return self.emit(f"max({a.kobai}, {b.kobai})", f"max({a.text}, {b.text})", f"g.maximum({a.ref}, {b.ref})",
+                             shape, max(a.lo, b.lo), max(a.hi, b.hi), False, d)
+        a, b = self.bounded(a, 30), self.bounded(b, 30)
+        lo, hi = interval_mul(a, b)
+        return self.emit(f"{a.kobai} * {b.kobai}", f"({a.text} * {b.text})", f"g.mul({a.ref}, {b.ref})", shape, lo, hi,
+                         a.smooth and b.smooth, d)
+
+    def flatten(self, a):
+        """flatten: one axis of numel elements, a symbol of its own (the product of a's extents)."""
+        if a.rank < 2:
+            return None
+        symbol = "*".join(str(s) for s in a.shape)
+        return self.emit(f"flatten({a.kobai})", f"flatten({a.text})", f"g.flatten({a.ref})", (symbol,), a.lo, a.hi,
+                         a.smooth, a.depth + 1)
+
     def step(self, a):
-        kind = self.rng.choices(["unary", "binary", "reduce", "reshape", "matmul"], [30, 36, 16, 8, 10])[0]
+        kind = self.rng.choices(["unary", "binary", "reduce", "reshape", "matmul", "normalize", "merge", "flatten"],
+                                [26, 30, 14, 7, 9, 8, 5, 2])[0]
         return getattr(self, kind)(a)
 
     # -- the program ---------------------------------------------------------------------------
@@ -392,15 +498,17 @@ class Program:
             for shape in [n.shape for n in self.nodes] + self.products:
                 size = 1
                 for s in shape:
-                    size *= 1 if s == 1 else e[s]
+                    size *= size_of(s, e)
                 if size > MAX_ELEMENTS:
                     return False
         return True
 
     def make(self):
-        steps = self.rng.randint(2, 7)
-        body = self.body(steps)
         mode = self.rng.choices(["grad", "vjp", "hvp", "multi"], [40, 20, 25, 15])[0]
+        # A second derivative multiplies the graph: hvp programs stay short, so that every program
+        # compiles in seconds (a 9-step hvp once took over 15 minutes and 4.6 GB in g++).
+        steps = self.rng.randint(2, 5 if mode == "hvp" else 9)
+        body = self.body(steps)
         variables = [name for name, role, _ in self.leaves if role == "var"]
         if not variables:  # make the first leaf a var
             name, _, shape = self.leaves[0]
@@ -424,7 +532,7 @@ class Program:
                     f"constexpr auto pullback = vjp({body.kobai}, std::tuple{{{', '.join(chosen)}}}, {seed.kobai});")
                 self.outputs = [body.kobai] + [f"std::get<{i}>(pullback)" for i in range(len(chosen))]
             self.ref_outs = [body.ref]
-            self.smooth = False
+            self.smooth = body.smooth
             return
         f = self.loss(body)
         self.ref_outs = [f.ref]
@@ -491,22 +599,34 @@ class Program:
         calls = []
         for e in self.extents:
             leaves = ", ".join(
-                f'{{"{n}", {{{", ".join(str(e[s]) for s in shape)}}}, {{}}}}' for n, _, shape in self.leaves)
+                f'{{"{n}", {{{self.leaf_extents(shape, e)}}}, {{}}}}' for n, _, shape in self.leaves)
             calls.append("{" + leaves + "}")
         source = "\n  ".join(self.kobai_lines + [f"compile({', '.join(self.outputs)})"])
-        smooth = "true" if self.smooth and self.mode != "vjp" else "false"
+        smooth = "true" if self.smooth else "false"
+        loss_seed = f', "{self.seed_leaf}"' if self.mode == "vjp" else ""
+        direction = self.direction[1] or ""
         out += [f'TEST_CASE("fuzz {name} (seed {self.seed})") {{',
                 "  const fuzz::program_case p{",
                 f'      "{name}", "tests/fuzz/run {self.seed} --only {self.index}", {cpp_string(source)}, {smooth},',
                 "      run<double>, run<float>,",
                 f"      [](const fuzz::call& c) {{ return {reference}; }},",
-                f"      [](const fuzz::call& c) {{ return fuzz::reference_loss({build}, c); }},",
-                f"      {vars_list},",
+                f"      [](const fuzz::call& c) {{ return fuzz::reference_loss({build}, c{loss_seed}); }},",
+                f'      {vars_list}, "{direction}",',
                 "      {" + ", ".join(calls) + "}};",
                 f"  fuzz::check_program(p, {self.seed * 1000003 + self.index}ULL);",
                 "}",
                 f"}}  // namespace fuzz_{name}"]
         return "\n".join(out)
+
+
+def size_of(axis, extents):
+    """The extent of an axis: 1, a symbol's, or the product for flatten's composite symbols."""
+    if axis == 1:
+        return 1
+    size = 1
+    for part in str(axis).split("*"):
+        size *= 1 if part == "1" else extents[part]
+    return size
 
 
 def shape_text(shape):

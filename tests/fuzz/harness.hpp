@@ -105,10 +105,12 @@ struct program_case {
   bool smooth;            // no kinks: finite differences check the reference's gradients
   std::function<std::vector<flat>(const call&, unsigned)> run_double, run_float;
   std::function<std::vector<ref::tensor<double>>(const call&)> reference;
-  // The reference's forward value (output 0) and the var leaves it differentiates, for the
-  // finite-difference check of the reference itself.
+  // For the finite-difference check of the reference itself: the scalar whose gradient outputs
+  // 1..n are (the loss; for a vjp, the seed's inner product with the output), the var leaves in
+  // order, and for an hvp the leaf holding the direction (output 2 is H·direction).
   std::function<double(const call&)> reference_loss;
-  std::vector<std::string> variables;         // for finite differences: gradient outputs 1..n in order
+  std::vector<std::string> variables;
+  std::string direction;
   std::vector<std::vector<leaf_data>> calls;  // shapes and roles; values are drawn by the harness
 };
 
@@ -181,22 +183,45 @@ inline bool finite(const std::vector<ref::tensor<double>>& outputs) {
   return true;
 }
 
-/// Central differences of the reference's loss against its own reverse-mode gradient, at a few
-/// elements of each variable: a check of the oracle, for programs without kinks.
+/// `c` with `leaf` moved by step·(the leaf `along`, or the unit vector at `element`).
+inline call moved(const call& c, const std::string& leaf, double step, const std::string& along, std::size_t element) {
+  call out = c;
+  for (auto& l : out.leaves)
+    if (l.name == leaf)
+      for (std::size_t i = 0; i < l.values.size(); ++i)
+        l.values[i] += along.empty() ? (i == element ? step : 0.0) : step * c.find(along).values[i];
+  return out;
+}
+
+/// Central differences against the reference's own reverse mode, for programs without kinks: the
+/// scalar's gradient at a few elements of each variable, and for an hvp the gradient along the
+/// direction against H·direction. A check of the oracle.
 inline void check_reference(const program_case& p, const call& c, const std::vector<ref::tensor<double>>& want,
                             const std::string& where) {
+  if (!p.direction.empty()) {
+    const double h = 1e-5;
+    const auto plus = p.reference(moved(c, p.variables[0], h, p.direction, 0));
+    const auto minus = p.reference(moved(c, p.variables[0], -h, p.direction, 0));
+    const ref::tensor<double>& hq = want[2];
+    double largest = 0;
+    for (double v : hq.data) largest = std::max(largest, std::abs(v));
+    for (std::size_t i = 0; i < hq.data.size(); ++i) {
+      const double fd = (plus[1].data[i] - minus[1].data[i]) / (2 * h);
+      INFO(where);
+      INFO("the reference's (H·" << p.direction << ")[" << i << "] " << hq.data[i]
+                                 << " against central differences of its gradient " << fd);
+      CHECK(std::abs(fd - hq.data[i]) <= 1e-5 * (1 + std::abs(fd) + largest));
+    }
+  }
   std::mt19937_64 rng(7);
   for (std::size_t k = 0; k < p.variables.size(); ++k) {
     const ref::tensor<double>& gradient = want[1 + k];
     for (int trial = 0; trial < 3 && !gradient.data.empty(); ++trial) {
       const std::size_t i = rng() % gradient.data.size();
-      call plus = c, minus = c;
       const double h = 1e-5;
-      for (auto& l : plus.leaves)
-        if (l.name == p.variables[k]) l.values[i] += h;
-      for (auto& l : minus.leaves)
-        if (l.name == p.variables[k]) l.values[i] -= h;
-      const double fd = (p.reference_loss(plus) - p.reference_loss(minus)) / (2 * h);
+      const double fd = (p.reference_loss(moved(c, p.variables[k], h, "", i)) -
+                         p.reference_loss(moved(c, p.variables[k], -h, "", i))) /
+                        (2 * h);
       double largest = 0;
       for (double v : gradient.data) largest = std::max(largest, std::abs(v));
       INFO(where);
@@ -285,10 +310,15 @@ std::vector<ref::tensor<double>> reference_hvp(Build build, const call& c, const
   return plain;
 }
 template <class Build>
-double reference_loss(Build build, const call& c) {
+double reference_loss(Build build, const call& c, const std::string& seed = "") {
   ref::graph<double> g;
   std::vector<int> leaves;
-  return g[build(g, c, leaves, "")[0]].data.at(0);
+  const auto& out = g[build(g, c, leaves, "")[0]];
+  if (seed.empty()) return out.data.at(0);
+  double inner = 0;  // ⟨seed, y⟩, whose gradient is the vjp
+  const auto& weights = c.find(seed).values;
+  for (std::size_t i = 0; i < out.data.size(); ++i) inner += weights.at(i) * out.data[i];
+  return inner;
 }
 
 }  // namespace fuzz

@@ -190,21 +190,28 @@ class graph {
         a, b, [](S x, S y) { return x / y; }, [](S, S y) { return S(1) / y; },
         [](S x, S y) { return S(0) - x / (y * y); });
   }
-  /// torch.maximum / torch.minimum: the gradient goes to the larger (smaller), halved at ties.
+  /// torch.maximum / torch.minimum: NaN if either is, the gradient goes to the larger (smaller),
+  /// halved at ties.
   int maximum(int a, int b) {
     return zip(
-        a, b, [](S x, S y) { return x < y ? y : x; }, [](S x, S y) { return S(x > y    ? 1.0
-                                                                              : x == y ? 0.5
-                                                                                       : 0.0); },
+        a, b, [](S x, S y) { return is_nan(x) || is_nan(y) ? S(NAN)
+                                    : x < y                ? y
+                                                           : x; },
+        [](S x, S y) {
+          return S(x > y ? 1.0 : x == y ? 0.5 : 0.0);
+        },
         [](S x, S y) {
           return S(y > x ? 1.0 : x == y ? 0.5 : 0.0);
         });
   }
   int minimum(int a, int b) {
     return zip(
-        a, b, [](S x, S y) { return y < x ? y : x; }, [](S x, S y) { return S(x < y    ? 1.0
-                                                                              : x == y ? 0.5
-                                                                                       : 0.0); },
+        a, b, [](S x, S y) { return is_nan(x) || is_nan(y) ? S(NAN)
+                                    : y < x                ? y
+                                                           : x; },
+        [](S x, S y) {
+          return S(x < y ? 1.0 : x == y ? 0.5 : 0.0);
+        },
         [](S x, S y) {
           return S(y < x ? 1.0 : x == y ? 0.5 : 0.0);
         });
@@ -216,6 +223,22 @@ class graph {
   int less(int a, int b) {
     return zip(
         a, b, [](S x, S y) { return S(x < y ? 1.0 : 0.0); }, [](S, S) { return S(0); }, [](S, S) { return S(0); });
+  }
+
+  int greater_equal(int a, int b) {
+    return zip(
+        a, b, [](S x, S y) { return S(x < y ? 0.0 : 1.0); }, [](S, S) { return S(0); }, [](S, S) { return S(0); });
+  }
+  int less_equal(int a, int b) {
+    return zip(
+        a, b, [](S x, S y) { return S(x > y ? 0.0 : 1.0); }, [](S, S) { return S(0); }, [](S, S) { return S(0); });
+  }
+  /// a^b for a > 0: ∂/∂a = b·a^(b−1), ∂/∂b = a^b·log a.
+  int pow(int a, int b) {
+    return zip(
+        a, b, [](S x, S y) { return fn_exp(y * fn_log(x)); },
+        [](S x, S y) { return y * fn_exp((y - S(1)) * fn_log(x)); },
+        [](S x, S y) { return fn_exp(y * fn_log(x)) * fn_log(x); });
   }
 
   /// where(c, a, b): a where c ≠ 0, else b; c gets no gradient.
@@ -292,6 +315,12 @@ class graph {
     for (int axis : axes) folded[static_cast<std::size_t>(axis < 0 ? axis + rank : axis)] = true;
     return folded;
   }
+  /// The elements in row-major order as one axis.
+  int flatten(int a) {
+    T y = (*this)[a];
+    y.shape = {y.size()};
+    return push(std::move(y), {a}, [this, a](const T& g, std::vector<T>& out) { out[0] = {(*this)[a].shape, g.data}; });
+  }
   /// The last two axes swapped.
   int transpose(int a) {
     const T& x = (*this)[a];
@@ -359,6 +388,16 @@ class graph {
     return map(
         a, [](S x) { return (x > S(0) ? x : S(0)) + fn_log1p(fn_exp(S(0) - abs_of(x))); }, [](S x) { return sig(x); });
   }
+  int tan(int a) {
+    return map(
+        a, [](S x) { return fn_sin(x) / fn_cos(x); }, [](S x) { return S(1) / (fn_cos(x) * fn_cos(x)); });
+  }
+  int sign(int a) {
+    return map(
+        a, [](S x) { return S(x > S(0)   ? 1
+                              : x < S(0) ? -1
+                                         : 0); }, [](S) { return S(0); });
+  }
   int relu(int a) {
     return map(
         a, [](S x) { return x > S(0) ? x : S(0); }, [](S x) { return S(x > S(0) ? 1 : 0); });
@@ -386,8 +425,8 @@ class graph {
   }
   /// PyTorch's BCEWithLogitsLoss (mean): softplus(z) − z·y.
   int bce_with_logits(int z, int y) { return mean(sub(softplus(z), mul(z, y)), {}, false); }
-  /// PyTorch's CrossEntropyLoss with probability targets over the last axis: mean over the rest of
-  /// −Σ_c y·log_softmax(z).
+  /// Cross-entropy with probability targets, the classes on the last axis (PyTorch's
+  /// CrossEntropyLoss for logits of rank 1 or 2): the mean over the rest of −Σ_c y·log_softmax(z).
   int cross_entropy(int z, int y) {
     const int log_probabilities = sub(z, logsumexp(z, {-1}, true));
     return mean(neg(sum(mul(y, log_probabilities), {-1}, false)), {}, false);
@@ -517,6 +556,7 @@ class graph {
     return sqrt(x);
   }
   static S abs_of(S x) { return x < S(0) ? S(0) - x : x; }
+  static bool is_nan(S x) { return value(x) != value(x); }
   static S sig(S x) { return S(1) / (S(1) + fn_exp(S(0) - x)); }
   static S pow_of(S x, double p) {
     if (p == std::round(p) && std::abs(p) < 64) {

@@ -269,3 +269,56 @@ TEST_CASE("the plan's invariant: every read of a stored value comes after the st
   }();
   CHECK(ir::verify(outside, logistic::nodes).broken == ir::violation::rule::local_read_at_root);
 }
+
+TEST_CASE("the plan checker names every rule a mutated plan breaks") {
+  // Two top-level loops: Σ_n exp(Σ_m exp(Z[n,m])), whose inner sums are local (per row), and Σ x·t;
+  // and a flattened computed value read by a later loop (a written-out view).
+  constexpr auto Z = input<"Z", 2>;
+  constexpr auto rows = sum(exp(sum<1>(exp(Z))));
+  constexpr auto other = sum(x * t);
+  using two = ir::program_plan<decltype(rows), decltype(other)>;
+  static_assert(ir::verify(two::value, two::nodes).ok());
+  constexpr int row_sum = index_of<decltype(sum<1>(exp(Z))), two::order>;
+  constexpr int total = index_of<decltype(other), two::order>;
+  CHECK_FALSE(two::value.global[row_sum]);
+  CHECK(two::value.loops == 2);
+
+  // The other loop reads a row's sum: outside the iteration that completes it.
+  constexpr auto elsewhere = [] {
+    auto bad = two::value;
+    bad.code[static_cast<std::size_t>(find(bad, ir::instr::accumulate, total))].operands[0] = {ir::source::reduction,
+                                                                                               row_sum, -1};
+    return bad;
+  }();
+  CHECK(ir::verify(elsewhere, two::nodes).broken == ir::violation::rule::buffer_out_of_scope);
+
+  // A second accumulate of the row sum.
+  constexpr auto twice = [] {
+    auto bad = two::value;
+    const int first = find(bad, ir::instr::accumulate, row_sum);
+    bad.code[static_cast<std::size_t>(find(bad, ir::instr::accumulate, total))] =
+        bad.code[static_cast<std::size_t>(first)];
+    return bad;
+  }();
+  CHECK(ir::verify(twice, two::nodes).broken == ir::violation::rule::accumulate_misplaced);
+
+  // The row sum never reset: each row would add to the previous row's (or call's) sums.
+  constexpr auto unreset = [] {
+    auto bad = two::value;
+    bad.code[static_cast<std::size_t>(find(bad, ir::instr::reset, row_sum))].node = total;
+    return bad;
+  }();
+  CHECK(ir::verify(unreset, two::nodes).broken == ir::violation::rule::reset_misplaced);
+
+  // A flattened computed value whose writing loop is gone.
+  constexpr auto flat = sum(flatten(exp(Z)) * sum(exp(Z)));
+  using viewed = ir::program_plan<decltype(flat)>;
+  static_assert(ir::verify(viewed::value, viewed::nodes).ok());
+  constexpr int view = index_of<decltype(flatten(exp(Z))), viewed::order>;
+  constexpr auto unwritten = [] {
+    auto bad = viewed::value;
+    bad.code[static_cast<std::size_t>(find(bad, ir::instr::materialize, view))].node = -1;
+    return bad;
+  }();
+  CHECK(ir::verify(unwritten, viewed::nodes).broken == ir::violation::rule::view_not_written);
+}

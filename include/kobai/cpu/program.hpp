@@ -22,14 +22,6 @@
 #include "kobai/ir/extents.hpp"
 #include "kobai/ir/plan.hpp"
 
-// GCC 12 warns falsely inside the AVX-512 intrinsics that xsimd's exp and friends inline
-// (-Wmaybe-uninitialized on _mm512_undefined_*, GCC bug 105593), which -Werror builds with
-// -march=native would stop on.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 namespace kobai {
 namespace detail {
 
@@ -717,10 +709,20 @@ class program {
           Op::combine(base[static_cast<std::ptrdiff_t>(j) * stride], static_cast<U>(lanes[j]));
   }
 
+// GCC 12 warns falsely inside the AVX-512 intrinsics that xsimd's exp and friends inline
+// (-Wmaybe-uninitialized on _mm512_undefined_*, GCC bug 105593), which -Werror builds with
+// -march=native would stop on; the warning stays on for the rest of the executor.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
   template <class V, class Op, class Array, std::size_t... K>
   static V apply_op(const Array& args, std::index_sequence<K...>) {
     return Op::apply(args[K]...);
   }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
   template <int N, class V, class Args>
   static V apply_node(const Args& args) {
     return [&]<class Op, class... As>(node<Op, As...>*) {
@@ -1401,7 +1403,3 @@ auto call_with_used(const Program& program, const Bindings&... bindings) {
 
 }  // namespace detail
 }  // namespace kobai
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif

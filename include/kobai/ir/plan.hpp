@@ -649,6 +649,7 @@ struct violation {
     buffer_out_of_scope,   // a local stored value read outside the iteration that completes it
     local_read_at_root,    // a value outside every loop reads a stored value that is not global
     accumulate_misplaced,  // a stored value accumulated outside its completing loop, or twice
+    reset_misplaced,       // a stored value not reset once, right before the loop that completes it
     view_not_written,      // a written-out view read before the loop that writes it has ended
   };
   rule broken = rule::none;
@@ -674,16 +675,25 @@ constexpr bool in_scope_of(const plan_data<N>& plan, int inner_of, int at) {
 template <std::size_t N>
 constexpr violation verify(const plan_data<N>& plan, const std::array<node_info, N>& nodes) {
   const auto code = [&](int i) -> const instruction& { return plan.code[static_cast<std::size_t>(i)]; };
-  // Stored values: one accumulate, inside the loop whose end completes them.
+  // Stored values in the plan: one accumulate, inside the loop whose end completes them, and one
+  // reset, among the resets right before that loop.
   for (int r = 0; r < static_cast<int>(N); ++r) {
     if (!stored(plan, nodes, r)) continue;
-    int count = 0;
-    for (int i = 0; i < plan.size; ++i)
+    const int done = plan.done[static_cast<std::size_t>(r)];
+    int accumulates = 0, resets = 0, last = -1;
+    for (int i = 0; i < plan.size; ++i) {
       if (code(i).op == instr::accumulate && code(i).node == r) {
-        const int done = plan.done[static_cast<std::size_t>(r)];
-        if (++count > 1 || code(done).op != instr::enter || !(done < i && i < code(done).match))
+        last = i;
+        if (++accumulates > 1 || code(done).op != instr::enter || !(done < i && i < code(done).match))
           return {violation::rule::accumulate_misplaced, i, r};
       }
+      if (code(i).op == instr::reset && code(i).node == r) {
+        bool adjacent = i < done;
+        for (int j = i + 1; j < done && adjacent; ++j) adjacent = code(j).op == instr::reset;
+        if (++resets > 1 || !adjacent) return {violation::rule::reset_misplaced, i, r};
+      }
+    }
+    if (accumulates > 0 && resets == 0) return {violation::rule::reset_misplaced, last, r};
   }
   for (int i = 0; i < plan.size; ++i) {
     for (const operand& o : code(i).operands) {
