@@ -453,7 +453,7 @@ class Program:
     # -- the program ---------------------------------------------------------------------------
 
     def body(self, steps):
-        rank = self.rng.choice([1, 1, 2, 2, 2, 3])
+        rank = self.rng.choice([0, 1, 1, 2, 2, 2, 2, 3, 3])
         a = self.leaf(self.role(), self.random_shape(rank))
         for _ in range(steps):
             for _attempt in range(5):
@@ -559,6 +559,10 @@ class Program:
                 extra = self.rng.choice(others)
                 self.outputs.append(extra.kobai)
                 self.ref_outs.append(extra.ref)
+            if self.rng.random() < 0.5:  # a leaf asked for as an output, and one output asked for twice
+                leaf = self.rng.choice([n for n in self.nodes if not n.kobai.startswith("e")])
+                self.outputs += [leaf.kobai, body.kobai]
+                self.ref_outs += [leaf.ref, body.ref]
 
     def render(self):
         name = f"p{self.index}"
