@@ -523,38 +523,21 @@ class graph {
     return keep ? folded_node : drop(folded_node, folded);
   }
 
-  static S fn_exp(S x) {
-    using std::exp;
-    return exp(x);
+  // std:: for double and float, found by argument-dependent lookup for the dual numbers.
+#define KOBAI_FUZZ_UNARY(name) \
+  static S fn_##name(S x) {    \
+    using std::name;           \
+    return name(x);            \
   }
-  static S fn_log(S x) {
-    using std::log;
-    return log(x);
-  }
-  static S fn_log1p(S x) {
-    using std::log1p;
-    return log1p(x);
-  }
-  static S fn_expm1(S x) {
-    using std::expm1;
-    return expm1(x);
-  }
-  static S fn_sin(S x) {
-    using std::sin;
-    return sin(x);
-  }
-  static S fn_cos(S x) {
-    using std::cos;
-    return cos(x);
-  }
-  static S fn_tanh(S x) {
-    using std::tanh;
-    return tanh(x);
-  }
-  static S fn_sqrt(S x) {
-    using std::sqrt;
-    return sqrt(x);
-  }
+  KOBAI_FUZZ_UNARY(exp)
+  KOBAI_FUZZ_UNARY(log)
+  KOBAI_FUZZ_UNARY(log1p)
+  KOBAI_FUZZ_UNARY(expm1)
+  KOBAI_FUZZ_UNARY(sin)
+  KOBAI_FUZZ_UNARY(cos)
+  KOBAI_FUZZ_UNARY(tanh)
+  KOBAI_FUZZ_UNARY(sqrt)
+#undef KOBAI_FUZZ_UNARY
   static S abs_of(S x) { return x < S(0) ? S(0) - x : x; }
   static bool is_nan(S x) { return value(x) != value(x); }
   static S sig(S x) { return S(1) / (S(1) + fn_exp(S(0) - x)); }
