@@ -154,6 +154,51 @@ TEST_CASE("float32 sums over nested loops accumulate in double: no drift with N 
 }
 
 TEST_CASE(
+    "float32 local reductions over long loops accumulate in double: a middle axis, a long matrix product, rows "
+    "run as SIMD lanes") {
+  constexpr auto A = input<"A", 3>;
+  constexpr auto M = input<"M", 2>;
+  constexpr auto B = input<"B", 2>;
+  auto middle = compile(sum<1>(A));                          // (b, n, h): b outermost, n folded around the h loop
+  auto rows = compile(log(sum<1, 2>(A)));                    // per row, computed per row: rows run as lanes
+  auto product = compile(matmul(M, B));                      // (m, k)·(k, p) with a long k
+  auto filled = [](auto& t, unsigned call, unsigned salt) {  // not dyadic, so float sums round
+    for (std::size_t i = 0; i < t.size(); ++i)
+      t.data()[i] = static_cast<float>((i * 7 + call + salt) % 11) * 0.1f + 0.013f;
+  };
+  for (unsigned call = 0; call < 2; ++call) {
+    auto Av = xt::xtensor<float, 3>::from_shape({2, 1'600'000, 3});
+    auto Lv = xt::xtensor<float, 3>::from_shape({16, 20'000, 85});
+    auto Mv = xt::xtensor<float, 2>::from_shape({2, 1'600'000});
+    auto Bv = xt::xtensor<float, 2>::from_shape({1'600'000, 3});
+    filled(Av, call, 0);
+    filled(Lv, call, 1);
+    filled(Mv, call, 2);
+    filled(Bv, call, 3);
+    std::vector<double> by_column(6, 0), by_row(16, 0), products(6, 0);
+    for (std::size_t i = 0; i < 2; ++i)
+      for (std::size_t n = 0; n < 1'600'000; ++n)
+        for (std::size_t j = 0; j < 3; ++j) {
+          by_column[i * 3 + j] += Av(i, n, j);
+          products[i * 3 + j] += static_cast<double>(Mv(i, n)) * Bv(n, j);
+        }
+    for (std::size_t i = 0; i < Lv.size(); ++i) by_row[i / (20'000 * 85)] += Lv.data()[i];
+    for (unsigned threads : {1U, 3U}) {
+      INFO("call " << call << ", " << threads << " threads");
+      const xt::xtensor<float, 2> columns = middle.threads(threads)(A = Av);
+      const xt::xtensor<float, 1> logs = rows.threads(threads)(A = Lv);
+      const xt::xtensor<float, 2> matrix = product.threads(threads)(M = Mv, B = Bv);
+      for (std::size_t e = 0; e < 6; ++e) {
+        CHECK(static_cast<double>(columns.data()[e]) == doctest::Approx(by_column[e]).epsilon(1e-6));
+        CHECK(static_cast<double>(matrix.data()[e]) == doctest::Approx(products[e]).epsilon(1e-6));
+      }
+      for (std::size_t r = 0; r < 16; ++r)  // a relative error of ε in the sum is ε in its log
+        CHECK(std::abs(static_cast<double>(logs(r)) - std::log(by_row[r])) < 2e-6);
+    }
+  }
+}
+
+TEST_CASE(
     "simplified zeros and ones keep the shape of what they replace: reductions, numel and gradients agree with "
     "NumPy") {
   constexpr auto X = input<"X", 2>;

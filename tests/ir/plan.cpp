@@ -310,6 +310,23 @@ TEST_CASE("the plan checker names every rule a mutated plan breaks") {
   }();
   CHECK(ir::verify(unreset, two::nodes).broken == ir::violation::rule::reset_misplaced);
 
+  // The row sum marked global, though it completes inside the loop over rows: it would be read
+  // from the tasks' folded results and never reset per row.
+  constexpr auto regional = [] {
+    auto bad = two::value;
+    bad.global[static_cast<std::size_t>(row_sum)] = true;
+    return bad;
+  }();
+  CHECK(ir::verify(regional, two::nodes).broken == ir::violation::rule::scope_mismatch);
+
+  // The row sum never accumulated: its reads would see only the reset.
+  constexpr auto uncomputed = [] {
+    auto bad = two::value;
+    bad.code[static_cast<std::size_t>(find(bad, ir::instr::accumulate, row_sum))].op = ir::instr::compute;
+    return bad;
+  }();
+  CHECK(ir::verify(uncomputed, two::nodes).broken == ir::violation::rule::buffer_not_complete);
+
   // A flattened computed value whose writing loop is gone.
   constexpr auto flat = sum(flatten(exp(Z)) * sum(exp(Z)));
   using viewed = ir::program_plan<decltype(flat)>;
@@ -321,4 +338,13 @@ TEST_CASE("the plan checker names every rule a mutated plan breaks") {
     return bad;
   }();
   CHECK(ir::verify(unwritten, viewed::nodes).broken == ir::violation::rule::view_not_written);
+
+  // The total of a single top-level loop marked local: each task would read its own partial.
+  constexpr int whole = index_of<decltype(sum(exp(Z))), viewed::order>;
+  constexpr auto partial = [] {
+    auto bad = viewed::value;
+    bad.global[static_cast<std::size_t>(whole)] = false;
+    return bad;
+  }();
+  CHECK(ir::verify(partial, viewed::nodes).broken == ir::violation::rule::scope_mismatch);
 }

@@ -279,7 +279,7 @@ class program {
     std::array<T, code_size + 1> value{};
     T* scratch = nullptr;
     double* partial = nullptr;
-    T* lanes = nullptr;
+    double* lanes = nullptr;  // rows as lanes: each lane's accumulators, in double
   };
 
   // `count` elements of `memory`, starting on a 128-byte boundary.
@@ -348,7 +348,7 @@ class program {
         st.lane_offset[r] = lanes;
         lanes += st.size[r] * detail::batch<T>::size;
       }
-    st.task_lanes = padded(lanes, sizeof(T));
+    st.task_lanes = padded(lanes, sizeof(double));
   }
 
   // Views' memory: row-major strides by their own axes and by their source's (for writing it).
@@ -489,24 +489,13 @@ class program {
     }
     return false;
   }
-  // A local reduction over floats that folds its innermost loop (a register per SIMD lane, folded
-  // every 16 batches) or accumulates outside every innermost loop keeps its running total in a
-  // double shadow of its buffer, rounded into the buffer once complete: the loop it folds may run
-  // over the data (the long axis of an outer product is not always the top-level loop). One whose
-  // buffer is indexed by its innermost loop (a row of a matrix product) adds a batch of terms into
-  // memory per iteration and accumulates in its element type, as BLAS does; rows run as SIMD lanes
-  // keep per-lane accumulators.
+  // A local reduction over floats keeps its running total in a double shadow of its buffer,
+  // rounded into the buffer once complete: the loops it folds may run over the data (a middle
+  // axis, the inner dimension of a long matrix product, the rest of a row), and the extents are
+  // known only at run time. Rows run as SIMD lanes keep double lane accumulators likewise.
   template <class T>
   static constexpr bool shadowed(int r) {
-    if (std::is_same_v<T, double> || plan.global[static_cast<std::size_t>(r)] || info(r).k != ir::kind::reduction)
-      return false;
-    for (int a = 0; a < static_cast<int>(code_size); ++a) {
-      if (code(a).op != ir::instr::accumulate || code(a).node != r) continue;
-      for (int p = a - 1; p >= 0; --p)  // the loop directly around it
-        if (code(p).op == ir::instr::enter && code(p).match > a)
-          return !innermost(p) || ((plan.buffer_dims[static_cast<std::size_t>(r)] >> code(p).cls) & 1U) == 0;
-    }
-    return false;
+    return !std::is_same_v<T, double> && !plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction;
   }
   // Where reduction R accumulates in a task: its double partial (or shadow), or its T buffer.
   template <int R, class T>
@@ -621,7 +610,8 @@ class program {
   }
   // Lane r of a local reduction's accumulator element at `offset`, and its stride along class C.
   template <class T>
-  static T* lane_element(const state<T>& st, const task_state<T>& ts, int r, std::ptrdiff_t offset, std::size_t row) {
+  static double* lane_element(const state<T>& st, const task_state<T>& ts, int r, std::ptrdiff_t offset,
+                              std::size_t row) {
     return ts.lanes + st.lane_offset[static_cast<std::size_t>(r)] +
            static_cast<std::size_t>(offset) * detail::batch<T>::size + row;
   }
@@ -635,9 +625,9 @@ class program {
     using V = detail::batch<T>;
     if constexpr (in_row<Row> && O.s == ir::source::reduction && !plan.global[O.node]) {
       const std::ptrdiff_t stride = st.stride[O.node][C] * static_cast<std::ptrdiff_t>(V::size);
-      const T* base = lane_element(st, ts, O.node, at.buffer[O.node], row.r);
+      const double* base = lane_element(st, ts, O.node, at.buffer[O.node], row.r);
       if constexpr (((plan.buffer_dims[O.node] >> C) & 1U) == 0)
-        return V(*base);
+        return V(static_cast<T>(*base));
       else
         return gather<T>(base + i * stride, stride);
     } else if constexpr (in_row<Row> && O.s == ir::source::value && code(O.item).depth > 0) {
@@ -672,12 +662,14 @@ class program {
       if (plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)] == c) return p;
     return -1;
   }
-  template <class T>
-  static detail::batch<T> gather(const T* base, std::ptrdiff_t stride) {
+  // A batch of T from memory of T or (lane accumulators) double.
+  template <class T, class U>
+  static detail::batch<T> gather(const U* base, std::ptrdiff_t stride) {
     using V = detail::batch<T>;
-    if (stride == 1) return V::load_unaligned(base);
+    if constexpr (std::is_same_v<T, U>)
+      if (stride == 1) return V::load_unaligned(base);
     alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
-    for (std::size_t j = 0; j < V::size; ++j) lanes[j] = base[static_cast<std::ptrdiff_t>(j) * stride];
+    for (std::size_t j = 0; j < V::size; ++j) lanes[j] = static_cast<T>(base[static_cast<std::ptrdiff_t>(j) * stride]);
     return V::load_aligned(lanes.data());
   }
 
@@ -704,17 +696,23 @@ class program {
     }
     alignas(V::arch_type::alignment()) std::array<typename V::value_type, V::size> lanes;
     value.store_aligned(lanes.data());
+    if (stride == 1) {  // contiguous: the compiler converts and combines in SIMD
+      for (std::size_t j = 0; j < V::size; ++j) base[j] = Op::combine(base[j], static_cast<U>(lanes[j]));
+      return;
+    }
     for (std::size_t j = 0; j < V::size; ++j)
       base[static_cast<std::ptrdiff_t>(j) * stride] =
           Op::combine(base[static_cast<std::ptrdiff_t>(j) * stride], static_cast<U>(lanes[j]));
   }
 
-// GCC 12 warns falsely inside the AVX-512 intrinsics that xsimd's exp and friends inline
-// (-Wmaybe-uninitialized on _mm512_undefined_*, GCC bug 105593), which -Werror builds with
-// -march=native would stop on; the warning stays on for the rest of the executor.
+// GCC 12 warns falsely inside the AVX-512 intrinsics that xsimd's exp, log and friends inline
+// (-Wmaybe-uninitialized, and -Wuninitialized at -O2, on _mm512_undefined_*, GCC bug 105593),
+// which -Werror builds with -march=native would stop on; the warnings stay on for the rest of the
+// executor.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
   template <class V, class Op, class Array, std::size_t... K>
   static V apply_op(const Array& args, std::index_sequence<K...>) {
@@ -853,7 +851,7 @@ class program {
   }
 
   // The innermost loop entered at I: SIMD batches along its class, then a scalar tail. A
-  // reduction folding this class accumulates in a register, added to its buffer every 16 batches.
+  // reduction folding this class accumulates in a register, added to its accumulator every 16 batches.
   template <class T, int I, class Point, class Row = no_row>
   static void run_innermost(const state<T>& st, task_state<T>& ts, const Point& point, std::ptrdiff_t begin,
                             std::ptrdiff_t end, const Row& row = {}) {
@@ -887,8 +885,8 @@ class program {
             double& slot = ts.partial[st.partial_offset[step.node] + static_cast<std::size_t>(at.buffer[step.node])];
             slot = op::combine(slot, horizontal<op>(folding[J]));
           } else if constexpr (in_row<Row>) {  // the row's lane of its accumulator
-            T* slot = lane_element(st, ts, step.node, at.buffer[step.node], row_of(row));
-            *slot = static_cast<T>(op::combine(static_cast<double>(*slot), horizontal<op>(folding[J])));
+            double* slot = lane_element(st, ts, step.node, at.buffer[step.node], row_of(row));
+            *slot = op::combine(*slot, horizontal<op>(folding[J]));
           } else {
             auto* slot = accumulator<step.node>(st, ts) + at.buffer[step.node];
             *slot = static_cast<std::remove_reference_t<decltype(*slot)>>(
@@ -1048,7 +1046,7 @@ class program {
     const std::ptrdiff_t chunk = (extent / static_cast<std::ptrdiff_t>(tasks) + width - 1) / width * width;
     T* base_t = line_aligned(scratch<T, 0>(), tasks * st.task_t);
     double* base_d = line_aligned(scratch<double, 1>(), tasks * st.task_d);
-    T* base_lanes = line_aligned(scratch<T, 4>(), lanes_mode(I) ? tasks * st.task_lanes : 0);
+    double* base_lanes = line_aligned(scratch<double, 4>(), lanes_mode(I) ? tasks * st.task_lanes : 0);
     auto task = [&](std::size_t k) {
       task_state<T> ts;
       ts.scratch = base_t + k * st.task_t;
@@ -1060,8 +1058,7 @@ class program {
           std::fill_n(buffer(st, ts, R), st.size[R], static_cast<T>(op::identity));
           std::fill_n(ts.partial + st.partial_offset[R], st.size[R], op::identity);
           if constexpr (lanes_mode(I))
-            std::fill_n(ts.lanes + st.lane_offset[R], st.size[R] * detail::batch<T>::size,
-                        static_cast<T>(op::identity));
+            std::fill_n(ts.lanes + st.lane_offset[R], st.size[R] * detail::batch<T>::size, op::identity);
         }
       });
       const std::ptrdiff_t begin = std::min(extent, static_cast<std::ptrdiff_t>(k) * chunk);
@@ -1174,7 +1171,7 @@ class program {
 
   // A reduction's per-lane accumulators in lanes mode: its buffer element e is lanes [e·W, e·W + W).
   template <class T>
-  static T* lane_slot(const state<T>& st, const task_state<T>& ts, int r) {
+  static double* lane_slot(const state<T>& st, const task_state<T>& ts, int r) {
     return ts.lanes + st.lane_offset[static_cast<std::size_t>(r)] +
            static_cast<std::size_t>(buffer_offset(st, ts, r)) * detail::batch<T>::size;
   }
@@ -1198,7 +1195,7 @@ class program {
         else
           return gather<T>(base, st.stride[O.node][C]);
       } else {  // local: completed earlier in this row group, one accumulator per lane
-        return V::load_unaligned(lane_slot(st, ts, O.node));
+        return gather<T>(lane_slot(st, ts, O.node), 1);
       }
     } else if constexpr (O.s == ir::source::view) {
       return gather<T>(st.view_data[O.node] + view_offset(st, ts, O.node), view_step<false>(st, O.node, C));
@@ -1239,8 +1236,7 @@ class program {
             ts.partial[st.partial_offset[ins.node] + static_cast<std::size_t>(buffer_offset(st, ts, ins.node))];
         slot = op::combine(slot, horizontal<op>(value));
       } else {
-        T* slot = lane_slot(st, ts, ins.node);
-        op::combine(V::load_unaligned(slot), value).store_unaligned(slot);
+        combine_into<op>(value, lane_slot(st, ts, ins.node), 1);
       }
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = output_slot(ins.node);
@@ -1248,7 +1244,7 @@ class program {
               st.out[k] + offset_of(ts, ins.node, st.out_stride[k]), st.out_stride[k][axis_of(ins.node, C)]);
     } else if constexpr (ins.op == ir::instr::reset) {
       using op = reducer<ins.node>;
-      std::fill_n(ts.lanes + st.lane_offset[ins.node], st.size[ins.node] * V::size, static_cast<T>(op::identity));
+      std::fill_n(ts.lanes + st.lane_offset[ins.node], st.size[ins.node] * V::size, op::identity);
     } else if constexpr (ins.op == ir::instr::materialize) {
       scatter(lane_operand<T, ins.operands[0], C>(st, ts, point, values),
               st.view_data[ins.node] + source_offset(st, ts, ins.node), view_step<true>(st, ins.node, C));
@@ -1262,12 +1258,12 @@ class program {
       if constexpr (completes<I>(R) && !accumulates_in_double(R) && ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0) {
         using op = reducer<R>;
         constexpr std::size_t width = detail::batch<T>::size;
-        T* lanes = ts.lanes + st.lane_offset[R];
+        double* lanes = ts.lanes + st.lane_offset[R];
         double* part = ts.partial + st.partial_offset[R];
         for (std::size_t e = 0; e < st.size[R]; ++e)
           for (std::size_t j = 0; j < width; ++j) {
-            part[e] = op::combine(part[e], static_cast<double>(lanes[e * width + j]));
-            lanes[e * width + j] = static_cast<T>(op::identity);
+            part[e] = op::combine(part[e], lanes[e * width + j]);
+            lanes[e * width + j] = op::identity;
           }
       }
     });

@@ -650,6 +650,7 @@ struct violation {
     local_read_at_root,    // a value outside every loop reads a stored value that is not global
     accumulate_misplaced,  // a stored value accumulated outside its completing loop, or twice
     reset_misplaced,       // a stored value not reset once, right before the loop that completes it
+    scope_mismatch,        // a reduction marked global but completed inside a loop, or local but not
     view_not_written,      // a written-out view read before the loop that writes it has ended
   };
   rule broken = rule::none;
@@ -676,7 +677,9 @@ template <std::size_t N>
 constexpr violation verify(const plan_data<N>& plan, const std::array<node_info, N>& nodes) {
   const auto code = [&](int i) -> const instruction& { return plan.code[static_cast<std::size_t>(i)]; };
   // Stored values in the plan: one accumulate, inside the loop whose end completes them, and one
-  // reset, among the resets right before that loop.
+  // reset, among the resets right before that loop; a reduction is global (folded across tasks,
+  // read from its folded result) exactly when that loop is a top-level one.
+  std::array<bool, N> accumulated{};
   for (int r = 0; r < static_cast<int>(N); ++r) {
     if (!stored(plan, nodes, r)) continue;
     const int done = plan.done[static_cast<std::size_t>(r)];
@@ -694,6 +697,10 @@ constexpr violation verify(const plan_data<N>& plan, const std::array<node_info,
       }
     }
     if (accumulates > 0 && resets == 0) return {violation::rule::reset_misplaced, last, r};
+    accumulated[static_cast<std::size_t>(r)] = accumulates > 0;
+    if (accumulates > 0 && nodes[static_cast<std::size_t>(r)].k == kind::reduction &&
+        plan.global[static_cast<std::size_t>(r)] != (code(done).depth == 0))
+      return {violation::rule::scope_mismatch, last, r};
   }
   for (int i = 0; i < plan.size; ++i) {
     for (const operand& o : code(i).operands) {
@@ -703,7 +710,7 @@ constexpr violation verify(const plan_data<N>& plan, const std::array<node_info,
           return {violation::rule::value_out_of_scope, i, o.node};
       } else if (o.s == source::reduction) {
         const auto r = static_cast<std::size_t>(o.node);
-        if (!stored(plan, nodes, o.node)) return {violation::rule::buffer_not_complete, i, o.node};
+        if (!stored(plan, nodes, o.node) || !accumulated[r]) return {violation::rule::buffer_not_complete, i, o.node};
         const int done = plan.done[r];
         if (code(done).op != instr::enter || code(done).match >= i)
           return {violation::rule::buffer_not_complete, i, o.node};
