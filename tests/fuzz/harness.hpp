@@ -256,7 +256,7 @@ inline void check_program(const program_case& p, std::uint64_t seed) {
         REQUIRE(got.size() == expected.size());
         for (std::size_t o = 0; o < got.size(); ++o) {
           std::string why;
-          const bool ok = single ? agrees(got[o], expected[o], 2e-3, 0.05, 1e-5, why)
+          const bool ok = single ? agrees(got[o], expected[o], 1e-4, 0.05, 1e-6, why)
                                  : agrees(got[o], expected[o], 1e-8, 1e-3, 1e-11, why);
           totals().comparisons += static_cast<long>(expected[o].data.size());
           if (!ok) {
