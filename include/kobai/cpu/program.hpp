@@ -1231,11 +1231,7 @@ class program {
         // so because a later loop reads it)
         combine_into<op>(value, accumulator<ins.node>(st, ts) + buffer_offset(st, ts, ins.node),
                          st.stride[ins.node][C]);
-      } else if constexpr (accumulates_in_double(ins.node)) {  // the rows' lanes fold into the partial
-        double& slot =
-            ts.partial[st.partial_offset[ins.node] + static_cast<std::size_t>(buffer_offset(st, ts, ins.node))];
-        slot = op::combine(slot, horizontal<op>(value));
-      } else {
+      } else {  // the lanes are double, folded into the partials after each block of rows
         combine_into<op>(value, lane_slot(st, ts, ins.node), 1);
       }
     } else if constexpr (ins.op == ir::instr::store) {
@@ -1255,7 +1251,7 @@ class program {
   template <class T, int I>
   static void flush_lanes(const state<T>& st, task_state<T>& ts) {
     for_reductions([&]<int R>() {
-      if constexpr (completes<I>(R) && !accumulates_in_double(R) && ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0) {
+      if constexpr (completes<I>(R) && ((plan.buffer_dims[R] >> code(I).cls) & 1U) == 0) {
         using op = reducer<R>;
         constexpr std::size_t width = detail::batch<T>::size;
         double* lanes = ts.lanes + st.lane_offset[R];
