@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kobai/device.hpp"
+#include "kobai/device_program.hpp"
 #include "kobai/kobai.hpp"
 
 using namespace kobai;

@@ -10,7 +10,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "kobai/cpu/program.hpp"
-#include "kobai/device.hpp"
+#include "kobai/device_program.hpp"
 #include "kobai/kobai.hpp"
 #include "kobai/train/sgd.hpp"
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <exception>
 #include <kobai/cpu/program.hpp>
-#include <kobai/device.hpp>
+#include <kobai/device_program.hpp>
 #include <kobai/kobai.hpp>
 using namespace kobai;
 using namespace kobai::literals;  // 4_c, 0.5_c: exact constants

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "heap_count.hpp"
-#include "kobai/device.hpp"
+#include "kobai/device_program.hpp"
 #include "kobai/kobai.hpp"
 
 using namespace kobai;

@@ -1,7 +1,7 @@
 // A program for a device takes device tensors: a host container bound to it is refused at
 // compile time, with the copy to make.
 // expect: kobai: on a device, bind each tensor leaf to a device_tensor of its rank
-#include <kobai/device.hpp>
+#include <kobai/device_program.hpp>
 #include <kobai/kobai.hpp>
 using namespace kobai;
 int main() {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <tuple>
 
-#include "kobai/device.hpp"
+#include "kobai/device_program.hpp"
 #include "kobai/kobai.hpp"
 
 using namespace kobai;

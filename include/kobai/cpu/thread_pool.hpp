@@ -1,37 +1,28 @@
 // A persistent pool of worker threads for the CPU executor: runs numbered tasks, the caller
-// taking part, with no allocation per run.
+// taking part, with no allocation per run. The process-wide pool and the workers' loop are
+// compiled in the runtime library (runtime/thread_pool.cpp), so a process has one pool however
+// many shared libraries use kobai.
 #pragma once
 
-#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "kobai/runtime/export.hpp"
+
 namespace kobai::cpu {
 
-class thread_pool {
+class KOBAI_RUNTIME_API thread_pool {
  public:
   /// The process-wide pool, started on first use with one worker per hardware thread but one.
-  static thread_pool& instance() {
-    static thread_pool pool(std::max(1u, std::thread::hardware_concurrency()));
-    return pool;
-  }
+  static thread_pool& instance();
 
-  explicit thread_pool(unsigned threads) {
-    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
-  }
+  explicit thread_pool(unsigned threads);
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
-  ~thread_pool() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    start_.notify_all();
-    for (auto& worker : workers_) worker.join();
-  }
+  ~thread_pool();
 
   /// Threads that can run tasks at once, the caller included.
   [[nodiscard]] unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
@@ -62,32 +53,9 @@ class thread_pool {
 
  private:
   // Claims tasks until none are left.
-  void drain() {
-    for (;;) {
-      std::size_t i;
-      {
-        std::lock_guard lock(mutex_);
-        if (next_ >= tasks_) return;
-        i = next_++;
-      }
-      call_(context_, i);
-    }
-  }
-
-  void work(unsigned) {
-    std::size_t seen = 0;
-    for (;;) {
-      {
-        std::unique_lock lock(mutex_);
-        start_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-        if (stopping_) return;
-        seen = generation_;
-      }
-      drain();
-      std::lock_guard lock(mutex_);
-      if (--active_ == 0) done_.notify_one();
-    }
-  }
+  void drain();
+  // A worker's loop: waits for a run, takes part in it, until the pool stops.
+  void work(unsigned);
 
   std::vector<std::thread> workers_;
   std::mutex run_mutex_;  // one run at a time

@@ -20,7 +20,7 @@
 #include <unordered_map>
 
 #include "kobai/core/text.hpp"
-#include "kobai/runtime/device.hpp"
+#include "kobai/runtime/memory.hpp"
 
 namespace kobai::runtime {
 

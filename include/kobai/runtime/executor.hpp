@@ -20,7 +20,7 @@
 #include "kobai/core/error.hpp"
 #include "kobai/expr/environment.hpp"
 #include "kobai/ir/extents.hpp"
-#include "kobai/runtime/device.hpp"
+#include "kobai/runtime/memory.hpp"
 #include "kobai/runtime/tensor.hpp"
 
 namespace kobai::runtime {

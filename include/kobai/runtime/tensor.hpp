@@ -12,7 +12,7 @@
 
 #include <xtensor/xtensor.hpp>
 
-#include "kobai/runtime/device.hpp"
+#include "kobai/runtime/memory.hpp"
 
 namespace kobai {
 

@@ -1,20 +1,20 @@
-// The device interface the GPU executor runs on: memory, copies, loading generated programs and
-// launching their kernels. Two implementations: the CUDA driver (runtime/cuda_driver.hpp) and a
-// host emulator that runs the same generated source compiled as C++ (runtime/emulator.hpp), so
-// the whole launch path is tested on machines without a GPU.
+// Device memory and the device interface the GPU executor runs on: memory, copies, loading
+// generated programs and launching their kernels. Implementations: host memory (here, for programs
+// on the CPU), the CUDA driver (runtime/cuda_driver.hpp) and a host emulator that runs the same
+// generated source compiled as C++ (runtime/emulator.hpp), so the whole launch path is tested on
+// machines without a GPU. The non-inline parts are compiled in the runtime library (runtime/memory.cpp).
 #pragma once
 
 #include <atomic>
 #include <cstddef>
-#include <cstring>
 #include <memory>
-#include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "kobai/codegen/cuda.hpp"
 #include "kobai/core/error.hpp"
+#include "kobai/runtime/export.hpp"
 
 namespace kobai {
 
@@ -34,9 +34,9 @@ struct loaded_program {
   std::vector<void*> kernels;
 };
 
-class device_backend {
+class KOBAI_RUNTIME_API device_backend {
  public:
-  virtual ~device_backend() = default;
+  virtual ~device_backend();  // out of line: the vtable and type_info live in the runtime library
   [[nodiscard]] virtual std::string name() const = 0;
   /// Device memory; throws device_error when there is not enough. release(nullptr) does nothing.
   void* allocate(std::size_t bytes) {
@@ -71,39 +71,26 @@ class device_backend {
 
 /// A backend whose memory is the host's (64-byte aligned for SIMD loads; exhaustion is
 /// std::bad_alloc, as for any host memory): copies are memcpy.
-class host_resident : public device_backend {
+class KOBAI_RUNTIME_API host_resident : public device_backend {
  public:
-  void* do_allocate(std::size_t bytes) override {
-    return ::operator new (bytes == 0 ? 1 : bytes, std::align_val_t{64});
-  }
-  void release(void* memory) noexcept override { ::operator delete (memory, std::align_val_t{64}); }
-  void copy_to_device(void* device, const void* host, std::size_t bytes) override { copy(device, host, bytes); }
-  void copy_to_host(void* host, const void* device, std::size_t bytes) override { copy(host, device, bytes); }
-  void copy_on_device(void* to, const void* from, std::size_t bytes) override { copy(to, from, bytes); }
-  void synchronize() override {}
-
- private:
-  static void copy(void* to, const void* from, std::size_t bytes) {
-    if (bytes) std::memcpy(to, from, bytes);
-  }
+  void* do_allocate(std::size_t bytes) override;
+  void release(void* memory) noexcept override;
+  void copy_to_device(void* device, const void* host, std::size_t bytes) override;
+  void copy_to_host(void* host, const void* device, std::size_t bytes) override;
+  void copy_on_device(void* to, const void* from, std::size_t bytes) override;
+  void synchronize() override;
 };
 
 /// Host memory behind the same interface: where tensors live when a program runs on the CPU.
-class host_memory final : public host_resident {
+class KOBAI_RUNTIME_API host_memory final : public host_resident {
  public:
-  static const std::shared_ptr<device_backend>& instance() {
-    static const std::shared_ptr<device_backend> memory = std::make_shared<host_memory>();
-    return memory;
-  }
-  [[nodiscard]] std::string name() const override { return "CPU"; }
-  const loaded_program& load(const codegen::cuda_program&) override {
-    throw device_error("kobai: the CPU runs programs with its own executor, not generated kernels");
-  }
-  void launch(void*, unsigned, unsigned, const void*, std::size_t) override {
-    throw device_error("kobai: the CPU runs programs with its own executor, not generated kernels");
-  }
-  [[nodiscard]] unsigned block_threads() const override { return 1; }
-  [[nodiscard]] unsigned max_blocks() const override { return 1; }
+  /// The process-wide host backend (one per process: tensors on it are accepted everywhere).
+  static const std::shared_ptr<device_backend>& instance();
+  [[nodiscard]] std::string name() const override;
+  const loaded_program& load(const codegen::cuda_program&) override;
+  void launch(void*, unsigned, unsigned, const void*, std::size_t) override;
+  [[nodiscard]] unsigned block_threads() const override;
+  [[nodiscard]] unsigned max_blocks() const override;
 };
 
 /// Device memory owned by one object, released on its backend when it goes.
