@@ -1,5 +1,6 @@
 # Consumer test: install kobai to a scratch prefix, then build and run a tiny program against it,
-# once with find_package(kobai) and once with add_subdirectory.
+# once with find_package(kobai) and once with add_subdirectory. The program links the compiled
+# runtime (libkobai-runtime.so) through kobai::kobai and finds it at run time by its RPATH.
 # Run as: cmake -DKOBAI_BINARY_DIR=... -DKOBAI_SOURCE_DIR=... -DWORK_DIR=... -DGENERATOR=... -P package_test.cmake
 file(REMOVE_RECURSE "${WORK_DIR}")
 function(run)
@@ -10,12 +11,21 @@ function(run)
   set(last_output "${output}" PARENT_SCOPE)
 endfunction()
 run(${CMAKE_COMMAND} --install "${KOBAI_BINARY_DIR}" --prefix "${WORK_DIR}/prefix")
+file(GLOB_RECURSE installed_runtime "${WORK_DIR}/prefix/*/libkobai-runtime.so")
+file(GLOB_RECURSE installed_targets "${WORK_DIR}/prefix/*/kobaiTargets.cmake")
+if(NOT installed_runtime OR NOT installed_targets)
+  message(FATAL_ERROR "the install tree lacks libkobai-runtime.so or kobaiTargets.cmake")
+endif()
+file(READ "${installed_targets}" exported)
+if(NOT exported MATCHES "kobai::runtime" OR NOT exported MATCHES "kobai::kobai")
+  message(FATAL_ERROR "${installed_targets} does not export kobai::kobai and kobai::runtime")
+endif()
 foreach(mode find_package add_subdirectory)
   run(${CMAKE_COMMAND} -S "${KOBAI_SOURCE_DIR}/tests/package" -B "${WORK_DIR}/${mode}" -G "${GENERATOR}"
       -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DKOBAI_CONSUME=${mode} -DKOBAI_SOURCE_DIR=${KOBAI_SOURCE_DIR})
   run(${CMAKE_COMMAND} --build "${WORK_DIR}/${mode}")
   run("${WORK_DIR}/${mode}/consumer")
-  if(NOT last_output MATCHES "d/dx x\\^4 at 5 = 500")
+  if(NOT last_output MATCHES "d/dx x\\^4 at 5 = 500\nsum on CPU = 10\n")
     message(FATAL_ERROR "consumer (${mode}) printed: ${last_output}")
   endif()
 endforeach()
