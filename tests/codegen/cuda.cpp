@@ -74,8 +74,8 @@ TEST_CASE("run-time values are parameters, never literals in the source") {
   // text, so one compiled kernel serves every size and value.
   const auto [dw, db] = grad(mse_loss, w, b);
   const auto source = codegen::render<float>(mse_loss, dw, db).source;
-  CHECK(source.find("  double s3;\n  double s4;\n") != std::string::npos);  // w and b arrive as fields
+  CHECK(source.find("  double s3_b;\n  double s4_w;\n") != std::string::npos);  // w and b arrive as fields
   CHECK(source.find("  long long e0;\n") != std::string::npos);             // so does N
-  CHECK(source.find("kobai_ipow(double(r") != std::string::npos);           // 1/N is computed from it
+  CHECK(source.find("ipow_(double(r") != std::string::npos);           // 1/N is computed from it
   CHECK(codegen::render<float>(mse(w * x + b, t)).source == codegen::render<float>(mse(w * x + b, t)).source);
 }

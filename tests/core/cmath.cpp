@@ -33,6 +33,7 @@ static_assert(m::exp(0.0) == 1.0);
 static_assert(m::log(1.0) == 0.0);
 static_assert(m::sqrt(4.0) == 2.0);
 static_assert(m::sin(0.0) == 0.0 && m::cos(0.0) == 1.0);
+static_assert(m::erf(0.5) > 0.5204998778130465 - 1e-15 && m::erf(0.5) < 0.5204998778130465 + 1e-15);
 static_assert(m::exp(1.0) > 2.718281828459045 - 1e-15 && m::exp(1.0) < 2.718281828459045 + 1e-15);
 static_assert(kobai::math::exp(1.0) == m::exp(1.0));  // the dispatcher picks the constexpr path
 
@@ -88,6 +89,17 @@ TEST_CASE("sqrt and pow match libm") {
   for (double a : {-1.0, -2.0, -0.5})  // negative bases with integer exponents, large ones too
     for (double b : {3.0, 64.0, 65.0, 100.0, -7.0}) CHECK(relative_error(m::pow(a, b), std::pow(a, b)) < 1e-14);
   CHECK(std::isnan(m::pow(-2.0, 0.5)));
+}
+
+TEST_CASE("erf matches libm to 1e-14 relative, and is odd and saturates") {
+  CHECK(worst_error(
+            m::erf, [](double x) { return std::erf(x); }, -7, 7) < 1e-14);
+  CHECK(worst_error(
+            m::erf, [](double x) { return std::erf(x); }, -1e-3, 1e-3) < 1e-15);
+  CHECK(m::erf(0.0) == 0.0);
+  CHECK(m::erf(30.0) == 1.0);
+  CHECK(m::erf(-30.0) == -1.0);
+  CHECK(std::isnan(m::erf(std::numeric_limits<double>::quiet_NaN())));
 }
 
 TEST_CASE("special values follow IEEE conventions") {

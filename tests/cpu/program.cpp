@@ -160,3 +160,24 @@ TEST_CASE("xt::adapt binds existing memory without a copy") {
   auto view = xt::adapt(memory, std::array<std::size_t, 1>{5});
   CHECK(compile(sum(x * x))(x = view) == 55.0);
 }
+
+TEST_CASE_TEMPLATE("erf and its gradient over a tensor: libm's erf and 2/sqrt(pi)·exp(-x²) by hand, twice", T, float,
+                   double) {
+  // 1003 elements: SIMD batches and a scalar tail; the loss sums w·erf(x) so dloss/dx = w·erf'(x).
+  constexpr auto loss = sum(w * erf(x));
+  const auto program = compile(loss, grad(loss, x), grad(loss, w));
+  const double tolerance = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+  for (unsigned seed : {1U, 2U}) {  // the second run has new data
+    const auto X = random_vector<T>(1003, seed);
+    const T scale = seed == 1 ? T(0.75) : T(-1.5);
+    const auto [value, dx, dw] = program(x = X, w = scale);
+    double sum_erf = 0;
+    for (std::size_t i = 0; i < X.size(); ++i) {
+      const double xi = X(i), slope = 2 / std::sqrt(std::acos(-1.0)) * std::exp(-xi * xi);
+      sum_erf += std::erf(xi);
+      CHECK(std::abs(dx(i) - scale * slope) <= tolerance * 2);
+    }
+    CHECK(std::abs(dw - sum_erf) <= tolerance * 1003);
+    CHECK(std::abs(value - scale * sum_erf) <= tolerance * 1003 * 1.5);
+  }
+}

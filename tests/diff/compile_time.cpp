@@ -75,6 +75,13 @@ static_assert(eval(grad(clamp(x, -1_c, 1_c), x), at(x = 1.5)) == 0.0);
 static_assert(gradcheck(sin(x) * exp(w * x) / (x + 1_c), at(x = 0.5, w = -1.5)).passed());
 static_assert(gradcheck(softplus(x * w) - log(1_c + pow<2>(x)), at(x = 0.3, w = 2.0)).variables_checked == 2);
 
+// erf: erf(½) = 0.5204998778130465 (libm); d/dx = 2/√π·e^(−x²) and d²/dx² = −2x·2/√π·e^(−x²), by
+// hand, at x = ½: 0.8787825789354448 and −0.8787825789354448; erf(0) folds to the exact 0.
+static_assert(close(eval(erf(x), at(x = 0.5)), 0.5204998778130465));
+static_assert(close(eval(grad(erf(x), x), at(x = 0.5)), 0.8787825789354448));
+static_assert(close(eval(grad(grad(erf(x), x), x), at(x = 0.5)), -0.8787825789354448));
+static_assert(same(erf(0_c), 0_c));
+
 TEST_CASE("structured bindings over grad") {
   auto [dw, db] = grad(affine, w, b);
   CHECK(eval(dw, at(t = 5.0)) == 5.0);

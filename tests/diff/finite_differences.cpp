@@ -82,6 +82,7 @@ TEST_CASE("trigonometric and activations") {
   check_unary(cos(x), everywhere, "cos");
   check_unary(tan(x), {-1.2, -0.6, -0.1, 0.2, 0.7, 1.3}, "tan");
   check_unary(tanh(x), everywhere, "tanh");
+  check_unary(erf(x), everywhere, "erf");
   check_unary(sigmoid(x), {-40, -2.5, -0.3, 0.0, 0.9, 3.1, 40}, "sigmoid");
   check_unary(softplus(x), {-40, -2.5, -0.3, 0.0, 0.9, 3.1, 40}, "softplus");
 }

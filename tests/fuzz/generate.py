@@ -142,7 +142,7 @@ class Program:
                          a.depth + 1)
 
     def unary(self, a):
-        op = self.rng.choice(["exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus",
+        op = self.rng.choice(["exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "erf", "sigmoid", "softplus",
                               "relu", "abs", "neg", "square", "cube", "reciprocal", "rsqrt", "cbrt", "scale",
                               "detach", "tan", "sign", "self"])
         d = a.depth + 1
@@ -194,7 +194,7 @@ class Program:
             bounds = sorted([a.lo ** p, a.hi ** p])
             return self.emit(kobai, kobai.replace(a.kobai, a.text), f"g.power({a.ref}, {p!r})", a.shape, bounds[0],
                              bounds[1], a.smooth, d)
-        if op in ("sin", "cos", "tanh"):
+        if op in ("sin", "cos", "tanh", "erf"):
             return self.emit(f"{op}({a.kobai})", f"{op}({a.text})", f"g.{op}({a.ref})", a.shape, -1, 1, a.smooth, d)
         if op == "sigmoid":
             return self.emit(f"sigmoid({a.kobai})", f"sigmoid({a.text})", f"g.sigmoid({a.ref})", a.shape, 0, 1,

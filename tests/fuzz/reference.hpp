@@ -48,6 +48,7 @@ inline dual sqrt(dual x) {
   return {y, x.t / (2 * y)};
 }
 inline dual log1p(dual x) { return {std::log1p(x.v), x.t / (1 + x.v)}; }
+inline dual erf(dual x) { return {std::erf(x.v), 1.1283791670955126 * std::exp(-x.v * x.v) * x.t}; }
 inline dual expm1(dual x) { return {std::expm1(x.v), std::exp(x.v) * x.t}; }
 inline dual pow(dual x, double p) { return {std::pow(x.v, p), p * std::pow(x.v, p - 1) * x.t}; }
 
@@ -380,6 +381,10 @@ class graph {
     return map(
         a, [](S x) { return fn_tanh(x); }, [](S x) { return S(1) - fn_tanh(x) * fn_tanh(x); });
   }
+  int erf(int a) {  // d/dx = 2/√π · e^(−x²), derived by hand
+    return map(
+        a, [](S x) { return fn_erf(x); }, [](S x) { return S(1.1283791670955126) * fn_exp(S(0) - x * x); });
+  }
   int sigmoid(int a) {
     return map(
         a, [](S x) { return sig(x); }, [](S x) { return sig(x) * (S(1) - sig(x)); });
@@ -536,6 +541,7 @@ class graph {
   KOBAI_FUZZ_UNARY(sin)
   KOBAI_FUZZ_UNARY(cos)
   KOBAI_FUZZ_UNARY(tanh)
+  KOBAI_FUZZ_UNARY(erf)
   KOBAI_FUZZ_UNARY(sqrt)
 #undef KOBAI_FUZZ_UNARY
   static S abs_of(S x) { return x < S(0) ? S(0) - x : x; }

@@ -143,6 +143,19 @@ TEST_CASE("a tanh network: cached per-row values in per-thread scratch, (D, H) g
       net, grad(net, W1), grad(net, b1), grad(net, w2), grad(net, b));
 }
 
+TEST_CASE("erf and a GELU layer with their gradients: the ops' shared math on the device") {
+  constexpr auto gelu = x * (1_c + erf(x * w)) / 2_c;  // GELU for w = 1/√2
+  constexpr auto loss = mean(pow<2>(gelu - t));
+  const auto xs = random_tensor<double, 1>({203}, 21), ts = random_tensor<double, 1>({203}, 22);
+  same_as_cpu(
+      1e-12,
+      [&](const auto& p) {
+        const auto& m = p.backend();
+        return std::tuple{x = to_device(xs, m), t = to_device(ts, m), w = 0.7071067811865476};
+      },
+      loss, grad(loss, w), erf(x));
+}
+
 TEST_CASE("max, min and logsumexp with its gradient: folds other than sums, and three loops") {
   constexpr auto v = var<"v", 1>;
   const auto vs = random_tensor<double, 1>({1001}, 12);
@@ -241,7 +254,7 @@ TEST_CASE("a per-row value read by a later loop: each thread owns its rows, with
       },
       mean(z), z - mean(z), sum(z * z));
   const auto& source = device_program<decltype(mean(z)), decltype(z - mean(z))>::cuda_source<float>().source;
-  CHECK(source.find("a.results[a.f6 + i0 * slice + e] = 0;") != std::string::npos);  // its row's slice
+  CHECK(source.find("a.results[a.f6_sum + i0 * slice + e] = 0;") != std::string::npos);  // its row's slice
 }
 
 TEST_CASE("a view of a value without axes, as an output and read by a loop") {

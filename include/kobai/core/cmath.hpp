@@ -195,6 +195,17 @@ constexpr double pow(double a, double b) {
   return exp(b * log(a));
 }
 
+/// erf x = 2/√π · e^(−x²) · Σₙ 2ⁿ x^(2n+1) / (1·3·…·(2n+1)): every term positive, so no
+/// cancellation; |erf x| rounds to 1 beyond 6.
+constexpr double erf(double x) {
+  if (isnan(x)) return x;
+  if (fabs(x) >= 6) return x < 0 ? -1.0 : 1.0;
+  const double x2 = x * x;
+  double term = x, sum = x;
+  for (int n = 1; n < 200 && fabs(term) > 1e-17 * fabs(sum); ++n) sum += (term *= 2 * x2 / (2 * n + 1));
+  return 1.1283791670955125739 * exp(-x2) * sum;
+}
+
 }  // namespace detail
 
 // Each function below: the constexpr implementation above during constant evaluation, std:: at run time.
@@ -213,6 +224,7 @@ KOBAI_MATH_UNARY(cos)
 KOBAI_MATH_UNARY(tan)
 KOBAI_MATH_UNARY(tanh)
 KOBAI_MATH_UNARY(sqrt)
+KOBAI_MATH_UNARY(erf)
 #undef KOBAI_MATH_UNARY
 
 template <std::floating_point T>

@@ -732,13 +732,7 @@ class program {
   // differently: everything but IEEE-exact arithmetic, comparisons and selections.
   template <int N>
   static constexpr bool rounds_by_implementation() {
-    return []<class Op, class... As>(node<Op, As...>*) {
-      using ops::op_id;
-      if constexpr (Op::id == op_id::power)
-        return Op::parameter.den != 1 && Op::parameter.den != 2;  // integer powers multiply; halves take √
-      else
-        return Op::id == op_id::pow || ir::costly(Op::id);
-    }(static_cast<node_at<N>*>(nullptr));
+    return !node_at<N>::op::exact;
   }
   // Node N at one element, with the bits it has in a SIMD lane: a value computed in the scalar tail
   // of one loop and in the batches of another must compare equal (a max's ties, a where's branch).

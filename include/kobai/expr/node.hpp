@@ -2,6 +2,8 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
 #include <concepts>
 #include <cstdint>
 #include <type_traits>
@@ -59,37 +61,70 @@ struct constant : expression_base {
   static constexpr std::uint32_t units = 0;
 };
 
-/// The result shape of NumPy broadcasting, as a rank and a mask of axes of static extent 1
-/// ("units", made by unsqueeze and keepdims): operands align at their last axes; an axis is a unit
-/// when every operand that has it has it as a unit.
-template <class... Args>
-constexpr int broadcast_rank() {
-  return std::max({0, Args::rank...});
-}
-template <class... Args>
-constexpr std::uint32_t broadcast_units() {
-  constexpr int r = broadcast_rank<Args...>();
-  std::uint32_t units = 0;
-  for (int p = 0; p < r; ++p) {
-    const bool unit = ((p < r - Args::rank || ((Args::units >> (p - (r - Args::rank))) & 1U) != 0) && ...);
-    if (unit) units |= 1U << p;
+/// What an op does with its arguments' elements; the planner and the backends read it.
+enum class op_kind : std::uint8_t {
+  elementwise,  // each result element from the arguments' elements at the mapped axes
+  reduction,    // folds its argument over some axes with `combine` from `identity` (sum, amax, amin)
+  layout,       // its argument's elements in row-major order, laid out anew (flatten, reshape)
+  count,        // the number of elements of its argument, whose values it does not read (numel)
+};
+
+/// Tensors have at most this many axes (the unit masks are 32 bits).
+inline constexpr int max_rank = 32;
+
+/// An op's axis map: the result's rank, and for each result axis p the axis of each argument k it
+/// is (`from[k][p]`, -1 for none: a broadcast, a new unit axis, a folded one). A result axis is a
+/// unit (static extent 1) when no argument gives it a non-unit axis, unless it is `fresh`: an axis
+/// of its own extent (flatten's). Reductions also say which axes of argument 0 they fold.
+struct axis_map {
+  int rank = 0;
+  std::array<std::array<int, max_rank>, 3> from{};
+  std::uint32_t fresh = 0;
+  std::uint32_t folded = 0;
+  constexpr explicit axis_map(int r) : rank(r) {
+    for (auto& axes : from) axes.fill(-1);
   }
-  return units;
+};
+
+/// NumPy broadcasting: operands align at their last axes.
+template <class... Args>
+constexpr axis_map broadcast_map() {
+  axis_map map(std::max({0, Args::rank...}));
+  constexpr std::array<int, sizeof...(Args)> ranks{Args::rank...};
+  for (std::size_t k = 0; k < ranks.size(); ++k)
+    for (int p = 0; p < map.rank; ++p)
+      if (const int q = p - (map.rank - ranks[k]); q >= 0) map.from[k][p] = q;
+  return map;
 }
 
-/// Base of operator tags. An op that is not differentiable (comparisons, sign, detach) says so,
-/// `parameter` orders ops of one family (pow<R>'s R), and the result's shape is the broadcast of
-/// the arguments' unless the op says otherwise (reductions, unsqueeze, transpose, …).
+/// The unit axes of a result with axis map `map` over arguments Args.
+template <class... Args>
+constexpr std::uint32_t result_units(const axis_map& map) {
+  constexpr std::array<std::uint32_t, sizeof...(Args)> units{Args::units...};
+  std::uint32_t result = 0;
+  for (int p = 0; p < map.rank; ++p) {
+    bool unit = ((map.fresh >> p) & 1U) == 0;
+    for (std::size_t k = 0; k < units.size(); ++k)
+      if (const int q = map.from[k][p]; q >= 0 && ((units[k] >> q) & 1U) == 0) unit = false;
+    if (unit) result |= 1U << p;
+  }
+  return result;
+}
+
+/// Base of the op descriptors (expr/ops.hpp), with the defaults: an elementwise op of broadcast
+/// shape that reads every argument, is differentiable, cheap, and rounds the same everywhere (IEEE
+/// arithmetic). `parameter` orders ops of one family (pow<R>'s R).
 struct op_base {
+  static constexpr op_kind kind = op_kind::elementwise;
   static constexpr bool differentiable = true;
+  static constexpr bool costly = false;  // a transcendental function: worth a buffer rather than recomputing
+  static constexpr bool exact = true;    // libm and xsimd give the same bits (no transcendental function)
+  static constexpr std::array<bool, 3> reads{true, true, true};  // whether each argument's values are read
+  static constexpr bool broadcasts = true;  // its axis map is broadcasting's: an elementwise function
   static constexpr rational parameter{0, 1};
   template <class... Args>
-  static constexpr int result_rank() {
-    return broadcast_rank<Args...>();
-  }
-  template <class... Args>
-  static constexpr std::uint32_t result_units() {
-    return broadcast_units<Args...>();
+  static constexpr axis_map axes() {
+    return broadcast_map<Args...>();
   }
 };
 
@@ -97,8 +132,8 @@ struct op_base {
 template <class Op, expression... Args>
 struct node : expression_base {
   using op = Op;
-  static constexpr int rank = Op::template result_rank<Args...>();
-  static constexpr std::uint32_t units = Op::template result_units<Args...>();
+  static constexpr int rank = Op::template axes<Args...>().rank;
+  static constexpr std::uint32_t units = result_units<Args...>(Op::template axes<Args...>());
 };
 
 /// Whether A, broadcast against B, has B's shape: the same rank and the same unit axes. (Two

@@ -132,71 +132,18 @@ constexpr bool same(A, B) {
   return std::is_same_v<A, B>;
 }
 
-/// eˣ.  d/dx = eˣ.
-template <expression A>
-constexpr auto exp(A a) {
-  return detail::make_node<ops::exp>(a);
-}
-/// ln x.  d/dx = 1/x.
-template <expression A>
-constexpr auto log(A a) {
-  return detail::make_node<ops::log>(a);
-}
-/// ln(1 + x).  d/dx = 1/(1 + x).
-template <expression A>
-constexpr auto log1p(A a) {
-  return detail::make_node<ops::log1p>(a);
-}
-/// eˣ − 1.  d/dx = eˣ.
-template <expression A>
-constexpr auto expm1(A a) {
-  return detail::make_node<ops::expm1>(a);
-}
-/// sin x.  d/dx = cos x.
-template <expression A>
-constexpr auto sin(A a) {
-  return detail::make_node<ops::sin>(a);
-}
-/// cos x.  d/dx = −sin x.
-template <expression A>
-constexpr auto cos(A a) {
-  return detail::make_node<ops::cos>(a);
-}
-/// tan x.  d/dx = 1 + tan² x.
-template <expression A>
-constexpr auto tan(A a) {
-  return detail::make_node<ops::tan>(a);
-}
-/// tanh x.  d/dx = 1 − tanh² x.
-template <expression A>
-constexpr auto tanh(A a) {
-  return detail::make_node<ops::tanh>(a);
-}
-/// σ(x) = 1/(1 + e⁻ˣ).  d/dx = σ(x)(1 − σ(x)).
-template <expression A>
-constexpr auto sigmoid(A a) {
-  return detail::make_node<ops::sigmoid>(a);
-}
-/// ln(1 + eˣ), stable for all x.  d/dx = σ(x).
-template <expression A>
-constexpr auto softplus(A a) {
-  return detail::make_node<ops::softplus>(a);
-}
-/// max(x, 0).  d/dx = [x > 0]; relu'(0) = 0.
-template <expression A>
-constexpr auto relu(A a) {
-  return detail::make_node<ops::relu>(a);
-}
-/// |x|.  d/dx = sign(x); abs'(0) = 0.
-template <expression A>
-constexpr auto abs(A a) {
-  return detail::make_node<ops::abs>(a);
-}
-/// sign(x) ∈ {−1, 0, 1}.  Zero derivative.
-template <expression A>
-constexpr auto sign(A a) {
-  return detail::make_node<ops::sign>(a);
-}
+/// The elementwise functions of one expression, one per op in ops::KOBAI_UNARY_FUNCTIONS:
+/// exp(x), log(x), …, erf(x), sigmoid(x), relu(x), abs(x), sign(x) and detach(x) (x with zero
+/// derivative, PyTorch's x.detach()). Each op's math and derivative are documented at its
+/// descriptor in expr/ops.hpp.
+#define KOBAI_UNARY_FUNCTION(op)                     \
+  template <expression A>                            \
+  constexpr auto op(A a) {                           \
+    return detail::make_node<ops::op>(a);            \
+  }
+KOBAI_UNARY_FUNCTIONS(KOBAI_UNARY_FUNCTION)
+#undef KOBAI_UNARY_FUNCTION
+
 /// √x = x^½.  d/dx = ½·x^(−½).
 template <expression A>
 constexpr auto sqrt(A a) {
@@ -243,11 +190,6 @@ requires(expression<C> || expression<A> || expression<B>) constexpr auto where(C
 template <operand X, operand L, operand H>
 requires(expression<X> || expression<L> || expression<H>) constexpr auto clamp(X x, L lo, H hi) {
   return where(x < lo, lo, where(x > hi, hi, x));
-}
-/// detach(x) = x, with zero derivative: PyTorch's x.detach(), or no_grad for a subexpression.
-template <expression A>
-constexpr auto detach(A a) {
-  return detail::make_node<ops::detach>(a);
 }
 
 }  // namespace kobai

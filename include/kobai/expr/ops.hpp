@@ -8,77 +8,24 @@
 #include <optional>
 #include <string_view>
 
-#include "kobai/core/cmath.hpp"
+#include "kobai/expr/math.hpp"
 #include "kobai/expr/node.hpp"
 
 namespace kobai::ops {
 
-// `apply` is generic over the element type: double, float, or a SIMD batch whose functions
-// (exp, select, …) are found by argument-dependent lookup through the helpers below. `fold` gives
-// the exact value of the op on rational constants where there is one (exp(0) = 1); otherwise the
-// node stays symbolic. `id` fixes the canonical order of operands.
-namespace elementwise {
-using math::abs, math::cos, math::exp, math::expm1, math::log, math::log1p, math::max, math::min, math::pow,
-    math::select, math::sin, math::sqrt, math::tan, math::tanh;
-template <class T>
-constexpr T abs_(T x) {
-  return abs(x);
-}
-template <class T>
-constexpr T cos_(T x) {
-  return cos(x);
-}
-template <class T>
-constexpr T exp_(T x) {
-  return exp(x);
-}
-template <class T>
-constexpr T expm1_(T x) {
-  return expm1(x);
-}
-template <class T>
-constexpr T log_(T x) {
-  return log(x);
-}
-template <class T>
-constexpr T log1p_(T x) {
-  return log1p(x);
-}
-template <class T>
-constexpr T sin_(T x) {
-  return sin(x);
-}
-template <class T>
-constexpr T sqrt_(T x) {
-  return sqrt(x);
-}
-template <class T>
-constexpr T tan_(T x) {
-  return tan(x);
-}
-template <class T>
-constexpr T tanh_(T x) {
-  return tanh(x);
-}
-// max and min propagate NaN, as torch.maximum/minimum do, identically for scalars and SIMD batches
-// (x86's maxps would return the second operand on NaN).
-template <class T>
-constexpr T max_(T a, T b) {
-  return select(b != b || a < b, b, a);
-}
-template <class T>
-constexpr T min_(T a, T b) {
-  return select(b != b || b < a, b, a);
-}
-template <class T>
-constexpr T pow_(T a, T b) {
-  return pow(a, b);
-}
-template <class C, class T>
-constexpr T select_(const C& c, T a, T b) {
-  return select(c, a, b);
-}
-}  // namespace elementwise
+// An op descriptor is everything every layer knows of one op, in one place:
+// - `id` fixes the canonical order of operands, `name` prints it;
+// - `arity`, `kind` (op_kind), `reads`, and the axis map `axes<Args...>()`: the result's shape and
+//   which argument axis each of its axes is (node.hpp; broadcasting by default), read by the type
+//   of the node and by the planner's lowering;
+// - `costly` (worth a buffer) and `exact` (same bits from libm and xsimd), read by the planner and
+//   the CPU executor;
+// - `apply`: its scalar math, generic over the element type (double, float, a SIMD batch, constant
+//   evaluation), from the shared functions of expr/math.hpp; `fold`: its exact value on rational
+//   constants where there is one (exp(0) = 1); otherwise the node stays symbolic;
+// - `device`: its CUDA spelling, a pattern over the operands {0} {1} {2}, the element type {T}, and
+//   a power's exponent ({n} integer, {r} real), using the same shared functions.
+// Its derivative is its row in diff/rules.hpp.
 using namespace elementwise;  // NOLINT(google-build-using-namespace)
 
 enum class op_id : int {
@@ -94,6 +41,7 @@ enum class op_id : int {
   cos,
   tan,
   tanh,
+  erf,
   sigmoid,
   softplus,
   relu,
@@ -120,9 +68,24 @@ enum class op_id : int {
   reshape
 };
 
+/// Base of the elementwise ops of one argument.
+struct unary : op_base {
+  static constexpr int arity = 1;
+};
+/// Base of the elementwise ops of two arguments.
+struct binary : op_base {
+  static constexpr int arity = 2;
+};
+/// Base of the transcendental functions of one argument: costly, and rounded by each library its way.
+struct transcendental : unary {
+  static constexpr bool costly = true;
+  static constexpr bool exact = false;
+};
+
 /// Base of the ops whose value at an element is their argument's there: they move, fold or
 /// relabel elements (reductions, unsqueeze, transpose, flatten) or only stop the gradient (detach).
-struct passes_value : op_base {
+struct passes_value : unary {
+  static constexpr std::string_view device = "{0}";
   template <class T>
   static constexpr T apply(T x) {
     return x;
@@ -130,9 +93,10 @@ struct passes_value : op_base {
 };
 
 /// a + b.  ∂/∂a = 1, ∂/∂b = 1.
-struct add : op_base {
+struct add : binary {
   static constexpr op_id id = op_id::add;
   static constexpr std::string_view name = "add";
+  static constexpr std::string_view device = "{0} + {1}";
   template <class T>
   static constexpr T apply(T a, T b) {
     return a + b;
@@ -140,196 +104,118 @@ struct add : op_base {
 };
 
 /// a · b.  ∂/∂a = b, ∂/∂b = a.
-struct mul : op_base {
+struct mul : binary {
   static constexpr op_id id = op_id::mul;
   static constexpr std::string_view name = "mul";
+  static constexpr std::string_view device = "{0} * {1}";
   template <class T>
   static constexpr T apply(T a, T b) {
     return a * b;
   }
 };
 
-/// x^R for an exact rational R (x⁻¹ is 1/x, x^½ is √x).  d/dx = R·x^(R−1).
+/// x^R for an exact rational R (x⁻¹ is 1/x, x^½ is √x).  d/dx = R·x^(R−1). Integer and half
+/// powers multiply (and take √), exactly alike everywhere; others call pow.
 template <rational R>
-struct power : op_base {
+struct power : unary {
   static constexpr op_id id = op_id::power;
   static constexpr std::string_view name = "pow";
   static constexpr rational parameter = R;
+  static constexpr bool exact = R.den == 1 || R.den == 2;
+  static constexpr std::string_view device = R.den == 2       ? "ipow_(sqrt_({0}), {n})"
+                                             : R.is_integer() ? "ipow_({0}, {n})"
+                                                              : "pow_({0}, {T}({r}))";
   template <class T>
   static constexpr T apply(T x) {
     if constexpr (R.den == 2) {
-      return integer_power(sqrt_(x), R.num);
+      return ipow_(sqrt_(x), R.num);
     } else if constexpr (R.is_integer()) {
-      return integer_power(x, R.num);
+      return ipow_(x, R.num);
     } else {
       return pow_(x, T(R.value()));
     }
   }
-  template <class T>
-  static constexpr T integer_power(T x, std::int64_t n) {
-    if (n < 0) return T(1) / integer_power(x, -n);
-    T result = n & 1 ? x : T(1);
-    for (n >>= 1; n != 0; n >>= 1) {
-      x = x * x;
-      if (n & 1) result = result * x;
-    }
-    return result;
-  }
 };
 
 /// a^b for expressions a, b.  ∂/∂a = b·a^(b−1), ∂/∂b = a^b·log a.
-struct pow : op_base {
+struct pow : binary {
   static constexpr op_id id = op_id::pow;
   static constexpr std::string_view name = "pow";
+  static constexpr bool costly = true;
+  static constexpr bool exact = false;
+  static constexpr std::string_view device = "pow_({0}, {1})";
   template <class T>
   static constexpr T apply(T a, T b) {
     return pow_(a, b);
   }
 };
 
+/// A transcendental function of one argument: its name, its math (the function of expr/math.hpp
+/// of the same name) and the rational point `at` where its value is the rational `value`.
+#define KOBAI_TRANSCENDENTAL(op, at, value)                                                 \
+  struct op : transcendental {                                                           \
+    static constexpr op_id id = op_id::op;                                               \
+    static constexpr std::string_view name = #op;                                        \
+    static constexpr std::string_view device = #op "_({0})";                             \
+    template <class T>                                                                   \
+    static constexpr T apply(T x) {                                                      \
+      return op##_(x);                                                                   \
+    }                                                                                    \
+    static constexpr std::optional<rational> fold(rational a) {                          \
+      return a == at ? std::optional{value} : std::nullopt;               \
+    }                                                                                    \
+  };
+
 /// eˣ.  d/dx = eˣ.
-struct exp : op_base {
-  static constexpr op_id id = op_id::exp;
-  static constexpr std::string_view name = "exp";
-  template <class T>
-  static constexpr T apply(T x) {
-    return exp_(x);
-  }
-  static constexpr std::optional<rational> fold(rational x) {
-    return x == rational{} ? std::optional{rational{1, 1}} : std::nullopt;
-  }
-};
-
+KOBAI_TRANSCENDENTAL(exp, (rational{}), (rational{1, 1}))
 /// ln x.  d/dx = 1/x.
-struct log : op_base {
-  static constexpr op_id id = op_id::log;
-  static constexpr std::string_view name = "log";
-  template <class T>
-  static constexpr T apply(T x) {
-    return log_(x);
-  }
-  static constexpr std::optional<rational> fold(rational x) {
-    return x == rational{1, 1} ? std::optional{rational{}} : std::nullopt;
-  }
-};
-
+KOBAI_TRANSCENDENTAL(log, (rational{1, 1}), (rational{}))
 /// ln(1 + x), accurate near 0.  d/dx = 1/(1 + x).
-struct log1p : op_base {
-  static constexpr op_id id = op_id::log1p;
-  static constexpr std::string_view name = "log1p";
-  template <class T>
-  static constexpr T apply(T x) {
-    return log1p_(x);
-  }
-  static constexpr std::optional<rational> fold(rational x) {
-    return x == rational{} ? std::optional{rational{}} : std::nullopt;
-  }
-};
-
+KOBAI_TRANSCENDENTAL(log1p, (rational{}), (rational{}))
 /// eˣ − 1, accurate near 0.  d/dx = eˣ.
-struct expm1 : op_base {
-  static constexpr op_id id = op_id::expm1;
-  static constexpr std::string_view name = "expm1";
-  template <class T>
-  static constexpr T apply(T x) {
-    return expm1_(x);
-  }
-  static constexpr std::optional<rational> fold(rational x) {
-    return x == rational{} ? std::optional{rational{}} : std::nullopt;
-  }
-};
-
+KOBAI_TRANSCENDENTAL(expm1, (rational{}), (rational{}))
 /// sin x.  d/dx = cos x.
-struct sin : op_base {
-  static constexpr op_id id = op_id::sin;
-  static constexpr std::string_view name = "sin";
-  template <class T>
-  static constexpr T apply(T x) {
-    return sin_(x);
-  }
-  static constexpr std::optional<rational> fold(rational x) {
-    return x == rational{} ? std::optional{rational{}} : std::nullopt;
-  }
-};
-
+KOBAI_TRANSCENDENTAL(sin, (rational{}), (rational{}))
 /// cos x.  d/dx = −sin x.
-struct cos : op_base {
-  static constexpr op_id id = op_id::cos;
-  static constexpr std::string_view name = "cos";
-  template <class T>
-  static constexpr T apply(T x) {
-    return cos_(x);
-  }
-  static constexpr std::optional<rational> fold(rational x) {
-    return x == rational{} ? std::optional{rational{1, 1}} : std::nullopt;
-  }
-};
-
+KOBAI_TRANSCENDENTAL(cos, (rational{}), (rational{1, 1}))
 /// tan x.  d/dx = 1 + tan² x.
-struct tan : op_base {
-  static constexpr op_id id = op_id::tan;
-  static constexpr std::string_view name = "tan";
-  template <class T>
-  static constexpr T apply(T x) {
-    return tan_(x);
-  }
-  static constexpr std::optional<rational> fold(rational x) {
-    return x == rational{} ? std::optional{rational{}} : std::nullopt;
-  }
-};
-
+KOBAI_TRANSCENDENTAL(tan, (rational{}), (rational{}))
 /// tanh x.  d/dx = 1 − tanh² x.
-struct tanh : op_base {
-  static constexpr op_id id = op_id::tanh;
-  static constexpr std::string_view name = "tanh";
-  template <class T>
-  static constexpr T apply(T x) {
-    return tanh_(x);
-  }
-  static constexpr std::optional<rational> fold(rational x) {
-    return x == rational{} ? std::optional{rational{}} : std::nullopt;
-  }
-};
-
+KOBAI_TRANSCENDENTAL(tanh, (rational{}), (rational{}))
+/// erf x = 2/√π ∫₀ˣ e^(−t²) dt, the Gauss error function.  d/dx = 2/√π · e^(−x²).
+KOBAI_TRANSCENDENTAL(erf, (rational{}), (rational{}))
 /// σ(x) = 1/(1 + e⁻ˣ), computed without overflow.  d/dx = σ(x)·(1 − σ(x)).
-struct sigmoid : op_base {
-  static constexpr op_id id = op_id::sigmoid;
-  static constexpr std::string_view name = "sigmoid";
-  template <class T>
-  static constexpr T apply(T x) {
-    const T e = exp_(-abs_(x));
-    return select_(x >= T(0), T(1) / (T(1) + e), e / (T(1) + e));
-  }
-  static constexpr std::optional<rational> fold(rational x) {
-    return x == rational{} ? std::optional{rational{1, 2}} : std::nullopt;
-  }
-};
+KOBAI_TRANSCENDENTAL(sigmoid, (rational{}), (rational{1, 2}))
+#undef KOBAI_TRANSCENDENTAL
 
 /// softplus(x) = ln(1 + eˣ), computed as max(x, 0) + log1p(e^−|x|).  d/dx = σ(x).
-struct softplus : op_base {
+struct softplus : transcendental {
   static constexpr op_id id = op_id::softplus;
   static constexpr std::string_view name = "softplus";
+  static constexpr std::string_view device = "softplus_({0})";
   template <class T>
   static constexpr T apply(T x) {
-    return max_(x, T(0)) + log1p_(exp_(-abs_(x)));  // NaN in, NaN out
+    return softplus_(x);
   }
 };
 
 /// relu(x) = max(x, 0).  d/dx = 1 for x > 0, else 0 (relu'(0) = 0, as in PyTorch).
-struct relu : op_base {
+struct relu : unary {
   static constexpr op_id id = op_id::relu;
   static constexpr std::string_view name = "relu";
+  static constexpr std::string_view device = "relu_({0})";
   template <class T>
   static constexpr T apply(T x) {
-    return select_(x <= T(0), T(0), x);  // relu(NaN) = NaN
+    return relu_(x);
   }
   static constexpr std::optional<rational> fold(rational x) { return x > rational{} ? x : rational{}; }
 };
 
 /// |x|.  d/dx = sign(x) (abs'(0) = 0, as in PyTorch).
-struct abs : op_base {
+struct abs : unary {
   static constexpr op_id id = op_id::abs;
   static constexpr std::string_view name = "abs";
+  static constexpr std::string_view device = "abs_({0})";
   template <class T>
   static constexpr T apply(T x) {
     return abs_(x);
@@ -338,21 +224,23 @@ struct abs : op_base {
 };
 
 /// sign(x) ∈ {−1, 0, 1}.  Not differentiable: its gradient is zero.
-struct sign : op_base {
+struct sign : unary {
   static constexpr op_id id = op_id::sign;
   static constexpr std::string_view name = "sign";
   static constexpr bool differentiable = false;
+  static constexpr std::string_view device = "sign_({0})";
   template <class T>
   static constexpr T apply(T x) {
-    return select_(x > T(0), T(1), select_(x < T(0), T(-1), T(0)));
+    return sign_(x);
   }
   static constexpr std::optional<rational> fold(rational x) { return rational{(x > rational{}) - (x < rational{}), 1}; }
 };
 
 /// min(a, b).  ∂/∂a = 1 where a < b, ½ where a = b, else 0 (PyTorch's torch.minimum).
-struct min : op_base {
+struct min : binary {
   static constexpr op_id id = op_id::min;
   static constexpr std::string_view name = "min";
+  static constexpr std::string_view device = "min_({0}, {1})";
   template <class T>
   static constexpr T apply(T a, T b) {
     return min_(a, b);
@@ -361,9 +249,10 @@ struct min : op_base {
 };
 
 /// max(a, b).  ∂/∂a = 1 where a > b, ½ where a = b, else 0 (PyTorch's torch.maximum).
-struct max : op_base {
+struct max : binary {
   static constexpr op_id id = op_id::max;
   static constexpr std::string_view name = "max";
+  static constexpr std::string_view device = "max_({0}, {1})";
   template <class T>
   static constexpr T apply(T a, T b) {
     return max_(a, b);
@@ -375,16 +264,21 @@ struct max : op_base {
 struct where : op_base {
   static constexpr op_id id = op_id::where;
   static constexpr std::string_view name = "where";
+  static constexpr int arity = 3;
+  static constexpr std::string_view device = "({0} != {T}(0) ? {1} : {2})";
   template <class T>
   static constexpr T apply(T c, T a, T b) {
     return select_(c != T(0), a, b);
   }
 };
 
-/// Base of the comparisons: 1 where the relation holds, else 0; not differentiable.
-template <op_id Id, class Relation>
-struct comparison : op_base {
+/// Base of the comparisons: 1 where the relation holds, else 0; not differentiable. `Name` is the
+/// C++ operator, as printed and as spelled in CUDA.
+template <op_id Id, class Relation, fixed_string Name, fixed_string Device>
+struct comparison : binary {
   static constexpr op_id id = Id;
+  static constexpr std::string_view name = Name.view();
+  static constexpr std::string_view device = Device.view();
   static constexpr bool differentiable = false;
   template <class T>
   static constexpr T apply(T a, T b) {
@@ -394,43 +288,18 @@ struct comparison : op_base {
     return rational{Relation{}(a, b) ? 1 : 0, 1};
   }
 };
-struct less_fn {
-  constexpr auto operator()(const auto& a, const auto& b) const { return a < b; }
-};
-struct less_equal_fn {
-  constexpr auto operator()(const auto& a, const auto& b) const { return a <= b; }
-};
-struct greater_fn {
-  constexpr auto operator()(const auto& a, const auto& b) const { return a > b; }
-};
-struct greater_equal_fn {
-  constexpr auto operator()(const auto& a, const auto& b) const { return a >= b; }
-};
-struct equal_fn {
-  constexpr auto operator()(const auto& a, const auto& b) const { return a == b; }
-};
-struct not_equal_fn {
-  constexpr auto operator()(const auto& a, const auto& b) const { return a != b; }
-};
-
-struct lt : comparison<op_id::lt, less_fn> {
-  static constexpr std::string_view name = "<";
-};
-struct le : comparison<op_id::le, less_equal_fn> {
-  static constexpr std::string_view name = "<=";
-};
-struct gt : comparison<op_id::gt, greater_fn> {
-  static constexpr std::string_view name = ">";
-};
-struct ge : comparison<op_id::ge, greater_equal_fn> {
-  static constexpr std::string_view name = ">=";
-};
-struct eq : comparison<op_id::eq, equal_fn> {
-  static constexpr std::string_view name = "==";
-};
-struct ne : comparison<op_id::ne, not_equal_fn> {
-  static constexpr std::string_view name = "!=";
-};
+#define KOBAI_COMPARISON(op, relation)                                                           \
+  struct op##_fn {                                                                               \
+    constexpr auto operator()(const auto& a, const auto& b) const { return a relation b; }       \
+  };                                                                                             \
+  struct op : comparison<op_id::op, op##_fn, #relation, "({0} " #relation " {1} ? {T}(1) : {T}(0))"> {};
+KOBAI_COMPARISON(lt, <)
+KOBAI_COMPARISON(le, <=)
+KOBAI_COMPARISON(gt, >)
+KOBAI_COMPARISON(ge, >=)
+KOBAI_COMPARISON(eq, ==)
+KOBAI_COMPARISON(ne, !=)
+#undef KOBAI_COMPARISON
 
 /// detach(x) = x with zero derivative, like PyTorch's x.detach() or torch.no_grad().
 struct detach : passes_value {
@@ -447,40 +316,34 @@ inline constexpr std::uint32_t all_axes = 0xFFFFFFFFU;
 /// otherwise they are removed. Over every axis without Keep the result is a scalar.
 template <std::uint32_t Axes, bool Keep>
 struct reduction_base : passes_value {
-  static constexpr std::uint32_t axes = Axes;
+  static constexpr op_kind kind = op_kind::reduction;
+  static constexpr bool broadcasts = false;
+  static constexpr std::uint32_t axes_folded = Axes;
   static constexpr bool keepdims = Keep;
   template <class A>
-  static constexpr std::uint32_t mask() {
-    return A::rank >= 32 ? Axes : Axes & ((1U << A::rank) - 1U);
-  }
-  template <class A>
-  static constexpr int result_rank() {
-    return Keep ? A::rank : A::rank - std::popcount(mask<A>());
-  }
-  template <class A>
-  static constexpr std::uint32_t result_units() {
-    if constexpr (Keep) {
-      return A::units | mask<A>();
-    } else {
-      std::uint32_t units = 0;
-      for (int p = 0, q = 0; p < A::rank; ++p) {
-        if (((mask<A>() >> p) & 1U) != 0) continue;
-        if (((A::units >> p) & 1U) != 0) units |= 1U << q;
-        ++q;
-      }
-      return units;
+  static constexpr axis_map axes() {
+    const std::uint32_t mask = A::rank >= 32 ? Axes : Axes & ((1U << A::rank) - 1U);
+    axis_map map(Keep ? A::rank : A::rank - std::popcount(mask));
+    map.folded = mask;
+    for (int q = 0, p = 0; q < A::rank; ++q) {
+      const bool fold = ((mask >> q) & 1U) != 0;
+      if (!fold) map.from[0][p] = q;
+      if (!fold || Keep) ++p;
     }
+    return map;
   }
 };
 
 /// sum(x) = Σ xᵢ over the given axes (every axis by default).  ∂/∂xᵢ = 1: the adjoint g
 /// broadcasts back over the folded axes. Executors accumulate it inside the loop that computes x.
-/// `combine` folds two partial results (elementwise on SIMD batches too), starting from `identity`.
+/// `combine` folds two partial results (elementwise on SIMD batches too), starting from `identity`;
+/// `device_fold` is the CUDA functor that does.
 template <std::uint32_t Axes = all_axes, bool Keep = false>
 struct sum_over : reduction_base<Axes, Keep> {
   static constexpr op_id id = op_id::sum;
   static constexpr std::string_view name = "sum";
   static constexpr double identity = 0.0;
+  static constexpr std::string_view device_fold = "kobai_sum";
   template <class T>
   static constexpr T combine(T a, T b) {
     return a + b;
@@ -496,6 +359,7 @@ struct extremum : reduction_base<Axes, Keep> {
   static constexpr op_id id = Largest ? op_id::amax : op_id::amin;
   static constexpr std::string_view name = Largest ? "max" : "min";
   static constexpr double identity = (Largest ? -1 : 1) * std::numeric_limits<double>::infinity();
+  static constexpr std::string_view device_fold = Largest ? "kobai_fold_max" : "kobai_fold_min";
   template <class T>
   static constexpr T combine(T a, T b) {
     if constexpr (Largest)
@@ -509,17 +373,16 @@ using amin = extremum<false>;
 
 /// numel(x): the number of elements of x, known once its leaves are bound (x's values are never
 /// read). It carries no gradient; mean(x) is sum(x)/numel(x).
-struct numel : op_base {
+struct numel : unary {
   static constexpr op_id id = op_id::numel;
   static constexpr std::string_view name = "numel";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::count;
   static constexpr bool differentiable = false;
+  static constexpr std::array<bool, 3> reads{};
   template <class A>
-  static constexpr int result_rank() {
-    return 0;
-  }
-  template <class A>
-  static constexpr std::uint32_t result_units() {
-    return 0;
+  static constexpr axis_map axes() {
+    return axis_map(0);
   }
   template <class T>
   static constexpr T apply(T) {
@@ -530,16 +393,19 @@ struct numel : op_base {
 /// expand(g, like): g broadcast to the shape of `like`, whose values are not read.  ∂/∂g = 1
 /// (summed back to g's shape); `like` gets no gradient. The gradient of a tensor var whose adjoint
 /// is a scalar, as in ∂ sum(W)/∂W, is expand(1, W).
-struct expand : op_base {
+struct expand : binary {
   static constexpr op_id id = op_id::expand;
   static constexpr std::string_view name = "expand";
+  static constexpr std::array<bool, 3> reads{true, false, false};
+  static constexpr std::string_view device = "{0}";
   template <class G, class Like>
-  static constexpr int result_rank() {
-    return Like::rank;
-  }
-  template <class G, class Like>
-  static constexpr std::uint32_t result_units() {
-    return Like::units;
+  static constexpr axis_map axes() {  // like's shape; g aligned at the last axis (leading units may extend it)
+    axis_map map(Like::rank);
+    for (int p = 0; p < map.rank; ++p) {
+      if (const int q = p - (Like::rank - G::rank); q >= 0 && q < G::rank) map.from[0][p] = q;
+      map.from[1][p] = p;
+    }
+    return map;
   }
   template <class T>
   static constexpr T apply(T g, T) {
@@ -553,15 +419,14 @@ template <int P>
 struct unsqueeze : passes_value {
   static constexpr op_id id = op_id::unsqueeze;
   static constexpr std::string_view name = "unsqueeze";
+  static constexpr bool broadcasts = false;
   static constexpr rational parameter{P, 1};
   template <class A>
-  static constexpr int result_rank() {
-    return A::rank + 1;
-  }
-  template <class A>
-  static constexpr std::uint32_t result_units() {
-    const std::uint32_t low = A::units & ((1U << P) - 1U);
-    return low | (1U << P) | ((A::units >> P) << (P + 1));
+  static constexpr axis_map axes() {
+    axis_map map(A::rank + 1);
+    for (int p = 0; p < map.rank; ++p)
+      if (p != P) map.from[0][p] = p < P ? p : p - 1;
+    return map;
   }
 };
 
@@ -569,15 +434,13 @@ struct unsqueeze : passes_value {
 struct transpose : passes_value {
   static constexpr op_id id = op_id::transpose;
   static constexpr std::string_view name = "transpose";
+  static constexpr bool broadcasts = false;
   template <class A>
-  static constexpr int result_rank() {
-    return A::rank;
-  }
-  template <class A>
-  static constexpr std::uint32_t result_units() {
+  static constexpr axis_map axes() {
     constexpr int r = A::rank;
-    const std::uint32_t a = (A::units >> (r - 1)) & 1U, b = (A::units >> (r - 2)) & 1U;
-    return (A::units & ~(3U << (r - 2))) | (a << (r - 2)) | (b << (r - 1));
+    axis_map map(r);
+    for (int p = 0; p < r; ++p) map.from[0][p] = p == r - 1 ? r - 2 : p == r - 2 ? r - 1 : p;
+    return map;
   }
 };
 
@@ -586,33 +449,44 @@ struct transpose : passes_value {
 struct flatten : passes_value {
   static constexpr op_id id = op_id::flatten;
   static constexpr std::string_view name = "flatten";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::layout;
   template <class A>
-  static constexpr int result_rank() {
-    return 1;
-  }
-  template <class A>
-  static constexpr std::uint32_t result_units() {
-    return 0;
+  static constexpr axis_map axes() {
+    axis_map map(1);
+    map.fresh = 1;
+    return map;
   }
 };
 
 /// reshape(x, like): x's elements in row-major order, laid out in the shape of `like` (whose values
 /// are not read); the element counts must agree.  ∂/∂x: the adjoint reshaped back to x's shape.
-struct reshape : op_base {
+struct reshape : binary {
   static constexpr op_id id = op_id::reshape;
   static constexpr std::string_view name = "reshape";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::layout;
+  static constexpr std::array<bool, 3> reads{true, false, false};
+  static constexpr std::string_view device = "{0}";
   template <class A, class Like>
-  static constexpr int result_rank() {
-    return Like::rank;
-  }
-  template <class A, class Like>
-  static constexpr std::uint32_t result_units() {
-    return Like::units;
+  static constexpr axis_map axes() {
+    axis_map map(Like::rank);
+    for (int p = 0; p < map.rank; ++p) map.from[1][p] = p;
+    return map;
   }
   template <class T>
   static constexpr T apply(T x, T) {
     return x;
   }
 };
+
+/// Whether Op folds axes (sum, amax, amin).
+template <class Op>
+concept reduction = Op::kind == op_kind::reduction;
+
+/// The elementwise functions of one argument that users call by name, kobai::exp(x) and so on
+/// (expr/operators.hpp declares each from this list).
+#define KOBAI_UNARY_FUNCTIONS(X) \
+  X(exp) X(log) X(log1p) X(expm1) X(sin) X(cos) X(tan) X(tanh) X(erf) X(sigmoid) X(softplus) X(relu) X(abs) X(sign) X(detach)
 
 }  // namespace kobai::ops

@@ -46,14 +46,11 @@ struct printer<leaf<N, R, K>> {
 /// An op's name with its static parameters: sum<0, keepdims>, unsqueeze<1>.
 template <class Op>
 std::string op_label() {
-  if constexpr (requires {
-                  Op::axes;
-                  Op::keepdims;
-                }) {
+  if constexpr (ops::reduction<Op>) {
     std::string axes;
-    if constexpr (Op::axes != ops::all_axes)
+    if constexpr (Op::axes_folded != ops::all_axes)
       for (int p = 0; p < 32; ++p)
-        if (((Op::axes >> p) & 1U) != 0) axes = join(axes, axes.empty() ? "" : ", ", std::to_string(p));
+        if (((Op::axes_folded >> p) & 1U) != 0) axes = join(axes, axes.empty() ? "" : ", ", std::to_string(p));
     if (Op::keepdims) axes = join(axes, axes.empty() ? "" : ", ", "keepdims");
     return axes.empty() ? std::string(Op::name) : join(Op::name, "<", axes, ">");
   } else if constexpr (Op::id == ops::op_id::unsqueeze) {

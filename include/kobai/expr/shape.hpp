@@ -9,15 +9,9 @@
 
 namespace kobai::detail {
 
-template <class Op>
-concept reduction_tag = requires {
-  Op::keepdims;
-};
-
 /// Whether an op is elementwise: its result has the broadcast shape of its arguments.
 template <class Op>
-concept broadcasting_op = !reduction_tag<Op> && Op::id != ops::op_id::unsqueeze && Op::id != ops::op_id::transpose &&
-                          Op::id != ops::op_id::numel && Op::id != ops::op_id::flatten && Op::id != ops::op_id::reshape;
+concept broadcasting_op = Op::broadcasts;
 
 /// The smallest expression with the shape of e, built from e's leaves: it stands for e in numel
 /// and as the `like` of a shaped constant. An elementwise node has the shape of any argument of the

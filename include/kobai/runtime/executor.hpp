@@ -87,61 +87,68 @@ class executor {
         }
       }
     }
-    // the one argument: 8-byte fields in the order the source declares them
+    // the one argument: 8-byte fields in the order the source declares them, each written as
+    // codegen/abi.hpp says
     args_.assign(program.fields.size(), 0);
     for (std::size_t i = 0; i < program.fields.size(); ++i) {
-      const auto [kind, index] = program.fields[i];
-      const auto at = static_cast<std::size_t>(index);
-      auto pointer = [&](const void* p) { std::memcpy(&args_[i], &p, sizeof p); };
-      auto number = [&](long long v) { std::memcpy(&args_[i], &v, sizeof v); };
+      const codegen::field kind = program.fields[i].kind;
+      const auto at = static_cast<std::size_t>(program.fields[i].index);
+      const auto write = [&](auto value) {
+        using V = decltype(value);
+        constexpr auto as = std::is_pointer_v<V>          ? codegen::representation::address
+                            : std::is_floating_point_v<V> ? codegen::representation::real
+                                                          : codegen::representation::integer;
+        if (codegen::spec(kind).as != as) throw device_error("kobai: internal error: a kernel field of the wrong kind");
+        std::memcpy(&args_[i], &value, sizeof value);
+      };
       switch (kind) {
         case codegen::field::leaf:
-          pointer(lay.leaf[at]);
+          write(lay.leaf[at]);
           break;
         case codegen::field::output:
-          pointer(out[at]);
+          write(static_cast<const void*>(out[at]));
           break;
         case codegen::field::view:
-          pointer(view[at]);
+          write(view[at]);
           break;
         case codegen::field::scalar:
-          std::memcpy(&args_[i], &lay.scalar[at], sizeof(double));
+          write(static_cast<double>(lay.scalar[at]));
           break;
         case codegen::field::extent:
-          number(lay.extent[at]);
+          write(static_cast<long long>(lay.extent[at]));
           break;
         case codegen::field::results:
-          pointer(results_.data());
+          write(static_cast<const void*>(results_.data()));
           break;
         case codegen::field::partials:
-          pointer(partials_.data());
+          write(static_cast<const void*>(partials_.data()));
           break;
         case codegen::field::scratch:
-          pointer(scratch_.data());
+          write(static_cast<const void*>(scratch_.data()));
           break;
         case codegen::field::accumulators:
-          pointer(accumulators_.data());
+          write(static_cast<const void*>(accumulators_.data()));
           break;
         case codegen::field::size:
-          number(lay.size[at]);
+          write(static_cast<long long>(lay.size[at]));
           break;
         case codegen::field::base:
-          number(lay.base[at]);
+          write(static_cast<long long>(lay.base[at]));
           break;
         case codegen::field::result_offset:
-          number(lay.result_offset[at]);
+          write(static_cast<long long>(lay.result_offset[at]));
           break;
         case codegen::field::partial_offset:
-          number(lay.partial_offset[at]);
+          write(static_cast<long long>(lay.partial_offset[at]));
           break;
         case codegen::field::partial_width:
-          number(lay.width[at]);
+          write(static_cast<long long>(lay.width[at]));
           break;
         case codegen::field::grid:
-          number(lay.grid[at]);
+          write(static_cast<long long>(lay.grid[at]));
           break;
         case codegen::field::output_offset:
-          number(lay.output_offset[at]);
+          write(static_cast<long long>(lay.output_offset[at]));
           break;
       }
     }

@@ -4,47 +4,42 @@ __device__ __forceinline__ double kobai_inf() { return __longlong_as_double(0x7f
 #else
 __device__ __forceinline__ double kobai_inf() { return __builtin_inf(); }
 #endif
-template <class T> __device__ __forceinline__ T kobai_max(T a, T b) { return (b != b || a < b) ? b : a; }
-template <class T> __device__ __forceinline__ T kobai_min(T a, T b) { return (b != b || b < a) ? b : a; }
-template <class T> __device__ __forceinline__ T kobai_ipow(T x, long long n) {
-  if (n < 0) return T(1) / kobai_ipow(x, -n);
-  T result = (n & 1) ? x : T(1);
-  for (n >>= 1; n != 0; n >>= 1) { x = x * x; if (n & 1) result = result * x; }
-  return result;
-}
-__device__ __forceinline__ float kobai_exp(float x) { return expf(x); }
-__device__ __forceinline__ double kobai_exp(double x) { return exp(x); }
-__device__ __forceinline__ float kobai_log(float x) { return logf(x); }
-__device__ __forceinline__ double kobai_log(double x) { return log(x); }
-__device__ __forceinline__ float kobai_log1p(float x) { return log1pf(x); }
-__device__ __forceinline__ double kobai_log1p(double x) { return log1p(x); }
-__device__ __forceinline__ float kobai_expm1(float x) { return expm1f(x); }
-__device__ __forceinline__ double kobai_expm1(double x) { return expm1(x); }
-__device__ __forceinline__ float kobai_sin(float x) { return sinf(x); }
-__device__ __forceinline__ double kobai_sin(double x) { return sin(x); }
-__device__ __forceinline__ float kobai_cos(float x) { return cosf(x); }
-__device__ __forceinline__ double kobai_cos(double x) { return cos(x); }
-__device__ __forceinline__ float kobai_tan(float x) { return tanf(x); }
-__device__ __forceinline__ double kobai_tan(double x) { return tan(x); }
-__device__ __forceinline__ float kobai_tanh(float x) { return tanhf(x); }
-__device__ __forceinline__ double kobai_tanh(double x) { return tanh(x); }
-__device__ __forceinline__ float kobai_sqrt(float x) { return sqrtf(x); }
-__device__ __forceinline__ double kobai_sqrt(double x) { return sqrt(x); }
-__device__ __forceinline__ float kobai_pow(float a, float b) { return powf(a, b); }
-__device__ __forceinline__ double kobai_pow(double a, double b) { return pow(a, b); }
-__device__ __forceinline__ float kobai_abs(float x) { return fabsf(x); }
-__device__ __forceinline__ double kobai_abs(double x) { return fabs(x); }
-template <class T> __device__ __forceinline__ T kobai_sigmoid(T x) {
-  const T e = kobai_exp(-kobai_abs(x));
-  return x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
-}
-template <class T> __device__ __forceinline__ T kobai_softplus(T x) {
-  return kobai_max(x, T(0)) + kobai_log1p(kobai_exp(-kobai_abs(x)));
-}
-template <class T> __device__ __forceinline__ T kobai_sign(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
+// The primitives of expr/math.hpp, from libdevice.
+__device__ __forceinline__ float exp_(float x) { return expf(x); }
+__device__ __forceinline__ double exp_(double x) { return exp(x); }
+__device__ __forceinline__ float log_(float x) { return logf(x); }
+__device__ __forceinline__ double log_(double x) { return log(x); }
+__device__ __forceinline__ float log1p_(float x) { return log1pf(x); }
+__device__ __forceinline__ double log1p_(double x) { return log1p(x); }
+__device__ __forceinline__ float expm1_(float x) { return expm1f(x); }
+__device__ __forceinline__ double expm1_(double x) { return expm1(x); }
+__device__ __forceinline__ float sin_(float x) { return sinf(x); }
+__device__ __forceinline__ double sin_(double x) { return sin(x); }
+__device__ __forceinline__ float cos_(float x) { return cosf(x); }
+__device__ __forceinline__ double cos_(double x) { return cos(x); }
+__device__ __forceinline__ float tan_(float x) { return tanf(x); }
+__device__ __forceinline__ double tan_(double x) { return tan(x); }
+__device__ __forceinline__ float tanh_(float x) { return tanhf(x); }
+__device__ __forceinline__ double tanh_(double x) { return tanh(x); }
+__device__ __forceinline__ float erf_(float x) { return erff(x); }
+__device__ __forceinline__ double erf_(double x) { return erf(x); }
+__device__ __forceinline__ float sqrt_(float x) { return sqrtf(x); }
+__device__ __forceinline__ double sqrt_(double x) { return sqrt(x); }
+__device__ __forceinline__ float pow_(float a, float b) { return powf(a, b); }
+__device__ __forceinline__ double pow_(double a, double b) { return pow(a, b); }
+__device__ __forceinline__ float abs_(float x) { return fabsf(x); }
+__device__ __forceinline__ double abs_(double x) { return fabs(x); }
+template <class C, class T> __device__ __forceinline__ T select_(C c, T a, T b) { return c ? a : b; }
+template <class T> __device__ __forceinline__ T max_(T a, T b) { return select_(b != b || a < b, b, a); }
+template <class T> __device__ __forceinline__ T min_(T a, T b) { return select_(b != b || b < a, b, a); }
+template <class T> __device__ __forceinline__ T ipow_(T x, long long n) { if (n < 0) return T(1) / ipow_(x, -n); T result = n & 1 ? x : T(1); for (n >>= 1; n != 0; n >>= 1) { x = x * x; if (n & 1) result = result * x; } return result; }
+template <class T> __device__ __forceinline__ T sigmoid_(T x) { const T e = exp_(-abs_(x)); return select_(x >= T(0), T(1) / (T(1) + e), e / (T(1) + e)); }
+template <class T> __device__ __forceinline__ T softplus_(T x) { return max_(x, T(0)) + log1p_(exp_(-abs_(x))); }
+template <class T> __device__ __forceinline__ T relu_(T x) { return select_(x <= T(0), T(0), x); }
+template <class T> __device__ __forceinline__ T sign_(T x) { return select_(x > T(0), T(1), select_(x < T(0), T(-1), T(0))); }
 struct kobai_sum { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; } };
-struct kobai_fold_max { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return kobai_max(a, b); } };
-struct kobai_fold_min { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return kobai_min(a, b); } };
+struct kobai_fold_max { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return max_(a, b); } };
+struct kobai_fold_min { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return min_(a, b); } };
 // A block's values folded into thread 0's: warp shuffles, one slot per warp in shared memory, then
 // the first warp. Every thread of the block calls it.
 template <class Fold> __device__ __forceinline__ double kobai_block_fold(double v, double identity, Fold fold) {
@@ -66,27 +61,27 @@ template <class Fold> __device__ __forceinline__ double kobai_block_fold(double 
 }
 
 struct kobai_args {
-  const float* __restrict__ in0;
-  const float* __restrict__ in8;
+  const float* __restrict__ in0_x;
+  const float* __restrict__ in8_t;
   double* results;
   double* __restrict__ partials;
   float* __restrict__ scratch;
   double* __restrict__ accumulators;
-  double s3;
-  double s4;
+  double s3_b;
+  double s4_w;
   long long e0;
-  long long n12;
-  long long b12;
-  long long f12;
-  long long p12;
-  long long n16;
-  long long b16;
-  long long f16;
-  long long p16;
-  long long n19;
-  long long b19;
-  long long f19;
-  long long p19;
+  long long n12_sum;
+  long long b12_sum;
+  long long f12_sum;
+  long long p12_sum;
+  long long n16_sum;
+  long long b16_sum;
+  long long f16_sum;
+  long long p16_sum;
+  long long n19_sum;
+  long long b19_sum;
+  long long f19_sum;
+  long long p19_sum;
   long long w0;
   long long g0;
   long long o0;
@@ -101,48 +96,48 @@ extern "C" __global__ void kobai_loop_0(const kobai_args a) {
   double g16 = 0;
   double g19 = 0;
   for (long long i0 = kobai_tid; i0 < a.e0; i0 += kobai_threads) {
-    const float v4 = float(a.s4) * a.in0[i0];
-    const float v5 = float(a.s3) + v4;
-    const float v6 = float(-1) * a.in8[i0];
+    const float v4 = float(a.s4_w) * a.in0_x[i0];
+    const float v5 = float(a.s3_b) + v4;
+    const float v6 = float(-1) * a.in8_t[i0];
     const float v7 = v5 + v6;
-    const float v8 = kobai_ipow(v7, 2LL);
+    const float v8 = ipow_(v7, 2LL);
     g12 = kobai_sum()(g12, (double)v8);
-    const float v10 = a.in0[i0] * v7;
+    const float v10 = a.in0_x[i0] * v7;
     g16 = kobai_sum()(g16, (double)v10);
     g19 = kobai_sum()(g19, (double)v7);
   }
   g12 = kobai_block_fold(g12, 0, kobai_sum());
-  if (threadIdx.x == 0) a.partials[blockIdx.x * a.w0 + a.p12] = g12;
+  if (threadIdx.x == 0) a.partials[blockIdx.x * a.w0 + a.p12_sum] = g12;
   g16 = kobai_block_fold(g16, 0, kobai_sum());
-  if (threadIdx.x == 0) a.partials[blockIdx.x * a.w0 + a.p16] = g16;
+  if (threadIdx.x == 0) a.partials[blockIdx.x * a.w0 + a.p16_sum] = g16;
   g19 = kobai_block_fold(g19, 0, kobai_sum());
-  if (threadIdx.x == 0) a.partials[blockIdx.x * a.w0 + a.p19] = g19;
+  if (threadIdx.x == 0) a.partials[blockIdx.x * a.w0 + a.p19_sum] = g19;
 }
 
 extern "C" __global__ void kobai_loop_0_finish(const kobai_args a) {
-  for (long long e = threadIdx.x; e < a.n12; e += blockDim.x) {
+  for (long long e = threadIdx.x; e < a.n12_sum; e += blockDim.x) {
     double total = 0;
-    for (long long b = 0; b < a.g0; ++b) total = kobai_sum()(total, a.partials[b * a.w0 + a.p12 + e]);
-    a.results[a.f12 + e] = total;
+    for (long long b = 0; b < a.g0; ++b) total = kobai_sum()(total, a.partials[b * a.w0 + a.p12_sum + e]);
+    a.results[a.f12_sum + e] = total;
   }
-  for (long long e = threadIdx.x; e < a.n16; e += blockDim.x) {
+  for (long long e = threadIdx.x; e < a.n16_sum; e += blockDim.x) {
     double total = 0;
-    for (long long b = 0; b < a.g0; ++b) total = kobai_sum()(total, a.partials[b * a.w0 + a.p16 + e]);
-    a.results[a.f16 + e] = total;
+    for (long long b = 0; b < a.g0; ++b) total = kobai_sum()(total, a.partials[b * a.w0 + a.p16_sum + e]);
+    a.results[a.f16_sum + e] = total;
   }
-  for (long long e = threadIdx.x; e < a.n19; e += blockDim.x) {
+  for (long long e = threadIdx.x; e < a.n19_sum; e += blockDim.x) {
     double total = 0;
-    for (long long b = 0; b < a.g0; ++b) total = kobai_sum()(total, a.partials[b * a.w0 + a.p19 + e]);
-    a.results[a.f19 + e] = total;
+    for (long long b = 0; b < a.g0; ++b) total = kobai_sum()(total, a.partials[b * a.w0 + a.p19_sum + e]);
+    a.results[a.f19_sum + e] = total;
   }
   __syncthreads();
   if (threadIdx.x == 0 && blockIdx.x == 0) {
     const double r14 = double(1LL * a.e0);
-    const double r15 = kobai_ipow(double(r14), -1LL);
-    const double r16 = double(r15) * double(a.results[a.f12 + 0]);
-    const double r17 = double(r15) * double(a.results[a.f16 + 0]);
+    const double r15 = ipow_(double(r14), -1LL);
+    const double r16 = double(r15) * double(a.results[a.f12_sum + 0]);
+    const double r17 = double(r15) * double(a.results[a.f16_sum + 0]);
     const double r18 = double(2) * double(r17);
-    const double r19 = double(r15) * double(a.results[a.f19 + 0]);
+    const double r19 = double(r15) * double(a.results[a.f19_sum + 0]);
     const double r20 = double(2) * double(r19);
     a.results[a.o0] = r16;
     a.results[a.o1] = r18;

@@ -4,47 +4,42 @@ __device__ __forceinline__ double kobai_inf() { return __longlong_as_double(0x7f
 #else
 __device__ __forceinline__ double kobai_inf() { return __builtin_inf(); }
 #endif
-template <class T> __device__ __forceinline__ T kobai_max(T a, T b) { return (b != b || a < b) ? b : a; }
-template <class T> __device__ __forceinline__ T kobai_min(T a, T b) { return (b != b || b < a) ? b : a; }
-template <class T> __device__ __forceinline__ T kobai_ipow(T x, long long n) {
-  if (n < 0) return T(1) / kobai_ipow(x, -n);
-  T result = (n & 1) ? x : T(1);
-  for (n >>= 1; n != 0; n >>= 1) { x = x * x; if (n & 1) result = result * x; }
-  return result;
-}
-__device__ __forceinline__ float kobai_exp(float x) { return expf(x); }
-__device__ __forceinline__ double kobai_exp(double x) { return exp(x); }
-__device__ __forceinline__ float kobai_log(float x) { return logf(x); }
-__device__ __forceinline__ double kobai_log(double x) { return log(x); }
-__device__ __forceinline__ float kobai_log1p(float x) { return log1pf(x); }
-__device__ __forceinline__ double kobai_log1p(double x) { return log1p(x); }
-__device__ __forceinline__ float kobai_expm1(float x) { return expm1f(x); }
-__device__ __forceinline__ double kobai_expm1(double x) { return expm1(x); }
-__device__ __forceinline__ float kobai_sin(float x) { return sinf(x); }
-__device__ __forceinline__ double kobai_sin(double x) { return sin(x); }
-__device__ __forceinline__ float kobai_cos(float x) { return cosf(x); }
-__device__ __forceinline__ double kobai_cos(double x) { return cos(x); }
-__device__ __forceinline__ float kobai_tan(float x) { return tanf(x); }
-__device__ __forceinline__ double kobai_tan(double x) { return tan(x); }
-__device__ __forceinline__ float kobai_tanh(float x) { return tanhf(x); }
-__device__ __forceinline__ double kobai_tanh(double x) { return tanh(x); }
-__device__ __forceinline__ float kobai_sqrt(float x) { return sqrtf(x); }
-__device__ __forceinline__ double kobai_sqrt(double x) { return sqrt(x); }
-__device__ __forceinline__ float kobai_pow(float a, float b) { return powf(a, b); }
-__device__ __forceinline__ double kobai_pow(double a, double b) { return pow(a, b); }
-__device__ __forceinline__ float kobai_abs(float x) { return fabsf(x); }
-__device__ __forceinline__ double kobai_abs(double x) { return fabs(x); }
-template <class T> __device__ __forceinline__ T kobai_sigmoid(T x) {
-  const T e = kobai_exp(-kobai_abs(x));
-  return x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
-}
-template <class T> __device__ __forceinline__ T kobai_softplus(T x) {
-  return kobai_max(x, T(0)) + kobai_log1p(kobai_exp(-kobai_abs(x)));
-}
-template <class T> __device__ __forceinline__ T kobai_sign(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
+// The primitives of expr/math.hpp, from libdevice.
+__device__ __forceinline__ float exp_(float x) { return expf(x); }
+__device__ __forceinline__ double exp_(double x) { return exp(x); }
+__device__ __forceinline__ float log_(float x) { return logf(x); }
+__device__ __forceinline__ double log_(double x) { return log(x); }
+__device__ __forceinline__ float log1p_(float x) { return log1pf(x); }
+__device__ __forceinline__ double log1p_(double x) { return log1p(x); }
+__device__ __forceinline__ float expm1_(float x) { return expm1f(x); }
+__device__ __forceinline__ double expm1_(double x) { return expm1(x); }
+__device__ __forceinline__ float sin_(float x) { return sinf(x); }
+__device__ __forceinline__ double sin_(double x) { return sin(x); }
+__device__ __forceinline__ float cos_(float x) { return cosf(x); }
+__device__ __forceinline__ double cos_(double x) { return cos(x); }
+__device__ __forceinline__ float tan_(float x) { return tanf(x); }
+__device__ __forceinline__ double tan_(double x) { return tan(x); }
+__device__ __forceinline__ float tanh_(float x) { return tanhf(x); }
+__device__ __forceinline__ double tanh_(double x) { return tanh(x); }
+__device__ __forceinline__ float erf_(float x) { return erff(x); }
+__device__ __forceinline__ double erf_(double x) { return erf(x); }
+__device__ __forceinline__ float sqrt_(float x) { return sqrtf(x); }
+__device__ __forceinline__ double sqrt_(double x) { return sqrt(x); }
+__device__ __forceinline__ float pow_(float a, float b) { return powf(a, b); }
+__device__ __forceinline__ double pow_(double a, double b) { return pow(a, b); }
+__device__ __forceinline__ float abs_(float x) { return fabsf(x); }
+__device__ __forceinline__ double abs_(double x) { return fabs(x); }
+template <class C, class T> __device__ __forceinline__ T select_(C c, T a, T b) { return c ? a : b; }
+template <class T> __device__ __forceinline__ T max_(T a, T b) { return select_(b != b || a < b, b, a); }
+template <class T> __device__ __forceinline__ T min_(T a, T b) { return select_(b != b || b < a, b, a); }
+template <class T> __device__ __forceinline__ T ipow_(T x, long long n) { if (n < 0) return T(1) / ipow_(x, -n); T result = n & 1 ? x : T(1); for (n >>= 1; n != 0; n >>= 1) { x = x * x; if (n & 1) result = result * x; } return result; }
+template <class T> __device__ __forceinline__ T sigmoid_(T x) { const T e = exp_(-abs_(x)); return select_(x >= T(0), T(1) / (T(1) + e), e / (T(1) + e)); }
+template <class T> __device__ __forceinline__ T softplus_(T x) { return max_(x, T(0)) + log1p_(exp_(-abs_(x))); }
+template <class T> __device__ __forceinline__ T relu_(T x) { return select_(x <= T(0), T(0), x); }
+template <class T> __device__ __forceinline__ T sign_(T x) { return select_(x > T(0), T(1), select_(x < T(0), T(-1), T(0))); }
 struct kobai_sum { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; } };
-struct kobai_fold_max { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return kobai_max(a, b); } };
-struct kobai_fold_min { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return kobai_min(a, b); } };
+struct kobai_fold_max { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return max_(a, b); } };
+struct kobai_fold_min { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return min_(a, b); } };
 // A block's values folded into thread 0's: warp shuffles, one slot per warp in shared memory, then
 // the first warp. Every thread of the block calls it.
 template <class Fold> __device__ __forceinline__ double kobai_block_fold(double v, double identity, Fold fold) {
@@ -66,21 +61,21 @@ template <class Fold> __device__ __forceinline__ double kobai_block_fold(double 
 }
 
 struct kobai_args {
-  const double* __restrict__ in0;
+  const double* __restrict__ in0_x;
   double* __restrict__ out1;
   double* results;
   double* __restrict__ partials;
   double* __restrict__ scratch;
   double* __restrict__ accumulators;
   long long e0;
-  long long n4;
-  long long b4;
-  long long f4;
-  long long p4;
-  long long n9;
-  long long b9;
-  long long f9;
-  long long p9;
+  long long n4_sum;
+  long long b4_sum;
+  long long f4_sum;
+  long long p4_sum;
+  long long n9_sum;
+  long long b9_sum;
+  long long f9_sum;
+  long long p9_sum;
   long long w0;
   long long g0;
   long long w1;
@@ -93,17 +88,17 @@ extern "C" __global__ void kobai_loop_0(const kobai_args a) {
   const long long kobai_tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   double g4 = 0;
   for (long long i0 = kobai_tid; i0 < a.e0; i0 += kobai_threads) {
-    g4 = kobai_sum()(g4, (double)a.in0[i0]);
+    g4 = kobai_sum()(g4, (double)a.in0_x[i0]);
   }
   g4 = kobai_block_fold(g4, 0, kobai_sum());
-  if (threadIdx.x == 0) a.partials[blockIdx.x * a.w0 + a.p4] = g4;
+  if (threadIdx.x == 0) a.partials[blockIdx.x * a.w0 + a.p4_sum] = g4;
 }
 
 extern "C" __global__ void kobai_loop_0_finish(const kobai_args a) {
-  for (long long e = threadIdx.x; e < a.n4; e += blockDim.x) {
+  for (long long e = threadIdx.x; e < a.n4_sum; e += blockDim.x) {
     double total = 0;
-    for (long long b = 0; b < a.g0; ++b) total = kobai_sum()(total, a.partials[b * a.w0 + a.p4 + e]);
-    a.results[a.f4 + e] = total;
+    for (long long b = 0; b < a.g0; ++b) total = kobai_sum()(total, a.partials[b * a.w0 + a.p4_sum + e]);
+    a.results[a.f4_sum + e] = total;
   }
 }
 
@@ -111,33 +106,33 @@ extern "C" __global__ void kobai_loop_1(const kobai_args a) {
   const long long kobai_threads = (long long)gridDim.x * blockDim.x;
   const long long kobai_tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   const double r4 = double(1LL * a.e0);
-  const double r5 = kobai_ipow(double(r4), -1LL);
-  const double r6 = double(r5) * double(a.results[a.f4 + 0]);
+  const double r5 = ipow_(double(r4), -1LL);
+  const double r6 = double(r5) * double(a.results[a.f4_sum + 0]);
   const double r7 = double(-1) * double(r6);
   double g9 = 0;
   for (long long i0 = kobai_tid; i0 < a.e0; i0 += kobai_threads) {
-    const double v10 = a.in0[i0] + double(r7);
-    const double v11 = kobai_ipow(v10, 2LL);
+    const double v10 = a.in0_x[i0] + double(r7);
+    const double v11 = ipow_(v10, 2LL);
     g9 = kobai_sum()(g9, (double)v11);
     a.out1[i0] = v10;
   }
   g9 = kobai_block_fold(g9, 0, kobai_sum());
-  if (threadIdx.x == 0) a.partials[blockIdx.x * a.w1 + a.p9] = g9;
+  if (threadIdx.x == 0) a.partials[blockIdx.x * a.w1 + a.p9_sum] = g9;
 }
 
 extern "C" __global__ void kobai_loop_1_finish(const kobai_args a) {
-  for (long long e = threadIdx.x; e < a.n9; e += blockDim.x) {
+  for (long long e = threadIdx.x; e < a.n9_sum; e += blockDim.x) {
     double total = 0;
-    for (long long b = 0; b < a.g1; ++b) total = kobai_sum()(total, a.partials[b * a.w1 + a.p9 + e]);
-    a.results[a.f9 + e] = total;
+    for (long long b = 0; b < a.g1; ++b) total = kobai_sum()(total, a.partials[b * a.w1 + a.p9_sum + e]);
+    a.results[a.f9_sum + e] = total;
   }
   __syncthreads();
   if (threadIdx.x == 0 && blockIdx.x == 0) {
     const double r4 = double(1LL * a.e0);
-    const double r5 = kobai_ipow(double(r4), -1LL);
-    const double r6 = double(r5) * double(a.results[a.f4 + 0]);
+    const double r5 = ipow_(double(r4), -1LL);
+    const double r6 = double(r5) * double(a.results[a.f4_sum + 0]);
     const double r7 = double(-1) * double(r6);
-    const double r15 = double(r5) * double(a.results[a.f9 + 0]);
+    const double r15 = double(r5) * double(a.results[a.f9_sum + 0]);
     a.results[a.o0] = r15;
   }
 }

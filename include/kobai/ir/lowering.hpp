@@ -1,0 +1,82 @@
+// Lowering: the SSA program (distinct subexpressions in topological order) as the planner sees it,
+// one node_info per node, read from each op's descriptor (expr/ops.hpp): its kind, the arguments it
+// reads, and its axis map. Knows neither xtensor nor CUDA.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "kobai/expr/graph.hpp"
+#include "kobai/expr/ops.hpp"
+
+namespace kobai::ir {
+
+inline constexpr int max_axes = 8;
+inline constexpr int max_classes = 64;
+
+enum class kind : std::uint8_t { constant, scalar_leaf, tensor_leaf, elementwise, reduction, numel, view };
+
+/// What the planner needs to know of one node.
+struct node_info {
+  kind k = kind::constant;
+  int rank = 0;
+  std::uint32_t units = 0;
+  int nargs = 0;
+  std::array<int, 3> args{-1, -1, -1};  // SSA indices
+  std::array<bool, 3> reads{};          // whether the value of an argument is read (expand's `like` is not)
+  // map[k][p]: the axis of argument k that is axis p of this node (-1: broadcast or absent).
+  std::array<std::array<int, max_axes>, 3> map{};
+  std::uint32_t folded = 0;  // reductions: the argument's axes folded
+  bool costly = false;       // a transcendental function: worth a buffer rather than recomputing
+};
+
+template <class E, class Order>
+constexpr node_info describe() {
+  node_info info;
+  info.rank = E::rank;
+  info.units = E::units;
+  for (auto& m : info.map) m.fill(-1);
+  if constexpr (is_constant<E>) {
+    info.k = kind::constant;
+  } else if constexpr (is_leaf<E>) {
+    info.k = E::rank == 0 ? kind::scalar_leaf : kind::tensor_leaf;
+  } else {
+    [&]<class Op, class... Args>(node<Op, Args...>*) {
+      info.nargs = sizeof...(Args);
+      int a = 0;
+      ((info.args[a++] = static_cast<int>(index_of<Args, Order>)), ...);
+      // The op's axis map, without the arguments' unit axes (they take no class).
+      constexpr axis_map map = Op::template axes<Args...>();
+      constexpr std::array<std::uint32_t, sizeof...(Args)> units{Args::units...};
+      for (std::size_t k = 0; k < sizeof...(Args); ++k) {
+        info.reads[k] = Op::reads[k];
+        for (int p = 0; p < E::rank && p < max_axes; ++p) {
+          const int q = map.from[k][p];
+          info.map[k][p] = q >= 0 && ((units[k] >> q) & 1U) == 0 ? q : -1;
+        }
+      }
+      if constexpr (Op::kind == op_kind::count) {
+        info.k = kind::numel;
+      } else if constexpr (Op::kind == op_kind::reduction) {
+        info.folded = map.folded & ~units[0];
+        info.k = info.folded == 0 ? kind::elementwise : kind::reduction;  // folding units only reshapes
+      } else if constexpr (Op::kind == op_kind::layout) {
+        info.k = kind::view;  // flatten's axis has its argument's element count; reshape has like's axes
+      } else {
+        info.k = kind::elementwise;
+        info.costly = Op::costly;
+      }
+    }(static_cast<E*>(nullptr));
+  }
+  return info;
+}
+
+template <class Order>
+struct described;
+template <class... Ns>
+struct described<type_list<Ns...>> {
+  static constexpr std::array<node_info, sizeof...(Ns)> value{describe<Ns, type_list<Ns...>>()...};
+};
+
+}  // namespace kobai::ir

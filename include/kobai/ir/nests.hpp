@@ -1,0 +1,333 @@
+// Nest building. Statements (store an output, accumulate a reduction) are placed in order; each
+// opens the loops of its classes, reusing the enclosing loops of the statement before when no
+// value it reads is still being accumulated there. Elementwise values are computed once per loop
+// level that needs them, at the outermost level where their classes are fixed, and recomputed
+// rather than stored across nests; a costly one (tanh, exp, …) that a loop over a class it lacks
+// would recompute on every iteration is instead computed once into a buffer, planned like a
+// reduction with a single term. A reduction completes when the loop over the first class it folds
+// ends: inside an outer iteration (local, in a small per-task buffer indexed by its kept inner
+// classes) or after a whole top-level loop (global: per-task partials folded in order).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "kobai/ir/instructions.hpp"
+
+namespace kobai::ir {
+
+namespace planning {
+
+// The loop tree under construction: items are loops or statements, each in its parent's list.
+struct item {
+  instr op = instr::compute;
+  int node = -1;
+  int cls = -1;
+  int parent = -1;
+  int first = -1, last = -1;  // children (loops)
+  int prev = -1, next = -1;   // siblings
+  std::array<operand, 3> operands{};
+};
+
+template <std::size_t N>
+struct builder {
+  const std::array<node_info, N>& nodes;
+  plan_data<N>& plan;
+  // For a reduction a later statement read outside the iteration that completed it: the deepest
+  // loop level (1 = top level) its completion may sit at; 0 when unrestricted.
+  std::array<int, N> outermost{};
+  std::array<bool, N> cache_next{};  // costly values to compute into buffers in the next pass
+  std::array<item, 8 * N + 8> items{};
+  int count = 1;  // item 0 is the root
+  std::array<int, N> accumulate_item{};
+  std::array<int, N> done_item{};            // the loop item whose end completes each reduction
+  std::array<int, max_classes + 1> chain{};  // the loops of the statement being placed
+  int chain_size = 1;
+  bool retry = false;
+
+  constexpr std::uint64_t classes_of(int n) const { return ir::classes_of(plan, nodes, n); }
+  constexpr bool stored(int n) const { return ir::stored(plan, nodes, n); }
+  // The classes of a node in loop order, as a bit set over positions.
+  constexpr std::uint64_t positions_of(std::uint64_t classes) const {
+    std::uint64_t bits = 0;
+    for (int c = 0; c < plan.classes; ++c)
+      if (((classes >> c) & 1U) != 0) bits |= std::uint64_t{1} << plan.position[c];
+    return bits;
+  }
+  constexpr int class_at(int position) const {
+    for (int c = 0; c < plan.classes; ++c)
+      if (plan.position[c] == position) return c;
+    return -1;
+  }
+
+  constexpr int add(int parent, item it, int before = -1) {
+    if (count == static_cast<int>(items.size())) {  // the program outgrew the planner's tables
+      plan.error = failure::too_large;
+      return 0;
+    }
+    const int id = count++;
+    it.parent = parent;
+    item& p = items[parent];
+    if (before < 0) {
+      it.prev = p.last;
+      if (p.last >= 0) items[p.last].next = id;
+      if (p.first < 0) p.first = id;
+      p.last = id;
+    } else {
+      it.next = before;
+      it.prev = items[before].prev;
+      if (it.prev >= 0)
+        items[it.prev].next = id;
+      else
+        p.first = id;
+      items[before].prev = id;
+    }
+    items[id] = it;
+    return id;
+  }
+
+  // The reductions whose values a statement on node n reads, through elementwise nodes.
+  constexpr void reductions_read(int n, std::array<bool, N>& seen, std::array<bool, N>& out) const {
+    const node_info& info = nodes[n];
+    for (int a = 0; a < info.nargs; ++a) {
+      const int m = info.args[a];
+      if (!info.reads[a] || seen[m]) continue;
+      seen[m] = true;
+      if (stored(m) || (nodes[m].k == kind::view && materialized(m)))
+        out[m] = true;
+      else if (nodes[m].k == kind::elementwise)
+        reductions_read(m, seen, out);
+    }
+  }
+
+  // A view of a computed value reads it from memory written by an earlier loop; a view of a leaf
+  // reads the leaf's own memory.
+  constexpr bool materialized(int view) const { return nodes[nodes[view].args[0]].k != kind::tensor_leaf; }
+
+  // Opens (or reuses) the loops over `positions` for a statement reading `deps`.
+  constexpr void open(std::uint64_t positions, const std::array<bool, N>& deps) {
+    chain[0] = 0;
+    chain_size = 1;
+    int block = 0;
+    for (int pos = 0; pos < plan.classes; ++pos) {
+      if (((positions >> pos) & 1U) == 0) continue;
+      const int c = class_at(pos);
+      const int last = items[block].last;
+      bool reuse = last >= 0 && items[last].op == instr::enter && items[last].cls == c;
+      for (std::size_t r = 0; r < N && reuse; ++r)
+        if (deps[r] && accumulate_item[r] > 0 && done_item[r] == last) reuse = false;
+      if (reuse) {
+        block = last;
+      } else {
+        item loop;
+        loop.op = instr::enter;
+        loop.cls = c;
+        block = add(block, loop);
+      }
+      chain[chain_size++] = block;
+    }
+  }
+
+  // The operand for node m read by an instruction placed in chain[0..level].
+  constexpr operand resolve(int m, int level) {
+    const node_info& info = nodes[m];
+    if (plan.cached[m]) return read_buffer(m);
+    switch (info.k) {
+      case kind::constant:
+        return {source::constant, m, -1};
+      case kind::scalar_leaf:
+        return {source::scalar_leaf, m, -1};
+      case kind::tensor_leaf:
+        return {source::tensor_leaf, m, -1};
+      case kind::view:
+        return {source::view, m, -1};
+      case kind::reduction:
+        return read_buffer(m);
+      default:
+        return {source::value, m, compute(m, level)};
+    }
+  }
+
+  // A reduction's (or cached value's) buffer, read by an instruction placed in the current chain.
+  constexpr operand read_buffer(int m) {
+    if (!plan.global[m]) {  // readable only inside the iteration that completed it
+      const int context = items[done_item[m]].parent;
+      bool found = false;
+      for (int i = 0; i < chain_size; ++i) found = found || chain[i] == context;
+      if (!found) {      // complete it one level further out: below the loops this reader shares
+        int shared = 0;  // depth of the deepest loop enclosing both the accumulation and this reader
+        for (int a = context; a > 0 && shared == 0; a = items[a].parent)
+          for (int i = 1; i < chain_size; ++i)
+            if (chain[i] == a) shared = i;
+        outermost[m] = outermost[m] == 0 ? shared + 1 : std::min(outermost[m], shared + 1);
+        retry = true;
+      }
+    }
+    return {source::reduction, m, -1};
+  }
+
+  // The instruction computing node m, found or placed at the outermost level of the chain where
+  // its classes are fixed.
+  constexpr int compute(int m, int limit) {
+    const std::uint64_t positions = positions_of(classes_of(m));
+    int level = 0;
+    for (int i = 1; i < chain_size && i <= limit; ++i)
+      if (((positions >> plan.position[items[chain[i]].cls]) & 1U) != 0) level = i;
+    // A costly value under a loop over a class it lacks would be recomputed on every iteration of
+    // that loop: plan again with it computed once into a buffer.
+    for (int i = 1; i <= level && nodes[m].costly && !plan.cached[m]; ++i)
+      if (((positions >> plan.position[items[chain[i]].cls]) & 1U) == 0) {
+        cache_next[m] = true;
+        retry = true;
+      }
+    const int block = chain[level];
+    for (int i = items[block].first; i >= 0; i = items[i].next)
+      if (items[i].op == instr::compute && items[i].node == m) return i;
+    item it;
+    it.op = instr::compute;
+    it.node = m;
+    for (int a = 0; a < nodes[m].nargs; ++a)
+      if (nodes[m].reads[a]) it.operands[a] = resolve(nodes[m].args[a], level);
+    const int before = level + 1 < chain_size ? chain[level + 1] : -1;
+    return add(block, it, before);
+  }
+
+  constexpr void statement(instr op, int n) {
+    std::array<bool, N> seen{}, deps{};
+    const bool cache = plan.cached[n];  // accumulates its own value, once per element
+    const int value = (op == instr::accumulate || op == instr::materialize) && !cache ? nodes[n].args[0] : n;
+    // The values it reads that other statements produce: the value itself when it is stored (a
+    // reduction, a cached value) or a written-out view, or those an elementwise value reads. A
+    // cached value's own statement reads what its computation reads.
+    if (!cache && (stored(value) || (nodes[value].k == kind::view && materialized(value))))
+      deps[value] = true;
+    else if (nodes[value].k == kind::elementwise)
+      reductions_read(value, seen, deps);
+    open(positions_of(classes_of(value)), deps);
+    item it;
+    it.op = op;
+    it.node = n;
+    it.operands[0] = cache ? operand{source::value, n, compute(n, chain_size - 1)} : resolve(value, chain_size - 1);
+    const int id = add(chain[chain_size - 1], it);
+    if (op == instr::materialize) {  // complete after its top-level loop, like a global reduction
+      accumulate_item[n] = id;
+      done_item[n] = chain_size > 1 ? chain[1] : 0;
+      plan.global[n] = true;
+      return;
+    }
+    if (op != instr::accumulate) return;
+    accumulate_item[n] = id;
+    // It completes when the loop over the first class it folds ends.
+    std::uint64_t folded = 0;
+    for (int q = 0; q < nodes[value].rank; ++q)
+      if (((nodes[n].folded >> q) & 1U) != 0 && plan.cls[value][q] >= 0)
+        folded |= std::uint64_t{1} << plan.cls[value][q];
+    int done = cache ? chain_size - 1 : -1;
+    for (int i = 1; i < chain_size && done < 0; ++i)
+      if (((folded >> items[chain[i]].cls) & 1U) != 0) done = i;
+    if (outermost[n] > 0 && outermost[n] < done) done = outermost[n];
+    plan.global[n] = done == 1;
+    done_item[n] = plan.global[n] ? chain[1] : chain[done];
+    const std::uint64_t kept = classes_of(n);
+    std::uint64_t fixed = 0;
+    if (!plan.global[n])
+      for (int i = 1; i < done; ++i) fixed |= std::uint64_t{1} << items[chain[i]].cls;
+    plan.buffer_dims[n] = kept & ~fixed;
+  }
+
+  // Depth-first flattening of the tree into instructions, with each reduction's reset before the
+  // loop that completes it.
+  constexpr void emit(int block, int depth) {
+    for (int i = items[block].first; i >= 0; i = items[i].next) {
+      const item& it = items[i];
+      if (it.op == instr::enter) {
+        for (std::size_t r = 0; r < N; ++r)
+          if (accumulate_item[r] > 0 && done_item[r] == i && stored(static_cast<int>(r))) {
+            instruction reset;
+            reset.op = instr::reset;
+            reset.node = static_cast<int>(r);
+            reset.depth = depth;
+            plan.code[plan.size++] = reset;
+          }
+        const int enter = plan.size++;
+        for (std::size_t r = 0; r < N; ++r)
+          if (accumulate_item[r] > 0 && done_item[r] == i) plan.done[r] = enter;
+        emit(i, depth + 1);
+        plan.code[enter] = {instr::enter, -1, it.cls, plan.size, depth, {}};
+        plan.code[plan.size++] = {instr::exit, -1, it.cls, enter, depth, {}};
+        if (depth == 0) ++plan.loops;
+      } else {
+        instruction ins{it.op, it.node, -1, -1, depth, it.operands};
+        slot[i] = plan.size;
+        plan.code[plan.size++] = ins;
+      }
+    }
+  }
+  std::array<int, 8 * N + 8> slot{};
+  constexpr void renumber() {  // operands name instructions, not tree items
+    for (int i = 0; i < plan.size; ++i)
+      for (auto& o : plan.code[i].operands)
+        if (o.s == source::value) o.item = slot[o.item];
+  }
+};
+
+}  // namespace planning
+
+/// Builds the loop nests computing `outputs` over a plan whose classes and loop order are set; a
+/// local reduction read outside the iteration that completes it is completed further out (keeping
+/// a buffer over more of its classes) and the nests are planned again.
+template <std::size_t N, std::size_t K>
+constexpr void build_nests(plan_data<N>& plan, const std::array<node_info, N>& nodes, const std::array<int, K>& outputs) {
+  std::array<int, N> forced{};
+  for (;;) {
+    planning::builder<N> b{nodes, plan};
+    b.outermost = forced;
+    b.items[0].op = instr::enter;  // the root
+    std::array<bool, N> needed{};
+    std::array<bool, N> is_output{};
+    for (int o : outputs) is_output[o] = true;
+    // Needed nodes: outputs and everything their values read.
+    for (int n = static_cast<int>(N) - 1; n >= 0; --n) {
+      if (is_output[n]) needed[n] = true;
+      if (!needed[n]) continue;
+      for (int a = 0; a < nodes[n].nargs; ++a)
+        if (nodes[n].reads[a]) needed[nodes[n].args[a]] = true;
+    }
+    // Reductions and written-out views first, in SSA order; then the outputs that loops store.
+    // Stores read what those produce but nothing reads a store, so placing them last lets the
+    // producers share loops.
+    for (std::size_t n = 0; n < N; ++n) {
+      if (needed[n] && b.stored(static_cast<int>(n))) b.statement(instr::accumulate, static_cast<int>(n));
+      if (needed[n] && nodes[n].k == kind::view && b.materialized(static_cast<int>(n)))
+        b.statement(instr::materialize, static_cast<int>(n));  // an output view is written in place
+    }
+    for (std::size_t n = 0; n < N; ++n) {
+      if (!is_output[n] || b.classes_of(static_cast<int>(n)) == 0) continue;
+      const kind k = nodes[n].k;
+      if ((k == kind::reduction && !plan.global[n]) || k == kind::elementwise ||
+          (k == kind::view && !b.materialized(static_cast<int>(n))))
+        b.statement(instr::store, static_cast<int>(n));
+    }
+    for (int o : outputs)  // scalar outputs are computed at the end, once
+      if ((nodes[o].k == kind::elementwise || nodes[o].k == kind::numel) && b.classes_of(o) == 0) {
+        b.chain_size = 1;
+        b.compute(o, 0);
+      }
+    if (plan.error != failure::none) return;
+    if (b.retry) {
+      forced = b.outermost;
+      for (std::size_t n = 0; n < N; ++n) plan.cached[n] = plan.cached[n] || b.cache_next[n];
+      plan.global = {};
+      continue;
+    }
+    plan.size = 0;
+    plan.loops = 0;
+    b.emit(0, 0);
+    b.renumber();
+    return;
+  }
+}
+
+}  // namespace kobai::ir

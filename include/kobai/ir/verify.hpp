@@ -1,0 +1,106 @@
+// The plan's invariants, checked at compile time for every program: a value is read only where it
+// is complete in the same call, so that no plan can read memory left by the previous call.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "kobai/ir/instructions.hpp"
+
+namespace kobai::ir {
+
+/// What a plan breaks, and where: the first instruction whose read is out of place.
+struct violation {
+  enum class rule : std::uint8_t {
+    none,
+    value_out_of_scope,    // a computed value read before, or outside the loops of, its compute
+    buffer_not_complete,   // a stored value read before the loop that completes it has ended
+    buffer_out_of_scope,   // a local stored value read outside the iteration that completes it
+    local_read_at_root,    // a value outside every loop reads a stored value that is not global
+    accumulate_misplaced,  // a stored value accumulated outside its completing loop, or twice
+    reset_misplaced,       // a stored value not reset once, right before the loop that completes it
+    scope_mismatch,        // a reduction marked global but completed inside a loop, or local but not
+    view_not_written,      // a written-out view read before the loop that writes it has ended
+  };
+  rule broken = rule::none;
+  int instruction = -1;
+  int node = -1;
+  constexpr bool ok() const { return broken == rule::none; }
+};
+
+namespace planning {
+// Whether every loop around instruction `inner_of` also encloses instruction `at`.
+template <std::size_t N>
+constexpr bool in_scope_of(const plan_data<N>& plan, int inner_of, int at) {
+  for (int p = 0; p < inner_of; ++p) {
+    const instruction& loop = plan.code[static_cast<std::size_t>(p)];
+    if (loop.op == instr::enter && loop.match > inner_of && !(p < at && at < loop.match)) return false;
+  }
+  return true;
+}
+}  // namespace planning
+
+/// Checks that every read in the plan comes after the statement that completes what it reads, in
+/// the same iteration of every loop they share.
+template <std::size_t N>
+constexpr violation verify(const plan_data<N>& plan, const std::array<node_info, N>& nodes) {
+  const auto code = [&](int i) -> const instruction& { return plan.code[static_cast<std::size_t>(i)]; };
+  // Stored values in the plan: one accumulate, inside the loop whose end completes them, and one
+  // reset, among the resets right before that loop; a reduction is global (folded across tasks,
+  // read from its folded result) exactly when that loop is a top-level one.
+  std::array<bool, N> accumulated{};
+  for (int r = 0; r < static_cast<int>(N); ++r) {
+    if (!stored(plan, nodes, r)) continue;
+    const int done = plan.done[static_cast<std::size_t>(r)];
+    int accumulates = 0, resets = 0, last = -1;
+    for (int i = 0; i < plan.size; ++i) {
+      if (code(i).op == instr::accumulate && code(i).node == r) {
+        last = i;
+        if (++accumulates > 1 || code(done).op != instr::enter || !(done < i && i < code(done).match))
+          return {violation::rule::accumulate_misplaced, i, r};
+      }
+      if (code(i).op == instr::reset && code(i).node == r) {
+        bool adjacent = i < done;
+        for (int j = i + 1; j < done && adjacent; ++j) adjacent = code(j).op == instr::reset;
+        if (++resets > 1 || !adjacent) return {violation::rule::reset_misplaced, i, r};
+      }
+    }
+    if (accumulates > 0 && resets == 0) return {violation::rule::reset_misplaced, last, r};
+    accumulated[static_cast<std::size_t>(r)] = accumulates > 0;
+    if (accumulates > 0 && nodes[static_cast<std::size_t>(r)].k == kind::reduction &&
+        plan.global[static_cast<std::size_t>(r)] != (code(done).depth == 0))
+      return {violation::rule::scope_mismatch, last, r};
+  }
+  for (int i = 0; i < plan.size; ++i) {
+    for (const operand& o : code(i).operands) {
+      if (o.s == source::value) {
+        if (o.item < 0 || o.item >= i || code(o.item).op != instr::compute || code(o.item).node != o.node ||
+            !planning::in_scope_of(plan, o.item, i))
+          return {violation::rule::value_out_of_scope, i, o.node};
+      } else if (o.s == source::reduction) {
+        const auto r = static_cast<std::size_t>(o.node);
+        if (!stored(plan, nodes, o.node) || !accumulated[r]) return {violation::rule::buffer_not_complete, i, o.node};
+        const int done = plan.done[r];
+        if (code(done).op != instr::enter || code(done).match >= i)
+          return {violation::rule::buffer_not_complete, i, o.node};
+        if (!plan.global[r] && code(i).depth == 0) return {violation::rule::local_read_at_root, i, o.node};
+        if (!planning::in_scope_of(plan, done, i)) return {violation::rule::buffer_out_of_scope, i, o.node};
+      } else if (o.s == source::view &&
+                 nodes[static_cast<std::size_t>(nodes[static_cast<std::size_t>(o.node)].args[0])].k !=
+                     kind::tensor_leaf) {
+        int written = -1;  // the materialize, or the end of its top-level loop
+        for (int m = 0; m < plan.size; ++m)
+          if (code(m).op == instr::materialize && code(m).node == o.node) {
+            written = m;
+            for (int p = 0; p < m; ++p)
+              if (code(p).op == instr::enter && code(p).depth == 0 && code(p).match > m) written = code(p).match;
+          }
+        if (written < 0 || written >= i) return {violation::rule::view_not_written, i, o.node};
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace kobai::ir
