@@ -1,0 +1,131 @@
+// Binding checks at compile time: what a program may be called with (numbers for scalar leaves,
+// row-major xtensor containers of the leaf's rank for tensor leaves, one element type), each
+// mistake one static_assert naming the leaf.
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "kobai/expr/environment.hpp"
+#include "kobai/expr/graph.hpp"
+
+namespace kobai::detail {
+
+template <class T>
+concept scalar_value = std::is_arithmetic_v<std::remove_cvref_t<T>>;
+template <class T>
+concept tensor_value = requires(const std::remove_cvref_t<T>& c) {
+  c.data();
+  c.shape();
+  c.dimension();
+  typename std::remove_cvref_t<T>::value_type;
+};
+
+template <class B>
+using bound_type = std::remove_cvref_t<decltype(B::value)>;
+
+/// Containers the loops can read as flat row-major arrays: xt::xtensor, xt::xarray, and xt::adapt
+/// of contiguous memory, in row-major layout.
+template <class T>
+struct is_row_major_container : std::false_type {};
+template <class EC, std::size_t N, class Tag>
+struct is_row_major_container<xt::xtensor_container<EC, N, xt::layout_type::row_major, Tag>> : std::true_type {};
+template <class EC, class SC, class Tag>
+struct is_row_major_container<xt::xarray_container<EC, xt::layout_type::row_major, SC, Tag>> : std::true_type {};
+template <class EC, std::size_t N, class Tag>
+struct is_row_major_container<xt::xtensor_adaptor<EC, N, xt::layout_type::row_major, Tag>> : std::true_type {};
+template <class EC, class SC, class Tag>
+struct is_row_major_container<xt::xarray_adaptor<EC, xt::layout_type::row_major, SC, Tag>> : std::true_type {};
+
+template <class T>
+struct static_rank : std::integral_constant<int, -1> {};  // dynamic (xt::xarray)
+template <class V, std::size_t N, xt::layout_type L, class Tag>
+struct static_rank<xt::xtensor_container<V, N, L, Tag>> : std::integral_constant<int, static_cast<int>(N)> {};
+template <class V, std::size_t N, xt::layout_type L, class Tag>
+struct static_rank<xt::xtensor_adaptor<V, N, L, Tag>> : std::integral_constant<int, static_cast<int>(N)> {};
+
+template <class Leaf>
+constexpr void report_unknown_name() {
+  static_assert(dependent_false<Leaf>,
+                "kobai: a binding names a leaf the program does not have; bind only the var<> and input<> "
+                "leaves of the compiled outputs (the trace names it: leaf_named<...>)");
+}
+template <class Leaf>
+constexpr void report_rank_mismatch() {
+  static_assert(dependent_false<Leaf>,
+                "kobai: a binding's rank does not match its leaf: bind numbers to rank-0 leaves and containers "
+                "of the leaf's rank to tensor leaves (the trace names it: leaf_named<...>)");
+}
+
+template <class Leaves, class Binding>
+struct check_binding;
+template <class... Leaves, class Binding>
+struct check_binding<type_list<Leaves...>, Binding> {
+  static constexpr bool known = ((Leaves::name.view() == Binding::name.view()) || ...);
+  static constexpr int leaf_rank = ((Leaves::name.view() == Binding::name.view() ? Leaves::rank : 0) + ... + 0);
+  static constexpr bool check() {
+    using value = bound_type<Binding>;
+    static_assert(scalar_value<value> || (tensor_value<value> && is_row_major_container<value>::value),
+                  "kobai: bind a number or a row-major xtensor container (xt::xtensor, xt::xarray, or xt::adapt of "
+                  "contiguous memory); copy a view, a transpose, an expression or a column-major array into one "
+                  "first, e.g. xt::xtensor<double, 2> copy = expression;");
+    if constexpr (!known)
+      report_unknown_name<spelled<Binding::name>>();
+    else if constexpr (scalar_value<value> ? leaf_rank != 0
+                                           : leaf_rank == 0 || (static_rank<value>::value >= 0 &&
+                                                                static_rank<value>::value != leaf_rank))
+      report_rank_mismatch<spelled<Binding::name>>();
+    return true;
+  }
+};
+
+template <class Leaves, class... Bindings>
+struct check_all_bound;
+template <class... Leaves, class... Bindings>
+struct check_all_bound<type_list<Leaves...>, Bindings...> {
+  template <class L>
+  static constexpr bool check_leaf() {
+    if constexpr (!environment<Bindings...>::template has<L::name>) report_unbound<L::name>();
+    return true;
+  }
+  static constexpr bool value = (check_leaf<Leaves>() && ...);
+};
+
+template <class... Bindings>
+struct element_type_t {
+  using type = double;
+};
+template <class B, class... Bs>
+struct element_type_t<B, Bs...> : element_type_t<Bs...> {};
+template <class B, class... Bs>
+requires tensor_value<bound_type<B>>
+struct element_type_t<B, Bs...> {
+  using type = typename bound_type<B>::value_type;
+};
+
+template <class T, class V>
+inline constexpr bool element_type_agrees = true;
+template <class T, tensor_value V>
+inline constexpr bool element_type_agrees<T, V> = std::is_same_v<typename V::value_type, T>;
+
+/// Checks a call's bindings against the program's leaves; true, or one static_assert.
+template <class Leaves, class... Bindings>
+constexpr bool check_bindings() {
+  static_assert((is_binding<Bindings> && ...), "kobai: call a program with bindings written as `x = X`");
+  static_assert((check_binding<Leaves, Bindings>::check() && ...));
+  static_assert(check_all_bound<Leaves, Bindings...>::value);
+  using T = typename element_type_t<Bindings...>::type;
+  static_assert((element_type_agrees<T, bound_type<Bindings>> && ...),
+                "kobai: the bound tensors mix element types; convert them to one (float or double)");
+  static_assert(std::is_floating_point_v<T>, "kobai: tensors must hold float or double");
+  return true;
+}
+/// The element type of a call's tensors, once its bindings check.
+template <class Leaves, class... Bindings>
+using checked_element_type =
+    std::enable_if_t<check_bindings<Leaves, Bindings...>(), typename element_type_t<Bindings...>::type>;
+
+}  // namespace kobai::detail

@@ -1,0 +1,96 @@
+// The fourth layer of cpu::program (see cpu/nest_info.hpp): folds into double.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "kobai/cpu/addressing.hpp"
+
+namespace kobai::cpu {
+
+/// Accumulators moved into double: local reductions' shadows rounded into their buffers, a task's
+/// T accumulators and SIMD-lane accumulators folded into its double partials, and the tasks'
+/// partials folded in task order (the same bits whichever thread ran a task).
+template <expression... Outputs>
+struct folds : addressing<Outputs...> {
+  using base = addressing<Outputs...>;
+  KOBAI_CPU_NEST_INFO_TYPES(base)
+  KOBAI_CPU_LAYOUT_TYPES(base)
+  KOBAI_CPU_ADDRESSING_TYPES(base)
+
+  template <class T, int I>
+  static void round_shadows(const call_state<T>& call, task_state<T>& task) {
+    base::for_reductions([&]<int R>() {
+      if constexpr (base::template shadowed<T>(R) && base::plan.done[R] == I) {
+        const double* shadow = task.partial + call.partial_offset[R];
+        T* rounded = base::buffer(call, task, R);
+        for (std::size_t e = 0; e < call.size[R]; ++e) rounded[e] = static_cast<T>(shadow[e]);
+      }
+    });
+  }
+
+  // Folds the lanes of the reductions completed by loop I into the task's double partials.
+  template <class T, int I>
+  static void flush_lanes(const call_state<T>& call, task_state<T>& task) {
+    base::for_reductions([&]<int R>() {
+      if constexpr (base::template completes<I>(R) && ((base::plan.buffer_dims[R] >> base::code(I).cls) & 1U) == 0) {
+        using op = reducer<R>;
+        constexpr std::size_t width = detail::batch<T>::size;
+        double* lanes = task.lanes + call.lane_offset[R];
+        double* part = task.partial + call.partial_offset[R];
+        for (std::size_t e = 0; e < call.size[R]; ++e)
+          for (std::size_t j = 0; j < width; ++j) {
+            part[e] = op::combine(part[e], lanes[e * width + j]);
+            lanes[e * width + j] = op::identity;
+          }
+      }
+    });
+  }
+
+  // Moves a task's T accumulators of the reductions completed by loop I into its double partials:
+  // during the loop those that every iteration adds to, at the end of the task all (a reduction
+  // indexed by the loop's own class gets each element from one iteration only).
+  template <class T, int I, bool All>
+  static void flush(const call_state<T>& call, task_state<T>& task) {
+    base::for_reductions([&]<int R>() {
+      if constexpr (base::template completes<I>(R) && !base::accumulates_in_double(R) &&
+                    (All || ((base::plan.buffer_dims[R] >> base::code(I).cls) & 1U) == 0)) {
+        using op = reducer<R>;
+        T* fast = task.scratch + call.fast_offset[R];
+        double* part = task.partial + call.partial_offset[R];
+        for (std::size_t e = 0; e < call.size[R]; ++e) {
+          part[e] = op::combine(part[e], static_cast<double>(fast[e]));
+          fast[e] = static_cast<T>(op::identity);
+        }
+      }
+    });
+  }
+
+  // The partials of the reductions completed by loop I, folded over the tasks in order into the
+  // call's results (double, and T for later loops).
+  template <class T, int I>
+  static void fold_tasks(call_state<T>& call, const double* base_d, std::size_t tasks) {
+    base::for_reductions([&]<int R>() {
+      if constexpr (base::template completes<I>(R)) {
+        using op = reducer<R>;
+        double* total = call.final_d + call.final_offset[R];
+        std::fill_n(total, call.size[R], op::identity);
+        for (std::size_t k = 0; k < tasks; ++k) {
+          const double* part = base_d + k * call.task_doubles + call.partial_offset[R];
+          for (std::size_t e = 0; e < call.size[R]; ++e) total[e] = op::combine(total[e], part[e]);
+        }
+        T* copy = call.final_t + call.final_offset[R];
+        for (std::size_t e = 0; e < call.size[R]; ++e) copy[e] = static_cast<T>(total[e]);
+      }
+    });
+  }
+};
+
+}  // namespace kobai::cpu

@@ -1,0 +1,216 @@
+// The second layer of cpu::program (see cpu/nest_info.hpp): a call's layout.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "kobai/core/error.hpp"
+#include "kobai/core/text.hpp"
+#include "kobai/cpu/nest_info.hpp"
+#include "kobai/ir/extents.hpp"
+
+namespace kobai::detail {
+template <class T>
+using batch = xsimd::batch<T>;
+}  // namespace kobai::detail
+
+namespace kobai::cpu {
+
+/// Everything one call knows once its tensors are bound, and the memory it runs in: the extent
+/// of every class, where each tensor leaf, output, view and buffer lives with its strides, and the
+/// per-task slices of the accumulators.
+template <expression... Outputs>
+struct layout : nest_info<Outputs...> {
+  using base = nest_info<Outputs...>;
+  KOBAI_CPU_NEST_INFO_TYPES(base)
+
+  template <class T>
+  struct call_state {
+    std::array<std::size_t, base::classes + 1> extent{};
+    std::array<const T*, base::nodes> leaf{};
+    std::array<std::array<std::ptrdiff_t, ir::max_axes>, base::nodes> leaf_stride{};
+    std::array<T*, base::output_count> out{};
+    std::array<std::array<std::ptrdiff_t, ir::max_axes>, base::output_count> out_stride{};
+    // reductions: buffer size, stride per class (0 when the class does not index it), and offsets
+    // of each task's slice in the scratch memory
+    std::array<std::size_t, base::nodes> size{};
+    std::array<std::array<std::ptrdiff_t, base::classes + 1>, base::nodes> stride{};
+    std::array<std::size_t, base::nodes> local_offset{};    // into a task's T scratch
+    std::array<std::size_t, base::nodes> fast_offset{};     // global: a task's T accumulator
+    std::array<std::size_t, base::nodes> partial_offset{};  // a task's double accumulator (global, or shadowed)
+    std::array<std::size_t, base::nodes> final_offset{};    // global: folded result, double and T
+    std::array<std::size_t, base::nodes> lane_offset{};     // a task's SIMD-lane accumulators (rows as lanes)
+    std::size_t task_elements = 0, task_doubles = 0, task_lanes = 0, final_size = 0;
+    // views (flatten, reshape): their memory, row-major strides by their own axes and by their
+    // source's axes (for writing it), and the size of the memory to provide for computed sources
+    std::array<T*, base::nodes> view_data{};
+    std::array<std::array<std::ptrdiff_t, ir::max_axes>, base::nodes> view_stride{};
+    std::array<std::array<std::ptrdiff_t, ir::max_axes>, base::nodes> source_stride{};
+    std::array<std::size_t, base::nodes> view_scratch{};  // offset in the views' scratch memory
+    std::size_t view_size = 0;
+    std::array<double, base::code_size + 1> root{};  // values computed outside every loop
+    T* final_t = nullptr;
+    double* final_d = nullptr;
+  };
+
+  // The per-task view: loop indices, values computed in loops, and the task's scratch.
+  template <class T>
+  struct task_state {
+    std::array<std::ptrdiff_t, base::classes + 1> index{};
+    std::array<T, base::code_size + 1> value{};
+    T* scratch = nullptr;
+    double* partial = nullptr;
+    double* lanes = nullptr;  // rows as lanes: each lane's accumulators, in double
+  };
+
+  // `count` elements of `memory`, starting on a 128-byte boundary.
+  template <class T>
+  static T* line_aligned(std::vector<T>& memory, std::size_t count) {
+    const std::size_t slack = 128 / sizeof(T);
+    if (memory.size() < count + slack) memory.resize(count + slack);
+    const auto address = reinterpret_cast<std::uintptr_t>(memory.data());
+    return memory.data() + ((128 - address % 128) % 128) / sizeof(T);
+  }
+
+  // The calling thread's memory for the tasks' accumulators (grown, never shrunk: after the first
+  // call with a shape, no allocation). Which: 0 for T accumulators, 1 for double partials, 2 and 3
+  // for the folded results, 4 for SIMD-lane accumulators, 5 for views of computed values.
+  template <class T, int Which>
+  static std::vector<T>& scratch() {
+    thread_local std::vector<T> memory;
+    return memory;
+  }
+  // Extents of every class from the bound tensors, checked against each other.
+  template <class T, class Point>
+  static void bind(call_state<T>& call, const Point& point) {
+    ir::extents<base::nodes, base::classes> extents(base::plan, plan_type::nodes);
+    [&]<class... Ns>(type_list<Ns...>) { (bind_leaf<T, Ns>(call, point, extents), ...); }(order{});
+    extents.bind_views();
+    for (std::size_t c = 0; c < base::classes; ++c) call.extent[c] = extents[c];
+    bind_views(call);
+    // reduction buffers, indexed by their classes in loop order (the innermost contiguous)
+    std::size_t local = 0, fast = 0, partial = 0, final_size = 0;
+    for (std::size_t r = 0; r < base::nodes; ++r) {
+      if (!base::stored(static_cast<int>(r))) continue;
+      const std::size_t size = ir::buffer_layout(base::plan, static_cast<int>(r), call.extent, call.stride[r]);
+      call.size[r] = size;
+      if (base::plan.global[r]) {
+        call.fast_offset[r] = fast;
+        fast += size;
+        call.partial_offset[r] = partial;
+        partial += size;
+        call.final_offset[r] = final_size;
+        final_size += size;
+      } else {
+        call.local_offset[r] = local;
+        local += size;
+        if (base::template shadowed<T>(static_cast<int>(r))) {
+          call.partial_offset[r] = partial;
+          partial += size;
+        }
+      }
+    }
+    // Each task's slices start on their own cache lines (128 bytes: adjacent-line prefetch), so
+    // tasks never write to a line another task writes to.
+    auto padded = [](std::size_t count, std::size_t size) {
+      const std::size_t per_line = 128 / size;
+      return (count + per_line - 1) / per_line * per_line;
+    };
+    call.task_elements = padded(local + fast, sizeof(T));
+    for (std::size_t r = 0; r < base::nodes; ++r) call.fast_offset[r] += local;
+    call.task_doubles = padded(partial, sizeof(double));
+    call.final_size = final_size;
+    std::size_t lanes = 0;
+    for (std::size_t r = 0; r < base::nodes; ++r)
+      if (base::stored(static_cast<int>(r))) {
+        call.lane_offset[r] = lanes;
+        lanes += call.size[r] * detail::batch<T>::size;
+      }
+    call.task_lanes = padded(lanes, sizeof(double));
+  }
+
+  // Views' memory: row-major strides by their own axes and by their source's (for writing it).
+  template <class T>
+  static void bind_views(call_state<T>& call) {
+    for (int v = 0; v < static_cast<int>(base::nodes); ++v) {
+      if (base::info(v).k != ir::kind::view) continue;
+      const auto n = static_cast<std::size_t>(v);
+      const int source = base::info(v).args[0];
+      auto extent_of = [&](int node, int p) -> std::size_t {
+        const int c = base::plan.cls[static_cast<std::size_t>(node)][static_cast<std::size_t>(p)];
+        return c < 0 ? 1 : call.extent[static_cast<std::size_t>(c)];
+      };
+      std::size_t count = 1;
+      for (int p = 0; p < base::info(source).rank; ++p) count *= extent_of(source, p);
+      std::ptrdiff_t stride = 1;
+      for (int p = base::info(v).rank - 1; p >= 0; --p) {
+        call.view_stride[n][static_cast<std::size_t>(p)] = stride;
+        stride *= static_cast<std::ptrdiff_t>(extent_of(v, p));
+      }
+      stride = 1;
+      for (int p = base::info(source).rank - 1; p >= 0; --p) {
+        call.source_stride[n][static_cast<std::size_t>(p)] = stride;
+        stride *= static_cast<std::ptrdiff_t>(extent_of(source, p));
+      }
+      if (base::info(source).k == ir::kind::tensor_leaf) {
+        call.view_data[n] = const_cast<T*>(call.leaf[static_cast<std::size_t>(source)]);  // only read
+      } else if (!base::is_output(v)) {
+        call.view_scratch[n] = call.view_size;
+        call.view_size += count;
+      }
+    }
+  }
+
+  template <class T, class L, class Point>
+  static void bind_leaf(call_state<T>& call, const Point& point, ir::extents<base::nodes, base::classes>& extents) {
+    if constexpr (is_leaf<L> && L::rank > 0) {
+      constexpr auto n = index_of<L, order>;
+      const auto& container = point.template get<L::name>();
+      if (static_cast<int>(container.dimension()) != L::rank)
+        throw binding_error(
+            detail::join("kobai: '", L::name.view(), "' is a rank-", std::to_string(L::rank),
+                         " leaf but was bound to a container of shape ",
+                         ir::shape_text(container.shape().data(), static_cast<int>(container.dimension()))));
+      call.leaf[n] = container.data();
+      std::ptrdiff_t stride = 1;
+      for (int p = L::rank - 1; p >= 0; --p) {
+        call.leaf_stride[n][static_cast<std::size_t>(p)] = stride;
+        stride *= static_cast<std::ptrdiff_t>(container.shape()[static_cast<std::size_t>(p)]);
+      }
+      extents.bind_leaf(static_cast<int>(n), L::name.view(), container.shape());
+    }
+  }
+
+  template <class T, class Output>
+  static auto allocate(const call_state<T>& call) {
+    if constexpr (Output::rank == 0)
+      return T{};
+    else
+      return xt::xtensor<T, Output::rank>::from_shape(output_shape<Output>(call));
+  }
+  template <class Output, class T>
+  static std::array<std::size_t, Output::rank> output_shape(const call_state<T>& call) {
+    return ir::shape_of<Output::rank>(base::plan, index_of<Output, order>, call.extent);
+  }
+  template <class Output, class Value, class T>
+  static void resize(Value& value, const call_state<T>& call) {
+    if constexpr (Output::rank > 0) value.resize(output_shape<Output>(call));  // keeps the buffer if unchanged
+  }
+};
+
+}  // namespace kobai::cpu
+
+// The types this layer defines, as the layers above it name them.
+#define KOBAI_CPU_LAYOUT_TYPES(base)                        \
+  template <class T>                                        \
+  using call_state = typename base::template call_state<T>; \
+  template <class T>                                        \
+  using task_state = typename base::template task_state<T>;

@@ -1,0 +1,152 @@
+// The CPU executor's view of a planned program (ir/plan.hpp): the first layer of cpu::program.
+// The layers, each a class template over the outputs deriving from the one before:
+//   nest_info (this file) → layout (cpu/layout.hpp: per-call extents, strides, buffers) →
+//   addressing (cpu/addressing.hpp: offsets, cursors, SIMD gather/scatter) → folds (cpu/folds.hpp:
+//   moving accumulators into double partials) → interpreter (cpu/interpreter.hpp: one interpreter
+//   over the access modes) → tasks (cpu/tasks.hpp: top-level loops split into tasks) → outputs
+//   (cpu/outputs.hpp) → program (cpu/program.hpp: the user's API).
+// Each layer names what it takes from the one below with the KOBAI_CPU_* using-declarations at the
+// end of that layer's file.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "kobai/expr/graph.hpp"
+#include "kobai/ir/plan.hpp"
+
+namespace kobai::cpu {
+
+/// The planned program as the executor reads it: the plan's instructions and nodes, and the
+/// questions every layer asks of them (is a node stored, does a loop complete a reduction, how
+/// does a top-level loop run), all answered at compile time.
+template <expression... Outputs>
+struct nest_info {
+  using plan_type = ir::program_plan<Outputs...>;
+  using order = typename plan_type::order;
+  static constexpr auto plan = plan_type::value;
+  static constexpr std::size_t nodes = order::size;
+  static constexpr int classes = plan.classes;
+  static constexpr std::size_t code_size = static_cast<std::size_t>(plan.size);
+  static constexpr ir::instruction code(int i) { return plan.code[static_cast<std::size_t>(i)]; }
+  template <int N>
+  using node_at = typename order::template at<static_cast<std::size_t>(N)>;
+  static constexpr const ir::node_info& info(int n) { return plan_type::nodes[static_cast<std::size_t>(n)]; }
+  // Nodes held in buffers: reductions, and costly values the plan computes once (one sum term each).
+  static constexpr bool stored(int n) { return ir::stored(plan, plan_type::nodes, n); }
+  template <int N>
+  using reducer = std::conditional_t<info(N).k == ir::kind::reduction, typename node_at<N>::op, ops::sum>;
+  static constexpr std::size_t output_count = sizeof...(Outputs);
+  static constexpr std::array<int, output_count> output_node = plan_type::output_index;
+  static constexpr std::uint64_t classes_of(int n) { return ir::classes_of(plan, plan_type::nodes, n); }
+  static constexpr bool is_output(int n) {
+    for (int o : output_node)
+      if (o == n) return true;
+    return false;
+  }
+  static constexpr std::size_t output_slot(int n) {
+    for (std::size_t k = 0; k < output_count; ++k)
+      if (output_node[k] == n) return k;
+    return 0;
+  }
+  static constexpr int axis_of(int n, int c) {
+    for (int p = 0; p < info(n).rank; ++p)
+      if (plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)] == c) return p;
+    return -1;
+  }
+  static constexpr bool innermost(int enter) {
+    for (int i = enter + 1; i < code(enter).match; ++i)
+      if (code(i).op == ir::instr::enter) return false;
+    return true;
+  }
+  // Whether the body of the loop entered at I reads or writes node n (a leaf, a reduction buffer
+  // or an output).
+  static constexpr bool touches(int enter, int n) {
+    for (int j = enter + 1; j < code(enter).match; ++j) {
+      const ir::instruction& ins = code(j);
+      if ((ins.op == ir::instr::accumulate || ins.op == ir::instr::store || ins.op == ir::instr::materialize) &&
+          ins.node == n)
+        return true;
+      for (const auto& o : ins.operands)
+        if ((o.s == ir::source::tensor_leaf || o.s == ir::source::reduction || o.s == ir::source::view) && o.node == n)
+          return true;
+    }
+    return false;
+  }
+  template <int I>
+  static constexpr bool completes(int r) {
+    return plan.global[static_cast<std::size_t>(r)] && plan.done[static_cast<std::size_t>(r)] == I;
+  }
+  /// Whether the top-level loop entered at I runs rows as lanes: it has inner loops, and at least
+  // as many values are computed per row as inside its inner loops.
+  static constexpr bool lanes_mode(int enter) {
+    if (innermost(enter)) return false;
+    int outer = 0, inner = 0;
+    for (int i = enter + 1; i < code(enter).match; ++i)
+      if (code(i).op == ir::instr::compute) (code(i).depth == code(enter).depth + 1 ? outer : inner) += 1;
+    return outer > 0 && outer >= inner;
+  }
+
+  // Whether an inner loop of a lanes-mode loop runs row by row with SIMD along its own class: it is
+  // innermost, and the local reductions it accumulates do not keep its class (their lane
+  // accumulators hold one row's element per lane).
+  static constexpr bool rows_vectorized(int enter) {
+    if (!innermost(enter)) return false;
+    for (int j = enter + 1; j < code(enter).match; ++j)
+      if (code(j).op == ir::instr::accumulate && !plan.global[static_cast<std::size_t>(code(j).node)] &&
+          ((plan.buffer_dims[static_cast<std::size_t>(code(j).node)] >> code(enter).cls) & 1U) != 0)
+        return false;
+    return true;
+  }
+  // A global reduction that a loop inside its top-level loop also folds would give its T
+  // accumulator unboundedly many terms between the flushes into double at each block of top-level
+  // iterations (Σ over n of a loop over d outermost, say): it accumulates in double throughout.
+  static constexpr bool accumulates_in_double(int r) {
+    if (!plan.global[static_cast<std::size_t>(r)]) return false;
+    for (int a = 0; a < static_cast<int>(code_size); ++a) {
+      if (code(a).op != ir::instr::accumulate || code(a).node != r) continue;
+      for (int p = 0; p < a; ++p)
+        if (code(p).op == ir::instr::enter && code(p).depth > 0 && code(p).match > a &&
+            ((plan.buffer_dims[static_cast<std::size_t>(r)] >> code(p).cls) & 1U) == 0)
+          return true;
+    }
+    return false;
+  }
+  // A local reduction over floats keeps its running total in a double shadow of its buffer,
+  // rounded into the buffer once complete: the loops it folds may run over the data (a middle
+  // axis, the inner dimension of a long matrix product, the rest of a row), and the extents are
+  // known only at run time. Rows run as SIMD lanes keep double lane accumulators likewise.
+  template <class T>
+  static constexpr bool shadowed(int r) {
+    return !std::is_same_v<T, double> && !plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction;
+  }
+  template <int I, class F>
+  static void for_body(F&& f) {
+    [&]<int... J>(std::integer_sequence<int, J...>) { (f.template operator()<I + 1 + J>(), ...); }
+    (std::make_integer_sequence<int, code(I).match - I - 1>{});
+  }
+  template <class F>
+  static void for_reductions(F&& f) {
+    [&]<int... R>(std::integer_sequence<int, R...>) {
+      (
+          [&] {
+            if constexpr (stored(R)) f.template operator()<R>();
+          }(),
+          ...);
+    }
+    (std::make_integer_sequence<int, static_cast<int>(nodes)>{});
+  }
+};
+
+}  // namespace kobai::cpu
+
+// The types this layer defines, as the layers above it name them.
+#define KOBAI_CPU_NEST_INFO_TYPES(base)               \
+  using plan_type = typename base::plan_type;         \
+  using order = typename base::order;                 \
+  template <int N>                                    \
+  using node_at = typename base::template node_at<N>; \
+  template <int N>                                    \
+  using reducer = typename base::template reducer<N>;

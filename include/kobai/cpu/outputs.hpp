@@ -1,0 +1,96 @@
+// The seventh layer of cpu::program (see cpu/nest_info.hpp): outputs.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include <tuple>
+#include <xsimd/xsimd.hpp>
+
+#include "kobai/cpu/tasks.hpp"
+
+namespace kobai::cpu {
+
+/// A call from bound outputs to written results: the outputs' memory, the run, and the outputs no
+/// loop stores (scalars, leaves, constants, global reductions in the output's axis order).
+template <expression... Outputs>
+struct outputs : tasks<Outputs...> {
+  using base = tasks<Outputs...>;
+  KOBAI_CPU_NEST_INFO_TYPES(base)
+  KOBAI_CPU_LAYOUT_TYPES(base)
+  KOBAI_CPU_ADDRESSING_TYPES(base)
+  KOBAI_CPU_INTERPRETER_TYPES(base)
+
+  template <class T, class Point, class Results>
+  void run(call_state<T>& call, const Point& point, Results& results) const {
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (
+          [&] {
+            using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
+            if constexpr (output::rank > 0) {
+              auto& target = std::get<K>(results);
+              call.out[K] = target.data();
+              std::ptrdiff_t stride = 1;
+              for (int p = output::rank - 1; p >= 0; --p) {
+                call.out_stride[K][static_cast<std::size_t>(p)] = stride;
+                stride *= static_cast<std::ptrdiff_t>(target.shape()[static_cast<std::size_t>(p)]);
+              }
+            }
+          }(),
+          ...);
+    }
+    (std::index_sequence_for<Outputs...>{});
+    auto& final_t = base::template scratch<T, 2>();  // folded results of the global reductions
+    auto& final_d = base::template scratch<double, 3>();
+    if (final_t.size() < call.final_size) final_t.resize(call.final_size);
+    if (final_d.size() < call.final_size) final_d.resize(call.final_size);
+    call.final_t = final_t.data();
+    T* views = base::line_aligned(base::template scratch<T, 5>(), call.view_size);
+    for (std::size_t n = 0; n < base::nodes; ++n)
+      if (base::info(static_cast<int>(n)).k == ir::kind::view && call.view_data[n] == nullptr)
+        call.view_data[n] = base::is_output(static_cast<int>(n)) ? call.out[base::output_slot(static_cast<int>(n))]
+                                                                 : views + call.view_scratch[n];
+    call.final_d = final_d.data();
+    base::template run_top<T, 0>(call, point);
+    [&]<std::size_t... K>(std::index_sequence<K...>) { (write_output<K>(call, point, std::get<K>(results)), ...); }
+    (std::index_sequence_for<Outputs...>{});
+  }
+
+  // Outputs not stored by a loop: scalars, leaves, constants and global reductions.
+  template <std::size_t K, class T, class Point, class Target>
+  static void write_output(const call_state<T>& call, const Point& point, Target& target) {
+    using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
+    constexpr int n = base::output_node[K];
+    constexpr ir::kind k = base::info(n).k;
+    if constexpr (ir::written(base::plan, n)) {
+      if constexpr (base::output_slot(n) != K)  // the same expression asked for twice: copy the first
+        std::copy_n(call.out[base::output_slot(n)], target.size(), target.data());
+    } else if constexpr (output::rank == 0 || base::classes_of(n) == 0) {
+      double value = 0;
+      if constexpr (k == ir::kind::constant)
+        value = output::value.value();
+      else if constexpr (k == ir::kind::scalar_leaf)
+        value = static_cast<double>(point.template get<output::name>());
+      else if constexpr (k == ir::kind::reduction)
+        value = call.final_d[call.final_offset[n]];
+      else
+        value = call.root[static_cast<std::size_t>(ir::root_instruction(base::plan, n))];
+      if constexpr (output::rank == 0)
+        target = static_cast<T>(value);
+      else
+        std::fill(target.begin(), target.end(), static_cast<T>(value));
+    } else if constexpr (k == ir::kind::tensor_leaf) {
+      std::copy_n(call.leaf[n], target.size(), target.data());
+    } else {  // a global reduction: its folded buffer, in the output's axis order
+      ir::to_axis_order(base::plan, n, call.stride[n], call.final_t + call.final_offset[n], target.data(),
+                        base::template output_shape<output>(call));
+    }
+  }
+};
+
+}  // namespace kobai::cpu

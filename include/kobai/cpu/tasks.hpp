@@ -1,0 +1,111 @@
+// The sixth layer of cpu::program (see cpu/nest_info.hpp): top-level loops as tasks.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "kobai/cpu/interpreter.hpp"
+#include "kobai/cpu/thread_pool.hpp"
+
+namespace kobai::cpu {
+
+/// The top level: values outside every loop, and each top-level loop split into chunks run as
+/// tasks on the thread pool, with `threads` and `grain` set by the program.
+template <expression... Outputs>
+struct tasks : interpreter<Outputs...> {
+  using base = interpreter<Outputs...>;
+  KOBAI_CPU_NEST_INFO_TYPES(base)
+  KOBAI_CPU_LAYOUT_TYPES(base)
+  KOBAI_CPU_ADDRESSING_TYPES(base)
+  KOBAI_CPU_INTERPRETER_TYPES(base)
+
+  /// Most tasks a loop is split into.
+  static constexpr std::size_t max_tasks = 64;
+  /// Fewest element visits worth a task of their own, by default.
+  static constexpr std::size_t min_elements_per_task = 1 << 17;
+  unsigned threads_ = 0;
+  std::size_t grain_ = min_elements_per_task;
+
+  // The instructions outside every loop in order: values in root mode, and each top-level loop.
+  template <class T, int I, class Point>
+  void run_top(call_state<T>& call, const Point& point) const {
+    if constexpr (I < static_cast<int>(base::code_size)) {
+      constexpr ir::instruction ins = base::code(I);
+      const access<T, Point> root{call, nullptr, point};
+      if constexpr (ins.op == ir::instr::compute) {
+        call.root[I] = base::template compute<mode::root, I, -1>(root);
+        run_top<T, I + 1>(call, point);
+      } else if constexpr (ins.op == ir::instr::enter) {
+        run_top_loop<T, I>(call, point);
+        run_top<T, ins.match + 1>(call, point);
+      } else if constexpr (ins.op == ir::instr::materialize) {  // a source without axes: one element
+        call.view_data[ins.node][0] = static_cast<T>(base::template operand<mode::root, ins.operands[0], -1>(root));
+        run_top<T, I + 1>(call, point);
+      } else {
+        run_top<T, I + 1>(call, point);  // resets of global reductions happen in each task
+      }
+    }
+  }
+
+  template <class T, int I, class Point>
+  void run_top_loop(call_state<T>& call, const Point& point) const {
+    constexpr ir::instruction ins = base::code(I);
+    const auto extent = static_cast<std::ptrdiff_t>(call.extent[ins.cls]);
+    std::size_t work = 1;  // element visits per iteration
+    for (int i = I + 1; i < ins.match; ++i)
+      if (base::code(i).op == ir::instr::enter) work = std::max(work, call.extent[base::code(i).cls]);
+    const std::size_t wanted = threads_ == 0 ? cpu::thread_pool::instance().size() : threads_;
+    const std::size_t tasks = std::clamp<std::size_t>(
+        std::min({wanted, static_cast<std::size_t>(extent) * work / grain_, static_cast<std::size_t>(extent)}), 1,
+        max_tasks);
+    constexpr std::ptrdiff_t width =
+        base::innermost(I) || base::lanes_mode(I) ? static_cast<std::ptrdiff_t>(detail::batch<T>::size) : 1;
+    const std::ptrdiff_t chunk = (extent / static_cast<std::ptrdiff_t>(tasks) + width - 1) / width * width;
+    T* base_t = base::line_aligned(base::template scratch<T, 0>(), tasks * call.task_elements);
+    double* base_d = base::line_aligned(base::template scratch<double, 1>(), tasks * call.task_doubles);
+    double* base_lanes =
+        base::line_aligned(base::template scratch<double, 4>(), base::lanes_mode(I) ? tasks * call.task_lanes : 0);
+    auto run_task = [&](std::size_t k) {
+      task_state<T> task;
+      task.scratch = base_t + k * call.task_elements;
+      task.partial = base_d + k * call.task_doubles;
+      task.lanes = base_lanes + k * call.task_lanes;
+      base::for_reductions([&]<int R>() {
+        if constexpr (base::template completes<I>(R)) {
+          using op = reducer<R>;
+          std::fill_n(base::buffer(call, task, R), call.size[R], static_cast<T>(op::identity));
+          std::fill_n(task.partial + call.partial_offset[R], call.size[R], op::identity);
+          if constexpr (base::lanes_mode(I))
+            std::fill_n(task.lanes + call.lane_offset[R], call.size[R] * detail::batch<T>::size, op::identity);
+        }
+      });
+      const std::ptrdiff_t begin = std::min(extent, static_cast<std::ptrdiff_t>(k) * chunk);
+      const std::ptrdiff_t end = k + 1 == tasks ? extent : std::min(extent, begin + chunk);
+      constexpr std::ptrdiff_t block = base::innermost(I) ? std::numeric_limits<std::ptrdiff_t>::max() / 2 : 64 * width;
+      for (std::ptrdiff_t i = begin; i < end; i += block) {
+        if constexpr (base::lanes_mode(I)) {
+          base::template run_lanes<T, I>(call, task, point, i, std::min(end, i + block));
+          base::template flush_lanes<T, I>(call, task);
+        } else {
+          base::template run_loop<T, I>(call, task, point, i, std::min(end, i + block));
+        }
+        base::template flush<T, I, false>(call, task);
+      }
+      base::template flush<T, I, true>(call, task);
+    };
+    if (tasks == 1)
+      run_task(0);
+    else
+      cpu::thread_pool::instance().run(tasks, run_task);
+    base::template fold_tasks<T, I>(call, base_d, tasks);
+  }
+};
+
+}  // namespace kobai::cpu
