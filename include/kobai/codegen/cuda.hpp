@@ -26,9 +26,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "kobai/codegen/abi.hpp"
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
-#include "kobai/codegen/abi.hpp"
 #include "kobai/expr/math.hpp"
 #include "kobai/ir/plan.hpp"
 
@@ -114,8 +114,7 @@ struct node_text {
 // A name as a C identifier's tail: letters and digits kept, anything else an underscore.
 inline std::string identifier(std::string_view name) {
   std::string text;
-  for (char c : name)
-    text += (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ? c : '_';
+  for (char c : name) text += (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ? c : '_';
   return text;
 }
 
@@ -217,8 +216,7 @@ class renderer {
     for (int n = 0; n < static_cast<int>(N); ++n)
       if (info(n).k == ir::kind::tensor_leaf) add(field::leaf, n);
     for (std::size_t k = 0; k < outputs_.size(); ++k)
-      if (ir::classes_of(plan_, nodes_, outputs_[k]) != 0)
-        add(field::output, static_cast<int>(k));
+      if (ir::classes_of(plan_, nodes_, outputs_[k]) != 0) add(field::output, static_cast<int>(k));
     for (int n = 0; n < static_cast<int>(N); ++n)
       if (info(n).k == ir::kind::view) add(field::view, n);
     add(field::results, -1);
@@ -310,8 +308,9 @@ class renderer {
     if (owned(r)) return join("a.results[", arg(field::result_offset, r), " + ", element, "]");
     const bool registered = buffer_classes(r) == 0;
     if (global(r))
-      return registered ? join("g", str(r))
-                        : join("a.accumulators[(", arg(field::base, r), " + ", element, ") * kobai_threads + kobai_tid]");
+      return registered
+                 ? join("g", str(r))
+                 : join("a.accumulators[(", arg(field::base, r), " + ", element, ") * kobai_threads + kobai_tid]");
     return registered ? join("l", str(r))
                       : join("a.scratch[(", arg(field::base, r), " + ", element, ") * kobai_threads + kobai_tid]");
   }
@@ -339,7 +338,8 @@ class renderer {
         return join(t, "(a.view", str(o.node), "[", root ? "0" : row_major(o.node), "])");
       case ir::source::reduction:
         if (global(o.node))
-          return join(t, "(a.results[", arg(field::result_offset, o.node), " + ", root ? "0" : buffer_offset(o.node), "])");
+          return join(t, "(a.results[", arg(field::result_offset, o.node), " + ", root ? "0" : buffer_offset(o.node),
+                      "])");
         return cell(o.node, buffer_offset(o.node));
       case ir::source::value:
         return code(o.item).depth == 0 ? join(t, "(r", str(o.item), ")") : join("v", str(o.item));
@@ -377,14 +377,16 @@ class renderer {
       if (buffer_classes(r) == 0)
         s_ += join("  double g", str(r), " = ", identity, ";\n");
       else
-        s_ += join("  for (long long e = 0; e < ", arg(field::size, r), "; ++e) ", cell(r, "e"), " = ", identity, ";\n");
+        s_ +=
+            join("  for (long long e = 0; e < ", arg(field::size, r), "; ++e) ", cell(r, "e"), " = ", identity, ";\n");
     }
     s_ += join("  for (long long i", str(c), " = kobai_tid; i", str(c), " < a.e", str(c), "; i", str(c),
                " += kobai_threads) {\n");
     for (int r = 0; r < static_cast<int>(N); ++r)  // this iteration's slice of values it owns
       if (completes(r, enter) && owned(r))
-        s_ += join("    for (long long e = 0, slice = ", arg(field::size, r), " / a.e", str(c), "; e < slice; ++e) a.results[",
-                   arg(field::result_offset, r), " + i", str(c), " * slice + e] = ", number(text(r).identity), ";\n");
+        s_ += join("    for (long long e = 0, slice = ", arg(field::size, r), " / a.e", str(c),
+                   "; e < slice; ++e) a.results[", arg(field::result_offset, r), " + i", str(c),
+                   " * slice + e] = ", number(text(r).identity), ";\n");
     body(enter + 1, code(enter).match);
     s_ += "  }\n";
     for (int r = 0; r < static_cast<int>(N); ++r) {
@@ -395,9 +397,9 @@ class renderer {
         s_ += join("  g", str(r), " = kobai_block_fold(g", str(r), ", ", identity, ", ", fold, ");\n");
         s_ += join("  if (threadIdx.x == 0) ", slot, "] = g", str(r), ";\n");
       } else {
-        s_ += join("  for (long long e = 0; e < ", arg(field::size, r), "; ++e) {\n    const double folded = kobai_block_fold(",
-                   cell(r, "e"), ", ", identity, ", ", fold, ");\n    if (threadIdx.x == 0) ", slot,
-                   " + e] = folded;\n  }\n");
+        s_ += join("  for (long long e = 0; e < ", arg(field::size, r),
+                   "; ++e) {\n    const double folded = kobai_block_fold(", cell(r, "e"), ", ", identity, ", ", fold,
+                   ");\n    if (threadIdx.x == 0) ", slot, " + e] = folded;\n  }\n");
       }
     }
     s_ += "}\n";
@@ -413,8 +415,8 @@ class renderer {
       s_ += join("  for (long long e = threadIdx.x; e < ", arg(field::size, r),
                  "; e += blockDim.x) {\n    double total = ", number(text(r).identity),
                  ";\n    for (long long b = 0; b < a.g", str(loop), "; ++b) total = ", text(r).fold,
-                 "()(total, a.partials[b * a.w", str(loop), " + ", arg(field::partial_offset, r), " + e]);\n    a.results[", arg(field::result_offset, r),
-                 " + e] = total;\n  }\n");
+                 "()(total, a.partials[b * a.w", str(loop), " + ", arg(field::partial_offset, r),
+                 " + e]);\n    a.results[", arg(field::result_offset, r), " + e] = total;\n  }\n");
     }
     if (with_tail) {
       s_ += "  __syncthreads();\n";
@@ -464,8 +466,8 @@ class renderer {
           if (buffer_classes(n) == 0)
             s_ += join(indent, t, " l", str(n), " = ", identity, ";\n");
           else
-            s_ +=
-                join(indent, "for (long long e = 0; e < ", arg(field::size, n), "; ++e) ", cell(n, "e"), " = ", identity, ";\n");
+            s_ += join(indent, "for (long long e = 0; e < ", arg(field::size, n), "; ++e) ", cell(n, "e"), " = ",
+                       identity, ";\n");
           break;
         }
         case ir::instr::accumulate: {

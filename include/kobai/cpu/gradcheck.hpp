@@ -31,19 +31,14 @@ void check_tensor_variable(F f, gradcheck_result& result, double step, double rt
     auto original = environment<Bindings...>{std::tuple<Bindings...>{bindings...}}.template get<Var::name>();
     using value_type = std::remove_cvref_t<decltype(original)>;
     value_type shifted = original;
-    auto check = [&](double analytic, double& slot, double x) {
-      const double h = step * std::max(1.0, std::abs(x));
-      slot = x + h;
-      const double up = evaluate_with<Var>(function, shifted, bindings...);
-      slot = x - h;
-      const double down = evaluate_with<Var>(function, shifted, bindings...);
-      slot = x;
-      const double numeric = (up - down) / (2 * h);
-      const double error = std::abs(analytic - numeric);
-      const double scale = std::max(std::abs(analytic), std::abs(numeric));
-      result.max_abs_error = std::max(result.max_abs_error, error);
-      result.max_rel_error = std::max(result.max_rel_error, scale == 0 ? 0.0 : error / scale);
-      result.within_tolerance = result.within_tolerance && error <= atol + rtol * std::abs(numeric);
+    auto check = [&](double analytic, auto& slot, double x) {
+      const auto value_at = [&](double v) {
+        slot = static_cast<std::remove_reference_t<decltype(slot)>>(v);
+        const double y = evaluate_with<Var>(function, shifted, bindings...);
+        slot = static_cast<std::remove_reference_t<decltype(slot)>>(x);
+        return y;
+      };
+      compare_central(analytic, x, value_at, step, rtol, atol, result);
     };
     if constexpr (Var::rank == 0) {
       check(static_cast<double>(symbolic), shifted, original);

@@ -71,15 +71,9 @@ struct outputs : tasks<Outputs...> {
       if constexpr (base::output_slot(n) != K)  // the same expression asked for twice: copy the first
         std::copy_n(call.out[base::output_slot(n)], target.size(), target.data());
     } else if constexpr (output::rank == 0 || base::classes_of(n) == 0) {
-      double value = 0;
-      if constexpr (k == ir::kind::constant)
-        value = output::value.value();
-      else if constexpr (k == ir::kind::scalar_leaf)
-        value = static_cast<double>(point.template get<output::name>());
-      else if constexpr (k == ir::kind::reduction)
-        value = call.final_d[call.final_offset[n]];
-      else
-        value = call.root[static_cast<std::size_t>(ir::root_instruction(base::plan, n))];
+      const double value = ir::scalar_output<output, k>(
+          point, [&] { return call.final_d[call.final_offset[n]]; },
+          [&] { return call.root[static_cast<std::size_t>(ir::root_instruction(base::plan, n))]; });
       if constexpr (output::rank == 0)
         target = static_cast<T>(value);
       else

@@ -46,10 +46,9 @@ constexpr T select_(const C& c, T a, T b) {
 
 // KOBAI_SHARED(name, (parameters), { body }): the C++ template `name` and, as `name_cuda`, the same
 // definition as CUDA source. The body may use the primitives and the shared functions before it.
-#define KOBAI_SHARED(name, parameters, ...)  \
-  template <class T>                         \
-  constexpr T name parameters __VA_ARGS__    \
-  inline constexpr std::string_view name##cuda = \
+#define KOBAI_SHARED(name, parameters, ...)                                              \
+  template <class T>                                                                     \
+  constexpr T name parameters __VA_ARGS__ inline constexpr std::string_view name##cuda = \
       "template <class T> __device__ __forceinline__ T " #name #parameters " " #__VA_ARGS__;
 
 // max and min propagate NaN, as torch.maximum/minimum do, identically for scalars and SIMD batches
@@ -79,7 +78,7 @@ KOBAI_SHARED(sign_, (T x), { return select_(x > T(0), T(1), select_(x < T(0), T(
 #undef KOBAI_SHARED
 
 /// The shared functions' CUDA definitions, in dependency order.
-inline constexpr std::array<std::string_view, 7> cuda_definitions{max_cuda, min_cuda, ipow_cuda, sigmoid_cuda,
-                                                                   softplus_cuda, relu_cuda, sign_cuda};
+inline constexpr std::array<std::string_view, 7> cuda_definitions{max_cuda,      min_cuda,  ipow_cuda, sigmoid_cuda,
+                                                                  softplus_cuda, relu_cuda, sign_cuda};
 
 }  // namespace kobai::elementwise

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstddef>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <utility>

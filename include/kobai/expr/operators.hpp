@@ -136,10 +136,10 @@ constexpr bool same(A, B) {
 /// exp(x), log(x), …, erf(x), sigmoid(x), relu(x), abs(x), sign(x) and detach(x) (x with zero
 /// derivative, PyTorch's x.detach()). Each op's math and derivative are documented at its
 /// descriptor in expr/ops.hpp.
-#define KOBAI_UNARY_FUNCTION(op)                     \
-  template <expression A>                            \
-  constexpr auto op(A a) {                           \
-    return detail::make_node<ops::op>(a);            \
+#define KOBAI_UNARY_FUNCTION(op)          \
+  template <expression A>                 \
+  constexpr auto op(A a) {                \
+    return detail::make_node<ops::op>(a); \
   }
 KOBAI_UNARY_FUNCTIONS(KOBAI_UNARY_FUNCTION)
 #undef KOBAI_UNARY_FUNCTION

@@ -152,18 +152,18 @@ struct pow : binary {
 
 /// A transcendental function of one argument: its name, its math (the function of expr/math.hpp
 /// of the same name) and the rational point `at` where its value is the rational `value`.
-#define KOBAI_TRANSCENDENTAL(op, at, value)                                                 \
-  struct op : transcendental {                                                           \
-    static constexpr op_id id = op_id::op;                                               \
-    static constexpr std::string_view name = #op;                                        \
-    static constexpr std::string_view device = #op "_({0})";                             \
-    template <class T>                                                                   \
-    static constexpr T apply(T x) {                                                      \
-      return op##_(x);                                                                   \
-    }                                                                                    \
-    static constexpr std::optional<rational> fold(rational a) {                          \
-      return a == at ? std::optional{value} : std::nullopt;               \
-    }                                                                                    \
+#define KOBAI_TRANSCENDENTAL(op, at, value)                     \
+  struct op : transcendental {                                  \
+    static constexpr op_id id = op_id::op;                      \
+    static constexpr std::string_view name = #op;               \
+    static constexpr std::string_view device = #op "_({0})";    \
+    template <class T>                                          \
+    static constexpr T apply(T x) {                             \
+      return op##_(x);                                          \
+    }                                                           \
+    static constexpr std::optional<rational> fold(rational a) { \
+      return a == at ? std::optional{value} : std::nullopt;     \
+    }                                                           \
   };
 
 /// eˣ.  d/dx = eˣ.
@@ -288,10 +288,10 @@ struct comparison : binary {
     return rational{Relation{}(a, b) ? 1 : 0, 1};
   }
 };
-#define KOBAI_COMPARISON(op, relation)                                                           \
-  struct op##_fn {                                                                               \
-    constexpr auto operator()(const auto& a, const auto& b) const { return a relation b; }       \
-  };                                                                                             \
+#define KOBAI_COMPARISON(op, relation)                                                     \
+  struct op##_fn {                                                                         \
+    constexpr auto operator()(const auto& a, const auto& b) const { return a relation b; } \
+  };                                                                                       \
   struct op : comparison<op_id::op, op##_fn, #relation, "({0} " #relation " {1} ? {T}(1) : {T}(0))"> {};
 KOBAI_COMPARISON(lt, <)
 KOBAI_COMPARISON(le, <=)
@@ -487,6 +487,7 @@ concept reduction = Op::kind == op_kind::reduction;
 /// The elementwise functions of one argument that users call by name, kobai::exp(x) and so on
 /// (expr/operators.hpp declares each from this list).
 #define KOBAI_UNARY_FUNCTIONS(X) \
-  X(exp) X(log) X(log1p) X(expm1) X(sin) X(cos) X(tan) X(tanh) X(erf) X(sigmoid) X(softplus) X(relu) X(abs) X(sign) X(detach)
+  X(exp)                         \
+  X(log) X(log1p) X(expm1) X(sin) X(cos) X(tan) X(tanh) X(erf) X(sigmoid) X(softplus) X(relu) X(abs) X(sign) X(detach)
 
 }  // namespace kobai::ops

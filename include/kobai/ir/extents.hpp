@@ -1,6 +1,7 @@
 // The extent of every iteration class of a planned program, from the shapes of the tensors bound
 // to its leaves, checked against each other, and the extents views imply (a flattened axis has
 // its source's element count; a reshape keeps the count). Shared by the CPU and GPU executors.
+// The classes themselves are assigned at compile time by ir/classes.hpp.
 #pragma once
 
 #include <array>

@@ -92,4 +92,19 @@ constexpr int root_instruction(const plan_data<N>& plan, int n) {
   return -1;
 }
 
+/// The value of scalar output `Output` (node n) that no loop stores, for either backend: a
+/// constant, a scalar leaf from `point`, a global reduction's folded value (`folded()`), or the
+/// value computed outside every loop (`root()`).
+template <class Output, kind K, class Point, class Folded, class Root>
+double scalar_output(const Point& point, Folded folded, Root root) {
+  if constexpr (K == kind::constant)
+    return Output::value.value();
+  else if constexpr (K == kind::scalar_leaf)
+    return static_cast<double>(point.template get<Output::name>());
+  else if constexpr (K == kind::reduction)
+    return folded();
+  else
+    return root();
+}
+
 }  // namespace kobai::ir

@@ -279,7 +279,8 @@ struct builder {
 /// local reduction read outside the iteration that completes it is completed further out (keeping
 /// a buffer over more of its classes) and the nests are planned again.
 template <std::size_t N, std::size_t K>
-constexpr void build_nests(plan_data<N>& plan, const std::array<node_info, N>& nodes, const std::array<int, K>& outputs) {
+constexpr void build_nests(plan_data<N>& plan, const std::array<node_info, N>& nodes,
+                           const std::array<int, K>& outputs) {
   std::array<int, N> forced{};
   for (;;) {
     planning::builder<N> b{nodes, plan};

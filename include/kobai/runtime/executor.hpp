@@ -52,38 +52,38 @@ class executor {
       loaded_on = backend;  // held, so the module it loaded outlives this cache
     }
     const loaded_program& loaded = *module;
-    layout lay;
-    bind<T>(backend, point, lay);
-    plan_buffers<T>(*backend, lay);
+    call_layout call;
+    bind<T>(backend, point, call);
+    plan_buffers<T>(*backend, call);
     // the workspace, grown when needed and kept
-    const std::size_t threads = lay.max_threads;
-    scratch_.reserve(backend, std::max<std::size_t>(1, threads * lay.local) * sizeof(T));
-    accumulators_.reserve(backend, std::max<std::size_t>(1, threads * lay.accumulated) * sizeof(double));
-    partials_.reserve(backend, std::max<std::size_t>(1, lay.partials) * sizeof(double));
-    results_.reserve(backend, std::max<std::size_t>(1, lay.results) * sizeof(double));
+    const std::size_t threads = call.max_threads;
+    scratch_.reserve(backend, std::max<std::size_t>(1, threads * call.local) * sizeof(T));
+    accumulators_.reserve(backend, std::max<std::size_t>(1, threads * call.accumulated) * sizeof(double));
+    partials_.reserve(backend, std::max<std::size_t>(1, call.partials) * sizeof(double));
+    results_.reserve(backend, std::max<std::size_t>(1, call.results) * sizeof(double));
     std::array<const void*, nodes> view{};
     std::size_t view_bytes = 0;
     for (std::size_t n = 0; n < nodes; ++n)
-      if (info(n).k == ir::kind::view && lay.view_leaf[n] == nullptr && output_of(n) < 0)
-        view_bytes += lay.view_count[n] * sizeof(T);
+      if (info(n).k == ir::kind::view && call.view_leaf[n] == nullptr && output_of(n) < 0)
+        view_bytes += call.view_count[n] * sizeof(T);
     views_.reserve(backend, std::max<std::size_t>(1, view_bytes));
     // outputs: tensors on the device, allocated when their shape changes
     auto& out = out_;
     [&]<std::size_t... K>(std::index_sequence<K...>) {
-      (prepare_output<K, T>(backend, lay, std::get<K>(results), out), ...);
+      (prepare_output<K, T>(backend, call, std::get<K>(results), out), ...);
     }
     (std::index_sequence_for<Outputs...>{});
     {
       auto* base = static_cast<char*>(views_.data());
       for (std::size_t n = 0; n < nodes; ++n) {
         if (info(n).k != ir::kind::view) continue;
-        if (lay.view_leaf[n] != nullptr) {
-          view[n] = lay.view_leaf[n];
+        if (call.view_leaf[n] != nullptr) {
+          view[n] = call.view_leaf[n];
         } else if (const int k = output_of(n); k >= 0) {
           view[n] = out[static_cast<std::size_t>(k)];
         } else {
           view[n] = base;
-          base += lay.view_count[n] * sizeof(T);
+          base += call.view_count[n] * sizeof(T);
         }
       }
     }
@@ -103,7 +103,7 @@ class executor {
       };
       switch (kind) {
         case codegen::field::leaf:
-          write(lay.leaf[at]);
+          write(call.leaf[at]);
           break;
         case codegen::field::output:
           write(static_cast<const void*>(out[at]));
@@ -112,10 +112,10 @@ class executor {
           write(view[at]);
           break;
         case codegen::field::scalar:
-          write(static_cast<double>(lay.scalar[at]));
+          write(static_cast<double>(call.scalar[at]));
           break;
         case codegen::field::extent:
-          write(static_cast<long long>(lay.extent[at]));
+          write(static_cast<long long>(call.extent[at]));
           break;
         case codegen::field::results:
           write(static_cast<const void*>(results_.data()));
@@ -130,25 +130,25 @@ class executor {
           write(static_cast<const void*>(accumulators_.data()));
           break;
         case codegen::field::size:
-          write(static_cast<long long>(lay.size[at]));
+          write(static_cast<long long>(call.size[at]));
           break;
         case codegen::field::base:
-          write(static_cast<long long>(lay.base[at]));
+          write(static_cast<long long>(call.base[at]));
           break;
         case codegen::field::result_offset:
-          write(static_cast<long long>(lay.result_offset[at]));
+          write(static_cast<long long>(call.result_offset[at]));
           break;
         case codegen::field::partial_offset:
-          write(static_cast<long long>(lay.partial_offset[at]));
+          write(static_cast<long long>(call.partial_offset[at]));
           break;
         case codegen::field::partial_width:
-          write(static_cast<long long>(lay.width[at]));
+          write(static_cast<long long>(call.width[at]));
           break;
         case codegen::field::grid:
-          write(static_cast<long long>(lay.grid[at]));
+          write(static_cast<long long>(call.grid[at]));
           break;
         case codegen::field::output_offset:
-          write(static_cast<long long>(lay.output_offset[at]));
+          write(static_cast<long long>(call.output_offset[at]));
           break;
       }
     }
@@ -156,13 +156,13 @@ class executor {
       const codegen::kernel& kernel = program.kernels[k];
       const auto loop = static_cast<std::size_t>(std::max(kernel.loop, 0));
       const bool whole = kernel.loop >= 0 && !kernel.finish;
-      backend->launch(loaded.kernels[k], whole ? static_cast<unsigned>(lay.grid[loop]) : 1U, backend->block_threads(),
+      backend->launch(loaded.kernels[k], whole ? static_cast<unsigned>(call.grid[loop]) : 1U, backend->block_threads(),
                       args_.data(), args_.size() * sizeof(std::uint64_t));
     }
-    host_results_.resize(lay.read_back);
-    backend->copy_to_host(host_results_.data(), results_.data(), lay.read_back * sizeof(double));  // waits
+    host_results_.resize(call.read_back);
+    backend->copy_to_host(host_results_.data(), results_.data(), call.read_back * sizeof(double));  // waits
     [&]<std::size_t... K>(std::index_sequence<K...>) {
-      (finish_output<K, T>(backend, lay, point, std::get<K>(results)), ...);
+      (finish_output<K, T>(backend, call, point, std::get<K>(results)), ...);
     }
     (std::index_sequence_for<Outputs...>{});
   }
@@ -182,7 +182,7 @@ class executor {
   }
   static constexpr int loops = plan.loops;
 
-  struct layout {
+  struct call_layout {
     std::array<long long, classes + 1> extent{};
     std::array<const void*, nodes> leaf{};
     std::array<double, nodes> scalar{};
@@ -196,7 +196,7 @@ class executor {
 
   // Extents from the bound tensors, checked against each other; pointers and scalars.
   template <class T, class Point>
-  static void bind(const std::shared_ptr<device_backend>& backend, const Point& point, layout& lay) {
+  static void bind(const std::shared_ptr<device_backend>& backend, const Point& point, call_layout& call) {
     ir::extents<nodes, classes> extents(plan, plan_type::nodes);
     [&]<class... Ns>(type_list<Ns...>) {
       (
@@ -207,7 +207,7 @@ class executor {
               using V = std::remove_cvref_t<decltype(value)>;
               if constexpr (Ns::rank == 0) {
                 static_assert(std::is_arithmetic_v<V>, "kobai: bind a number to a scalar leaf");
-                lay.scalar[n] = static_cast<double>(value);
+                call.scalar[n] = static_cast<double>(value);
               } else {
                 constexpr bool fits = [] {
                   if constexpr (detail::is_device_tensor<V>)
@@ -225,7 +225,7 @@ class executor {
                     throw binding_error(detail::join(
                         "kobai: '", Ns::name.view(), "' is in ", value.backend() ? value.backend()->name() : "no",
                         " memory but the program runs on ", backend->name(), "; copy it there with to_device"));
-                  lay.leaf[n] = value.data();
+                  call.leaf[n] = value.data();
                   extents.bind_leaf(static_cast<int>(n), Ns::name.view(), value.shape());
                 }
               }
@@ -234,12 +234,12 @@ class executor {
           ...);
     }(order{});
     extents.bind_views();
-    for (std::size_t c = 0; c < classes; ++c) lay.extent[c] = static_cast<long long>(extents[c]);
+    for (std::size_t c = 0; c < classes; ++c) call.extent[c] = static_cast<long long>(extents[c]);
     for (std::size_t v = 0; v < nodes; ++v) {
       if (info(v).k != ir::kind::view) continue;
       const auto source = static_cast<std::size_t>(info(v).args[0]);
-      lay.view_count[v] = extents.elements(static_cast<int>(source));
-      if (info(source).k == ir::kind::tensor_leaf) lay.view_leaf[v] = lay.leaf[source];
+      call.view_count[v] = extents.elements(static_cast<int>(source));
+      if (info(source).k == ir::kind::tensor_leaf) call.view_leaf[v] = call.leaf[source];
     }
   }
 
@@ -250,32 +250,32 @@ class executor {
   // starts with what the host reads back (reduced outputs, then scalar outputs computed outside
   // the loops), so one short copy brings it back.
   template <class T>
-  static void plan_buffers(const device_backend& backend, layout& lay) {
+  static void plan_buffers(const device_backend& backend, call_layout& call) {
     auto place_global = [&](std::size_t r) {
-      lay.result_offset[r] = static_cast<long long>(lay.results);
-      lay.results += static_cast<std::size_t>(lay.size[r]);
+      call.result_offset[r] = static_cast<long long>(call.results);
+      call.results += static_cast<std::size_t>(call.size[r]);
     };
     for (std::size_t r = 0; r < nodes; ++r) {
       if (!stored(r)) continue;
-      lay.size[r] = buffer_size(lay, r);
+      call.size[r] = buffer_size(call, r);
       const bool registered = plan.buffer_dims[r] == 0;
       if (plan.global[r]) {
         if (output_of(r) >= 0) place_global(r);
         if (!registered && !owned(r)) {
-          lay.base[r] = static_cast<long long>(lay.accumulated);
-          lay.accumulated += static_cast<std::size_t>(lay.size[r]);
+          call.base[r] = static_cast<long long>(call.accumulated);
+          call.accumulated += static_cast<std::size_t>(call.size[r]);
         }
       } else if (!registered) {
-        lay.base[r] = static_cast<long long>(lay.local);
-        lay.local += static_cast<std::size_t>(lay.size[r]);
+        call.base[r] = static_cast<long long>(call.local);
+        call.local += static_cast<std::size_t>(call.size[r]);
       }
     }
-    for (std::size_t k = 0; k < sizeof...(Outputs); ++k) lay.output_offset[k] = static_cast<long long>(lay.results++);
-    lay.read_back = lay.results;
+    for (std::size_t k = 0; k < sizeof...(Outputs); ++k) call.output_offset[k] = static_cast<long long>(call.results++);
+    call.read_back = call.results;
     for (std::size_t r = 0; r < nodes; ++r)
       if (stored(r) && plan.global[r] && output_of(r) < 0) place_global(r);
 
-    const std::size_t per_thread = lay.local * sizeof(T) + lay.accumulated * sizeof(double);
+    const std::size_t per_thread = call.local * sizeof(T) + call.accumulated * sizeof(double);
     const unsigned long long threads = backend.block_threads();
     const unsigned long long fitting = per_thread == 0
                                            ? backend.max_blocks()
@@ -285,39 +285,39 @@ class executor {
       const ir::instruction& ins = plan.code[static_cast<std::size_t>(i)];
       if (ins.op != ir::instr::enter || ins.depth != 0) continue;
       ++loop;
-      const auto extent = static_cast<unsigned long long>(lay.extent[static_cast<std::size_t>(ins.cls)]);
+      const auto extent = static_cast<unsigned long long>(call.extent[static_cast<std::size_t>(ins.cls)]);
       const unsigned long long blocks = std::clamp<unsigned long long>(
           (extent + threads - 1) / threads, 1ULL, std::min<unsigned long long>(backend.max_blocks(), fitting));
-      lay.grid[static_cast<std::size_t>(loop)] = static_cast<long long>(blocks);
-      lay.max_threads = std::max(lay.max_threads, static_cast<std::size_t>(blocks * threads));
+      call.grid[static_cast<std::size_t>(loop)] = static_cast<long long>(blocks);
+      call.max_threads = std::max(call.max_threads, static_cast<std::size_t>(blocks * threads));
       long long width = 0;
       for (std::size_t r = 0; r < nodes; ++r)
         if (stored(r) && plan.global[r] && plan.done[r] == i && !owned(r)) {
-          lay.partial_offset[r] = width;
-          width += lay.size[r];
+          call.partial_offset[r] = width;
+          width += call.size[r];
         }
-      lay.width[static_cast<std::size_t>(loop)] = width;
-      lay.partials = std::max(lay.partials, static_cast<std::size_t>(width * static_cast<long long>(blocks)));
+      call.width[static_cast<std::size_t>(loop)] = width;
+      call.partials = std::max(call.partials, static_cast<std::size_t>(width * static_cast<long long>(blocks)));
     }
   }
-  static long long buffer_size(const layout& lay, std::size_t r) {
+  static long long buffer_size(const call_layout& call, std::size_t r) {
     std::array<long long, classes + 1> unused{};
-    return static_cast<long long>(ir::buffer_layout(plan, static_cast<int>(r), lay.extent, unused));
+    return static_cast<long long>(ir::buffer_layout(plan, static_cast<int>(r), call.extent, unused));
   }
 
   template <class Output>
-  static std::array<std::size_t, Output::rank> output_shape(const layout& lay) {
-    return ir::shape_of<Output::rank>(plan, index_of<Output, order>, lay.extent);
+  static std::array<std::size_t, Output::rank> output_shape(const call_layout& call) {
+    return ir::shape_of<Output::rank>(plan, index_of<Output, order>, call.extent);
   }
   template <std::size_t K, class T, class Target>
-  static void prepare_output(const std::shared_ptr<device_backend>& backend, const layout& lay, Target& target,
+  static void prepare_output(const std::shared_ptr<device_backend>& backend, const call_layout& call, Target& target,
                              std::array<void*, sizeof...(Outputs)>& out) {
     using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
     if constexpr (output::rank > 0) {
-      const auto shape = output_shape<output>(lay);
+      const auto shape = output_shape<output>(call);
       // a tensor also bound as an input (an update written over its parameter) gets fresh memory:
       // kernels read inputs while they write outputs
-      const bool bound = std::find(lay.leaf.begin(), lay.leaf.end(), target.data()) != lay.leaf.end();
+      const bool bound = std::find(call.leaf.begin(), call.leaf.end(), target.data()) != call.leaf.end();
       if (target.backend() != backend || target.shape() != shape || (bound && target.data() != nullptr))
         target = device_tensor<T, output::rank>(backend, shape);
       out[K] = target.data();
@@ -326,7 +326,7 @@ class executor {
 
   // Outputs no kernel writes: scalars, reduced tensors, leaves, constants, a repeated output.
   template <std::size_t K, class T, class Point, class Target>
-  void finish_output(const std::shared_ptr<device_backend>& backend, const layout& lay, const Point& point,
+  void finish_output(const std::shared_ptr<device_backend>& backend, const call_layout& call, const Point& point,
                      Target& target) {
     using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
     constexpr auto n = static_cast<std::size_t>(output_node[K]);
@@ -336,19 +336,13 @@ class executor {
       if constexpr (output_of(n) != static_cast<int>(K))  // the same expression asked for twice
         backend->copy_on_device(target.data(), out_pointer_of<output_of(n)>(), target.size() * sizeof(T));
     } else if constexpr (k == ir::kind::tensor_leaf) {
-      backend->copy_on_device(target.data(), lay.leaf[n], target.size() * sizeof(T));
+      backend->copy_on_device(target.data(), call.leaf[n], target.size() * sizeof(T));
     } else {
       std::vector<T> host;
       if constexpr (scalar) {
-        double value = 0;
-        if constexpr (k == ir::kind::constant)
-          value = output::value.value();
-        else if constexpr (k == ir::kind::scalar_leaf)
-          value = static_cast<double>(point.template get<output::name>());
-        else if constexpr (k == ir::kind::reduction)
-          value = host_results_[static_cast<std::size_t>(lay.result_offset[n])];
-        else
-          value = host_results_[static_cast<std::size_t>(lay.output_offset[K])];
+        const double value = ir::scalar_output<output, k>(
+            point, [&] { return host_results_[static_cast<std::size_t>(call.result_offset[n])]; },
+            [&] { return host_results_[static_cast<std::size_t>(call.output_offset[K])]; });
         if constexpr (output::rank == 0) {
           target = static_cast<T>(value);
           return;
@@ -358,8 +352,8 @@ class executor {
       } else {  // a global reduction: its buffer (classes in loop order) in the output's axis order
         host.resize(target.size());
         std::array<long long, classes + 1> stride{};
-        ir::buffer_layout(plan, static_cast<int>(n), lay.extent, stride);
-        ir::to_axis_order(plan, static_cast<int>(n), stride, host_results_.data() + lay.result_offset[n], host.data(),
+        ir::buffer_layout(plan, static_cast<int>(n), call.extent, stride);
+        ir::to_axis_order(plan, static_cast<int>(n), stride, host_results_.data() + call.result_offset[n], host.data(),
                           target.shape());
       }
       if constexpr (output::rank > 0) backend->copy_to_device(target.data(), host.data(), host.size() * sizeof(T));
