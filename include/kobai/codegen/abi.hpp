@@ -65,6 +65,8 @@ inline constexpr std::array<field_spec, 16> field_specs{{
     {"long long", "g", representation::integer},  // grid
     {"long long", "o", representation::integer},  // output_offset
 }};
+static_assert(field_specs.size() == static_cast<std::size_t>(field::output_offset) + 1,
+              "codegen::field_specs: one row per field, in the order of the enum");
 constexpr const field_spec& spec(field kind) { return field_specs[static_cast<std::size_t>(kind)]; }
 
 /// One field of a program's argument: what it holds, and its name in the source (the prefix, the

@@ -286,7 +286,7 @@ class renderer {
       const std::string index = join("i", str(c));
       const std::string term = stride.empty() ? index : join(index, " * ", stride);
       offset = offset.empty() ? term : join(term, " + ", offset);
-      stride = stride.empty() ? join("a.e", str(c)) : join(stride, " * a.e", str(c));
+      stride = stride.empty() ? join(arg(field::extent, c)) : join(stride, " * ", arg(field::extent, c));
     }
     return offset.empty() ? "0" : offset;
   }
@@ -299,26 +299,27 @@ class renderer {
         const std::string index = join("i", str(c));
         const std::string term = stride.empty() ? index : join(index, " * ", stride);
         offset = offset.empty() ? term : join(term, " + ", offset);
-        stride = stride.empty() ? join("a.e", str(c)) : join(stride, " * a.e", str(c));
+        stride = stride.empty() ? join(arg(field::extent, c)) : join(stride, " * ", arg(field::extent, c));
       }
     return offset.empty() ? "0" : offset;
   }
   // A stored value's element for this thread, at `element` of its buffer.
   std::string cell(int r, const std::string& element) const {
-    if (owned(r)) return join("a.results[", arg(field::result_offset, r), " + ", element, "]");
+    if (owned(r)) return join(arg(field::results, -1), "[", arg(field::result_offset, r), " + ", element, "]");
     const bool registered = buffer_classes(r) == 0;
     if (global(r))
-      return registered
-                 ? join("g", str(r))
-                 : join("a.accumulators[(", arg(field::base, r), " + ", element, ") * kobai_threads + kobai_tid]");
+      return registered ? join("g", str(r))
+                        : join(arg(field::accumulators, -1), "[(", arg(field::base, r), " + ", element,
+                               ") * kobai_threads + kobai_tid]");
     return registered ? join("l", str(r))
-                      : join("a.scratch[(", arg(field::base, r), " + ", element, ") * kobai_threads + kobai_tid]");
+                      : join(arg(field::scratch, -1), "[(", arg(field::base, r), " + ", element,
+                             ") * kobai_threads + kobai_tid]");
   }
   std::string numel(int n) const {
     std::string product = "1LL";
-    const int arg = info(n).args[0];
-    for (int p = 0; p < info(arg).rank; ++p)
-      if (cls(arg, p) >= 0) product += join(" * a.e", str(cls(arg, p)));
+    const int source = info(n).args[0];
+    for (int p = 0; p < info(source).rank; ++p)
+      if (cls(source, p) >= 0) product += join(" * ", arg(field::extent, cls(source, p)));
     return join("(", product, ")");
   }
 
@@ -335,11 +336,11 @@ class renderer {
       case ir::source::view:
         if (const int i = root_materialize(o.node); i >= 0)  // a view of a value without axes
           return join(t, "(", operand(code(i).operands[0], true), ")");
-        return join(t, "(a.view", str(o.node), "[", root ? "0" : row_major(o.node), "])");
+        return join(t, "(", arg(field::view, o.node), "[", root ? "0" : row_major(o.node), "])");
       case ir::source::reduction:
         if (global(o.node))
-          return join(t, "(a.results[", arg(field::result_offset, o.node), " + ", root ? "0" : buffer_offset(o.node),
-                      "])");
+          return join(t, "(", arg(field::results, -1), "[", arg(field::result_offset, o.node), " + ",
+                      root ? "0" : buffer_offset(o.node), "])");
         return cell(o.node, buffer_offset(o.node));
       case ir::source::value:
         return code(o.item).depth == 0 ? join(t, "(r", str(o.item), ")") : join("v", str(o.item));
@@ -380,19 +381,20 @@ class renderer {
         s_ +=
             join("  for (long long e = 0; e < ", arg(field::size, r), "; ++e) ", cell(r, "e"), " = ", identity, ";\n");
     }
-    s_ += join("  for (long long i", str(c), " = kobai_tid; i", str(c), " < a.e", str(c), "; i", str(c),
+    s_ += join("  for (long long i", str(c), " = kobai_tid; i", str(c), " < ", arg(field::extent, c), "; i", str(c),
                " += kobai_threads) {\n");
     for (int r = 0; r < static_cast<int>(N); ++r)  // this iteration's slice of values it owns
       if (completes(r, enter) && owned(r))
-        s_ += join("    for (long long e = 0, slice = ", arg(field::size, r), " / a.e", str(c),
-                   "; e < slice; ++e) a.results[", arg(field::result_offset, r), " + i", str(c),
+        s_ += join("    for (long long e = 0, slice = ", arg(field::size, r), " / ", arg(field::extent, c),
+                   "; e < slice; ++e) ", arg(field::results, -1), "[", arg(field::result_offset, r), " + i", str(c),
                    " * slice + e] = ", number(text(r).identity), ";\n");
     body(enter + 1, code(enter).match);
     s_ += "  }\n";
     for (int r = 0; r < static_cast<int>(N); ++r) {
       if (!folded(r, enter)) continue;
       const std::string fold = join(text(r).fold, "()"), identity = number(text(r).identity);
-      const std::string slot = join("a.partials[blockIdx.x * a.w", str(loop), " + ", arg(field::partial_offset, r));
+      const std::string slot = join(arg(field::partials, -1), "[blockIdx.x * ", arg(field::partial_width, loop), " + ",
+                                    arg(field::partial_offset, r));
       if (buffer_classes(r) == 0) {
         s_ += join("  g", str(r), " = kobai_block_fold(g", str(r), ", ", identity, ", ", fold, ");\n");
         s_ += join("  if (threadIdx.x == 0) ", slot, "] = g", str(r), ";\n");
@@ -414,9 +416,10 @@ class renderer {
       if (!folded(r, enter)) continue;
       s_ += join("  for (long long e = threadIdx.x; e < ", arg(field::size, r),
                  "; e += blockDim.x) {\n    double total = ", number(text(r).identity),
-                 ";\n    for (long long b = 0; b < a.g", str(loop), "; ++b) total = ", text(r).fold,
-                 "()(total, a.partials[b * a.w", str(loop), " + ", arg(field::partial_offset, r),
-                 " + e]);\n    a.results[", arg(field::result_offset, r), " + e] = total;\n  }\n");
+                 ";\n    for (long long b = 0; b < ", arg(field::grid, loop), "; ++b) total = ", text(r).fold,
+                 "()(total, ", arg(field::partials, -1), "[b * ", arg(field::partial_width, loop), " + ",
+                 arg(field::partial_offset, r), " + e]);\n    ", arg(field::results, -1), "[",
+                 arg(field::result_offset, r), " + e] = total;\n  }\n");
     }
     if (with_tail) {
       s_ += "  __syncthreads();\n";
@@ -432,11 +435,11 @@ class renderer {
     root_values(plan_.size, depth + 1);
     for (std::size_t k = 0; k < outputs_.size(); ++k)
       if (root_output(static_cast<int>(k)))
-        s_ += join(pad(depth + 1), "a.results[a.o", str(static_cast<long long>(k)), "] = r",
-                   str(ir::root_instruction(plan_, outputs_[k])), ";\n");
+        s_ += join(pad(depth + 1), arg(field::results, -1), "[", arg(field::output_offset, static_cast<long long>(k)),
+                   "] = r", str(ir::root_instruction(plan_, outputs_[k])), ";\n");
     for (int i = 0; i < plan_.size; ++i)  // views of values without axes, for the outputs among them
       if (code(i).op == ir::instr::materialize && code(i).depth == 0)
-        s_ += join(pad(depth + 1), "a.view", str(code(i).node), "[0] = ", type_, "(",
+        s_ += join(pad(depth + 1), arg(field::view, code(i).node), "[0] = ", type_, "(",
                    operand(code(i).operands[0], true), ");\n");
     s_ += join(pad(depth), "}\n");
   }
@@ -452,8 +455,8 @@ class renderer {
       const int n = ins.node;
       switch (ins.op) {
         case ir::instr::enter:
-          s_ += join(indent, "for (long long i", str(ins.cls), " = 0; i", str(ins.cls), " < a.e", str(ins.cls), "; ++i",
-                     str(ins.cls), ") {\n");
+          s_ += join(indent, "for (long long i", str(ins.cls), " = 0; i", str(ins.cls), " < ",
+                     arg(field::extent, ins.cls), "; ++i", str(ins.cls), ") {\n");
           break;
         case ir::instr::exit:
           s_ += join(indent, "}\n");
@@ -478,12 +481,12 @@ class renderer {
           break;
         }
         case ir::instr::store:
-          s_ += join(indent, "a.out", str(first_output(n)), "[", row_major(n), "] = ", operand(ins.operands[0], false),
-                     ";\n");
+          s_ += join(indent, arg(field::output, first_output(n)), "[", row_major(n),
+                     "] = ", operand(ins.operands[0], false), ";\n");
           break;
         case ir::instr::materialize:
-          s_ += join(indent, "a.view", str(n), "[", row_major(info(n).args[0]), "] = ", operand(ins.operands[0], false),
-                     ";\n");
+          s_ += join(indent, arg(field::view, n), "[", row_major(info(n).args[0]),
+                     "] = ", operand(ins.operands[0], false), ";\n");
           break;
       }
     }

@@ -25,6 +25,7 @@ struct folds : addressing<Outputs...> {
   KOBAI_CPU_LAYOUT_TYPES(base)
   KOBAI_CPU_ADDRESSING_TYPES(base)
 
+  // The local reductions the loop entered at I completes, rounded from their shadows.
   template <class T, int I>
   static void round_shadows(const call_state<T>& call, task_state<T>& task) {
     base::for_reductions([&]<int R>() {

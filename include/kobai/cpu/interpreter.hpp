@@ -113,8 +113,10 @@ struct interpreter : folds<Outputs...> {
         return call.final_d[call.final_offset[n]];
       else if constexpr (O.s == ir::source::value)
         return call.root[static_cast<std::size_t>(O.item)];
-      else  // a view of a value without axes
+      else if constexpr (O.s == ir::source::view)  // a view of a value without axes
         return static_cast<double>(call.view_data[n][0]);
+      else  // a tensor has axes: nothing outside every loop reads one
+        return 0.0;
     } else if constexpr (M == mode::scalar) {
       const task_state<T>& task = *a.task;
       if constexpr (O.s == ir::source::constant)

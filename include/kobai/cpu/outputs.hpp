@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
-#include <tuple>
 #include <xsimd/xsimd.hpp>
 
 #include "kobai/cpu/tasks.hpp"

@@ -62,16 +62,16 @@ struct tasks : interpreter<Outputs...> {
     for (int i = I + 1; i < ins.match; ++i)
       if (base::code(i).op == ir::instr::enter) work = std::max(work, call.extent[base::code(i).cls]);
     const std::size_t wanted = threads_ == 0 ? cpu::thread_pool::instance().size() : threads_;
-    const std::size_t tasks = std::clamp<std::size_t>(
+    const std::size_t task_count = std::clamp<std::size_t>(
         std::min({wanted, static_cast<std::size_t>(extent) * work / grain_, static_cast<std::size_t>(extent)}), 1,
         max_tasks);
     constexpr std::ptrdiff_t width =
         base::innermost(I) || base::lanes_mode(I) ? static_cast<std::ptrdiff_t>(detail::batch<T>::size) : 1;
-    const std::ptrdiff_t chunk = (extent / static_cast<std::ptrdiff_t>(tasks) + width - 1) / width * width;
-    T* base_t = base::line_aligned(base::template scratch<T, 0>(), tasks * call.task_elements);
-    double* base_d = base::line_aligned(base::template scratch<double, 1>(), tasks * call.task_doubles);
+    const std::ptrdiff_t chunk = (extent / static_cast<std::ptrdiff_t>(task_count) + width - 1) / width * width;
+    T* base_t = base::line_aligned(base::template scratch<T, 0>(), task_count * call.task_elements);
+    double* base_d = base::line_aligned(base::template scratch<double, 1>(), task_count * call.task_doubles);
     double* base_lanes =
-        base::line_aligned(base::template scratch<double, 4>(), base::lanes_mode(I) ? tasks * call.task_lanes : 0);
+        base::line_aligned(base::template scratch<double, 4>(), base::lanes_mode(I) ? task_count * call.task_lanes : 0);
     auto run_task = [&](std::size_t k) {
       task_state<T> task;
       task.scratch = base_t + k * call.task_elements;
@@ -87,7 +87,7 @@ struct tasks : interpreter<Outputs...> {
         }
       });
       const std::ptrdiff_t begin = std::min(extent, static_cast<std::ptrdiff_t>(k) * chunk);
-      const std::ptrdiff_t end = k + 1 == tasks ? extent : std::min(extent, begin + chunk);
+      const std::ptrdiff_t end = k + 1 == task_count ? extent : std::min(extent, begin + chunk);
       constexpr std::ptrdiff_t block = base::innermost(I) ? std::numeric_limits<std::ptrdiff_t>::max() / 2 : 64 * width;
       for (std::ptrdiff_t i = begin; i < end; i += block) {
         if constexpr (base::lanes_mode(I)) {
@@ -100,11 +100,11 @@ struct tasks : interpreter<Outputs...> {
       }
       base::template flush<T, I, true>(call, task);
     };
-    if (tasks == 1)
+    if (task_count == 1)
       run_task(0);
     else
-      cpu::thread_pool::instance().run(tasks, run_task);
-    base::template fold_tasks<T, I>(call, base_d, tasks);
+      cpu::thread_pool::instance().run(task_count, run_task);
+    base::template fold_tasks<T, I>(call, base_d, task_count);
   }
 };
 

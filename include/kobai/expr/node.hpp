@@ -131,6 +131,7 @@ struct op_base {
 /// An operator node: the op tag applied to its argument expressions.
 template <class Op, expression... Args>
 struct node : expression_base {
+  static_assert(sizeof...(Args) == Op::arity, "kobai internal error: an op node with the wrong number of arguments");
   using op = Op;
   static constexpr int rank = Op::template axes<Args...>().rank;
   static constexpr std::uint32_t units = result_units<Args...>(Op::template axes<Args...>());

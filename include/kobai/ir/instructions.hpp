@@ -92,7 +92,7 @@ constexpr int root_instruction(const plan_data<N>& plan, int n) {
   return -1;
 }
 
-/// The value of scalar output `Output` (node n) that no loop stores, for either backend: a
+/// The value of scalar output `Output` (of kind K) that no loop stores, for either backend: a
 /// constant, a scalar leaf from `point`, a global reduction's folded value (`folded()`), or the
 /// value computed outside every loop (`root()`).
 template <class Output, kind K, class Point, class Folded, class Root>

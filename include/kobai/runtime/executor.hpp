@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kobai/codegen/abi.hpp"
 #include "kobai/codegen/cuda.hpp"
 #include "kobai/core/error.hpp"
 #include "kobai/expr/environment.hpp"
