@@ -390,6 +390,18 @@ struct numel : unary {
   }
 };
 
+/// Whether G broadcasts to Like's shape: each non-unit axis of G (aligned at the last axis) is a
+/// non-unit axis of Like, and G's extra leading axes are units.
+template <class G, class Like>
+constexpr bool broadcasts_to() {
+  for (int q = 0; q < G::rank; ++q) {
+    if (((G::units >> q) & 1U) != 0) continue;
+    const int p = q + (Like::rank - G::rank);
+    if (p < 0 || ((Like::units >> p) & 1U) != 0) return false;
+  }
+  return true;
+}
+
 /// expand(g, like): g broadcast to the shape of `like`, whose values are not read.  ∂/∂g = 1
 /// (summed back to g's shape); `like` gets no gradient. The gradient of a tensor var whose adjoint
 /// is a scalar, as in ∂ sum(W)/∂W, is expand(1, W).
@@ -400,6 +412,7 @@ struct expand : binary {
   static constexpr std::string_view device = "{0}";
   template <class G, class Like>
   static constexpr axis_map axes() {  // like's shape; g aligned at the last axis (leading units may extend it)
+    static_assert(broadcasts_to<G, Like>(), "kobai internal error: expand(g, like) with g not broadcasting to like");
     axis_map map(Like::rank);
     for (int p = 0; p < map.rank; ++p) {
       if (const int q = p - (Like::rank - G::rank); q >= 0 && q < G::rank) map.from[0][p] = q;
