@@ -128,13 +128,18 @@ struct op_base {
   }
 };
 
+/// Op's axis map over arguments Args, computed once per node type and read by the node's shape
+/// and by the planner's lowering.
+template <class Op, class... Args>
+inline constexpr axis_map axes_of = Op::template axes<Args...>();
+
 /// An operator node: the op tag applied to its argument expressions.
 template <class Op, expression... Args>
 struct node : expression_base {
   static_assert(sizeof...(Args) == Op::arity, "kobai internal error: an op node with the wrong number of arguments");
   using op = Op;
-  static constexpr int rank = Op::template axes<Args...>().rank;
-  static constexpr std::uint32_t units = result_units<Args...>(Op::template axes<Args...>());
+  static constexpr int rank = axes_of<Op, Args...>.rank;
+  static constexpr std::uint32_t units = result_units<Args...>(axes_of<Op, Args...>);
 };
 
 /// Whether A, broadcast against B, has B's shape: the same rank and the same unit axes. (Two

@@ -47,7 +47,7 @@ constexpr node_info describe() {
       int a = 0;
       ((info.args[a++] = static_cast<int>(index_of<Args, Order>)), ...);
       // The op's axis map, without the arguments' unit axes (they take no class).
-      constexpr axis_map map = Op::template axes<Args...>();
+      constexpr const axis_map& map = axes_of<Op, Args...>;
       constexpr std::array<std::uint32_t, sizeof...(Args)> units{Args::units...};
       for (std::size_t k = 0; k < sizeof...(Args); ++k) {
         info.reads[k] = Op::reads[k];
