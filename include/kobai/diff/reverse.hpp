@@ -2,57 +2,15 @@
 // summing each node's adjoint before it is passed on, so shared subexpressions are walked once.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <utility>
 
 #include "kobai/diff/rules.hpp"
 #include "kobai/expr/graph.hpp"
 #include "kobai/expr/reductions.hpp"
 
 namespace kobai::detail {
-
-template <class Node, class Adjoint>
-struct adjoint_entry {};
-template <class... Entries>
-struct adjoint_table {};
-
-template <class N, class Table>
-struct adjoint_of {
-  using type = constant<rational{}>;
-};
-template <class N, class G, class... Es>
-struct adjoint_of<N, adjoint_table<adjoint_entry<N, G>, Es...>> {
-  using type = G;
-};
-template <class N, class E, class... Es>
-struct adjoint_of<N, adjoint_table<E, Es...>> : adjoint_of<N, adjoint_table<Es...>> {};
-
-template <bool Match, class Adjoint, class Contribution>
-struct sum_if {
-  using type = Adjoint;
-};
-template <class Adjoint, class Contribution>
-struct sum_if<true, Adjoint, Contribution> {
-  using type = decltype(make_add(Adjoint{}, Contribution{}));
-};
-
-template <class N, class Contribution, class Table>
-struct accumulate;
-template <class N, class C, class... Ns, class... Gs>
-struct accumulate<N, C, adjoint_table<adjoint_entry<Ns, Gs>...>> {
-  using type =
-      std::conditional_t<(std::is_same_v<N, Ns> || ...),
-                         adjoint_table<adjoint_entry<Ns, typename sum_if<std::is_same_v<N, Ns>, Gs, C>::type>...>,
-                         adjoint_table<adjoint_entry<Ns, Gs>..., adjoint_entry<N, C>>>;
-};
-
-// Whether a gradient flows from E to one of the targets.
-template <class E, class Targets>
-struct reaches_t : std::bool_constant<list_contains<Targets, E>> {};
-template <class Op, class... Args, class Targets>
-struct reaches_t<node<Op, Args...>, Targets>
-    : std::bool_constant<Op::differentiable && (reaches_t<Args, Targets>::value || ...)> {};
-template <class E, class Targets>
-inline constexpr bool reaches = reaches_t<E, Targets>::value;
 
 /// The axes along which Arg was broadcast in Self, as masks over C's axes (C is broadcastable
 /// to Self): `removed` are C's axes that Arg lacks, `kept` those where Arg has a unit; `expand`
@@ -114,75 +72,141 @@ constexpr auto fit_to_variable(Adjoint adjoint) {
     return adjoint;
 }
 
-template <bool Reaches, class Arg, std::size_t K, class Self, class G, class Table>
-struct contribute {
-  using type = Table;
-};
-template <class Arg, std::size_t K, class Self, class G, class Table>
-struct contribute<true, Arg, K, Self, G, Table> {
-  using type = typename accumulate<Arg, decltype(fit_to_argument<Self, Arg>(diff::rule<K>(Self{}, G{}))), Table>::type;
+/// F's graph as constexpr data for the reverse sweep: each node's arguments by position, whether a
+/// gradient flows from it to a target, and each node's uses (parent, argument slot) in the order
+/// the sweep meets them: parents from the output down, each parent's slots left to right.
+template <class Order, class Targets>
+struct sweep_data {
+  static constexpr std::size_t n = Order::size;
+  struct facts {
+    bool node = false, differentiable = false, target = false;
+    int arity = 0;
+    std::array<std::size_t, 3> args{};
+  };
+  template <class E>
+  static constexpr facts facts_of() {
+    facts f;
+    f.target = Targets::template contains<E>;
+    if constexpr (is_node<E>) {
+      [&]<class Op, class... Args>(node<Op, Args...>*) {
+        f.node = true;
+        f.differentiable = Op::differentiable;
+        f.arity = static_cast<int>(sizeof...(Args));
+        std::size_t k = 0;
+        ((f.args[k++] = index_of<Args, Order>), ...);
+      }(static_cast<E*>(nullptr));
+    }
+    return f;
+  }
+  template <class... Ns>
+  static constexpr std::array<facts, n> all_facts(type_list<Ns...>) {
+    return {facts_of<Ns>()...};
+  }
+  static constexpr std::array<facts, n> nodes = all_facts(Order{});
+  static constexpr std::array<bool, n> reaches = [] {
+    std::array<bool, n> r{};
+    for (std::size_t i = 0; i < n; ++i) {
+      r[i] = nodes[i].target;
+      if (nodes[i].node && nodes[i].differentiable)
+        for (int k = 0; k < nodes[i].arity; ++k) r[i] = r[i] || r[nodes[i].args[static_cast<std::size_t>(k)]];
+    }
+    return r;
+  }();
+  struct use {
+    std::size_t parent = 0, slot = 0;
+  };
+  // Uses grouped by the node used, CSR-style: node j's are uses[first[j]] .. uses[first[j + 1]].
+  struct uses_table {
+    std::array<std::size_t, n + 1> first{};
+    std::array<use, 3 * n + 1> uses{};
+  };
+  static constexpr uses_table table = [] {
+    uses_table t;
+    const auto used = [](std::size_t p, int k) { return nodes[p].node && reaches[p] && reaches[nodes[p].args[k]]; };
+    std::array<std::size_t, n + 1> count{};
+    for (std::size_t p = 0; p < n; ++p)
+      for (int k = 0; k < nodes[p].arity; ++k)
+        if (used(p, k)) ++count[nodes[p].args[static_cast<std::size_t>(k)] + 1];
+    for (std::size_t j = 0; j < n; ++j) t.first[j + 1] = t.first[j] + count[j + 1];
+    std::array<std::size_t, n> next{};
+    for (std::size_t j = 0; j < n; ++j) next[j] = t.first[j];
+    for (std::size_t p = n; p-- > 0;)
+      for (int k = 0; k < nodes[p].arity; ++k)
+        if (used(p, k)) t.uses[next[nodes[p].args[static_cast<std::size_t>(k)]]++] = {p, static_cast<std::size_t>(k)};
+    return t;
+  }();
 };
 
-template <class Targets, class Self, class G, class Table, std::size_t K, class... Args>
-struct propagate {
-  using type = Table;
-};
-template <class Targets, class Self, class G, class Table, std::size_t K, class Arg, class... Rest>
-struct propagate<Targets, Self, G, Table, K, Arg, Rest...> {
-  using next = typename contribute<reaches<Arg, Targets>, Arg, K, Self, G, Table>::type;
-  using type = typename propagate<Targets, Self, G, next, K + 1, Rest...>::type;
-};
-
-template <bool Active, class Targets, class Table, class N, class G>
-struct backward_step {
-  using type = Table;
-};
-template <class Targets, class Table, class Op, class... Args, class G>
-struct backward_step<true, Targets, Table, node<Op, Args...>, G> {
-  using type = typename propagate<Targets, node<Op, Args...>, G, Table, 0, Args...>::type;
-};
-
-template <class Targets, class Table, class... Pending>
+/// The reverse sweep of output F seeded with Seed, towards the leaves Targets. Each node's adjoint
+/// is one memoised type: the sum of what its uses contribute, in the sweep's order, each use the
+/// rule of its parent's op applied to the parent's adjoint and fitted to the argument's shape.
+template <class F, class Seed, class Targets>
 struct sweep {
-  using type = Table;
-};
-template <class Targets, class Table, class N, class... Rest>
-struct sweep<Targets, Table, N, Rest...> {
-  using g = typename adjoint_of<N, Table>::type;
-  using after =
-      typename backward_step<is_node<N> && !is_zero_valued<g> && reaches<N, Targets>, Targets, Table, N, g>::type;
-  using type = typename sweep<Targets, after, Rest...>::type;
+  using order = topological_order<F>;
+  using data = sweep_data<order, Targets>;
+  using seed = Seed;
 };
 
-template <class List, class Reversed = type_list<>>
-struct reverse_list {
-  using type = Reversed;
+template <class Sweep, std::size_t J>
+struct adjoint_at;
+
+template <class Sweep, std::size_t P, std::size_t K>
+constexpr auto contribution() {
+  using self = typename Sweep::order::template at<P>;
+  using arg = typename Sweep::order::template at<Sweep::data::nodes[P].args[K]>;
+  using g = typename adjoint_at<Sweep, P>::type;
+  if constexpr (is_zero_valued<g>)
+    return literal<0>;
+  else
+    return fit_to_argument<self, arg>(diff::rule<K>(self{}, g{}));
+}
+
+template <class Sweep, std::size_t J, std::size_t U>
+struct partial_sum {
+  static constexpr auto use = Sweep::data::table.uses[Sweep::data::table.first[J] + U - 1];
+  using type =
+      decltype(make_add(typename partial_sum<Sweep, J, U - 1>::type{}, contribution<Sweep, use.parent, use.slot>()));
 };
-template <class T, class... Ts, class... Rs>
-struct reverse_list<type_list<T, Ts...>, type_list<Rs...>> : reverse_list<type_list<Ts...>, type_list<T, Rs...>> {};
+template <class Sweep, std::size_t J>
+struct partial_sum<Sweep, J, 0> {
+  using type = constant<rational{}>;
+};
 
-template <class Targets, class Table, class Order>
-struct run_sweep;
-template <class Targets, class Table, class... Ns>
-struct run_sweep<Targets, Table, type_list<Ns...>> : sweep<Targets, Table, Ns...> {};
+template <class Sweep, std::size_t J>
+struct adjoint_at {
+  static constexpr std::size_t uses = Sweep::data::table.first[J + 1] - Sweep::data::table.first[J];
+  using type =
+      std::conditional_t<J + 1 == Sweep::data::n, typename Sweep::seed, typename partial_sum<Sweep, J, uses>::type>;
+};
 
-/// Adjoints of `Vars` for output F seeded with adjoint Seed.
+/// Adjoints of `Vars` for output F seeded with adjoint Seed. The adjoints are instantiated from the
+/// output down, so each one finds its parents' already made and no instantiation recurses deeply.
 template <class F, class Seed, class... Vars>
 struct reverse_pass {
-  using targets = type_list<Vars...>;
-  using order = typename reverse_list<topological_order<F>>::type;
-  using table = typename run_sweep<targets, adjoint_table<adjoint_entry<F, Seed>>, order>::type;
+  using state = sweep<F, Seed, topological_order<Vars...>>;
+  static constexpr std::size_t n = state::data::n;
+  template <std::size_t... I>
+  static constexpr bool instantiate(std::index_sequence<I...>) {
+    constexpr std::array<bool, n> made{(sizeof(typename adjoint_at<state, n - 1 - I>::type) > 0)...};
+    return made[0];
+  }
+  static_assert(instantiate(std::make_index_sequence<n>{}));
   template <class V>
-  using adjoint = typename adjoint_of<V, table>::type;
+  static constexpr auto adjoint() {
+    if constexpr (state::order::template contains<V>)
+      return typename adjoint_at<state, index_of<V, typename state::order>>::type{};
+    else
+      return literal<0>;
+  }
 };
 
 template <class F, class Seed, class... Vars>
 constexpr auto adjoints_of() {
   using pass = reverse_pass<F, Seed, Vars...>;
   if constexpr (sizeof...(Vars) == 1)
-    return fit_to_variable<Vars...>(typename pass::template adjoint<Vars...>{});
+    return fit_to_variable<Vars...>(pass::template adjoint<Vars...>());
   else
-    return std::tuple{fit_to_variable<Vars>(typename pass::template adjoint<Vars>{})...};
+    return std::tuple{fit_to_variable<Vars>(pass::template adjoint<Vars>())...};
 }
 
 template <class... Vars>

@@ -5,16 +5,46 @@
 #include <cstddef>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 #include "kobai/expr/node.hpp"
 
 namespace kobai {
 
+namespace detail {
+template <std::size_t I, class T>
+struct indexed {};
+template <class T>
+struct member {};
+// A list's elements as the bases of one class, indexed<I, T>: lookup by position is one template
+// deduction against the bases. A list of distinct elements also has them as member<T> bases, so
+// membership is `__is_base_of` and lookup by type one deduction. No query expands the whole list:
+// GCC instantiates a variable template such as is_same_v per element, quadratic over a graph's
+// nodes, and clang refuses folds of more than 256 terms.
+template <class Indices, class... Ts>
+struct positions_table;
+template <std::size_t... I, class... Ts>
+struct positions_table<std::index_sequence<I...>, Ts...> : indexed<I, Ts>... {};
+template <class... Ts>
+struct members_table : member<Ts>..., positions_table<std::index_sequence_for<Ts...>, Ts...> {};
+template <std::size_t I, class T>
+T element_at(const indexed<I, T>*);
+template <class T, std::size_t I>
+constexpr std::size_t position_of(const indexed<I, T>*) {
+  return I;
+}
+}  // namespace detail
+
 template <class... Ts>
 struct type_list {
   static constexpr std::size_t size = sizeof...(Ts);
   template <std::size_t I>
-  using at = std::tuple_element_t<I, std::tuple<Ts...>>;
+  using at = decltype(detail::element_at<I>(
+      static_cast<const detail::positions_table<std::index_sequence_for<Ts...>, Ts...>*>(nullptr)));
+  // For lists of distinct elements (a topological order, its leaves):
+  using members = detail::members_table<Ts...>;
+  template <class T>
+  static constexpr bool contains = __is_base_of(detail::member<T>, members);
 };
 
 namespace detail {
@@ -33,36 +63,36 @@ using type_list_append = type_list_concat<List, type_list<T>>;
 namespace detail {
 
 template <class List, class T>
-struct contains_t;
-template <class... Ts, class T>
-struct contains_t<type_list<Ts...>, T> : std::bool_constant<(std::is_same_v<Ts, T> || ...)> {};
-
-template <class List, class T>
 struct append_t;
 template <class... Ts, class T>
 struct append_t<type_list<Ts...>, T> {
   using type = type_list<Ts..., T>;
 };
 
+// Depth-first post-order, threading the list of nodes seen so far. A node already in the list is
+// not entered again (the test is made before its arguments are named, so their visits are never
+// instantiated): each distinct node is expanded once, whatever the number of paths to it.
 template <class List, class... Es>
 struct visit;
+template <class List, class E, bool Seen = List::template contains<E>>
+struct visit_one {
+  using type = List;
+};
+template <class List, class E>
+struct visit_one<List, E, false> {
+  using type = typename append_t<List, E>::type;
+};
+template <class List, class Op, class... Args>
+struct visit_one<List, node<Op, Args...>, false> {
+  using type = typename append_t<typename visit<List, Args...>::type, node<Op, Args...>>::type;
+};
 template <class List>
 struct visit<List> {
   using type = List;
 };
 template <class List, class E, class... Rest>
 struct visit<List, E, Rest...> {
-  using type = typename visit<typename visit<List, E>::type, Rest...>::type;
-};
-template <class List, class E>
-struct visit<List, E> {
-  using type = std::conditional_t<contains_t<List, E>::value, List, typename append_t<List, E>::type>;
-};
-template <class List, class Op, class... Args>
-struct visit<List, node<Op, Args...>> {
-  using self = node<Op, Args...>;
-  using type = std::conditional_t<contains_t<List, self>::value, List,
-                                  typename append_t<typename visit<List, Args...>::type, self>::type>;
+  using type = typename visit<typename visit_one<List, E>::type, Rest...>::type;
 };
 
 /// Position of the first true flag, or the number of flags when none is.
@@ -73,28 +103,36 @@ constexpr std::size_t first_match(const std::array<bool, N>& flags) {
   return i;
 }
 
-template <class T, class... Ts>
-constexpr std::size_t index_in(type_list<Ts...>) {
-  return first_match(std::array<bool, sizeof...(Ts)>{std::is_same_v<T, Ts>...});
+template <class T, class List>
+constexpr std::size_t index_in() {
+  if constexpr (List::template contains<T>)
+    return position_of<T>(static_cast<const typename List::members*>(nullptr));
+  else
+    return List::size;
 }
 
+// The elements of a list that Keep, in order: their positions are found as constexpr data and the
+// list is rebuilt by position (no recursion over the list).
 template <template <class> class Keep, class List>
 struct filter;
 template <template <class> class Keep, class... Ts>
 struct filter<Keep, type_list<Ts...>> {
-  template <class T>
-  using keep = std::conditional_t<Keep<T>::value, type_list<T>, type_list<>>;
-  template <class... Ls>
-  struct concat;
-  template <class... As>
-  struct concat<type_list<As...>> {
-    using type = type_list<As...>;
-  };
-  template <class... As, class... Bs, class... Ls>
-  struct concat<type_list<As...>, type_list<Bs...>, Ls...> {
-    using type = typename concat<type_list<As..., Bs...>, Ls...>::type;
-  };
-  using type = typename concat<type_list<>, keep<Ts>...>::type;
+  static constexpr std::array<bool, sizeof...(Ts)> kept{Keep<Ts>::value...};
+  static constexpr std::size_t count = [] {
+    std::size_t n = 0;
+    for (bool k : kept) n += k ? 1 : 0;
+    return n;
+  }();
+  static constexpr auto positions = [] {
+    std::array<std::size_t, count> result{};
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < kept.size(); ++i)
+      if (kept[i]) result[n++] = i;
+    return result;
+  }();
+  template <std::size_t... I>
+  static auto select(std::index_sequence<I...>) -> type_list<typename type_list<Ts...>::template at<positions[I]>...>;
+  using type = decltype(select(std::make_index_sequence<count>{}));
 };
 
 }  // namespace detail
@@ -105,10 +143,10 @@ using topological_order = typename detail::visit<type_list<>, std::remove_cvref_
 
 /// Position of T in a type_list (its SSA index).
 template <class T, class List>
-inline constexpr std::size_t index_of = detail::index_in<std::remove_cvref_t<T>>(List{});
+inline constexpr std::size_t index_of = detail::index_in<std::remove_cvref_t<T>, List>();
 
 template <class List, class T>
-inline constexpr bool list_contains = detail::contains_t<List, T>::value;
+inline constexpr bool list_contains = List::template contains<T>;
 
 /// The leaves (var<> and input<>) of the outputs, in order of first use.
 template <class... Outputs>
