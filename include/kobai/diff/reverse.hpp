@@ -80,7 +80,7 @@ struct sweep_data {
   static constexpr std::size_t n = Order::size;
   struct facts {
     bool node = false, differentiable = false, target = false;
-    int arity = 0;
+    std::size_t arity = 0;
     std::array<std::size_t, 3> args{};
   };
   template <class E>
@@ -91,7 +91,7 @@ struct sweep_data {
       [&]<class Op, class... Args>(node<Op, Args...>*) {
         f.node = true;
         f.differentiable = Op::differentiable;
-        f.arity = static_cast<int>(sizeof...(Args));
+        f.arity = sizeof...(Args);
         std::size_t k = 0;
         ((f.args[k++] = index_of<Args, Order>), ...);
       }(static_cast<E*>(nullptr));
@@ -108,7 +108,7 @@ struct sweep_data {
     for (std::size_t i = 0; i < n; ++i) {
       r[i] = nodes[i].target;
       if (nodes[i].node && nodes[i].differentiable)
-        for (int k = 0; k < nodes[i].arity; ++k) r[i] = r[i] || r[nodes[i].args[static_cast<std::size_t>(k)]];
+        for (std::size_t k = 0; k < nodes[i].arity; ++k) r[i] = r[i] || r[nodes[i].args[k]];
     }
     return r;
   }();
@@ -122,17 +122,17 @@ struct sweep_data {
   };
   static constexpr uses_table table = [] {
     uses_table t;
-    const auto used = [](std::size_t p, int k) { return nodes[p].node && reaches[p] && reaches[nodes[p].args[k]]; };
-    std::array<std::size_t, n + 1> count{};
+    const auto used = [](std::size_t p, std::size_t k) {
+      return nodes[p].node && reaches[p] && reaches[nodes[p].args[k]];
+    };
     for (std::size_t p = 0; p < n; ++p)
-      for (int k = 0; k < nodes[p].arity; ++k)
-        if (used(p, k)) ++count[nodes[p].args[static_cast<std::size_t>(k)] + 1];
-    for (std::size_t j = 0; j < n; ++j) t.first[j + 1] = t.first[j] + count[j + 1];
-    std::array<std::size_t, n> next{};
-    for (std::size_t j = 0; j < n; ++j) next[j] = t.first[j];
+      for (std::size_t k = 0; k < nodes[p].arity; ++k)
+        if (used(p, k)) ++t.first[nodes[p].args[k] + 1];
+    for (std::size_t j = 0; j < n; ++j) t.first[j + 1] += t.first[j];
+    auto next = t.first;
     for (std::size_t p = n; p-- > 0;)
-      for (int k = 0; k < nodes[p].arity; ++k)
-        if (used(p, k)) t.uses[next[nodes[p].args[static_cast<std::size_t>(k)]]++] = {p, static_cast<std::size_t>(k)};
+      for (std::size_t k = 0; k < nodes[p].arity; ++k)
+        if (used(p, k)) t.uses[next[nodes[p].args[k]]++] = {p, k};
     return t;
   }();
 };

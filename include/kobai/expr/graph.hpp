@@ -1,6 +1,7 @@
 // Graph traversal over expression types: the distinct subexpressions in topological order.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <tuple>
@@ -19,8 +20,8 @@ struct member {};
 // A list's elements as the bases of one class, indexed<I, T>: lookup by position is one template
 // deduction against the bases. A list of distinct elements also has them as member<T> bases, so
 // membership is `__is_base_of` and lookup by type one deduction. No query expands the whole list:
-// GCC instantiates a variable template such as is_same_v per element, quadratic over a graph's
-// nodes, and clang refuses folds of more than 256 terms.
+// GCC instantiates a variable template such as is_same_v per element and query, cubic over a
+// graph's nodes in topological_order, and clang refuses folds of more than 256 terms.
 template <class Indices, class... Ts>
 struct positions_table;
 template <std::size_t... I, class... Ts>
@@ -118,11 +119,7 @@ struct filter;
 template <template <class> class Keep, class... Ts>
 struct filter<Keep, type_list<Ts...>> {
   static constexpr std::array<bool, sizeof...(Ts)> kept{Keep<Ts>::value...};
-  static constexpr std::size_t count = [] {
-    std::size_t n = 0;
-    for (bool k : kept) n += k ? 1 : 0;
-    return n;
-  }();
+  static constexpr auto count = static_cast<std::size_t>(std::count(kept.begin(), kept.end(), true));
   static constexpr auto positions = [] {
     std::array<std::size_t, count> result{};
     std::size_t n = 0;
@@ -144,9 +141,6 @@ using topological_order = typename detail::visit<type_list<>, std::remove_cvref_
 /// Position of T in a type_list (its SSA index).
 template <class T, class List>
 inline constexpr std::size_t index_of = detail::index_in<std::remove_cvref_t<T>, List>();
-
-template <class List, class T>
-inline constexpr bool list_contains = List::template contains<T>;
 
 /// The leaves (var<> and input<>) of the outputs, in order of first use.
 template <class... Outputs>
