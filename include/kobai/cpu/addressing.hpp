@@ -100,24 +100,24 @@ struct addressing : layout<Outputs...> {
   static cursor start(const call_state<T>& call, task_state<T>& task) {
     cursor at;
     task.index[base::code(I).cls] = 0;
-    [&]<int... N>(std::integer_sequence<int, N...>) {
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
       (
           [&] {
-            if constexpr (base::touches(I, N) && base::info(N).k == ir::kind::tensor_leaf)
-              at.leaf[N] = leaf_offset(call, task, N);
-            if constexpr (base::touches(I, N) && base::stored(N)) at.buffer[N] = buffer_offset(call, task, N);
-            if constexpr (base::touches(I, N) && base::info(N).k == ir::kind::view) {
+            constexpr int N = base::template touched_nodes<I>[K];
+            if constexpr (base::info(N).k == ir::kind::tensor_leaf) at.leaf[N] = leaf_offset(call, task, N);
+            if constexpr (base::stored(N)) at.buffer[N] = buffer_offset(call, task, N);
+            if constexpr (base::info(N).k == ir::kind::view) {
               at.view[N] = view_offset(call, task, N);
               at.source[N] = source_offset(call, task, N);
             }
           }(),
           ...);
     }
-    (std::make_integer_sequence<int, static_cast<int>(base::nodes)>{});
+    (std::make_index_sequence<base::template touched_nodes<I>.size()>{});
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (
           [&] {
-            if constexpr (base::touches(I, base::output_node[K]))
+            if constexpr (base::template touched<I>[static_cast<std::size_t>(base::output_node[K])])
               at.out[K] = offset_of(task, base::output_node[K], call.out_stride[K]);
           }(),
           ...);

@@ -9,6 +9,7 @@
 // end of that layer's file.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -30,7 +31,10 @@ struct nest_info {
   static constexpr std::size_t nodes = order::size;
   static constexpr int classes = plan.classes;
   static constexpr std::size_t code_size = static_cast<std::size_t>(plan.size);
-  static constexpr ir::instruction code(int i) { return plan.code[static_cast<std::size_t>(i)]; }
+  // By reference: the planner's tables are read in place, not copied per question (GCC's constant
+  // evaluator allocates a copy of each aggregate returned by value, and its garbage collector
+  // slows down with the garbage).
+  static constexpr const ir::instruction& code(int i) { return plan.code[static_cast<std::size_t>(i)]; }
   template <int N>
   using node_at = typename order::template at<static_cast<std::size_t>(N)>;
   static constexpr const ir::node_info& info(int n) { return plan_type::nodes[static_cast<std::size_t>(n)]; }
@@ -61,20 +65,37 @@ struct nest_info {
       if (code(i).op == ir::instr::enter) return false;
     return true;
   }
-  // Whether the body of the loop entered at I reads or writes node n (a leaf, a reduction buffer
-  // or an output).
-  static constexpr bool touches(int enter, int n) {
-    for (int j = enter + 1; j < code(enter).match; ++j) {
+  // The nodes the body of the loop entered at I reads or writes in memory (leaves, reduction
+  // buffers, views, outputs), by SSA index: computed once per loop in one pass over its body.
+  template <int I>
+  static constexpr auto touched = [] {
+    std::array<bool, nodes> flags{};
+    for (int j = I + 1; j < code(I).match; ++j) {
       const ir::instruction& ins = code(j);
-      if ((ins.op == ir::instr::accumulate || ins.op == ir::instr::store || ins.op == ir::instr::materialize) &&
-          ins.node == n)
-        return true;
+      if (ins.op == ir::instr::accumulate || ins.op == ir::instr::store || ins.op == ir::instr::materialize)
+        flags[static_cast<std::size_t>(ins.node)] = true;
       for (const auto& o : ins.operands)
-        if ((o.s == ir::source::tensor_leaf || o.s == ir::source::reduction || o.s == ir::source::view) && o.node == n)
-          return true;
+        if (o.s == ir::source::tensor_leaf || o.s == ir::source::reduction || o.s == ir::source::view)
+          flags[static_cast<std::size_t>(o.node)] = true;
     }
-    return false;
-  }
+    return flags;
+  }();
+  // The SSA indices where flags are set, as an array (to iterate over them alone).
+  template <std::size_t N, std::array<bool, N> Flags>
+  static constexpr auto indices_of = [] {
+    std::array<int, static_cast<std::size_t>(std::count(Flags.begin(), Flags.end(), true))> result{};
+    std::size_t k = 0;
+    for (std::size_t n = 0; n < N; ++n)
+      if (Flags[n]) result[k++] = static_cast<int>(n);
+    return result;
+  }();
+  template <int I>
+  static constexpr auto touched_nodes = indices_of<nodes, touched<I>>;
+  static constexpr auto stored_nodes = indices_of<nodes, [] {
+    std::array<bool, nodes> flags{};
+    for (std::size_t n = 0; n < nodes; ++n) flags[n] = stored(static_cast<int>(n));
+    return flags;
+  }()>;
   template <int I>
   static constexpr bool completes(int r) {
     return plan.global[static_cast<std::size_t>(r)] && plan.done[static_cast<std::size_t>(r)] == I;
@@ -122,21 +143,39 @@ struct nest_info {
   static constexpr bool shadowed(int r) {
     return !std::is_same_v<T, double> && !plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction;
   }
+  /// Calls f.operator()<J>() for each instruction J in the body of the loop entered at I, in
+  /// order. A body of more than `outline_above` instructions runs as calls to functions of
+  /// `outline_chunk` instructions each, kept out of line: the optimiser's cost grows faster than
+  /// the size of the function it works on, and a call per chunk costs little next to its
+  /// instructions. Smaller bodies, every benchmark's among them, stay in one function.
+  static constexpr int outline_above = 96;
+  static constexpr int outline_chunk = 32;
   template <int I, class F>
   static void for_body(F&& f) {
-    [&]<int... J>(std::integer_sequence<int, J...>) { (f.template operator()<I + 1 + J>(), ...); }
-    (std::make_integer_sequence<int, code(I).match - I - 1>{});
+    constexpr int size = code(I).match - I - 1;
+    if constexpr (size <= outline_above) {
+      run_chunk<I + 1, size>(f);
+    } else {
+      [&]<int... K>(std::integer_sequence<int, K...>) {
+        (outlined_chunk<I + 1 + K * outline_chunk, std::min(outline_chunk, size - K * outline_chunk)>(f), ...);
+      }
+      (std::make_integer_sequence<int, (size + outline_chunk - 1) / outline_chunk>{});
+    }
   }
+  template <int First, int Count, class F>
+  static void run_chunk(F& f) {
+    [&]<int... J>(std::integer_sequence<int, J...>) { (f.template operator()<First + J>(), ...); }
+    (std::make_integer_sequence<int, Count>{});
+  }
+  template <int First, int Count, class F>
+  [[gnu::noinline]] static void outlined_chunk(F& f) {
+    run_chunk<First, Count>(f);
+  }
+  // Calls f.operator()<R>() for each stored node R (reductions and cached values), in SSA order.
   template <class F>
   static void for_reductions(F&& f) {
-    [&]<int... R>(std::integer_sequence<int, R...>) {
-      (
-          [&] {
-            if constexpr (stored(R)) f.template operator()<R>();
-          }(),
-          ...);
-    }
-    (std::make_integer_sequence<int, static_cast<int>(nodes)>{});
+    [&]<std::size_t... K>(std::index_sequence<K...>) { (f.template operator()<stored_nodes[K]>(), ...); }
+    (std::make_index_sequence<stored_nodes.size()>{});
   }
 };
 

@@ -63,32 +63,34 @@ using type_list_append = type_list_concat<List, type_list<T>>;
 
 namespace detail {
 
-template <class List, class T>
-struct append_t;
-template <class... Ts, class T>
-struct append_t<type_list<Ts...>, T> {
-  using type = type_list<Ts..., T>;
-};
-
 // Depth-first post-order, threading the list of nodes seen so far. A node already in the list is
 // not entered again (the test is made before its arguments are named, so their visits are never
-// instantiated): each distinct node is expanded once, whatever the number of paths to it.
-template <class List, class... Es>
-struct visit;
+// instantiated): each distinct node is expanded once, whatever the number of paths to it. One
+// nested instantiation per level of the graph (ops have at most 3 arguments), so a chain of n
+// nodes nests n deep: GCC's limit of 900 allows chains of about 850.
 template <class List, class E, bool Seen = List::template contains<E>>
 struct visit_one {
   using type = List;
 };
 template <class List, class E>
 struct visit_one<List, E, false> {
-  using type = typename append_t<List, E>::type;
+  using type = type_list_append<List, E>;
 };
-template <class List, class Op, class... Args>
-struct visit_one<List, node<Op, Args...>, false> {
-  using type = typename append_t<typename visit<List, Args...>::type, node<Op, Args...>>::type;
+template <class List, class Op, class A>
+struct visit_one<List, node<Op, A>, false> {
+  using type = type_list_append<typename visit_one<List, A>::type, node<Op, A>>;
 };
-template <class List>
-struct visit<List> {
+template <class List, class Op, class A, class B>
+struct visit_one<List, node<Op, A, B>, false> {
+  using type = type_list_append<typename visit_one<typename visit_one<List, A>::type, B>::type, node<Op, A, B>>;
+};
+template <class List, class Op, class A, class B, class C>
+struct visit_one<List, node<Op, A, B, C>, false> {
+  using type = type_list_append<
+      typename visit_one<typename visit_one<typename visit_one<List, A>::type, B>::type, C>::type, node<Op, A, B, C>>;
+};
+template <class List, class... Es>
+struct visit {
   using type = List;
 };
 template <class List, class E, class... Rest>

@@ -140,6 +140,11 @@ struct node : expression_base {
   using op = Op;
   static constexpr int rank = axes_of<Op, Args...>.rank;
   static constexpr std::uint32_t units = result_units<Args...>(axes_of<Op, Args...>);
+  // Evaluated when the node's type is completed, as each line of a program builds it, rather than
+  // at the first use of rank: a 400-node chain would otherwise compute every rank below it in one
+  // nested instantiation, past the compiler's depth limit (GCC's 900).
+  static_assert(rank <= max_rank && (std::uint64_t{units} >> rank) == 0,
+                "kobai internal error: a node's unit axes lie outside its rank");
 };
 
 /// Whether A, broadcast against B, has B's shape: the same rank and the same unit axes. (Two
