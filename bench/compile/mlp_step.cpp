@@ -9,12 +9,12 @@
 
 int main() {
   using namespace kobai;
-  constexpr auto X = input<"X", 2>;   // (N, 64)
-  constexpr auto Y = input<"Y", 2>;   // (N, 10), one-hot
-  constexpr auto W1 = var<"W1", 2>;   // (64, 32)
-  constexpr auto b1 = var<"b1", 1>;   // (32)
-  constexpr auto W2 = var<"W2", 2>;   // (32, 10)
-  constexpr auto b2 = var<"b2", 1>;   // (10)
+  constexpr auto X = input<"X", 2>;  // (N, 64)
+  constexpr auto Y = input<"Y", 2>;  // (N, 10), one-hot
+  constexpr auto W1 = var<"W1", 2>;  // (64, 32)
+  constexpr auto b1 = var<"b1", 1>;  // (32)
+  constexpr auto W2 = var<"W2", 2>;  // (32, 10)
+  constexpr auto b2 = var<"b2", 1>;  // (10)
   constexpr auto hidden = tanh(matmul(X, W1) + b1);
   constexpr auto loss = cross_entropy(matmul(hidden, W2) + b2, Y);
   const auto [dW1, db1, dW2, db2] = grad(loss, W1, b1, W2, b2);

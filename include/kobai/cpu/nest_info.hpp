@@ -67,10 +67,9 @@ struct nest_info {
   }
   // The nodes the body of the loop entered at I reads or writes in memory (leaves, reduction
   // buffers, views, outputs), by SSA index: computed once per loop in one pass over its body.
-  template <int I>
-  static constexpr auto touched = [] {
+  static constexpr std::array<bool, nodes> touched_by(int enter) {
     std::array<bool, nodes> flags{};
-    for (int j = I + 1; j < code(I).match; ++j) {
+    for (int j = enter + 1; j < code(enter).match; ++j) {
       const ir::instruction& ins = code(j);
       if (ins.op == ir::instr::accumulate || ins.op == ir::instr::store || ins.op == ir::instr::materialize)
         flags[static_cast<std::size_t>(ins.node)] = true;
@@ -79,23 +78,31 @@ struct nest_info {
           flags[static_cast<std::size_t>(o.node)] = true;
     }
     return flags;
-  }();
-  // The SSA indices where flags are set, as an array (to iterate over them alone).
-  template <std::size_t N, std::array<bool, N> Flags>
-  static constexpr auto indices_of = [] {
-    std::array<int, static_cast<std::size_t>(std::count(Flags.begin(), Flags.end(), true))> result{};
-    std::size_t k = 0;
-    for (std::size_t n = 0; n < N; ++n)
-      if (Flags[n]) result[k++] = static_cast<int>(n);
-    return result;
-  }();
-  template <int I>
-  static constexpr auto touched_nodes = indices_of<nodes, touched<I>>;
-  static constexpr auto stored_nodes = indices_of<nodes, [] {
+  }
+  static constexpr std::array<bool, nodes> stored_flags() {
     std::array<bool, nodes> flags{};
     for (std::size_t n = 0; n < nodes; ++n) flags[n] = stored(static_cast<int>(n));
     return flags;
-  }()>;
+  }
+  // The SSA indices whose flags are set, in order (to iterate over them alone). The flags are a
+  // function argument, not a std::array template argument: GCC 12 gave loops another loop's list
+  // that way (wrong results in tests/cpu/tensor_algebra.cpp and the fuzzer's programs).
+  static constexpr std::size_t count_of(const std::array<bool, nodes>& flags) {
+    return static_cast<std::size_t>(std::count(flags.begin(), flags.end(), true));
+  }
+  template <std::size_t Count>
+  static constexpr std::array<int, Count> indices_of(const std::array<bool, nodes>& flags) {
+    std::array<int, Count> result{};
+    std::size_t k = 0;
+    for (std::size_t n = 0; n < nodes; ++n)
+      if (flags[n]) result[k++] = static_cast<int>(n);
+    return result;
+  }
+  template <int I>
+  static constexpr std::array<bool, nodes> touched = touched_by(I);
+  template <int I>
+  static constexpr auto touched_nodes = indices_of<count_of(touched<I>)>(touched<I>);
+  static constexpr auto stored_nodes = indices_of<count_of(stored_flags())>(stored_flags());
   template <int I>
   static constexpr bool completes(int r) {
     return plan.global[static_cast<std::size_t>(r)] && plan.done[static_cast<std::size_t>(r)] == I;

@@ -86,8 +86,9 @@ struct visit_one<List, node<Op, A, B>, false> {
 };
 template <class List, class Op, class A, class B, class C>
 struct visit_one<List, node<Op, A, B, C>, false> {
-  using type = type_list_append<
-      typename visit_one<typename visit_one<typename visit_one<List, A>::type, B>::type, C>::type, node<Op, A, B, C>>;
+  using type =
+      type_list_append<typename visit_one<typename visit_one<typename visit_one<List, A>::type, B>::type, C>::type,
+                       node<Op, A, B, C>>;
 };
 template <class List, class... Es>
 struct visit {
