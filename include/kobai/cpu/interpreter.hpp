@@ -19,6 +19,15 @@ namespace kobai::cpu {
 /// per lane (lanes), or one value outside every loop, in double (root).
 enum class mode : std::uint8_t { scalar, batch, lanes, root };
 
+// GCC 12 warns falsely inside the AVX-512 (and AVX) intrinsics that xsimd inlines into the
+// interpreter's loops (-Wmaybe-uninitialized, and -Wuninitialized at -O2, on `__m512i __Y = __Y;`
+// in _mm512_undefined_*, GCC bug 105593), which -Werror builds with -march=native would stop on:
+// silenced for the interpreter only (scripts/avx512-build checks it).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 /// One interpreter of the plan's instructions over the four access modes. `operand` reads any
 /// operand in any mode and `compute` evaluates a node in any mode with its op's `apply` (from
 /// expr/ops.hpp); the loops below only say where each mode's results go: a task's values, a
@@ -62,22 +71,10 @@ struct interpreter : folds<Outputs...> {
   using value_in =
       std::conditional_t<M == mode::root, double, std::conditional_t<M == mode::scalar, T, detail::batch<T>>>;
 
-// GCC 12 warns falsely inside the AVX-512 intrinsics that xsimd's exp, log and friends inline
-// (-Wmaybe-uninitialized, and -Wuninitialized at -O2, on _mm512_undefined_*, GCC bug 105593),
-// which -Werror builds with -march=native would stop on; the warnings stay on for the rest of the
-// executor.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
   template <class V, class Op, class Array, std::size_t... K>
   static V apply_op(const Array& args, std::index_sequence<K...>) {
     return Op::apply(args[K]...);
   }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
   template <int N, class V, class Args>
   static V apply_node(const Args& args) {
     return [&]<class Op, class... As>(node<Op, As...>*) {
@@ -469,6 +466,9 @@ struct interpreter : folds<Outputs...> {
     }
   }
 };
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace kobai::cpu
 
