@@ -302,6 +302,18 @@ TEST_CASE("the plan checker names every rule a mutated plan breaks") {
   }();
   CHECK(ir::verify(twice, two::nodes).broken == ir::violation::rule::accumulate_misplaced);
 
+  // An exit that is not its loop's: the first loop's exit made to close the second loop.
+  constexpr auto crossed = [] {
+    auto bad = two::value;
+    for (int i = 0; i < bad.size; ++i)
+      if (bad.code[static_cast<std::size_t>(i)].op == ir::instr::exit) {
+        bad.code[static_cast<std::size_t>(i)].match = find(bad, ir::instr::accumulate, total);
+        return bad;
+      }
+    return bad;
+  }();
+  CHECK(ir::verify(crossed, two::nodes).broken == ir::violation::rule::loops_not_nested);
+
   // The row sum never reset: each row would add to the previous row's (or call's) sums.
   constexpr auto unreset = [] {
     auto bad = two::value;

@@ -28,6 +28,7 @@ struct item {
   int parent = -1;
   int first = -1, last = -1;  // children (loops)
   int prev = -1, next = -1;   // siblings
+  int earlier = -1;           // computes: the previous compute of the same node
   std::array<operand, 3> operands{};
 };
 
@@ -42,11 +43,17 @@ struct builder {
   std::array<item, 8 * N + 8> items{};
   int count = 1;  // item 0 is the root
   std::array<int, N> accumulate_item{};
-  std::array<int, N> done_item{};            // the loop item whose end completes each reduction
-  std::array<int, max_classes + 1> chain{};  // the loops of the statement being placed
+  std::array<int, N> done_item{};                     // the loop item whose end completes each reduction
+  std::array<int, N> latest_compute = filled(N, -1);  // each node's newest compute item, or -1
+  std::array<int, max_classes + 1> chain{};           // the loops of the statement being placed
   int chain_size = 1;
   bool retry = false;
 
+  static constexpr std::array<int, N> filled(std::size_t, int value) {
+    std::array<int, N> a{};
+    a.fill(value);
+    return a;
+  }
   constexpr std::uint64_t classes_of(int n) const { return ir::classes_of(plan, nodes, n); }
   constexpr bool stored(int n) const { return ir::stored(plan, nodes, n); }
   // The classes of a node in loop order, as a bit set over positions.
@@ -182,16 +189,21 @@ struct builder {
         cache_next[m] = true;
         retry = true;
       }
+    // Already computed in this block? Only m's computes newer than the block can be in it (items
+    // are numbered in creation order), so the lookup walks those, not the block's whole body.
     const int block = chain[level];
-    for (int i = items[block].first; i >= 0; i = items[i].next)
-      if (items[i].op == instr::compute && items[i].node == m) return i;
+    for (int i = latest_compute[m]; i > block; i = items[i].earlier)
+      if (items[i].parent == block) return i;
     item it;
     it.op = instr::compute;
     it.node = m;
     for (int a = 0; a < nodes[m].nargs; ++a)
       if (nodes[m].reads[a]) it.operands[a] = resolve(nodes[m].args[a], level);
+    it.earlier = latest_compute[m];
     const int before = level + 1 < chain_size ? chain[level + 1] : -1;
-    return add(block, it, before);
+    const int id = add(block, it, before);
+    if (id > 0) latest_compute[m] = id;
+    return id;
   }
 
   constexpr void statement(instr op, int n) {

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <tuple>
 
 #include "kobai/ir/instructions.hpp"
 
@@ -22,6 +23,7 @@ struct violation {
     reset_misplaced,       // a stored value not reset once, right before the loop that completes it
     scope_mismatch,        // a reduction marked global but completed inside a loop, or local but not
     view_not_written,      // a written-out view read before the loop that writes it has ended
+    loops_not_nested,      // an exit that is not its enter's match, or a loop left open
   };
   rule broken = rule::none;
   int instruction = -1;
@@ -30,14 +32,39 @@ struct violation {
 };
 
 namespace planning {
-// Whether every loop around instruction `inner_of` also encloses instruction `at`.
 template <std::size_t N>
-constexpr bool in_scope_of(const plan_data<N>& plan, int inner_of, int at) {
-  for (int p = 0; p < inner_of; ++p) {
-    const instruction& loop = plan.code[static_cast<std::size_t>(p)];
-    if (loop.op == instr::enter && loop.match > inner_of && !(p < at && at < loop.match)) return false;
+struct loop_nesting {
+  std::array<int, std::tuple_size_v<decltype(plan_data<N>::code)>> inner{};  // enclosing `enter`, or -1
+  bool nested = true;  // false: an exit that is not its enter's match, or a loop left open
+};
+// Each instruction's innermost enclosing loop (its `enter`), or -1 at the top level.
+template <std::size_t N>
+constexpr loop_nesting<N> enclosing_loops(const plan_data<N>& plan) {
+  loop_nesting<N> result;
+  auto& inner = result.inner;
+  std::array<int, max_classes + 1> open{};
+  int depth = 0;
+  for (int i = 0; i < plan.size; ++i) {
+    const instruction& ins = plan.code[static_cast<std::size_t>(i)];
+    if (ins.op == instr::exit) {
+      if (depth == 0 || plan.code[static_cast<std::size_t>(open[depth - 1])].match != i ||
+          ins.match != open[depth - 1]) {
+        result.nested = false;
+        return result;
+      }
+      --depth;
+    }
+    inner[static_cast<std::size_t>(i)] = depth == 0 ? -1 : open[depth - 1];
+    if (ins.op == instr::enter) {
+      if (depth == max_classes + 1) {
+        result.nested = false;
+        return result;
+      }
+      open[depth++] = i;
+    }
   }
-  return true;
+  result.nested = depth == 0;
+  return result;
 }
 }  // namespace planning
 
@@ -46,6 +73,15 @@ constexpr bool in_scope_of(const plan_data<N>& plan, int inner_of, int at) {
 template <std::size_t N>
 constexpr violation verify(const plan_data<N>& plan, const std::array<node_info, N>& nodes) {
   const auto code = [&](int i) -> const instruction& { return plan.code[static_cast<std::size_t>(i)]; };
+  // Loops nest, so every loop around instruction `inner_of` also encloses `at` exactly when the
+  // innermost one does: one table lookup per read, not a scan of the code before it.
+  const auto nesting = planning::enclosing_loops(plan);
+  if (!nesting.nested) return {violation::rule::loops_not_nested, 0, -1};
+  const auto& inner = nesting.inner;
+  const auto in_scope_of = [&](int inner_of, int at) {
+    const int loop = inner[static_cast<std::size_t>(inner_of)];
+    return loop < 0 || (loop < at && at < code(loop).match);
+  };
   // Stored values in the plan: one accumulate, inside the loop whose end completes them, and one
   // reset, among the resets right before that loop; a reduction is global (folded across tasks,
   // read from its folded result) exactly when that loop is a top-level one.
@@ -76,7 +112,7 @@ constexpr violation verify(const plan_data<N>& plan, const std::array<node_info,
     for (const operand& o : code(i).operands) {
       if (o.s == source::value) {
         if (o.item < 0 || o.item >= i || code(o.item).op != instr::compute || code(o.item).node != o.node ||
-            !planning::in_scope_of(plan, o.item, i))
+            !in_scope_of(o.item, i))
           return {violation::rule::value_out_of_scope, i, o.node};
       } else if (o.s == source::reduction) {
         const auto r = static_cast<std::size_t>(o.node);
@@ -85,7 +121,7 @@ constexpr violation verify(const plan_data<N>& plan, const std::array<node_info,
         if (code(done).op != instr::enter || code(done).match >= i)
           return {violation::rule::buffer_not_complete, i, o.node};
         if (!plan.global[r] && code(i).depth == 0) return {violation::rule::local_read_at_root, i, o.node};
-        if (!planning::in_scope_of(plan, done, i)) return {violation::rule::buffer_out_of_scope, i, o.node};
+        if (!in_scope_of(done, i)) return {violation::rule::buffer_out_of_scope, i, o.node};
       } else if (o.s == source::view &&
                  nodes[static_cast<std::size_t>(nodes[static_cast<std::size_t>(o.node)].args[0])].k !=
                      kind::tensor_leaf) {
