@@ -302,7 +302,7 @@ TEST_CASE("the plan checker names every rule a mutated plan breaks") {
   }();
   CHECK(ir::verify(twice, two::nodes).broken == ir::violation::rule::accumulate_misplaced);
 
-  // An exit that is not its loop's: the first loop's exit made to close the second loop.
+  // An exit that is not its loop's: the first loop's exit made to name an accumulate as its enter.
   constexpr auto crossed = [] {
     auto bad = two::value;
     for (int i = 0; i < bad.size; ++i)

@@ -43,17 +43,16 @@ struct builder {
   std::array<item, 8 * N + 8> items{};
   int count = 1;  // item 0 is the root
   std::array<int, N> accumulate_item{};
-  std::array<int, N> done_item{};                     // the loop item whose end completes each reduction
-  std::array<int, N> latest_compute = filled(N, -1);  // each node's newest compute item, or -1
-  std::array<int, max_classes + 1> chain{};           // the loops of the statement being placed
+  std::array<int, N> done_item{};           // the loop item whose end completes each reduction
+  std::array<int, N> latest_compute = [] {  // each node's newest compute item, or -1
+    std::array<int, N> none{};
+    none.fill(-1);
+    return none;
+  }();
+  std::array<int, max_classes + 1> chain{};  // the loops of the statement being placed
   int chain_size = 1;
   bool retry = false;
 
-  static constexpr std::array<int, N> filled(std::size_t, int value) {
-    std::array<int, N> a{};
-    a.fill(value);
-    return a;
-  }
   constexpr std::uint64_t classes_of(int n) const { return ir::classes_of(plan, nodes, n); }
   constexpr bool stored(int n) const { return ir::stored(plan, nodes, n); }
   // The classes of a node in loop order, as a bit set over positions.
