@@ -76,6 +76,6 @@ TEST_CASE("run-time values are parameters, never literals in the source") {
   const auto source = codegen::render<float>(mse_loss, dw, db).source;
   CHECK(source.find("  double s3_b;\n  double s4_w;\n") != std::string::npos);  // w and b arrive as fields
   CHECK(source.find("  long long e0;\n") != std::string::npos);                 // so does N
-  CHECK(source.find("ipow_(double(r") != std::string::npos);                    // 1/N is computed from it
+  CHECK(source.find("ipow_(float(r") != std::string::npos);                     // 1/N is computed from it, in T
   CHECK(codegen::render<float>(mse(w * x + b, t)).source == codegen::render<float>(mse(w * x + b, t)).source);
 }

@@ -323,9 +323,10 @@ class renderer {
     return join("(", product, ")");
   }
 
-  // Operand o read inside a loop (as T), or outside every loop (as double).
+  // Operand o read inside a loop or outside every loop (root), as T: a value computed outside every
+  // loop has the bits it would have inside one.
   std::string operand(const ir::operand& o, bool root) const {
-    const std::string t = root ? "double" : std::string(type_);
+    const std::string t(type_);
     switch (o.s) {
       case ir::source::constant:
         return join(t, "(", number(text_[static_cast<std::size_t>(o.node)].constant), ")");
@@ -350,7 +351,7 @@ class renderer {
   }
   std::string compute(int i, bool root) const {
     const ir::instruction& ins = code(i);
-    const std::string t = root ? "double" : std::string(type_);
+    const std::string t(type_);
     if (info(ins.node).k == ir::kind::numel) return join(t, numel(ins.node));
     std::array<std::string, 3> a;
     for (std::size_t k = 0; k < 3; ++k)
@@ -358,11 +359,11 @@ class renderer {
     return text_[static_cast<std::size_t>(ins.node)].expression(t, a);
   }
 
-  // Values outside every loop, computed before instruction `end`, in double.
+  // Values outside every loop, computed before instruction `end`, in T.
   void root_values(int end, int depth) {
     for (int i = 0; i < end; ++i)
       if (code(i).op == ir::instr::compute && code(i).depth == 0)
-        s_ += join(pad(depth), "const double r", str(i), " = ", compute(i, true), ";\n");
+        s_ += join(pad(depth), "const ", type_, " r", str(i), " = ", compute(i, true), ";\n");
   }
 
   void loop_kernel(int enter, int loop) {

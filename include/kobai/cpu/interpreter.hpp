@@ -16,7 +16,9 @@ namespace kobai::cpu {
 
 /// How an instruction sees the values it reads: one element at the current indices (scalar), a
 /// SIMD batch along an innermost loop (batch), a batch of consecutive rows of a top-level loop, one
-/// per lane (lanes), or one value outside every loop, in double (root).
+/// per lane (lanes), or one value outside every loop (root). Every mode computes a node in T with
+/// the same bits: a value outside every loop equals the same value computed in a loop (a cube of
+/// a max against the cube of its argmax element is a tie in float too).
 enum class mode : std::uint8_t { scalar, batch, lanes, root };
 
 // GCC 12 warns falsely inside the AVX-512 (and AVX) intrinsics that xsimd inlines into the
@@ -68,8 +70,7 @@ struct interpreter : folds<Outputs...> {
     Row row{};
   };
   template <mode M, class T>
-  using value_in =
-      std::conditional_t<M == mode::root, double, std::conditional_t<M == mode::scalar, T, detail::batch<T>>>;
+  using value_in = std::conditional_t<M == mode::root || M == mode::scalar, T, detail::batch<T>>;
 
   template <class V, class Op, class Array, std::size_t... K>
   static V apply_op(const Array& args, std::index_sequence<K...>) {
@@ -103,17 +104,17 @@ struct interpreter : folds<Outputs...> {
       return value_in<M, T>(0);
     } else if constexpr (M == mode::root) {  // outside every loop: scalars, folded results, root values
       if constexpr (O.s == ir::source::constant)
-        return node_at<O.node>::value.value();
+        return static_cast<T>(node_at<O.node>::value.value());
       else if constexpr (O.s == ir::source::scalar_leaf)
-        return static_cast<double>(a.point.template get<node_at<O.node>::name>());
+        return static_cast<T>(a.point.template get<node_at<O.node>::name>());
       else if constexpr (O.s == ir::source::reduction)
-        return call.final_d[call.final_offset[n]];
+        return call.final_t[call.final_offset[n]];
       else if constexpr (O.s == ir::source::value)
         return call.root[static_cast<std::size_t>(O.item)];
       else if constexpr (O.s == ir::source::view)  // a view of a value without axes
-        return static_cast<double>(call.view_data[n][0]);
+        return call.view_data[n][0];
       else  // a tensor has axes: nothing outside every loop reads one
-        return 0.0;
+        return T(0);
     } else if constexpr (M == mode::scalar) {
       const task_state<T>& task = *a.task;
       if constexpr (O.s == ir::source::constant)
@@ -127,7 +128,7 @@ struct interpreter : folds<Outputs...> {
       else if constexpr (O.s == ir::source::view)
         return call.view_data[n][base::view_offset(call, task, O.node)];
       else if constexpr (base::code(O.item).depth == 0)
-        return static_cast<T>(call.root[static_cast<std::size_t>(O.item)]);
+        return call.root[static_cast<std::size_t>(O.item)];
       else
         return task.value[static_cast<std::size_t>(O.item)];
     } else if constexpr (M == mode::batch) {
@@ -205,12 +206,12 @@ struct interpreter : folds<Outputs...> {
     constexpr ir::instruction ins = base::code(J);
     constexpr int n = ins.node;
     if constexpr (base::info(n).k == ir::kind::numel) {
-      return V(static_cast<std::conditional_t<M == mode::root, double, T>>(numel_value(a.call, base::info(n).args[0])));
+      return V(static_cast<T>(numel_value(a.call, base::info(n).args[0])));
     } else {
       std::array<V, 3> args{};
       [&]<std::size_t... K>(std::index_sequence<K...>) { ((args[K] = operand<M, ins.operands[K], C>(a)), ...); }
       (std::make_index_sequence<3>{});
-      if constexpr (M == mode::scalar && !node_at<n>::op::exact) {
+      if constexpr ((M == mode::scalar || M == mode::root) && !node_at<n>::op::exact) {
         using B = detail::batch<T>;
         return apply_node<n, B>(std::array<B, 3>{B(args[0]), B(args[1]), B(args[2])}).get(0);
       } else {

@@ -56,7 +56,7 @@ struct layout : nest_info<Outputs...> {
     std::array<std::array<std::ptrdiff_t, ir::max_axes>, base::nodes> source_stride{};
     std::array<std::size_t, base::nodes> view_scratch{};  // offset in the views' scratch memory
     std::size_t view_size = 0;
-    std::array<double, base::code_size + 1> root{};  // values computed outside every loop
+    std::array<T, base::code_size + 1> root{};  // values computed outside every loop
     T* final_t = nullptr;
     double* final_d = nullptr;
   };

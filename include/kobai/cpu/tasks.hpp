@@ -46,7 +46,7 @@ struct tasks : interpreter<Outputs...> {
         run_top_loop<T, I>(call, point);
         run_top<T, ins.match + 1>(call, point);
       } else if constexpr (ins.op == ir::instr::materialize) {  // a source without axes: one element
-        call.view_data[ins.node][0] = static_cast<T>(base::template operand<mode::root, ins.operands[0], -1>(root));
+        call.view_data[ins.node][0] = base::template operand<mode::root, ins.operands[0], -1>(root);
         run_top<T, I + 1>(call, point);
       } else {
         run_top<T, I + 1>(call, point);  // resets of global reductions happen in each task

@@ -132,13 +132,13 @@ extern "C" __global__ void kobai_loop_0_finish(const kobai_args a) {
   }
   __syncthreads();
   if (threadIdx.x == 0 && blockIdx.x == 0) {
-    const double r14 = double(1LL * a.e0);
-    const double r15 = ipow_(double(r14), -1LL);
-    const double r16 = double(r15) * double(a.results[a.f12_sum + 0]);
-    const double r17 = double(r15) * double(a.results[a.f16_sum + 0]);
-    const double r18 = double(2) * double(r17);
-    const double r19 = double(r15) * double(a.results[a.f19_sum + 0]);
-    const double r20 = double(2) * double(r19);
+    const float r14 = float(1LL * a.e0);
+    const float r15 = ipow_(float(r14), -1LL);
+    const float r16 = float(r15) * float(a.results[a.f12_sum + 0]);
+    const float r17 = float(r15) * float(a.results[a.f16_sum + 0]);
+    const float r18 = float(2) * float(r17);
+    const float r19 = float(r15) * float(a.results[a.f19_sum + 0]);
+    const float r20 = float(2) * float(r19);
     a.results[a.o0] = r16;
     a.results[a.o1] = r18;
     a.results[a.o2] = r20;
