@@ -122,9 +122,10 @@ TEST_CASE_TEMPLATE("the gradient through max after logsumexp: a value recomputed
   }
 }
 
-TEST_CASE_TEMPLATE("a value computed outside every loop has the bits it has inside one: the cube and tanh of a max "
-                   "tie with the argmax's",
-                   T, float, double) {
+TEST_CASE_TEMPLATE(
+    "a value computed outside every loop has the bits it has inside one: the cube and tanh of a max "
+    "tie with the argmax's",
+    T, float, double) {
   // pow<3>(max(x)) and tanh(max(x)) are computed once, outside the loop; pow<3>(x) and tanh(x) per
   // element, in SIMD batches and a scalar tail. At the maximum both are the same value, so each
   // count is the number of maximal elements (the fuzzer's seed 71, program 20, in small).
