@@ -36,5 +36,7 @@ const auto Bv = filled<2>({4, 5}, 1.1);
 const auto uv = filled<1>({4}, 2.3);
 const auto rv = filled<1>({3}, -0.7);
 
-[[maybe_unused]] void check_close(double actual, double expected) { CHECK(actual == doctest::Approx(expected).epsilon(1e-12)); }
+[[maybe_unused]] void check_close(double actual, double expected) {
+  CHECK(actual == doctest::Approx(expected).epsilon(1e-12));
+}
 }  // namespace

@@ -1,4 +1,5 @@
-// Tensor algebra on the CPU (tensor_algebra.hpp): gradients through matmul and softmax, hvp, repeated outputs, a two-layer network.
+// Tensor algebra on the CPU (tensor_algebra.hpp): gradients through matmul and softmax, hvp, repeated outputs, a
+// two-layer network.
 #include "tensor_algebra.hpp"
 
 TEST_CASE("gradients through matmul, transpose and softmax match finite differences") {

@@ -1,4 +1,5 @@
-// Tensor algebra on the CPU (tensor_algebra.hpp): gradients through broadcasting and reductions against finite differences.
+// Tensor algebra on the CPU (tensor_algebra.hpp): gradients through broadcasting and reductions against finite
+// differences.
 #include "tensor_algebra.hpp"
 
 TEST_CASE("gradients through broadcasting and axis reductions match finite differences") {

@@ -37,7 +37,9 @@ xt::xtensor<T, R> random_tensor(const std::array<std::size_t, R>& shape, unsigne
   return chosen && std::string_view(chosen) == "cuda" ? device::cuda : device::emulated;
 }
 
-[[maybe_unused]] double relative_error(double got, double want) { return std::abs(got - want) / std::max(1.0, std::abs(want)); }
+[[maybe_unused]] double relative_error(double got, double want) {
+  return std::abs(got - want) / std::max(1.0, std::abs(want));
+}
 
 template <class A, class B>
 void check_close(const A& got, const B& want, double tolerance) {
