@@ -578,9 +578,9 @@ class Program:
             else:
                 binds.append(f'{leaf_name} = c.scalar<T>("{leaf_name}")')
         out += ["template <class T>",
-                "std::vector<fuzz::flat> run(const fuzz::call& c, unsigned threads) {",
+                "std::vector<fuzz::flat> run(const fuzz::call& c, unsigned threads, bool blocks) {",
                 "  auto p = program;",
-                "  p.threads(threads).grain(1);",
+                "  p.threads(threads).grain(1).blocks(blocks ? decltype(p)::block_extent : 0);",
                 f"  return fuzz::flatten(kobai::detail::call_with_used(p, {', '.join(binds)}));",
                 "}",
                 "template <class S>",

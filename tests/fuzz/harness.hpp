@@ -1,5 +1,6 @@
 // The differential fuzzer's harness: each generated program (tests/fuzz/generate.py) is run by kobai
-// in double and in float, on 1 and 3 threads (split into tasks however small), on a first call, a
+// in double and in float, on 1 and 3 threads (split into tasks however small), with rows in blocks
+// and row by row (cpu/interpreter.hpp's block and batch modes), on a first call, a
 // repeated one with new data and one with new extents, and compared with the naive reference of
 // reference.hpp. A failure prints the program in kobai syntax, the shapes of its data and the seed.
 #pragma once
@@ -103,7 +104,7 @@ struct program_case {
   std::string reproduce;  // the command that builds and runs this program alone
   std::string source;     // kobai syntax
   bool smooth;            // no kinks: finite differences check the reference's gradients
-  std::function<std::vector<flat>(const call&, unsigned)> run_double, run_float;
+  std::function<std::vector<flat>(const call&, unsigned, bool)> run_double, run_float;
   std::function<std::vector<ref::tensor<double>>(const call&)> reference;
   // For the finite-difference check of the reference itself: the scalar whose gradient outputs
   // 1..n are (the loss; for a vjp, the seed's inner product with the output), the var leaves in
@@ -248,10 +249,12 @@ inline void check_program(const program_case& p, std::uint64_t seed) {
       continue;
     }
     if (p.smooth && k == 0) check_reference(p, c, want, where);
-    for (unsigned threads : {1U, 3U}) {
-      for (int precision = 0; precision < 2; ++precision) {
-        const bool single = precision == 1;
-        const std::vector<flat> got = single ? p.run_float(c32, threads) : p.run_double(c, threads);
+    for (int configuration = 0; configuration < 8; ++configuration) {
+      const unsigned threads = configuration % 2 == 0 ? 1U : 3U;
+      const bool blocks = configuration / 2 % 2 == 0;  // rows in blocks where a loop can, or row by row
+      {
+        const bool single = configuration / 4 == 1;
+        const std::vector<flat> got = single ? p.run_float(c32, threads, blocks) : p.run_double(c, threads, blocks);
         const auto& expected = single ? want32 : want;
         REQUIRE(got.size() == expected.size());
         for (std::size_t o = 0; o < got.size(); ++o) {
@@ -262,7 +265,7 @@ inline void check_program(const program_case& p, std::uint64_t seed) {
           if (!ok) {
             ++totals().failures;
             FAIL_CHECK(where << "\n  output " << o << " in " << std::string(single ? "float" : "double") << " on "
-                             << threads << " thread(s): " << why);
+                             << threads << " thread(s), " << (blocks ? "rows in blocks" : "row by row") << ": " << why);
             return;
           }
         }

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -131,13 +132,6 @@ struct addressing : layout<Outputs...> {
     batch.store_aligned(lanes.data());
     return lanes[r];
   }
-  // Lane r of a local reduction's accumulator element at `offset`, and its stride along class C.
-  template <class T>
-  static double* lane_element(const call_state<T>& call, const task_state<T>& task, int r, std::ptrdiff_t offset,
-                              std::size_t row) {
-    return task.lanes + call.lane_offset[static_cast<std::size_t>(r)] +
-           static_cast<std::size_t>(offset) * detail::batch<T>::size + row;
-  }
   // A batch of T from memory of T or (lane accumulators) double.
   template <class T, class U>
   static detail::batch<T> gather(const U* first, std::ptrdiff_t stride) {
@@ -160,6 +154,38 @@ struct addressing : layout<Outputs...> {
     for (std::size_t j = 0; j < V::size; ++j) first[static_cast<std::ptrdiff_t>(j) * stride] = lanes[j];
   }
 
+  // A float batch as two double batches (its first and second halves), and back: the SIMD
+  // conversions (vcvtps2pd, vcvtpd2ps) through the compilers' vector extensions.
+  static std::array<xsimd::batch<double>, 2> widen(const xsimd::batch<float>& value) {
+    constexpr std::size_t half = xsimd::batch<double>::size;
+    static_assert(xsimd::batch<float>::size == 2 * half);
+    using floats = float __attribute__((vector_size(half * sizeof(float))));
+    using doubles = double __attribute__((vector_size(half * sizeof(double))));
+    alignas(64) std::array<float, 2 * half> in;
+    value.store_aligned(in.data());
+    std::array<xsimd::batch<double>, 2> out;
+    for (std::size_t h = 0; h < 2; ++h) {
+      floats part;
+      std::memcpy(&part, in.data() + h * half, sizeof(part));
+      alignas(64) const doubles wide = __builtin_convertvector(part, doubles);
+      out[h] = xsimd::batch<double>::load_aligned(reinterpret_cast<const double*>(&wide));
+    }
+    return out;
+  }
+  static xsimd::batch<float> narrow(const double* first) {
+    constexpr std::size_t half = xsimd::batch<double>::size;
+    using floats = float __attribute__((vector_size(half * sizeof(float))));
+    using doubles = double __attribute__((vector_size(half * sizeof(double))));
+    alignas(64) std::array<float, 2 * half> out;
+    for (std::size_t h = 0; h < 2; ++h) {
+      doubles part;
+      std::memcpy(&part, first + h * half, sizeof(part));
+      const floats rounded = __builtin_convertvector(part, floats);
+      std::memcpy(out.data() + h * half, &rounded, sizeof(rounded));
+    }
+    return xsimd::batch<float>::load_aligned(out.data());
+  }
+
   // first[j·stride] = Op::combine(first[j·stride], lane j of value), for each lane; first holds the
   // batch's element type, or double.
   template <class Op, class V, class U>
@@ -167,6 +193,14 @@ struct addressing : layout<Outputs...> {
     if constexpr (std::is_same_v<U, typename V::value_type>) {
       if (stride == 1) {
         Op::combine(V::load_unaligned(first), value).store_unaligned(first);
+        return;
+      }
+    } else if constexpr (std::is_same_v<U, double> && std::is_same_v<typename V::value_type, float>) {
+      if (stride == 1) {
+        using D = xsimd::batch<double>;
+        const auto halves = widen(value);
+        for (std::size_t h = 0; h < 2; ++h)
+          Op::combine(D::load_unaligned(first + h * D::size), halves[h]).store_unaligned(first + h * D::size);
         return;
       }
     }
@@ -192,15 +226,119 @@ struct addressing : layout<Outputs...> {
       return folded;
     }
   }
-  // A reduction's per-lane accumulators in lanes mode: its buffer element e is lanes [e·W, e·W + W).
+  // A global reduction's per-lane accumulators in block mode: its buffer element e is lanes
+  // [e·W, e·W + W), in double.
   template <class T>
   static double* lane_slot(const call_state<T>& call, const task_state<T>& task, int r) {
     return task.lanes + call.lane_offset[static_cast<std::size_t>(r)] +
            static_cast<std::size_t>(buffer_offset(call, task, r)) * detail::batch<T>::size;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Block mode: the rows of a block, one per lane of block_batches batches.
+
+  /// The rows of the block being run: how many there are, which lanes hold one, and for each lane
+  /// the row it reads (past the last row, the last row again: every read stays in the data).
+  template <class T>
+  struct block_state {
+    using index_type = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+    static constexpr std::size_t width = detail::batch<T>::size;
+    std::ptrdiff_t count = 0;
+    bool full = false;
+    alignas(64) std::array<index_type, base::template block_rows<T>> row{};
+    std::array<xsimd::batch_bool<T>, base::block_batches> valid{};
+    void set(std::ptrdiff_t rows) {
+      if (rows == count) return;
+      count = rows;
+      full = rows == static_cast<std::ptrdiff_t>(base::template block_rows<T>);
+      for (std::size_t j = 0; j < row.size(); ++j)
+        row[j] = static_cast<index_type>(std::min(static_cast<std::ptrdiff_t>(j), rows - 1));
+      for (std::size_t b = 0; b < base::block_batches; ++b) {
+        alignas(64) std::array<T, width> lane{};
+        for (std::size_t j = 0; j < width; ++j) lane[j] = static_cast<T>(b * width + j);
+        valid[b] = xsimd::batch<T>::load_aligned(lane.data()) < xsimd::batch<T>(static_cast<T>(rows));
+      }
+    }
+  };
+
+  /// Batch b of the block's rows of memory whose rows are `stride` apart (a leaf, a buffer, a view
+  /// indexed by the rows' class), from the block's first row at `first`.
+  template <class T>
+  static detail::batch<T> gather_rows(const T* first, std::ptrdiff_t stride, const block_state<T>& rows,
+                                      std::ptrdiff_t b) {
+    using V = detail::batch<T>;
+    using index_type = typename block_state<T>::index_type;
+    using I = xsimd::batch<index_type>;
+    const auto lane0 = static_cast<std::size_t>(b) * V::size;
+    if (stride == 1 && rows.full) return V::load_unaligned(first + lane0);
+    if (stride <= std::numeric_limits<index_type>::max() / static_cast<std::ptrdiff_t>(base::template block_rows<T>))
+      return V::gather(first, I::load_aligned(rows.row.data() + lane0) * I(static_cast<index_type>(stride)));
+    alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+    for (std::size_t j = 0; j < V::size; ++j)
+      lanes[j] = first[static_cast<std::ptrdiff_t>(rows.row[lane0 + j]) * stride];
+    return V::load_aligned(lanes.data());
+  }
+  /// Writes batch b of the block's rows, `stride` apart, for the lanes holding a row.
+  template <class T>
+  static void store_rows(const detail::batch<T>& value, T* first, std::ptrdiff_t stride, const block_state<T>& rows,
+                         std::size_t b) {
+    using V = detail::batch<T>;
+    const std::size_t lane0 = b * V::size;
+    if (stride == 1 && rows.full) {
+      value.store_unaligned(first + lane0);
+      return;
+    }
+    alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+    value.store_aligned(lanes.data());
+    for (std::size_t j = 0; j < V::size && static_cast<std::ptrdiff_t>(lane0 + j) < rows.count; ++j)
+      first[static_cast<std::ptrdiff_t>(lane0 + j) * stride] = lanes[j];
+  }
+  /// Folds batch b of the block's rows into memory of T or double `stride` apart, for the lanes
+  /// holding a row.
+  template <class Op, class T, class U>
+  static void combine_rows(const detail::batch<T>& value, U* first, std::ptrdiff_t stride, const block_state<T>& rows,
+                           std::size_t b) {
+    using V = detail::batch<T>;
+    const std::size_t lane0 = b * V::size;
+    alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+    value.store_aligned(lanes.data());
+    for (std::size_t j = 0; j < V::size && static_cast<std::ptrdiff_t>(lane0 + j) < rows.count; ++j) {
+      U& slot = first[static_cast<std::ptrdiff_t>(lane0 + j) * stride];
+      slot = static_cast<U>(Op::combine(static_cast<double>(slot), static_cast<double>(lanes[j])));
+    }
+  }
+  /// A local reduction's (or cached value's) lanes in block mode: element e of its buffer holds the
+  /// block's rows at [e·block_rows, (e + 1)·block_rows).
+  template <int R, class T>
+  static auto block_buffer(const call_state<T>& call, const task_state<T>& task) {
+    if constexpr (base::template block_in_double<T>(R))
+      return task.block_d + call.block_offset[R];
+    else
+      return task.block_t + call.block_offset[R];
+  }
+  template <int R, class T>
+  static auto block_element(const call_state<T>& call, const task_state<T>& task) {
+    return block_buffer<R>(call, task) +
+           static_cast<std::size_t>(buffer_offset(call, task, R)) * base::template block_rows<T>;
+  }
+  template <class T, class U>
+  static detail::batch<T> block_load(const U* element, std::ptrdiff_t b) {
+    using V = detail::batch<T>;
+    if constexpr (std::is_same_v<T, U>)
+      return V::load_aligned(element + static_cast<std::size_t>(b) * V::size);
+    else
+      return narrow(element + static_cast<std::size_t>(b) * V::size);
+  }
+  template <class Op, class V, class U>
+  static void block_combine(const V& value, U* element, std::size_t b) {
+    combine_into<Op>(value, element + b * V::size, 1);
   }
 };
 
 }  // namespace kobai::cpu
 
 // The types this layer defines, as the layers above it name them.
-#define KOBAI_CPU_ADDRESSING_TYPES(base) using cursor = typename base::cursor;
+#define KOBAI_CPU_ADDRESSING_TYPES(base) \
+  using cursor = typename base::cursor;  \
+  template <class T>                     \
+  using block_state = typename base::template block_state<T>;

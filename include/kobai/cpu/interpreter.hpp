@@ -15,11 +15,12 @@
 namespace kobai::cpu {
 
 /// How an instruction sees the values it reads: one element at the current indices (scalar), a
-/// SIMD batch along an innermost loop (batch), a batch of consecutive rows of a top-level loop, one
-/// per lane (lanes), or one value outside every loop (root). Every mode computes a node in T with
-/// the same bits: a value outside every loop equals the same value computed in a loop (a cube of
-/// a max against the cube of its argmax element is a tie in float too).
-enum class mode : std::uint8_t { scalar, batch, lanes, root };
+/// SIMD batch along an innermost loop (batch), a batch of the rows of a block of consecutive
+/// iterations of a top-level loop, one row per lane (block), or one value outside every loop
+/// (root). Every mode computes a node in T with the same bits: a value outside every loop equals
+/// the same value computed in a loop (a cube of a max against the cube of its argmax element is a
+/// tie in float too).
+enum class mode : std::uint8_t { scalar, batch, block, root };
 
 // GCC 12 warns falsely inside the AVX-512 (and AVX) intrinsics that xsimd inlines into the
 // interpreter's loops (-Wmaybe-uninitialized, and -Wuninitialized at -O2, on `__m512i __Y = __Y;`
@@ -43,22 +44,11 @@ struct interpreter : folds<Outputs...> {
   template <class T>
   using batches = std::array<detail::batch<T>, base::code_size + 1>;  // by instruction
 
-  // An innermost loop runs on its own (no_row), or for one row r of a group of rows that a
-  // top-level loop runs as SIMD lanes (one_row): then values computed per row are lane r of the
-  // group's batches, and the row's local reductions are lane r of their lane accumulators.
-  struct no_row {};
-  template <class T>
-  struct one_row {
-    const batches<T>* values;
-    std::size_t r;
-  };
-  template <class Row>
-  static constexpr bool in_row = !std::is_same_v<Row, no_row>;
-
   /// What an instruction reads from in a mode: the call, its task (none at the root) and the
   /// bindings; batch: the loop's cursor, its element i, the values it computed (`local`, whose
-  /// depth is `depth` + 1) and the row it runs for; lanes: the row group's values (`local`).
-  template <class T, class Point, class Row = no_row>
+  /// depth is `depth` + 1); block: the block's rows, the values computed for them (`block`,
+  /// batches by value slot) and the batch `i` of the block being computed.
+  template <class T, class Point>
   struct access {
     const call_state<T>& call;
     const task_state<T>* task;
@@ -67,7 +57,8 @@ struct interpreter : folds<Outputs...> {
     std::ptrdiff_t i = 0;
     const batches<T>* local = nullptr;
     int depth = 0;
-    Row row{};
+    const block_state<T>* rows = nullptr;
+    const detail::batch<T>* block = nullptr;
   };
   template <mode M, class T>
   using value_in = std::conditional_t<M == mode::root || M == mode::scalar, T, detail::batch<T>>;
@@ -94,9 +85,9 @@ struct interpreter : folds<Outputs...> {
   }
 
   /// The value of operand O in mode M: batch at element a.i of the innermost loop over class C,
-  /// lanes along the rows' class C.
-  template <mode M, ir::operand O, int C, class T, class Point, class Row>
-  static value_in<M, T> operand(const access<T, Point, Row>& a) {
+  /// block along the rows' class C, for the rows of batch a.i of the block.
+  template <mode M, ir::operand O, int C, class T, class Point>
+  static value_in<M, T> operand(const access<T, Point>& a) {
     using V = detail::batch<T>;
     const call_state<T>& call = a.call;
     constexpr auto n = static_cast<std::size_t>(O.node);
@@ -134,17 +125,8 @@ struct interpreter : folds<Outputs...> {
     } else if constexpr (M == mode::batch) {
       const task_state<T>& task = *a.task;
       const cursor& at = *a.at;
-      constexpr bool stride_c = ((base::plan.buffer_dims[n] >> C) & 1U) != 0;                // a buffer indexed by C
-      if constexpr (in_row<Row> && O.s == ir::source::reduction && !base::plan.global[n]) {  // the row's lane
-        const std::ptrdiff_t stride = call.stride[n][C] * static_cast<std::ptrdiff_t>(V::size);
-        const double* first = base::lane_element(call, task, O.node, at.buffer[n], a.row.r);
-        if constexpr (!stride_c)
-          return V(static_cast<T>(*first));
-        else
-          return base::template gather<T>(first + a.i * stride, stride);
-      } else if constexpr (in_row<Row> && O.s == ir::source::value && base::code(O.item).depth > 0) {
-        return (*a.local)[static_cast<std::size_t>(O.item)];  // the row's values, broadcast when the loop started
-      } else if constexpr (O.s == ir::source::tensor_leaf) {
+      constexpr bool stride_c = ((base::plan.buffer_dims[n] >> C) & 1U) != 0;  // a buffer indexed by C
+      if constexpr (O.s == ir::source::tensor_leaf) {
         constexpr int axis = base::axis_of(O.node, C);
         const T* first = call.leaf[n] + at.leaf[n];
         if constexpr (axis < 0)
@@ -168,28 +150,29 @@ struct interpreter : folds<Outputs...> {
       } else {
         return V(operand<mode::scalar, O, C>(a));
       }
-    } else {  // lanes
+    } else {  // block
       const task_state<T>& task = *a.task;
+      const block_state<T>& rows = *a.rows;
       if constexpr (O.s == ir::source::tensor_leaf) {
-        const T* first = call.leaf[n] + base::leaf_offset(call, task, O.node);
         constexpr int axis = base::axis_of(O.node, C);
+        const T* first = call.leaf[n] + base::leaf_offset(call, task, O.node);
         if constexpr (axis < 0)
           return V(*first);
         else
-          return base::template gather<T>(first, call.leaf_stride[n][axis]);
+          return base::template gather_rows<T>(first, call.leaf_stride[n][axis], rows, a.i);
       } else if constexpr (O.s == ir::source::reduction && base::plan.global[n]) {  // completed by an earlier loop
         const T* first = base::result(call, task, O.node) + base::buffer_offset(call, task, O.node);
         if constexpr (((base::plan.buffer_dims[n] >> C) & 1U) == 0)
           return V(*first);
         else
-          return base::template gather<T>(first, call.stride[n][C]);
-      } else if constexpr (O.s == ir::source::reduction) {  // local: earlier in this row group, a lane each
-        return base::template gather<T>(base::lane_slot(call, task, O.node), 1);
+          return base::template gather_rows<T>(first, call.stride[n][C], rows, a.i);
+      } else if constexpr (O.s == ir::source::reduction) {  // local: each row's element, a lane each
+        return base::template block_load<T>(base::template block_element<O.node>(call, task), a.i);
       } else if constexpr (O.s == ir::source::view) {
-        return base::template gather<T>(call.view_data[n] + base::view_offset(call, task, O.node),
-                                        base::template view_step<false>(call, O.node, C));
+        return base::template gather_rows<T>(call.view_data[n] + base::view_offset(call, task, O.node),
+                                             base::template view_step<false>(call, O.node, C), rows, a.i);
       } else if constexpr (O.s == ir::source::value && base::code(O.item).depth > 0) {
-        return (*a.local)[static_cast<std::size_t>(O.item)];
+        return a.block[base::value_slot(O.item) * base::block_batches + static_cast<std::size_t>(a.i)];
       } else {
         return V(operand<mode::scalar, O, C>(a));
       }
@@ -200,8 +183,8 @@ struct interpreter : folds<Outputs...> {
   /// the bits it has in a SIMD lane when libm and xsimd may round it differently: a value computed
   /// in the scalar tail of one loop and in the batches of another must compare equal (a max's ties,
   /// a where's branch).
-  template <mode M, int J, int C, class T, class Point, class Row>
-  static value_in<M, T> compute(const access<T, Point, Row>& a) {
+  template <mode M, int J, int C, class T, class Point>
+  static value_in<M, T> compute(const access<T, Point>& a) {
     using V = value_in<M, T>;
     constexpr ir::instruction ins = base::code(J);
     constexpr int n = ins.node;
@@ -283,9 +266,9 @@ struct interpreter : folds<Outputs...> {
   // A reduction folding this class accumulates in a register (`folding`), added to its
   // accumulator every 16 batches; a top-level loop's accumulators also move to double every block.
 
-  template <class T, int I, class Point, class Row = no_row>
+  template <class T, int I, class Point>
   static void run_innermost(const call_state<T>& call, task_state<T>& task, const Point& point, std::ptrdiff_t begin,
-                            std::ptrdiff_t end, const Row& row = {}) {
+                            std::ptrdiff_t end) {
     using V = detail::batch<T>;
     constexpr ir::instruction ins = base::code(I);
     constexpr int c = ins.cls;
@@ -293,20 +276,6 @@ struct interpreter : folds<Outputs...> {
     batches<T> local;
     batches<T> folding;  // by instruction: registers of reductions over c
     const cursor at = base::template start<T, I>(call, task);
-    if constexpr (in_row<Row>)  // values computed per row, broadcast once for the whole loop
-      base::template for_body<I>([&]<int J>() {
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-          (
-              [&] {
-                constexpr ir::operand o = base::code(J).operands[K];
-                if constexpr (o.s == ir::source::value && base::code(o.item).depth > 0 &&
-                              base::code(o.item).depth != ins.depth + 1)
-                  local[o.item] = V(base::lane((*row.values)[o.item], row.r));
-              }(),
-              ...);
-        }
-        (std::make_index_sequence<3>{});
-      });
     auto fold_registers = [&] {
       base::template for_body<I>([&]<int J>() {
         constexpr ir::instruction step = base::code(J);
@@ -316,9 +285,6 @@ struct interpreter : folds<Outputs...> {
             double& slot =
                 task.partial[call.partial_offset[step.node] + static_cast<std::size_t>(at.buffer[step.node])];
             slot = op::combine(slot, base::template horizontal<op>(folding[J]));
-          } else if constexpr (in_row<Row>) {  // the row's lane of its accumulator
-            double* slot = base::lane_element(call, task, step.node, at.buffer[step.node], row.r);
-            *slot = op::combine(*slot, base::template horizontal<op>(folding[J]));
           } else {
             auto* slot = base::template accumulator<step.node>(call, task) + at.buffer[step.node];
             *slot = static_cast<std::remove_reference_t<decltype(*slot)>>(
@@ -332,7 +298,7 @@ struct interpreter : folds<Outputs...> {
       constexpr ir::instruction step = base::code(J);
       if constexpr (step.op == ir::instr::accumulate) folding[J] = V(static_cast<T>(reducer<step.node>::identity));
     });
-    access<T, Point, Row> a{call, &task, point, &at, begin, &local, ins.depth, row};
+    access<T, Point> a{call, &task, point, &at, begin, &local, ins.depth};
     while (a.i + width <= end) {
       const std::ptrdiff_t block_end = std::min(end, a.i + 16 * width);
       for (; a.i + width <= block_end; a.i += width)
@@ -346,8 +312,8 @@ struct interpreter : folds<Outputs...> {
     }
   }
 
-  template <int J, int C, class T, class Point, class Row>
-  static void batch_step(const access<T, Point, Row>& a, batches<T>& local, batches<T>& folding) {
+  template <int J, int C, class T, class Point>
+  static void batch_step(const access<T, Point>& a, batches<T>& local, batches<T>& folding) {
     using V = detail::batch<T>;
     constexpr ir::instruction ins = base::code(J);
     const call_state<T>& call = a.call;
@@ -382,88 +348,110 @@ struct interpreter : folds<Outputs...> {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Lanes mode: a top-level loop whose work sits at its own level (per-row logits, losses and
-  // gradients, as in logistic regression) runs W consecutive iterations at once, one per lane, its
-  // inner loops element by element (or, for rows_vectorized ones, row by row in batch mode); loads
-  // along the rows are gathers.
+  // Block mode: a top-level loop with inner loops (per-row logits, losses and gradients, as in
+  // logistic regression, softmax classifiers and MLPs) runs its rows in blocks of block_rows<T>,
+  // one row per SIMD lane, block_batches batches per block. Its body runs once per block: the
+  // inner loops element by element, each instruction on the whole block. Whatever the inner
+  // extents, every operation is a full SIMD batch; the rows past the end of the last block repeat
+  // its last row and are left out of every accumulation and store.
 
   template <class T, int I, class Point>
-  static void run_lanes(const call_state<T>& call, task_state<T>& task, const Point& point, std::ptrdiff_t begin,
-                        std::ptrdiff_t end) {
+  static void run_blocks(const call_state<T>& call, task_state<T>& task, const Point& point, std::ptrdiff_t begin,
+                         std::ptrdiff_t end, detail::batch<T>* block) {
     constexpr ir::instruction ins = base::code(I);
-    constexpr auto width = static_cast<std::ptrdiff_t>(detail::batch<T>::size);
-    batches<T> values;
-    std::ptrdiff_t i = begin;
-    for (; i + width <= end; i += width) {
-      task.index[ins.cls] = i;
-      lane_range<T, I + 1, ins.match, ins.cls>(call, task, point, values);
-    }
-    for (; i < end; ++i) {  // the last rows one at a time
-      task.index[ins.cls] = i;
-      run_range<T, I + 1, ins.match>(call, task, point);
+    constexpr auto rows = static_cast<std::ptrdiff_t>(base::template block_rows<T>);
+    block_state<T> state;
+    for (std::ptrdiff_t first = begin; first < end; first += rows) {
+      state.set(std::min(rows, end - first));
+      task.index[ins.cls] = first;
+      const access<T, Point> a{call, &task, point, nullptr, 0, nullptr, 0, &state, block};
+      block_range<T, I + 1, ins.match, ins.cls>(a);
     }
   }
 
   template <class T, int I, int End, int C, class Point>
-  static void lane_range(const call_state<T>& call, task_state<T>& task, const Point& point, batches<T>& values) {
+  static void block_range(const access<T, Point>& a) {
     if constexpr (I < End) {
       constexpr ir::instruction ins = base::code(I);
+      task_state<T>& task = const_cast<task_state<T>&>(*a.task);
       if constexpr (ins.op == ir::instr::enter) {
-        const auto extent = static_cast<std::ptrdiff_t>(call.extent[ins.cls]);
-        std::ptrdiff_t j = 0;
-        if constexpr (base::rows_vectorized(I)) {  // row by row, SIMD along the inner class
-          constexpr auto width = static_cast<std::ptrdiff_t>(detail::batch<T>::size);
-          j = extent - extent % width;
-          const std::ptrdiff_t first = task.index[C];
-          for (std::size_t r = 0; r < detail::batch<T>::size; ++r) {
-            task.index[C] = first + static_cast<std::ptrdiff_t>(r);
-            run_innermost<T, I>(call, task, point, 0, j, one_row<T>{&values, r});
-          }
-          task.index[C] = first;
-        }
-        for (; j < extent; ++j) {  // the rest element by element, all rows at once
+        const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
+        for (std::ptrdiff_t j = 0; j < extent; ++j) {
           task.index[ins.cls] = j;
-          lane_range<T, I + 1, ins.match, C>(call, task, point, values);
+          block_range<T, I + 1, ins.match, C>(a);
         }
-        lane_range<T, ins.match + 1, End, C>(call, task, point, values);
+        block_range<T, ins.match + 1, End, C>(a);
       } else {
-        lane_step<T, I, C>(call, task, point, values);
-        lane_range<T, I + 1, End, C>(call, task, point, values);
+        block_step<T, I, C>(a, task);
+        block_range<T, I + 1, End, C>(a);
       }
     }
   }
 
   template <class T, int J, int C, class Point>
-  static void lane_step(const call_state<T>& call, task_state<T>& task, const Point& point, batches<T>& values) {
+  static void block_step(const access<T, Point>& a, task_state<T>& task) {
     using V = detail::batch<T>;
     constexpr ir::instruction ins = base::code(J);
-    const access<T, Point> a{call, &task, point, nullptr, 0, &values};
+    constexpr std::size_t batches_per_block = base::block_batches;
+    const call_state<T>& call = a.call;
+    const block_state<T>& rows = *a.rows;
+    access<T, Point> at = a;
     if constexpr (ins.op == ir::instr::compute) {
-      values[J] = compute<mode::lanes, J, C>(a);
+      auto* values = const_cast<V*>(a.block) + base::value_slot(J) * batches_per_block;
+      for (std::size_t b = 0; b < batches_per_block; ++b) {
+        at.i = static_cast<std::ptrdiff_t>(b);
+        values[b] = compute<mode::block, J, C>(at);
+      }
     } else if constexpr (ins.op == ir::instr::accumulate) {
       using op = reducer<ins.node>;
-      const V value = operand<mode::lanes, ins.operands[0], C>(a);
-      if constexpr (((base::plan.buffer_dims[ins.node] >> C) & 1U) != 0) {
-        // indexed by the rows themselves: each lane has its own element (a global reduction made
-        // so because a later loop reads it)
-        base::template combine_into<op>(
-            value, base::template accumulator<ins.node>(call, task) + base::buffer_offset(call, task, ins.node),
-            call.stride[ins.node][C]);
-      } else {  // the lanes are double, folded into the partials after each block of rows
-        base::template combine_into<op>(value, base::lane_slot(call, task, ins.node), 1);
+      constexpr auto n = static_cast<std::size_t>(ins.node);
+      if constexpr (!base::plan.global[n]) {  // each row's own accumulator: a lane each
+        auto* element = base::template block_element<ins.node>(call, task);
+        for (std::size_t b = 0; b < batches_per_block; ++b) {
+          at.i = static_cast<std::ptrdiff_t>(b);
+          base::template block_combine<op>(operand<mode::block, ins.operands[0], C>(at), element, b);
+        }
+      } else if constexpr (((base::plan.buffer_dims[n] >> C) & 1U) != 0) {
+        // indexed by the rows themselves: each row has its own element (a global reduction made so
+        // because a later loop reads it)
+        auto* first = base::template accumulator<ins.node>(call, task) + base::buffer_offset(call, task, ins.node);
+        for (std::size_t b = 0; b < batches_per_block; ++b) {
+          at.i = static_cast<std::ptrdiff_t>(b);
+          base::template combine_rows<op>(operand<mode::block, ins.operands[0], C>(at), first, call.stride[n][C], rows,
+                                          b);
+        }
+      } else {  // the block's batches folded together, then into the double lanes (folded into the
+                // partials after each run of blocks)
+        std::array<V, batches_per_block> values;
+        for (std::size_t b = 0; b < batches_per_block; ++b) {
+          at.i = static_cast<std::ptrdiff_t>(b);
+          values[b] = operand<mode::block, ins.operands[0], C>(at);
+          if (!rows.full) values[b] = xsimd::select(rows.valid[b], values[b], V(static_cast<T>(op::identity)));
+        }
+        for (std::size_t half = batches_per_block / 2; half > 0; half /= 2)
+          for (std::size_t b = 0; b < half; ++b) values[b] = op::combine(values[b], values[b + half]);
+        base::template combine_into<op>(values[0], base::lane_slot(call, task, ins.node), 1);
       }
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = base::output_slot(ins.node);
-      base::scatter(operand<mode::lanes, ins.operands[0], C>(a),
-                    call.out[k] + base::offset_of(task, ins.node, call.out_stride[k]),
-                    call.out_stride[k][base::axis_of(ins.node, C)]);
-    } else if constexpr (ins.op == ir::instr::reset) {
+      T* first = call.out[k] + base::offset_of(task, ins.node, call.out_stride[k]);
+      const std::ptrdiff_t stride = call.out_stride[k][static_cast<std::size_t>(base::axis_of(ins.node, C))];
+      for (std::size_t b = 0; b < batches_per_block; ++b) {
+        at.i = static_cast<std::ptrdiff_t>(b);
+        base::template store_rows<T>(operand<mode::block, ins.operands[0], C>(at), first, stride, rows, b);
+      }
+    } else if constexpr (ins.op == ir::instr::reset) {  // a local reduction (global ones reset per task)
       using op = reducer<ins.node>;
-      std::fill_n(task.lanes + call.lane_offset[ins.node], call.size[ins.node] * V::size, op::identity);
+      auto* first = base::template block_buffer<ins.node>(call, task);
+      std::fill_n(first, call.size[ins.node] * base::template block_rows<T>,
+                  static_cast<std::remove_reference_t<decltype(*first)>>(op::identity));
     } else if constexpr (ins.op == ir::instr::materialize) {
-      base::scatter(operand<mode::lanes, ins.operands[0], C>(a),
-                    call.view_data[ins.node] + base::source_offset(call, task, ins.node),
-                    base::template view_step<true>(call, ins.node, C));
+      T* first = call.view_data[ins.node] + base::source_offset(call, task, ins.node);
+      const std::ptrdiff_t stride = base::template view_step<true>(call, ins.node, C);
+      for (std::size_t b = 0; b < batches_per_block; ++b) {
+        at.i = static_cast<std::ptrdiff_t>(b);
+        base::template store_rows<T>(operand<mode::block, ins.operands[0], C>(at), first, stride, rows, b);
+      }
     }
   }
 };
@@ -477,8 +465,5 @@ struct interpreter : folds<Outputs...> {
 #define KOBAI_CPU_INTERPRETER_TYPES(base)             \
   template <class T>                                  \
   using batches = typename base::template batches<T>; \
-  using no_row = typename base::no_row;               \
-  template <class T>                                  \
-  using one_row = typename base::template one_row<T>; \
-  template <class T, class Point, class Row = no_row> \
-  using access = typename base::template access<T, Point, Row>;
+  template <class T, class Point>                     \
+  using access = typename base::template access<T, Point>;

@@ -32,6 +32,18 @@ struct layout : nest_info<Outputs...> {
   using base = nest_info<Outputs...>;
   KOBAI_CPU_NEST_INFO_TYPES(base)
 
+  /// Block mode (cpu/interpreter.hpp) runs block_rows<T> consecutive rows at once, one per SIMD
+  /// lane, block_batches batches.
+  static constexpr std::size_t block_batches = 4;
+  template <class T>
+  static constexpr std::size_t block_rows = block_batches* detail::batch<T>::size;
+  /// In block mode a local reduction keeps a lane per row, in double when its buffer is a float
+  /// reduction's double shadow (nest_info::shadowed), else in T.
+  template <class T>
+  static constexpr bool block_in_double(int r) {
+    return base::template shadowed<T>(r);
+  }
+
   template <class T>
   struct call_state {
     std::array<std::size_t, base::classes + 1> extent{};
@@ -47,8 +59,10 @@ struct layout : nest_info<Outputs...> {
     std::array<std::size_t, base::nodes> fast_offset{};     // global: a task's T accumulator
     std::array<std::size_t, base::nodes> partial_offset{};  // a task's double accumulator (global, or shadowed)
     std::array<std::size_t, base::nodes> final_offset{};    // global: folded result, double and T
-    std::array<std::size_t, base::nodes> lane_offset{};     // a task's SIMD-lane accumulators (rows as lanes)
+    std::array<std::size_t, base::nodes> lane_offset{};     // global, block mode: a task's SIMD-lane accumulators
+    std::array<std::size_t, base::nodes> block_offset{};    // local, block mode: a lane per row of a block
     std::size_t task_elements = 0, task_doubles = 0, task_lanes = 0, final_size = 0;
+    std::size_t task_block_t = 0, task_block_d = 0;  // block mode's local buffers per task, T and double
     // views (flatten, reshape): their memory, row-major strides by their own axes and by their
     // source's axes (for writing it), and the size of the memory to provide for computed sources
     std::array<T*, base::nodes> view_data{};
@@ -68,7 +82,9 @@ struct layout : nest_info<Outputs...> {
     std::array<T, base::code_size + 1> value{};
     T* scratch = nullptr;
     double* partial = nullptr;
-    double* lanes = nullptr;  // rows as lanes: each lane's accumulators, in double
+    double* lanes = nullptr;  // block mode: each lane's accumulators of global reductions, in double
+    T* block_t = nullptr;     // block mode: local buffers, a lane per row of the block
+    double* block_d = nullptr;
   };
 
   // `count` elements of `memory`, starting on a 128-byte boundary.
@@ -128,13 +144,21 @@ struct layout : nest_info<Outputs...> {
     for (std::size_t r = 0; r < base::nodes; ++r) call.fast_offset[r] += local;
     call.task_doubles = padded(partial, sizeof(double));
     call.final_size = final_size;
-    std::size_t lanes = 0;
-    for (std::size_t r = 0; r < base::nodes; ++r)
-      if (base::stored(static_cast<int>(r))) {
+    std::size_t lanes = 0, block_t = 0, block_d = 0;
+    for (std::size_t r = 0; r < base::nodes; ++r) {
+      if (!base::stored(static_cast<int>(r))) continue;
+      if (base::plan.global[r]) {
         call.lane_offset[r] = lanes;
         lanes += call.size[r] * detail::batch<T>::size;
+      } else {
+        std::size_t& next = block_in_double<T>(static_cast<int>(r)) ? block_d : block_t;
+        call.block_offset[r] = next;
+        next += call.size[r] * block_rows<T>;
       }
+    }
     call.task_lanes = padded(lanes, sizeof(double));
+    call.task_block_t = padded(block_t, sizeof(T));
+    call.task_block_d = padded(block_d, sizeof(double));
   }
 
   // Views' memory: row-major strides by their own axes and by their source's (for writing it).

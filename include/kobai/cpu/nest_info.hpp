@@ -107,27 +107,29 @@ struct nest_info {
   static constexpr bool completes(int r) {
     return plan.global[static_cast<std::size_t>(r)] && plan.done[static_cast<std::size_t>(r)] == I;
   }
-  /// Whether the top-level loop entered at I runs rows as lanes: it has inner loops, and at least
-  // as many values are computed per row as inside its inner loops.
-  static constexpr bool lanes_mode(int enter) {
-    if (innermost(enter)) return false;
-    int outer = 0, inner = 0;
-    for (int i = enter + 1; i < code(enter).match; ++i)
-      if (code(i).op == ir::instr::compute) (code(i).depth == code(enter).depth + 1 ? outer : inner) += 1;
-    return outer > 0 && outer >= inner;
+  /// Whether the loop entered at I may run its rows in blocks (cpu/interpreter.hpp, block mode): a
+  /// top-level loop with inner loops.
+  static constexpr bool block_capable(int enter) { return code(enter).depth == 0 && !innermost(enter); }
+  // In block mode each value computed inside a top-level loop has a slot of block_batches batches,
+  // numbered from 0 in each top-level loop.
+  static constexpr std::array<int, code_size + 1> value_slots = [] {
+    std::array<int, code_size + 1> slot{};
+    int next = 0;
+    for (int i = 0; i < static_cast<int>(code_size); ++i) {
+      if (code(i).depth == 0) next = 0;
+      if (code(i).op == ir::instr::compute && code(i).depth > 0) slot[static_cast<std::size_t>(i)] = next++;
+    }
+    return slot;
+  }();
+  static constexpr std::size_t value_slot(int i) {
+    return static_cast<std::size_t>(value_slots[static_cast<std::size_t>(i)]);
   }
+  static constexpr std::size_t max_value_slots = [] {
+    int most = 0;
+    for (int slot : value_slots) most = std::max(most, slot + 1);
+    return static_cast<std::size_t>(most);
+  }();
 
-  // Whether an inner loop of a lanes-mode loop runs row by row with SIMD along its own class: it is
-  // innermost, and the local reductions it accumulates do not keep its class (their lane
-  // accumulators hold one row's element per lane).
-  static constexpr bool rows_vectorized(int enter) {
-    if (!innermost(enter)) return false;
-    for (int j = enter + 1; j < code(enter).match; ++j)
-      if (code(j).op == ir::instr::accumulate && !plan.global[static_cast<std::size_t>(code(j).node)] &&
-          ((plan.buffer_dims[static_cast<std::size_t>(code(j).node)] >> code(enter).cls) & 1U) != 0)
-        return false;
-    return true;
-  }
   // A global reduction that a loop inside its top-level loop also folds would give its T
   // accumulator unboundedly many terms between the flushes into double at each block of top-level
   // iterations (Σ over n of a loop over d outermost, say): it accumulates in double throughout.

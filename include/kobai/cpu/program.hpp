@@ -41,6 +41,7 @@ class program : cpu::outputs<Outputs...> {
   static_assert(base::plan.error != ir::failure::too_many_classes,
                 "kobai: a program has at most 64 distinct axes; split it into several programs");
 
+  using base::block_extent;
   using base::max_tasks;
   using base::min_elements_per_task;
 
@@ -55,6 +56,15 @@ class program : cpu::outputs<Outputs...> {
   /// for a given thread count and grain.
   constexpr program& grain(std::size_t elements) {
     base::grain_ = std::max<std::size_t>(elements, 1);
+    return *this;
+  }
+
+  /// A top-level loop with inner loops (per-row work: logits, hidden layers, their gradients) runs
+  /// its rows in blocks, one row per SIMD lane, when none of its innermost loops is longer than
+  /// `extent` (default block_extent); otherwise row by row, with SIMD along its inner loops. 0
+  /// runs every loop row by row. Results are bit-identical run to run for a given setting.
+  constexpr program& blocks(std::size_t extent) {
+    base::block_extent_ = extent;
     return *this;
   }
 

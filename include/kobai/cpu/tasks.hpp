@@ -30,8 +30,11 @@ struct tasks : interpreter<Outputs...> {
   static constexpr std::size_t max_tasks = 64;
   /// Fewest element visits worth a task of their own, by default.
   static constexpr std::size_t min_elements_per_task = 1 << 17;
+  /// Longest innermost loop with which a top-level loop still runs its rows in blocks, by default.
+  static constexpr std::size_t block_extent = 1024;
   unsigned threads_ = 0;
   std::size_t grain_ = min_elements_per_task;
+  std::size_t block_extent_ = block_extent;
 
   // The instructions outside every loop in order: values in root mode, and each top-level loop.
   template <class T, int I, class Point>
@@ -54,45 +57,91 @@ struct tasks : interpreter<Outputs...> {
     }
   }
 
+  // Whether the top-level loop entered at I runs its rows in blocks: it has inner loops, and none
+  // of its innermost loops is longer than `block_extent_` (long inner loops run row by row, with
+  // SIMD along them).
+  template <class T, int I>
+  bool blocked(const call_state<T>& call) const {
+    if constexpr (!base::block_capable(I)) {
+      return false;
+    } else {
+      for (int i = I + 1; i < base::code(I).match; ++i)
+        if (base::code(i).op == ir::instr::enter && base::innermost(i) &&
+            call.extent[static_cast<std::size_t>(base::code(i).cls)] > block_extent_)
+          return false;
+      return true;
+    }
+  }
+
   template <class T, int I, class Point>
   void run_top_loop(call_state<T>& call, const Point& point) const {
     constexpr ir::instruction ins = base::code(I);
     const auto extent = static_cast<std::ptrdiff_t>(call.extent[ins.cls]);
-    std::size_t work = 1;  // element visits per iteration
-    for (int i = I + 1; i < ins.match; ++i)
-      if (base::code(i).op == ir::instr::enter) work = std::max(work, call.extent[base::code(i).cls]);
+    const bool blocks = blocked<T, I>(call);
+    // Element visits per iteration: every instruction of the body, once per iteration of the inner
+    // loops around it, so that the work of a whole row (not the row count alone) decides whether a
+    // task of its own pays.
+    std::size_t work = 0, visits = 1;
+    std::array<std::size_t, ir::max_classes + 1> outer{};
+    for (int i = I + 1; i < ins.match; ++i) {
+      const ir::instruction& step = base::code(i);
+      if (step.op == ir::instr::enter) {
+        outer[static_cast<std::size_t>(step.depth)] = visits;
+        visits *= std::max<std::size_t>(call.extent[static_cast<std::size_t>(step.cls)], 1);
+      } else if (step.op == ir::instr::exit) {
+        visits = outer[static_cast<std::size_t>(step.depth)];
+      } else {
+        work += visits;
+      }
+    }
     const std::size_t wanted = threads_ == 0 ? cpu::thread_pool::instance().size() : threads_;
     const std::size_t task_count = std::clamp<std::size_t>(
-        std::min({wanted, static_cast<std::size_t>(extent) * work / grain_, static_cast<std::size_t>(extent)}), 1,
-        max_tasks);
-    constexpr std::ptrdiff_t width =
-        base::innermost(I) || base::lanes_mode(I) ? static_cast<std::ptrdiff_t>(detail::batch<T>::size) : 1;
+        std::min({wanted, static_cast<std::size_t>(extent) * std::max<std::size_t>(work, 1) / grain_,
+                  static_cast<std::size_t>(extent)}),
+        1, max_tasks);
+    const auto width = static_cast<std::ptrdiff_t>(base::innermost(I) ? detail::batch<T>::size
+                                                   : blocks           ? base::template block_rows<T>
+                                                                      : 1);
     const std::ptrdiff_t chunk = (extent / static_cast<std::ptrdiff_t>(task_count) + width - 1) / width * width;
     T* base_t = base::line_aligned(base::template scratch<T, 0>(), task_count * call.task_elements);
     double* base_d = base::line_aligned(base::template scratch<double, 1>(), task_count * call.task_doubles);
+    // block mode: lane accumulators, local buffers and the values of a block, per task
+    const std::size_t block_values = base::max_value_slots * base::template block_rows<T>;
     double* base_lanes =
-        base::line_aligned(base::template scratch<double, 4>(), base::lanes_mode(I) ? task_count * call.task_lanes : 0);
+        base::line_aligned(base::template scratch<double, 4>(), blocks ? task_count * call.task_lanes : 0);
+    T* base_block_t = base::line_aligned(base::template scratch<T, 6>(),
+                                         blocks ? task_count * (call.task_block_t + block_values) : 0);
+    double* base_block_d =
+        base::line_aligned(base::template scratch<double, 7>(), blocks ? task_count * call.task_block_d : 0);
     auto run_task = [&](std::size_t k) {
       task_state<T> task;
       task.scratch = base_t + k * call.task_elements;
       task.partial = base_d + k * call.task_doubles;
       task.lanes = base_lanes + k * call.task_lanes;
+      task.block_t = base_block_t + k * (call.task_block_t + block_values);
+      task.block_d = base_block_d + k * call.task_block_d;
       base::for_reductions([&]<int R>() {
         if constexpr (base::template completes<I>(R)) {
           using op = reducer<R>;
           std::fill_n(base::buffer(call, task, R), call.size[R], static_cast<T>(op::identity));
           std::fill_n(task.partial + call.partial_offset[R], call.size[R], op::identity);
-          if constexpr (base::lanes_mode(I))
+          if (blocks)
             std::fill_n(task.lanes + call.lane_offset[R], call.size[R] * detail::batch<T>::size, op::identity);
         }
       });
       const std::ptrdiff_t begin = std::min(extent, static_cast<std::ptrdiff_t>(k) * chunk);
       const std::ptrdiff_t end = k + 1 == task_count ? extent : std::min(extent, begin + chunk);
-      constexpr std::ptrdiff_t block = base::innermost(I) ? std::numeric_limits<std::ptrdiff_t>::max() / 2 : 64 * width;
+      const std::ptrdiff_t block =
+          base::innermost(I) ? std::numeric_limits<std::ptrdiff_t>::max() / 2 : 64 * std::max<std::ptrdiff_t>(width, 8);
       for (std::ptrdiff_t i = begin; i < end; i += block) {
-        if constexpr (base::lanes_mode(I)) {
-          base::template run_lanes<T, I>(call, task, point, i, std::min(end, i + block));
-          base::template flush_lanes<T, I>(call, task);
+        if constexpr (base::block_capable(I)) {
+          if (blocks) {
+            base::template run_blocks<T, I>(call, task, point, i, std::min(end, i + block),
+                                            reinterpret_cast<detail::batch<T>*>(task.block_t + call.task_block_t));
+            base::template flush_lanes<T, I>(call, task);
+          } else {
+            base::template run_loop<T, I>(call, task, point, i, std::min(end, i + block));
+          }
         } else {
           base::template run_loop<T, I>(call, task, point, i, std::min(end, i + block));
         }

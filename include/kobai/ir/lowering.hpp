@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "kobai/expr/graph.hpp"
 #include "kobai/expr/ops.hpp"
@@ -29,6 +30,7 @@ struct node_info {
   std::array<std::array<int, max_axes>, 3> map{};
   std::uint32_t folded = 0;  // reductions: the argument's axes folded
   bool costly = false;       // a transcendental function: worth a buffer rather than recomputing
+  bool passes = false;       // its value is its first argument's (unsqueeze, transpose, expand, detach)
 };
 
 template <class E, class Order>
@@ -66,6 +68,7 @@ constexpr node_info describe() {
       } else {
         info.k = kind::elementwise;
         info.costly = Op::costly;
+        info.passes = std::is_base_of_v<ops::passes_value, Op> || std::is_same_v<Op, ops::expand>;
       }
     }(static_cast<E*>(nullptr));
   }

@@ -52,6 +52,7 @@ struct builder {
   std::array<int, max_classes + 1> chain{};  // the loops of the statement being placed
   int chain_size = 1;
   bool retry = false;
+  int suppress = 0;  // values being computed for one that will be cached: not cached themselves
 
   constexpr std::uint64_t classes_of(int n) const { return ir::classes_of(plan, nodes, n); }
   constexpr bool stored(int n) const { return ir::stored(plan, nodes, n); }
@@ -174,6 +175,20 @@ struct builder {
     return {source::reduction, m, -1};
   }
 
+  constexpr bool worth_caching(int m, std::uint64_t positions) const {
+    const node_info& info = nodes[m];
+    if (info.costly) return true;
+    if (info.passes || ((positions >> plan.position[items[chain[1]].cls]) & 1U) == 0) return false;
+    for (int a = 0; a < info.nargs; ++a)
+      if (info.reads[a] && nodes[info.args[a]].k == kind::elementwise) return true;
+    return false;
+  }
+
+  constexpr int top_level_loop(int i) const {
+    while (items[i].parent > 0) i = items[i].parent;
+    return i;
+  }
+
   // The instruction computing node m, found or placed at the outermost level of the chain where
   // its classes are fixed.
   constexpr int compute(int m, int limit) {
@@ -181,13 +196,26 @@ struct builder {
     int level = 0;
     for (int i = 1; i < chain_size && i <= limit; ++i)
       if (((positions >> plan.position[items[chain[i]].cls]) & 1U) != 0) level = i;
-    // A costly value under a loop over a class it lacks would be recomputed on every iteration of
-    // that loop: plan again with it computed once into a buffer.
-    for (int i = 1; i <= level && nodes[m].costly && !plan.cached[m]; ++i)
-      if (((positions >> plan.position[items[chain[i]].cls]) & 1U) == 0) {
-        cache_next[m] = true;
-        retry = true;
-      }
+    // A value under a loop over a class it lacks would be recomputed on every iteration of that
+    // loop: plan again with it computed once into a buffer when it is costly (tanh, exp, …), or
+    // when it is computed from other values and has the class of the statement's top-level loop
+    // (its buffer is then local, a row's worth: the softmax gradient g[n, c] under the loop over d
+    // of dW[d, c] += X[n, d]·g[n, c]). A value that passes its argument's on is left to the
+    // argument. Its own arguments are then computed in its buffer's loop, so only the value read
+    // under the loop is cached, not the values it is computed from.
+    bool caching = false;
+    if (level > 0 && suppress == 0 && !plan.cached[m] && worth_caching(m, positions))
+      for (int i = 1; i <= level; ++i)
+        if (((positions >> plan.position[items[chain[i]].cls]) & 1U) == 0) caching = true;
+    // A costly value computed again by a later statement of the same top-level iteration (tanh of
+    // a hidden layer, read by the forward pass and by two gradients) is cached too.
+    if (level > 0 && !plan.cached[m] && nodes[m].costly && latest_compute[m] > 0 &&
+        top_level_loop(latest_compute[m]) == chain[1])
+      caching = true;
+    if (caching) {
+      cache_next[m] = true;
+      retry = true;
+    }
     // Already computed in this block? Only m's computes newer than the block can be in it (items
     // are numbered in creation order), so the lookup walks those, not the block's whole body.
     const int block = chain[level];
@@ -196,8 +224,10 @@ struct builder {
     item it;
     it.op = instr::compute;
     it.node = m;
+    suppress += caching ? 1 : 0;
     for (int a = 0; a < nodes[m].nargs; ++a)
       if (nodes[m].reads[a]) it.operands[a] = resolve(nodes[m].args[a], level);
+    suppress -= caching ? 1 : 0;
     it.earlier = latest_compute[m];
     const int before = level + 1 < chain_size ? chain[level + 1] : -1;
     const int id = add(block, it, before);
