@@ -227,9 +227,9 @@ struct addressing : layout<Outputs...> {
     }
   }
   // A global reduction's per-lane accumulators in block mode: its buffer element e is lanes
-  // [e·W, e·W + W), in double.
+  // [e·W, e·W + W), in T, folded into the task's double partials after every few blocks.
   template <class T>
-  static double* lane_slot(const call_state<T>& call, const task_state<T>& task, int r) {
+  static T* lane_slot(const call_state<T>& call, const task_state<T>& task, int r) {
     return task.lanes + call.lane_offset[static_cast<std::size_t>(r)] +
            static_cast<std::size_t>(buffer_offset(call, task, r)) * detail::batch<T>::size;
   }
@@ -272,10 +272,37 @@ struct addressing : layout<Outputs...> {
     const auto lane0 = static_cast<std::size_t>(b) * V::size;
     if (stride == 1 && rows.full) return V::load_unaligned(first + lane0);
     if (stride <= std::numeric_limits<index_type>::max() / static_cast<std::ptrdiff_t>(base::template block_rows<T>))
-      return V::gather(first, I::load_aligned(rows.row.data() + lane0) * I(static_cast<index_type>(stride)));
+      return hardware_gather(first, I::load_aligned(rows.row.data() + lane0) * I(static_cast<index_type>(stride)));
     alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
     for (std::size_t j = 0; j < V::size; ++j)
       lanes[j] = first[static_cast<std::ptrdiff_t>(rows.row[lane0 + j]) * stride];
+    return V::load_aligned(lanes.data());
+  }
+  // first[offset[j]] for each lane j: the gather instruction where the target has one (xsimd 8.1's
+  // batch::gather falls back to a lane-by-lane loop for float on AVX-512).
+  template <class T, class Offsets>
+  static detail::batch<T> hardware_gather(const T* first, const Offsets& offsets) {
+    using V = detail::batch<T>;
+#if defined(__AVX512F__)
+    if constexpr (V::size * sizeof(T) == 64) {
+      if constexpr (std::is_same_v<T, float>)
+        return _mm512_i32gather_ps(offsets, first, sizeof(T));
+      else
+        return _mm512_i64gather_pd(offsets, first, sizeof(T));
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (V::size * sizeof(T) == 32) {
+      if constexpr (std::is_same_v<T, float>)
+        return _mm256_i32gather_ps(first, offsets, sizeof(T));
+      else
+        return _mm256_i64gather_pd(first, offsets, sizeof(T));
+    }
+#endif
+    alignas(V::arch_type::alignment()) std::array<typename Offsets::value_type, V::size> at;
+    offsets.store_aligned(at.data());
+    alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
+    for (std::size_t j = 0; j < V::size; ++j) lanes[j] = first[at[j]];
     return V::load_aligned(lanes.data());
   }
   /// Writes batch b of the block's rows, `stride` apart, for the lanes holding a row.

@@ -37,19 +37,19 @@ struct folds : addressing<Outputs...> {
     });
   }
 
-  // Folds the lanes of the reductions completed by loop I into the task's double partials.
+  // Folds the (T) lanes of the reductions completed by loop I into the task's double partials.
   template <class T, int I>
   static void flush_lanes(const call_state<T>& call, task_state<T>& task) {
     base::for_reductions([&]<int R>() {
       if constexpr (base::template completes<I>(R) && ((base::plan.buffer_dims[R] >> base::code(I).cls) & 1U) == 0) {
         using op = reducer<R>;
         constexpr std::size_t width = detail::batch<T>::size;
-        double* lanes = task.lanes + call.lane_offset[R];
+        T* lanes = task.lanes + call.lane_offset[R];
         double* part = task.partial + call.partial_offset[R];
         for (std::size_t e = 0; e < call.size[R]; ++e)
           for (std::size_t j = 0; j < width; ++j) {
-            part[e] = op::combine(part[e], lanes[e * width + j]);
-            lanes[e * width + j] = op::identity;
+            part[e] = op::combine(part[e], static_cast<double>(lanes[e * width + j]));
+            lanes[e * width + j] = static_cast<T>(op::identity);
           }
       }
     });

@@ -375,16 +375,214 @@ struct interpreter : folds<Outputs...> {
       constexpr ir::instruction ins = base::code(I);
       task_state<T>& task = const_cast<task_state<T>&>(*a.task);
       if constexpr (ins.op == ir::instr::enter) {
-        const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
-        for (std::ptrdiff_t j = 0; j < extent; ++j) {
-          task.index[ins.cls] = j;
-          block_range<T, I + 1, ins.match, C>(a);
+        if constexpr (base::contraction(I) >= 0) {
+          block_contraction<T, I, C>(a, task);
+        } else if constexpr (base::innermost(I)) {
+          block_innermost<T, I, C>(a, task);
+        } else {
+          const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
+          for (std::ptrdiff_t j = 0; j < extent; ++j) {
+            task.index[ins.cls] = j;
+            block_range<T, I + 1, ins.match, C>(a);
+          }
         }
         block_range<T, ins.match + 1, End, C>(a);
       } else {
         block_step<T, I, C>(a, task);
         block_range<T, I + 1, End, C>(a);
       }
+    }
+  }
+
+  // The rows' accumulations held in registers (`held`, block_batches batches each) folded into
+  // their buffers: a local reduction's lanes, or (global) the task's double lanes, the rows past
+  // the last one left out.
+  template <class T, int A, int C, class Point>
+  static void fold_held(const access<T, Point>& a, task_state<T>& task,
+                        std::array<detail::batch<T>, base::block_batches>& held) {
+    using V = detail::batch<T>;
+    using op = reducer<base::code(A).node>;
+    constexpr int r = base::code(A).node;
+    if constexpr (!base::plan.global[static_cast<std::size_t>(r)]) {
+      auto* element = base::template block_element<r>(a.call, task);
+      for (std::size_t b = 0; b < base::block_batches; ++b) base::template block_combine<op>(held[b], element, b);
+    } else if constexpr (((base::plan.buffer_dims[static_cast<std::size_t>(r)] >> C) & 1U) != 0) {  // a row each
+      auto* first = base::template accumulator<r>(a.call, task) + base::buffer_offset(a.call, task, r);
+      for (std::size_t b = 0; b < base::block_batches; ++b)
+        base::template combine_rows<op>(held[b], first, a.call.stride[static_cast<std::size_t>(r)][C], *a.rows, b);
+    } else {
+      for (std::size_t b = 0; b < base::block_batches; ++b)
+        if (!a.rows->full) held[b] = xsimd::select(a.rows->valid[b], held[b], V(static_cast<T>(op::identity)));
+      for (std::size_t half = base::block_batches / 2; half > 0; half /= 2)
+        for (std::size_t b = 0; b < half; ++b) held[b] = op::combine(held[b], held[b + half]);
+      base::template combine_into<op>(held[0], base::lane_slot(a.call, task, r), 1);
+    }
+    held.fill(V(static_cast<T>(op::identity)));
+  }
+
+  /// Most terms a reduction adds up in T registers before they move to its buffer (in double for
+  /// a float reduction).
+  static constexpr std::ptrdiff_t held_terms = 256;
+
+  // An innermost loop in block mode: the reductions it folds (folds_in_registers) accumulate in
+  // registers across its iterations; every other instruction runs as block_step.
+  template <class T, int I, int C, class Point>
+  static void block_innermost(const access<T, Point>& a, task_state<T>& task) {
+    using V = detail::batch<T>;
+    constexpr ir::instruction ins = base::code(I);
+    constexpr int held_count = [] {
+      int count = 0;
+      for (int j = I + 1; j < ins.match; ++j) count += base::folds_in_registers(j, I) ? 1 : 0;
+      return count;
+    }();
+    if constexpr (held_count == 0) {
+      const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
+      for (std::ptrdiff_t j = 0; j < extent; ++j) {
+        task.index[ins.cls] = j;
+        base::template for_body<I>([&]<int J>() { block_step<T, J, C>(a, task); });
+      }
+    } else {
+      // held[h]: the registers of the h-th such accumulate of the body
+      constexpr auto held_slot = [] {
+        std::array<int, base::code_size + 1> slot{};
+        int next = 0;
+        for (int j = I + 1; j < ins.match; ++j)
+          slot[static_cast<std::size_t>(j)] = base::folds_in_registers(j, I) ? next++ : -1;
+        return slot;
+      }();
+      std::array<std::array<V, base::block_batches>, held_count> held;
+      base::template for_body<I>([&]<int J>() {
+        if constexpr (held_slot[J] >= 0)
+          held[held_slot[J]].fill(V(static_cast<T>(reducer<base::code(J).node>::identity)));
+      });
+      const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
+      access<T, Point> at = a;
+      for (std::ptrdiff_t start = 0; start < extent; start += held_terms) {
+        for (std::ptrdiff_t j = start; j < std::min(extent, start + held_terms); ++j) {
+          task.index[ins.cls] = j;
+          base::template for_body<I>([&]<int J>() {
+            if constexpr (held_slot[J] >= 0) {
+              using op = reducer<base::code(J).node>;
+              for (std::size_t b = 0; b < base::block_batches; ++b) {
+                at.i = static_cast<std::ptrdiff_t>(b);
+                held[held_slot[J]][b] =
+                    op::combine(held[held_slot[J]][b], operand<mode::block, base::code(J).operands[0], C>(at));
+              }
+            } else {
+              block_step<T, J, C>(a, task);
+            }
+          });
+        }
+        base::template for_body<I>([&]<int J>() {
+          if constexpr (held_slot[J] >= 0) fold_held<T, J, C>(a, task, held[held_slot[J]]);
+        });
+      }
+    }
+  }
+
+  // A contraction nest in block mode (nest_info::contraction): the outer loop's values for every
+  // k are computed once per block and packed; then for each tile of `tile` j's, the tile's
+  // accumulators (tile × block_batches registers) run over k, reading the packed values and the
+  // inner loop's operands (W[k, j], broadcast), and fold into the reduction's lanes at the end.
+  template <class T, int I, int C, class Point>
+  static void block_contraction(const access<T, Point>& a, task_state<T>& task) {
+    using V = detail::batch<T>;
+    constexpr std::size_t batches_per_block = base::block_batches;
+    constexpr ir::instruction outer = base::code(I);
+    constexpr int values = base::contraction_values(I);
+    constexpr int inner = I + 1 + values;
+    constexpr int j_class = base::code(inner).cls;
+    constexpr int A = base::contraction(I);
+    constexpr std::size_t tile = V::size * sizeof(T) >= 64 ? 4 : 2;  // 32 or 16 SIMD registers
+    using op = reducer<base::code(A).node>;
+    const auto k_extent = static_cast<std::ptrdiff_t>(a.call.extent[outer.cls]);
+    const auto j_extent = static_cast<std::ptrdiff_t>(a.call.extent[j_class]);
+    // pack: the outer loop's values for every k, block_batches batches each
+    V* packed = reinterpret_cast<V*>(task.pack);
+    if constexpr (values > 0)
+      for (std::ptrdiff_t k = 0; k < k_extent; ++k) {
+        task.index[outer.cls] = k;
+        [&]<int... K>(std::integer_sequence<int, K...>) { (block_step<T, I + 1 + K, C>(a, task), ...); }
+        (std::make_integer_sequence<int, values>{});
+        const V* computed = a.block + base::value_slot(I + 1) * batches_per_block;
+        std::copy_n(computed, values * batches_per_block,
+                    packed + static_cast<std::size_t>(k) * values * batches_per_block);
+      }
+    for (std::ptrdiff_t j0 = 0; j0 < j_extent; j0 += static_cast<std::ptrdiff_t>(tile)) {
+      // (past the last j the tile repeats it, and leaves it out of the fold)
+      const auto count =
+          static_cast<std::size_t>(std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(tile), j_extent - j0));
+      std::array<std::array<V, batches_per_block>, tile> held;
+      for (auto& h : held) h.fill(V(static_cast<T>(op::identity)));
+      for (std::ptrdiff_t start = 0; start < k_extent; start += held_terms) {
+        for (std::ptrdiff_t k = start; k < std::min(k_extent, start + held_terms); ++k) {
+          task.index[outer.cls] = k;
+          const V* here = packed + static_cast<std::size_t>(k) * values * batches_per_block;
+#pragma GCC unroll 4
+          for (std::size_t t = 0; t < tile; ++t) {
+            task.index[j_class] = std::min(j0 + static_cast<std::ptrdiff_t>(t), j_extent - 1);
+#pragma GCC unroll 4
+            for (std::size_t b = 0; b < batches_per_block; ++b)
+              held[t][b] = tile_accumulate<op, base::code(A).operands[0], I, C>(
+                  with_batch(a, static_cast<std::ptrdiff_t>(b)), here, held[t][b]);
+          }
+        }
+        for (std::size_t t = 0; t < count; ++t) {
+          task.index[j_class] = j0 + static_cast<std::ptrdiff_t>(t);
+          fold_held<T, A, C>(a, task, held[t]);
+        }
+      }
+    }
+  }
+  template <class T, class Point>
+  static access<T, Point> with_batch(const access<T, Point>& a, std::ptrdiff_t b) {
+    access<T, Point> at = a;
+    at.i = b;
+    return at;
+  }
+  // op::combine(total, the value of operand O) in a contraction tile: a product added to a sum is
+  // one fused multiply-add.
+  template <class Op, ir::operand O, int I, int C, class T, class Point>
+  static detail::batch<T> tile_accumulate(const access<T, Point>& a, const detail::batch<T>* packed,
+                                          const detail::batch<T>& total) {
+    if constexpr (in_tile<O, I>() && std::is_same_v<Op, ops::sum>) {
+      if constexpr (std::is_same_v<typename node_at<O.node>::op, ops::mul>) {
+        constexpr ir::instruction product = base::code(O.item);
+        return xsimd::fma(tile_operand<product.operands[0], I, C>(a, packed),
+                          tile_operand<product.operands[1], I, C>(a, packed), total);
+      } else {
+        return Op::combine(total, tile_operand<O, I, C>(a, packed));
+      }
+    } else {
+      return Op::combine(total, tile_operand<O, I, C>(a, packed));
+    }
+  }
+  // Whether operand O is a value the inner loop of the contraction nest at I computes.
+  template <ir::operand O, int I>
+  static constexpr bool in_tile() {
+    return O.s == ir::source::value && O.item > I + base::contraction_values(I);
+  }
+  // Operand O in a contraction tile, for batch a.i: the outer loop's values from the packed ones,
+  // the inner loop's values computed in place, everything else as in block mode.
+  template <ir::operand O, int I, int C, class T, class Point>
+  static detail::batch<T> tile_operand(const access<T, Point>& a, const detail::batch<T>* packed) {
+    if constexpr (in_tile<O, I>()) {
+      constexpr ir::instruction ins = base::code(O.item);
+      constexpr int n = ins.node;
+      if constexpr (base::info(n).k == ir::kind::numel) {
+        return compute<mode::block, O.item, C>(a);
+      } else {
+        std::array<detail::batch<T>, 3> args{};
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+          ((args[K] = tile_operand<ins.operands[K], I, C>(a, packed)), ...);
+        }
+        (std::make_index_sequence<3>{});
+        return apply_node<n, detail::batch<T>>(args);
+      }
+    } else if constexpr (O.s == ir::source::value && O.item > I) {  // the outer loop's, packed
+      return packed[static_cast<std::size_t>(O.item - I - 1) * base::block_batches + static_cast<std::size_t>(a.i)];
+    } else {
+      return operand<mode::block, O, C>(a);
     }
   }
 

@@ -63,6 +63,7 @@ struct layout : nest_info<Outputs...> {
     std::array<std::size_t, base::nodes> block_offset{};    // local, block mode: a lane per row of a block
     std::size_t task_elements = 0, task_doubles = 0, task_lanes = 0, final_size = 0;
     std::size_t task_block_t = 0, task_block_d = 0;  // block mode's local buffers per task, T and double
+    std::size_t task_pack = 0;                       // block mode: the largest contraction nest's packed values
     // views (flatten, reshape): their memory, row-major strides by their own axes and by their
     // source's axes (for writing it), and the size of the memory to provide for computed sources
     std::array<T*, base::nodes> view_data{};
@@ -82,9 +83,10 @@ struct layout : nest_info<Outputs...> {
     std::array<T, base::code_size + 1> value{};
     T* scratch = nullptr;
     double* partial = nullptr;
-    double* lanes = nullptr;  // block mode: each lane's accumulators of global reductions, in double
-    T* block_t = nullptr;     // block mode: local buffers, a lane per row of the block
+    T* lanes = nullptr;    // block mode: each lane's accumulators of global reductions (folded into double often)
+    T* block_t = nullptr;  // block mode: local buffers, a lane per row of the block
     double* block_d = nullptr;
+    T* pack = nullptr;  // block mode: a contraction nest's packed values
   };
 
   // `count` elements of `memory`, starting on a 128-byte boundary.
@@ -156,7 +158,13 @@ struct layout : nest_info<Outputs...> {
         next += call.size[r] * block_rows<T>;
       }
     }
-    call.task_lanes = padded(lanes, sizeof(double));
+    call.task_lanes = padded(lanes, sizeof(T));
+    std::size_t pack = 0;
+    for (int i = 0; i < static_cast<int>(base::code_size); ++i)
+      if (base::code(i).op == ir::instr::enter && base::contraction(i) >= 0)
+        pack = std::max(pack, call.extent[static_cast<std::size_t>(base::code(i).cls)] *
+                                  static_cast<std::size_t>(base::contraction_values(i)) * block_rows<T>);
+    call.task_pack = padded(pack, sizeof(T));
     call.task_block_t = padded(block_t, sizeof(T));
     call.task_block_d = padded(block_d, sizeof(double));
   }

@@ -130,6 +130,44 @@ struct nest_info {
     return static_cast<std::size_t>(most);
   }();
 
+  // In block mode an innermost loop over class c keeps the reductions it folds (an accumulate
+  // whose buffer lacks c: a dot product, a row's logsumexp) in registers across its iterations.
+  static constexpr bool folds_in_registers(int accumulate, int enter) {
+    return code(accumulate).op == ir::instr::accumulate &&
+           ((plan.buffer_dims[static_cast<std::size_t>(code(accumulate).node)] >> code(enter).cls) & 1U) == 0;
+  }
+  /// A contraction nest (run in block mode as a register tile, cpu/interpreter.hpp): the loop over
+  /// k entered at `enter`, inside a top-level loop, holds values of its own and then one innermost
+  /// loop over j, which holds values and one accumulate into a local reduction indexed by j and
+  /// folding k, as z[n, j] = Σ_k x[n, k]·W[k, j] per row. Its accumulate instruction, or -1.
+  static constexpr int contraction(int enter) {
+    const ir::instruction& k = code(enter);
+    if (k.op != ir::instr::enter || k.depth == 0 || innermost(enter)) return -1;
+    int inner = enter + 1;
+    while (code(inner).op == ir::instr::compute) ++inner;
+    if (code(inner).op != ir::instr::enter || !innermost(inner) || code(inner).match + 1 != k.match) return -1;
+    int found = -1;
+    for (int i = inner + 1; i < code(inner).match; ++i) {
+      if (code(i).op == ir::instr::accumulate && found < 0)
+        found = i;
+      else if (code(i).op != ir::instr::compute)
+        return -1;
+    }
+    if (found < 0) return -1;
+    const auto r = static_cast<std::size_t>(code(found).node);
+    const std::uint64_t dims = plan.buffer_dims[r];
+    const bool indexed_by_j = ((dims >> code(inner).cls) & 1U) != 0, indexed_by_k = ((dims >> k.cls) & 1U) != 0;
+    return !plan.global[r] && info(static_cast<int>(r)).k == ir::kind::reduction && indexed_by_j && !indexed_by_k
+               ? found
+               : -1;
+  }
+  /// The number of values a contraction nest's outer loop computes per k (packed for the tile).
+  static constexpr int contraction_values(int enter) {
+    int count = 0;
+    while (code(enter + 1 + count).op == ir::instr::compute) ++count;
+    return count;
+  }
+
   // A global reduction that a loop inside its top-level loop also folds would give its T
   // accumulator unboundedly many terms between the flushes into double at each block of top-level
   // iterations (Σ over n of a loop over d outermost, say): it accumulates in double throughout.

@@ -107,10 +107,9 @@ struct tasks : interpreter<Outputs...> {
     double* base_d = base::line_aligned(base::template scratch<double, 1>(), task_count * call.task_doubles);
     // block mode: lane accumulators, local buffers and the values of a block, per task
     const std::size_t block_values = base::max_value_slots * base::template block_rows<T>;
-    double* base_lanes =
-        base::line_aligned(base::template scratch<double, 4>(), blocks ? task_count * call.task_lanes : 0);
-    T* base_block_t = base::line_aligned(base::template scratch<T, 6>(),
-                                         blocks ? task_count * (call.task_block_t + block_values) : 0);
+    T* base_lanes = base::line_aligned(base::template scratch<T, 4>(), blocks ? task_count * call.task_lanes : 0);
+    const std::size_t block_t = call.task_block_t + block_values + call.task_pack;
+    T* base_block_t = base::line_aligned(base::template scratch<T, 6>(), blocks ? task_count * block_t : 0);
     double* base_block_d =
         base::line_aligned(base::template scratch<double, 7>(), blocks ? task_count * call.task_block_d : 0);
     auto run_task = [&](std::size_t k) {
@@ -118,7 +117,8 @@ struct tasks : interpreter<Outputs...> {
       task.scratch = base_t + k * call.task_elements;
       task.partial = base_d + k * call.task_doubles;
       task.lanes = base_lanes + k * call.task_lanes;
-      task.block_t = base_block_t + k * (call.task_block_t + block_values);
+      task.block_t = base_block_t + k * block_t;
+      task.pack = task.block_t + call.task_block_t + block_values;
       task.block_d = base_block_d + k * call.task_block_d;
       base::for_reductions([&]<int R>() {
         if constexpr (base::template completes<I>(R)) {
@@ -126,13 +126,16 @@ struct tasks : interpreter<Outputs...> {
           std::fill_n(base::buffer(call, task, R), call.size[R], static_cast<T>(op::identity));
           std::fill_n(task.partial + call.partial_offset[R], call.size[R], op::identity);
           if (blocks)
-            std::fill_n(task.lanes + call.lane_offset[R], call.size[R] * detail::batch<T>::size, op::identity);
+            std::fill_n(task.lanes + call.lane_offset[R], call.size[R] * detail::batch<T>::size,
+                        static_cast<T>(op::identity));
         }
       });
       const std::ptrdiff_t begin = std::min(extent, static_cast<std::ptrdiff_t>(k) * chunk);
       const std::ptrdiff_t end = k + 1 == task_count ? extent : std::min(extent, begin + chunk);
-      const std::ptrdiff_t block =
-          base::innermost(I) ? std::numeric_limits<std::ptrdiff_t>::max() / 2 : 64 * std::max<std::ptrdiff_t>(width, 8);
+      // (rows between the moves of T accumulators into double: 16 blocks of rows in block mode)
+      const std::ptrdiff_t block = base::innermost(I) ? std::numeric_limits<std::ptrdiff_t>::max() / 2
+                                   : blocks           ? 16 * width
+                                                      : 512;
       for (std::ptrdiff_t i = begin; i < end; i += block) {
         if constexpr (base::block_capable(I)) {
           if (blocks) {
