@@ -103,7 +103,8 @@ struct configuration {
   unsigned threads;
   bool blocks;
   friend std::ostream& operator<<(std::ostream& out, const configuration& c) {
-    return out << c.threads << (c.threads == 1 ? " thread, " : " threads, ") << (c.blocks ? "rows in blocks" : "row by row");
+    return out << c.threads << (c.threads == 1 ? " thread, " : " threads, ")
+               << (c.blocks ? "rows in blocks" : "row by row");
   }
 };
 inline constexpr configuration configurations[] = {{1, true}, {3, true}, {1, false}, {3, false}};

@@ -84,7 +84,8 @@ TEST_CASE_TEMPLATE("a softmax classifier: loss and gradients at every tail, in b
       for (std::size_t c : {7U, 10U}) {
         for (int call = 0; call < 2; ++call, ++seed) {  // the second call on new data
           const matrix x = rounded<T>(random_matrix(n, d, 1.0, seed)), y = one_hot(n, c, seed + 1);
-          const matrix w = rounded<T>(random_matrix(d, c, 0.5, seed + 2)), bias = rounded<T>(random_matrix(1, c, 0.5, seed + 3));
+          const matrix w = rounded<T>(random_matrix(d, c, 0.5, seed + 2)),
+                       bias = rounded<T>(random_matrix(1, c, 0.5, seed + 3));
           const classifier_reference want = classifier_by_hand(x, y, w, bias);
           for (const configuration& setting : configurations) {
             step.threads(setting.threads).grain(1).blocks(setting.blocks ? decltype(step)::block_extent : 0);

@@ -97,14 +97,16 @@ TEST_CASE_TEMPLATE("an MLP D → H tanh → H tanh → 1: the H × H contraction
     for (std::size_t h : {1U, 17U, 33U}) {
       const std::size_t d = 7;
       for (int call = 0; call < 2; ++call, seed += 10) {
-        const matrix x = rounded<T>(random_matrix(n, d, 1.0, seed)), target = rounded<T>(random_matrix(1, n, 1.0, seed + 1));
-        const matrix w1 = rounded<T>(random_matrix(d, h, 0.5, seed + 2)), w2 = rounded<T>(random_matrix(h, h, 0.3, seed + 3));
+        const matrix x = rounded<T>(random_matrix(n, d, 1.0, seed)),
+                     target = rounded<T>(random_matrix(1, n, 1.0, seed + 1));
+        const matrix w1 = rounded<T>(random_matrix(d, h, 0.5, seed + 2)),
+                     w2 = rounded<T>(random_matrix(h, h, 0.3, seed + 3));
         const matrix w3v = rounded<T>(random_matrix(1, h, 0.4, seed + 4));
         const deep_reference want = deep_by_hand(x, target, w1, w2, w3v);
         for (const configuration& setting : configurations) {
           step.threads(setting.threads).grain(1).blocks(setting.blocks ? decltype(step)::block_extent : 0);
-          const auto [L, dW1, dW2, dw3] =
-              step(X = tensor<T>(x), t = vector<T>(target), W1 = tensor<T>(w1), W2 = tensor<T>(w2), w3 = vector<T>(w3v));
+          const auto [L, dW1, dW2, dw3] = step(X = tensor<T>(x), t = vector<T>(target), W1 = tensor<T>(w1),
+                                               W2 = tensor<T>(w2), w3 = vector<T>(w3v));
           INFO("N = " << n << ", H = " << h << ", call " << call << ", " << setting);
           CHECK(relative_error(static_cast<double>(L), want.loss) < tolerance<T>);
           CHECK(relative_error(dW1, want.dW1) < tolerance<T>);
@@ -116,14 +118,14 @@ TEST_CASE_TEMPLATE("an MLP D → H tanh → H tanh → 1: the H × H contraction
 }
 
 TEST_CASE("a Gaussian mixture's log-likelihood and its gradients against float64 loops and central differences") {
-  constexpr auto alphas = var<"alphas", 1>;    // (K)
-  constexpr auto means = var<"means", 2>;      // (K, D)
-  constexpr auto L = var<"L", 3>;              // (K, D, D): log-diagonal and strictly lower factors
-  constexpr auto eye = input<"eye", 2>;        // (D, D)
-  constexpr auto lower = input<"lower", 2>;    // (D, D): 1 below the diagonal
-  constexpr auto Q = eye * exp(L) + lower * L;  // (K, D, D)
-  constexpr auto centred = unsqueeze<1>(X) - means;                       // (N, K, D)
-  constexpr auto y = sum<3>(unsqueeze<0>(Q) * unsqueeze<2>(centred));      // (N, K, D): Q_k (x − μ_k)
+  constexpr auto alphas = var<"alphas", 1>;          // (K)
+  constexpr auto means = var<"means", 2>;            // (K, D)
+  constexpr auto L = var<"L", 3>;                    // (K, D, D): log-diagonal and strictly lower factors
+  constexpr auto eye = input<"eye", 2>;              // (D, D)
+  constexpr auto lower = input<"lower", 2>;          // (D, D): 1 below the diagonal
+  constexpr auto Q = eye * exp(L) + lower * L;       // (K, D, D)
+  constexpr auto centred = unsqueeze<1>(X) - means;  // (N, K, D)
+  constexpr auto y = sum<3>(unsqueeze<0>(Q) * unsqueeze<2>(centred));              // (N, K, D): Q_k (x − μ_k)
   constexpr auto inner = alphas + sum<1, 2>(eye * L) - 0.5_c * sum<2>(pow<2>(y));  // (N, K)
   constexpr auto objective = sum(logsumexp<1>(inner)) - numel(sum<1>(X)) * logsumexp(alphas);
   auto step = compile(objective, grad(objective, alphas), grad(objective, means), grad(objective, L));
@@ -156,9 +158,9 @@ TEST_CASE("a Gaussian mixture's log-likelihood and its gradients against float64
         for (std::size_t e = 0; e < k * d * d; ++e) dL[e] = derivative(f, e);
         for (const configuration& setting : configurations) {
           step.threads(setting.threads).grain(1).blocks(setting.blocks ? decltype(step)::block_extent : 0);
-          const auto [value, ga, gmu, gL] =
-              step(X = tensor<double>(x), alphas = vector<double>(matrix{1, k, a}), means = tensor<double>(matrix{k, d, mu}),
-                   L = Lv, eye = tensor<double>(identity), lower = tensor<double>(below));
+          const auto [value, ga, gmu, gL] = step(X = tensor<double>(x), alphas = vector<double>(matrix{1, k, a}),
+                                                 means = tensor<double>(matrix{k, d, mu}), L = Lv,
+                                                 eye = tensor<double>(identity), lower = tensor<double>(below));
           INFO("N = " << n << ", K = " << k << ", D = " << d << ", call " << call << ", " << setting);
           CHECK(relative_error(value, want) < 1e-11);
           CHECK(relative_error(ga, da) < 1e-7);

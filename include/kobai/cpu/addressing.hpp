@@ -216,7 +216,7 @@ struct addressing : layout<Outputs...> {
   }
   template <class Op, class Batch>
   static double horizontal(const Batch& batch) {
-    if constexpr (std::is_same_v<Op, ops::sum>) {
+    if constexpr (Op::id == ops::op_id::sum) {
       return static_cast<double>(xsimd::hadd(batch));
     } else {
       alignas(Batch::arch_type::alignment()) std::array<typename Batch::value_type, Batch::size> lanes;
@@ -359,6 +359,15 @@ struct addressing : layout<Outputs...> {
   template <class Op, class V, class U>
   static void block_combine(const V& value, U* element, std::size_t b) {
     combine_into<Op>(value, element + b * V::size, 1);
+  }
+  template <class V, class U>
+  static void block_store(const V& value, U* element, std::size_t b) {
+    if constexpr (std::is_same_v<U, typename V::value_type>) {
+      value.store_aligned(element + b * V::size);
+    } else {
+      const auto halves = widen(value);
+      for (std::size_t h = 0; h < 2; ++h) halves[h].store_aligned(element + b * V::size + h * halves[h].size);
+    }
   }
 };
 

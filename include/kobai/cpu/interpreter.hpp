@@ -62,6 +62,9 @@ struct interpreter : folds<Outputs...> {
   };
   template <mode M, class T>
   using value_in = std::conditional_t<M == mode::root || M == mode::scalar, T, detail::batch<T>>;
+  // Block mode: a value for every row of the block, block_batches batches.
+  template <class T>
+  using rows_of = std::array<detail::batch<T>, base::block_batches>;
 
   template <class V, class Op, class Array, std::size_t... K>
   static V apply_op(const Array& args, std::index_sequence<K...>) {
@@ -84,8 +87,7 @@ struct interpreter : folds<Outputs...> {
     return count;
   }
 
-  /// The value of operand O in mode M: batch at element a.i of the innermost loop over class C,
-  /// block along the rows' class C, for the rows of batch a.i of the block.
+  /// The value of operand O in mode M: batch at element a.i of the innermost loop over class C.
   template <mode M, ir::operand O, int C, class T, class Point>
   static value_in<M, T> operand(const access<T, Point>& a) {
     using V = detail::batch<T>;
@@ -147,32 +149,6 @@ struct interpreter : folds<Outputs...> {
       } else if constexpr (O.s == ir::source::value) {
         if (base::code(O.item).depth == a.depth + 1) return (*a.local)[static_cast<std::size_t>(O.item)];
         return V(operand<mode::scalar, O, C>(a));
-      } else {
-        return V(operand<mode::scalar, O, C>(a));
-      }
-    } else {  // block
-      const task_state<T>& task = *a.task;
-      const block_state<T>& rows = *a.rows;
-      if constexpr (O.s == ir::source::tensor_leaf) {
-        constexpr int axis = base::axis_of(O.node, C);
-        const T* first = call.leaf[n] + base::leaf_offset(call, task, O.node);
-        if constexpr (axis < 0)
-          return V(*first);
-        else
-          return base::template gather_rows<T>(first, call.leaf_stride[n][axis], rows, a.i);
-      } else if constexpr (O.s == ir::source::reduction && base::plan.global[n]) {  // completed by an earlier loop
-        const T* first = base::result(call, task, O.node) + base::buffer_offset(call, task, O.node);
-        if constexpr (((base::plan.buffer_dims[n] >> C) & 1U) == 0)
-          return V(*first);
-        else
-          return base::template gather_rows<T>(first, call.stride[n][C], rows, a.i);
-      } else if constexpr (O.s == ir::source::reduction) {  // local: each row's element, a lane each
-        return base::template block_load<T>(base::template block_element<O.node>(call, task), a.i);
-      } else if constexpr (O.s == ir::source::view) {
-        return base::template gather_rows<T>(call.view_data[n] + base::view_offset(call, task, O.node),
-                                             base::template view_step<false>(call, O.node, C), rows, a.i);
-      } else if constexpr (O.s == ir::source::value && base::code(O.item).depth > 0) {
-        return a.block[base::value_slot(O.item) * base::block_batches + static_cast<std::size_t>(a.i)];
       } else {
         return V(operand<mode::scalar, O, C>(a));
       }
@@ -351,9 +327,10 @@ struct interpreter : folds<Outputs...> {
   // Block mode: a top-level loop with inner loops (per-row logits, losses and gradients, as in
   // logistic regression, softmax classifiers and MLPs) runs its rows in blocks of block_rows<T>,
   // one row per SIMD lane, block_batches batches per block. Its body runs once per block: the
-  // inner loops element by element, each instruction on the whole block. Whatever the inner
-  // extents, every operation is a full SIMD batch; the rows past the end of the last block repeat
-  // its last row and are left out of every accumulation and store.
+  // inner loops element by element, each instruction on every row of the block at once (rows_of).
+  // Whatever the inner extents, every operation is a full SIMD batch; the rows past the end of the
+  // last block repeat its last row and are left out of every accumulation and store. Two nest
+  // shapes run as register tiles: contractions and rank updates (nest_info).
 
   template <class T, int I, class Point>
   static void run_blocks(const call_state<T>& call, task_state<T>& task, const Point& point, std::ptrdiff_t begin,
@@ -365,59 +342,173 @@ struct interpreter : folds<Outputs...> {
       state.set(std::min(rows, end - first));
       task.index[ins.cls] = first;
       const access<T, Point> a{call, &task, point, nullptr, 0, nullptr, 0, &state, block};
-      block_range<T, I + 1, ins.match, ins.cls>(a);
+      block_range<T, I + 1, ins.match, ins.cls>(a, task);
     }
   }
 
   template <class T, int I, int End, int C, class Point>
-  static void block_range(const access<T, Point>& a) {
+  static void block_range(const access<T, Point>& a, task_state<T>& task) {
     if constexpr (I < End) {
       constexpr ir::instruction ins = base::code(I);
-      task_state<T>& task = const_cast<task_state<T>&>(*a.task);
       if constexpr (ins.op == ir::instr::enter) {
         if constexpr (base::contraction(I) >= 0) {
           block_contraction<T, I, C>(a, task);
+        } else if constexpr (base::rank_update(I, C) >= 0) {
+          block_rank_update<T, I, C>(a, task);
         } else if constexpr (base::innermost(I)) {
           block_innermost<T, I, C>(a, task);
         } else {
           const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
           for (std::ptrdiff_t j = 0; j < extent; ++j) {
             task.index[ins.cls] = j;
-            block_range<T, I + 1, ins.match, C>(a);
+            block_range<T, I + 1, ins.match, C>(a, task);
           }
         }
-        block_range<T, ins.match + 1, End, C>(a);
+        block_range<T, ins.match + 1, End, C>(a, task);
       } else {
-        block_step<T, I, C>(a, task);
-        block_range<T, I + 1, End, C>(a);
+        if constexpr (!written_whole(I)) block_step<T, I, C>(a, task);
+        block_range<T, I + 1, End, C>(a, task);
       }
     }
   }
 
-  // The rows' accumulations held in registers (`held`, block_batches batches each) folded into
-  // their buffers: a local reduction's lanes, or (global) the task's double lanes, the rows past
-  // the last one left out.
-  template <class T, int A, int C, class Point>
-  static void fold_held(const access<T, Point>& a, task_state<T>& task,
-                        std::array<detail::batch<T>, base::block_batches>& held) {
+  // A reset that the statement after it makes unnecessary: a cached value's (written, not added to)
+  // and a contraction's that follows it at once (its first terms are written).
+  static constexpr bool written_whole(int i) {
+    const ir::instruction& ins = base::code(i);
+    if (ins.op != ir::instr::reset) return false;
+    if (base::plan.cached[static_cast<std::size_t>(ins.node)]) return true;
+    const int next = base::contraction(i + 1);
+    return next >= 0 && base::code(next).node == ins.node;
+  }
+
+  // A reader of operand O for the block's rows: a function of the batch b, its address worked out
+  // once from the loop indices; a value that does not change with the rows (a weight, a root
+  // value) is read once and broadcast.
+  template <ir::operand O, int C, class T, class Point>
+  [[gnu::always_inline]] static auto reader(const access<T, Point>& a) {
     using V = detail::batch<T>;
-    using op = reducer<base::code(A).node>;
-    constexpr int r = base::code(A).node;
-    if constexpr (!base::plan.global[static_cast<std::size_t>(r)]) {
-      auto* element = base::template block_element<r>(a.call, task);
-      for (std::size_t b = 0; b < base::block_batches; ++b) base::template block_combine<op>(held[b], element, b);
-    } else if constexpr (((base::plan.buffer_dims[static_cast<std::size_t>(r)] >> C) & 1U) != 0) {  // a row each
-      auto* first = base::template accumulator<r>(a.call, task) + base::buffer_offset(a.call, task, r);
-      for (std::size_t b = 0; b < base::block_batches; ++b)
-        base::template combine_rows<op>(held[b], first, a.call.stride[static_cast<std::size_t>(r)][C], *a.rows, b);
+    const call_state<T>& call = a.call;
+    const task_state<T>& task = *a.task;
+    const block_state<T>* rows = a.rows;
+    constexpr auto n = static_cast<std::size_t>(O.node);
+    auto broadcast = [](V value) { return [value](std::size_t) { return value; }; };
+    auto strided = [rows](const T* first, std::ptrdiff_t stride) {
+      return [first, stride, rows](std::size_t b) { return base::template gather_rows<T>(first, stride, *rows, b); };
+    };
+    if constexpr (O.s == ir::source::none) {
+      return broadcast(V(T(0)));
+    } else if constexpr (O.s == ir::source::tensor_leaf) {
+      constexpr int axis = base::axis_of(O.node, C);
+      const T* first = call.leaf[n] + base::leaf_offset(call, task, O.node);
+      if constexpr (axis < 0)
+        return broadcast(V(*first));
+      else
+        return strided(first, call.leaf_stride[n][axis]);
+    } else if constexpr (O.s == ir::source::reduction && base::plan.global[n]) {  // completed by an earlier loop
+      const T* first = base::result(call, task, O.node) + base::buffer_offset(call, task, O.node);
+      if constexpr (((base::plan.buffer_dims[n] >> C) & 1U) == 0)
+        return broadcast(V(*first));
+      else
+        return strided(first, call.stride[n][C]);
+    } else if constexpr (O.s == ir::source::reduction) {  // local: each row's element, a lane each
+      const auto* element = base::template block_element<O.node>(call, task);
+      return [element](std::size_t b) { return base::template block_load<T>(element, static_cast<std::ptrdiff_t>(b)); };
+    } else if constexpr (O.s == ir::source::view) {
+      return strided(call.view_data[n] + base::view_offset(call, task, O.node),
+                     base::template view_step<false>(call, O.node, C));
+    } else if constexpr (O.s == ir::source::value && base::code(O.item).depth > 0) {
+      const V* values = a.block + base::value_slot(O.item) * base::block_batches;
+      return [values](std::size_t b) { return values[b]; };
     } else {
-      for (std::size_t b = 0; b < base::block_batches; ++b)
-        if (!a.rows->full) held[b] = xsimd::select(a.rows->valid[b], held[b], V(static_cast<T>(op::identity)));
-      for (std::size_t half = base::block_batches / 2; half > 0; half /= 2)
-        for (std::size_t b = 0; b < half; ++b) held[b] = op::combine(held[b], held[b + half]);
-      base::template combine_into<op>(held[0], base::lane_slot(a.call, task, r), 1);
+      return broadcast(V(operand<mode::scalar, O, C>(a)));
     }
-    held.fill(V(static_cast<T>(op::identity)));
+  }
+  // A reader of the value of compute instruction J from readers of its operands.
+  template <int J, class T, class R0, class R1, class R2>
+  [[gnu::always_inline]] static auto apply_reader(const call_state<T>& call, R0 r0, R1 r1, R2 r2) {
+    using V = detail::batch<T>;
+    constexpr int n = base::code(J).node;
+    if constexpr (base::info(n).k == ir::kind::numel) {
+      const V count(static_cast<T>(numel_value(call, base::info(n).args[0])));
+      return [count](std::size_t) { return count; };
+    } else {
+      return [r0, r1, r2](std::size_t b) { return apply_node<n, V>(std::array<V, 3>{r0(b), r1(b), r2(b)}); };
+    }
+  }
+
+  // The rows' values masked to the identity past the last row (full blocks unchanged).
+  template <class Op, class T>
+  static detail::batch<T> mask_rows(const detail::batch<T>& value, const block_state<T>& rows, std::size_t b) {
+    return rows.full ? value : xsimd::select(rows.valid[b], value, detail::batch<T>(static_cast<T>(Op::identity)));
+  }
+
+  // Reduction R's accumulation of the values `read` gives for the block's rows: a local
+  // reduction's lanes; a global reduction's element of each row, or (folding the rows) its lanes.
+  // Write: stores instead of combining (a cached value's one term, or the first terms of a
+  // reduction whose reset was skipped).
+  template <int R, int C, bool Write, class T, class Point, class Read>
+  [[gnu::always_inline]] static void block_accumulate(const access<T, Point>& a, task_state<T>& task, Read read) {
+    using op = reducer<R>;
+    const call_state<T>& call = a.call;
+    constexpr auto r = static_cast<std::size_t>(R);
+    if constexpr (!base::plan.global[r]) {  // each row's own accumulator: a lane each
+      auto* element = base::template block_element<R>(call, task);
+      for (std::size_t b = 0; b < base::block_batches; ++b) {
+        if constexpr (Write)
+          base::block_store(read(b), element, b);
+        else
+          base::template block_combine<op>(read(b), element, b);
+      }
+    } else if constexpr (((base::plan.buffer_dims[r] >> C) & 1U) != 0) {
+      // indexed by the rows themselves: each row has its own element (a global reduction made so
+      // because a later loop reads it)
+      auto* first = base::template accumulator<R>(call, task) + base::buffer_offset(call, task, R);
+      for (std::size_t b = 0; b < base::block_batches; ++b)
+        base::template combine_rows<op>(read(b), first, call.stride[r][C], *a.rows, b);
+    } else {  // the block's batches folded together, then into the lanes (folded into double after
+              // every few blocks)
+      rows_of<T> values;
+      for (std::size_t b = 0; b < base::block_batches; ++b) values[b] = mask_rows<op>(read(b), *a.rows, b);
+      for (std::size_t half = base::block_batches / 2; half > 0; half /= 2)
+        for (std::size_t b = 0; b < half; ++b) values[b] = op::combine(values[b], values[b + half]);
+      base::template combine_into<op>(values[0], base::lane_slot(call, task, R), 1);
+    }
+  }
+
+  template <class T, int J, int C, class Point>
+  static void block_step(const access<T, Point>& a, task_state<T>& task) {
+    using V = detail::batch<T>;
+    constexpr ir::instruction ins = base::code(J);
+    const call_state<T>& call = a.call;
+    if constexpr (ins.op == ir::instr::compute) {
+      const auto value = apply_reader<J>(call, reader<ins.operands[0], C>(a), reader<ins.operands[1], C>(a),
+                                         reader<ins.operands[2], C>(a));
+      V* values = const_cast<V*>(a.block) + base::value_slot(J) * base::block_batches;
+      for (std::size_t b = 0; b < base::block_batches; ++b) values[b] = value(b);
+    } else if constexpr (ins.op == ir::instr::accumulate) {
+      block_accumulate<ins.node, C, base::plan.cached[static_cast<std::size_t>(ins.node)]>(
+          a, task, reader<ins.operands[0], C>(a));
+    } else if constexpr (ins.op == ir::instr::store || ins.op == ir::instr::materialize) {
+      T* first;
+      std::ptrdiff_t stride;
+      if constexpr (ins.op == ir::instr::store) {
+        constexpr std::size_t k = base::output_slot(ins.node);
+        first = call.out[k] + base::offset_of(task, ins.node, call.out_stride[k]);
+        stride = call.out_stride[k][static_cast<std::size_t>(base::axis_of(ins.node, C))];
+      } else {
+        first = call.view_data[ins.node] + base::source_offset(call, task, ins.node);
+        stride = base::template view_step<true>(call, ins.node, C);
+      }
+      const auto value = reader<ins.operands[0], C>(a);
+      for (std::size_t b = 0; b < base::block_batches; ++b)
+        base::template store_rows<T>(value(b), first, stride, *a.rows, b);
+    } else if constexpr (ins.op == ir::instr::reset) {  // a local reduction (global ones reset per task)
+      using op = reducer<ins.node>;
+      auto* first = base::template block_buffer<ins.node>(call, task);
+      std::fill_n(first, call.size[ins.node] * base::template block_rows<T>,
+                  static_cast<std::remove_reference_t<decltype(*first)>>(op::identity));
+    }
   }
 
   /// Most terms a reduction adds up in T registers before they move to its buffer (in double for
@@ -428,15 +519,14 @@ struct interpreter : folds<Outputs...> {
   // registers across its iterations; every other instruction runs as block_step.
   template <class T, int I, int C, class Point>
   static void block_innermost(const access<T, Point>& a, task_state<T>& task) {
-    using V = detail::batch<T>;
     constexpr ir::instruction ins = base::code(I);
+    const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
     constexpr int held_count = [] {
       int count = 0;
       for (int j = I + 1; j < ins.match; ++j) count += base::folds_in_registers(j, I) ? 1 : 0;
       return count;
     }();
     if constexpr (held_count == 0) {
-      const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
       for (std::ptrdiff_t j = 0; j < extent; ++j) {
         task.index[ins.cls] = j;
         base::template for_body<I>([&]<int J>() { block_step<T, J, C>(a, task); });
@@ -450,207 +540,321 @@ struct interpreter : folds<Outputs...> {
           slot[static_cast<std::size_t>(j)] = base::folds_in_registers(j, I) ? next++ : -1;
         return slot;
       }();
-      std::array<std::array<V, base::block_batches>, held_count> held;
-      base::template for_body<I>([&]<int J>() {
-        if constexpr (held_slot[J] >= 0)
-          held[held_slot[J]].fill(V(static_cast<T>(reducer<base::code(J).node>::identity)));
-      });
-      const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
-      access<T, Point> at = a;
+      std::array<rows_of<T>, held_count> held;
+      auto reset = [&] {
+        base::template for_body<I>([&]<int J>() {
+          if constexpr (held_slot[J] >= 0)
+            held[held_slot[J]].fill(detail::batch<T>(static_cast<T>(reducer<base::code(J).node>::identity)));
+        });
+      };
+      reset();
       for (std::ptrdiff_t start = 0; start < extent; start += held_terms) {
         for (std::ptrdiff_t j = start; j < std::min(extent, start + held_terms); ++j) {
           task.index[ins.cls] = j;
           base::template for_body<I>([&]<int J>() {
             if constexpr (held_slot[J] >= 0) {
               using op = reducer<base::code(J).node>;
-              for (std::size_t b = 0; b < base::block_batches; ++b) {
-                at.i = static_cast<std::ptrdiff_t>(b);
-                held[held_slot[J]][b] =
-                    op::combine(held[held_slot[J]][b], operand<mode::block, base::code(J).operands[0], C>(at));
-              }
+              const auto value = reader<base::code(J).operands[0], C>(a);
+              for (std::size_t b = 0; b < base::block_batches; ++b)
+                held[held_slot[J]][b] = op::combine(held[held_slot[J]][b], value(b));
             } else {
               block_step<T, J, C>(a, task);
             }
           });
         }
         base::template for_body<I>([&]<int J>() {
-          if constexpr (held_slot[J] >= 0) fold_held<T, J, C>(a, task, held[held_slot[J]]);
+          if constexpr (held_slot[J] >= 0)
+            block_accumulate<base::code(J).node, C, false>(a, task,
+                                                           [&](std::size_t b) { return held[held_slot[J]][b]; });
         });
+        reset();
       }
+    }
+  }
+
+  // The values of the outer loop of the two-level nest at I, for every iteration of it, packed
+  // (block_batches batches each, by iteration then value).
+  template <class T, int I, int C, class Point>
+  static const detail::batch<T>* pack_outer_values(const access<T, Point>& a, task_state<T>& task) {
+    using V = detail::batch<T>;
+    constexpr int values = base::contraction_values(I);
+    constexpr std::size_t size = static_cast<std::size_t>(values) * base::block_batches;
+    V* packed = reinterpret_cast<V*>(task.pack);
+    if constexpr (values > 0) {
+      const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[base::code(I).cls]);
+      for (std::ptrdiff_t i = 0; i < extent; ++i) {
+        task.index[base::code(I).cls] = i;
+        [&]<int... K>(std::integer_sequence<int, K...>) { (block_step<T, I + 1 + K, C>(a, task), ...); }
+        (std::make_integer_sequence<int, values>{});
+        std::copy_n(a.block + base::value_slot(I + 1) * base::block_batches, size,
+                    packed + static_cast<std::size_t>(i) * size);
+      }
+    }
+    return packed;
+  }
+
+  // In a register tile of the two-level nest at I: whether operand O is a value the inner loop
+  // computes (computed in place), or one the outer loop computes (read from the packed ones).
+  template <ir::operand O, int I>
+  static constexpr bool in_tile() {
+    return O.s == ir::source::value && O.item > I + base::contraction_values(I);
+  }
+  template <ir::operand O, int I>
+  static constexpr bool packed_value() {
+    return O.s == ir::source::value && O.item > I && !in_tile<O, I>();
+  }
+  // A reader of operand O in a register tile of the nest at I (`packed`: this outer iteration's
+  // packed values).
+  template <ir::operand O, int I, int C, class T, class Point>
+  [[gnu::always_inline]] static auto tile_reader(const access<T, Point>& a, const detail::batch<T>* packed) {
+    if constexpr (in_tile<O, I>()) {
+      constexpr ir::instruction ins = base::code(O.item);
+      return apply_reader<O.item>(a.call, tile_reader<ins.operands[0], I, C>(a, packed),
+                                  tile_reader<ins.operands[1], I, C>(a, packed),
+                                  tile_reader<ins.operands[2], I, C>(a, packed));
+    } else if constexpr (packed_value<O, I>()) {
+      const detail::batch<T>* first = packed + static_cast<std::size_t>(O.item - I - 1) * base::block_batches;
+      return [first](std::size_t b) { return first[b]; };
+    } else {
+      return reader<O, C>(a);
+    }
+  }
+  // Whether reduction Op sums operand O, a product.
+  template <class Op, ir::operand O>
+  static constexpr bool sum_of_products() {
+    if constexpr (O.s == ir::source::value && Op::id == ops::op_id::sum)
+      return std::is_same_v<typename node_at<O.node>::op, ops::mul>;
+    else
+      return false;
+  }
+  // The operand a value passes on (unsqueeze, transpose, detach: the same values), followed.
+  template <ir::operand, int I>
+  static constexpr ir::operand passed(ir::operand o) {
+    while (o.s == ir::source::value && o.item > I && base::info(o.node).passes) o = base::code(o.item).operands[0];
+    return o;
+  }
+  // A weight of a register tile: an operand of the inner loop read from memory at the same place
+  // for every row (a leaf or a global reduction without the rows' class), as base[k·sk + j·sj].
+  template <ir::operand O, int C>
+  static constexpr bool weight() {
+    constexpr auto n = static_cast<std::size_t>(O.node);
+    if constexpr (O.s == ir::source::tensor_leaf)
+      return base::axis_of(O.node, C) < 0;
+    else if constexpr (O.s == ir::source::reduction)
+      return base::plan.global[n] && ((base::plan.buffer_dims[n] >> C) & 1U) == 0;
+    else
+      return false;
+  }
+  template <ir::operand O, int K, int J, class T>
+  static const T* weight_at(const call_state<T>& call, task_state<T>& task, std::ptrdiff_t& sk, std::ptrdiff_t& sj) {
+    constexpr auto n = static_cast<std::size_t>(O.node);
+    task.index[K] = 0;
+    task.index[J] = 0;
+    if constexpr (O.s == ir::source::tensor_leaf) {
+      constexpr int ak = base::axis_of(O.node, K), aj = base::axis_of(O.node, J);
+      sk = ak < 0 ? 0 : call.leaf_stride[n][static_cast<std::size_t>(ak)];
+      sj = aj < 0 ? 0 : call.leaf_stride[n][static_cast<std::size_t>(aj)];
+      return call.leaf[n] + base::leaf_offset(call, task, O.node);
+    } else {
+      sk = base::indexes(O.node, K) ? call.stride[n][K] : 0;
+      sj = base::indexes(O.node, J) ? call.stride[n][J] : 0;
+      return base::result(call, task, O.node) + base::buffer_offset(call, task, O.node);
+    }
+  }
+
+  // A contraction's term as {x, w}, x packed and w a weight, when it is a product of those (seen
+  // through values that pass their argument on) summed; else {none, none}.
+  template <class Op, ir::operand Term, int I, int C>
+  static constexpr std::array<ir::operand, 2> weighted_factors() {
+    if constexpr (sum_of_products<Op, Term>()) {
+      constexpr ir::instruction times = base::code(Term.item);
+      constexpr ir::operand p = passed<times.operands[0], I>(times.operands[0]),
+                            q = passed<times.operands[1], I>(times.operands[1]);
+      if constexpr (packed_value<p, I>() && weight<q, C>())
+        return {p, q};
+      else if constexpr (packed_value<q, I>() && weight<p, C>())
+        return {q, p};
+      else
+        return {};
+    } else {
+      return {};
     }
   }
 
   // A contraction nest in block mode (nest_info::contraction): the outer loop's values for every
   // k are computed once per block and packed; then for each tile of `tile` j's, the tile's
-  // accumulators (tile × block_batches registers) run over k, reading the packed values and the
-  // inner loop's operands (W[k, j], broadcast), and fold into the reduction's lanes at the end.
+  // accumulators (tile × block_batches registers) run over k and move into the reduction's lanes
+  // at the end: written there by the first k's (its reset was skipped), added after. A sum of a
+  // packed value times a weight W[k, j] is one fused multiply-add on a broadcast; any other term
+  // is computed in place.
   template <class T, int I, int C, class Point>
   static void block_contraction(const access<T, Point>& a, task_state<T>& task) {
     using V = detail::batch<T>;
-    constexpr std::size_t batches_per_block = base::block_batches;
     constexpr ir::instruction outer = base::code(I);
     constexpr int values = base::contraction_values(I);
-    constexpr int inner = I + 1 + values;
-    constexpr int j_class = base::code(inner).cls;
+    constexpr int k_class = outer.cls, j_class = base::code(I + 1 + values).cls;
     constexpr int A = base::contraction(I);
+    constexpr ir::operand term = base::code(A).operands[0];
     constexpr std::size_t tile = V::size * sizeof(T) >= 64 ? 4 : 2;  // 32 or 16 SIMD registers
+    constexpr std::size_t batches = base::block_batches;
     using op = reducer<base::code(A).node>;
-    const auto k_extent = static_cast<std::ptrdiff_t>(a.call.extent[outer.cls]);
+    const auto k_extent = static_cast<std::ptrdiff_t>(a.call.extent[k_class]);
     const auto j_extent = static_cast<std::ptrdiff_t>(a.call.extent[j_class]);
-    // pack: the outer loop's values for every k, block_batches batches each
-    V* packed = reinterpret_cast<V*>(task.pack);
-    if constexpr (values > 0)
-      for (std::ptrdiff_t k = 0; k < k_extent; ++k) {
-        task.index[outer.cls] = k;
-        [&]<int... K>(std::integer_sequence<int, K...>) { (block_step<T, I + 1 + K, C>(a, task), ...); }
-        (std::make_integer_sequence<int, values>{});
-        const V* computed = a.block + base::value_slot(I + 1) * batches_per_block;
-        std::copy_n(computed, values * batches_per_block,
-                    packed + static_cast<std::size_t>(k) * values * batches_per_block);
-      }
+    const V* packed = pack_outer_values<T, I, C>(a, task);
+    const std::size_t packed_size = static_cast<std::size_t>(values) * batches;
+    // The fast form: term = x·w, x packed, w a weight.
+    constexpr std::array<ir::operand, 2> factors = weighted_factors<op, term, I, C>();
+    std::ptrdiff_t sk = 0, sj = 0;
+    const T* weights = nullptr;
+    if constexpr (factors[0].s != ir::source::none)
+      weights = weight_at<factors[1], k_class, j_class>(a.call, task, sk, sj);
     for (std::ptrdiff_t j0 = 0; j0 < j_extent; j0 += static_cast<std::ptrdiff_t>(tile)) {
       // (past the last j the tile repeats it, and leaves it out of the fold)
       const auto count =
           static_cast<std::size_t>(std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(tile), j_extent - j0));
-      std::array<std::array<V, batches_per_block>, tile> held;
-      for (auto& h : held) h.fill(V(static_cast<T>(op::identity)));
+      std::array<std::ptrdiff_t, tile> column;
+      for (std::size_t t = 0; t < tile; ++t) column[t] = std::min(j0 + static_cast<std::ptrdiff_t>(t), j_extent - 1);
       for (std::ptrdiff_t start = 0; start < k_extent; start += held_terms) {
+        std::array<rows_of<T>, tile> held;
+        for (auto& h : held) h.fill(V(static_cast<T>(op::identity)));
         for (std::ptrdiff_t k = start; k < std::min(k_extent, start + held_terms); ++k) {
-          task.index[outer.cls] = k;
-          const V* here = packed + static_cast<std::size_t>(k) * values * batches_per_block;
+          const V* here = packed + static_cast<std::size_t>(k) * packed_size;
+          if constexpr (factors[0].s != ir::source::none) {
+            const V* x = here + static_cast<std::size_t>(factors[0].item - I - 1) * batches;
+            const T* row = weights + k * sk;
+            rows_of<T> xs;
+            for (std::size_t b = 0; b < batches; ++b) xs[b] = x[b];
 #pragma GCC unroll 4
-          for (std::size_t t = 0; t < tile; ++t) {
-            task.index[j_class] = std::min(j0 + static_cast<std::ptrdiff_t>(t), j_extent - 1);
+            for (std::size_t t = 0; t < tile; ++t) {
+              const V w(row[column[t] * sj]);
 #pragma GCC unroll 4
-            for (std::size_t b = 0; b < batches_per_block; ++b)
-              held[t][b] = tile_accumulate<op, base::code(A).operands[0], I, C>(
-                  with_batch(a, static_cast<std::ptrdiff_t>(b)), here, held[t][b]);
+              for (std::size_t b = 0; b < batches; ++b) held[t][b] = xsimd::fma(xs[b], w, held[t][b]);
+            }
+          } else {
+            task.index[k_class] = k;
+            for (std::size_t t = 0; t < tile; ++t) {
+              task.index[j_class] = column[t];
+              const auto value = tile_reader<term, I, C>(a, here);
+              for (std::size_t b = 0; b < batches; ++b) held[t][b] = op::combine(held[t][b], value(b));
+            }
           }
         }
         for (std::size_t t = 0; t < count; ++t) {
           task.index[j_class] = j0 + static_cast<std::ptrdiff_t>(t);
-          fold_held<T, A, C>(a, task, held[t]);
+          const auto value = [&](std::size_t b) { return held[t][b]; };
+          if (start == 0 && written_whole(I - 1))
+            block_accumulate<base::code(A).node, C, true>(a, task, value);
+          else
+            block_accumulate<base::code(A).node, C, false>(a, task, value);
         }
       }
-    }
-  }
-  template <class T, class Point>
-  static access<T, Point> with_batch(const access<T, Point>& a, std::ptrdiff_t b) {
-    access<T, Point> at = a;
-    at.i = b;
-    return at;
-  }
-  // op::combine(total, the value of operand O) in a contraction tile: a product added to a sum is
-  // one fused multiply-add.
-  template <class Op, ir::operand O, int I, int C, class T, class Point>
-  static detail::batch<T> tile_accumulate(const access<T, Point>& a, const detail::batch<T>* packed,
-                                          const detail::batch<T>& total) {
-    if constexpr (in_tile<O, I>() && std::is_same_v<Op, ops::sum>) {
-      if constexpr (std::is_same_v<typename node_at<O.node>::op, ops::mul>) {
-        constexpr ir::instruction product = base::code(O.item);
-        return xsimd::fma(tile_operand<product.operands[0], I, C>(a, packed),
-                          tile_operand<product.operands[1], I, C>(a, packed), total);
-      } else {
-        return Op::combine(total, tile_operand<O, I, C>(a, packed));
-      }
-    } else {
-      return Op::combine(total, tile_operand<O, I, C>(a, packed));
-    }
-  }
-  // Whether operand O is a value the inner loop of the contraction nest at I computes.
-  template <ir::operand O, int I>
-  static constexpr bool in_tile() {
-    return O.s == ir::source::value && O.item > I + base::contraction_values(I);
-  }
-  // Operand O in a contraction tile, for batch a.i: the outer loop's values from the packed ones,
-  // the inner loop's values computed in place, everything else as in block mode.
-  template <ir::operand O, int I, int C, class T, class Point>
-  static detail::batch<T> tile_operand(const access<T, Point>& a, const detail::batch<T>* packed) {
-    if constexpr (in_tile<O, I>()) {
-      constexpr ir::instruction ins = base::code(O.item);
-      constexpr int n = ins.node;
-      if constexpr (base::info(n).k == ir::kind::numel) {
-        return compute<mode::block, O.item, C>(a);
-      } else {
-        std::array<detail::batch<T>, 3> args{};
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-          ((args[K] = tile_operand<ins.operands[K], I, C>(a, packed)), ...);
-        }
-        (std::make_index_sequence<3>{});
-        return apply_node<n, detail::batch<T>>(args);
-      }
-    } else if constexpr (O.s == ir::source::value && O.item > I) {  // the outer loop's, packed
-      return packed[static_cast<std::size_t>(O.item - I - 1) * base::block_batches + static_cast<std::size_t>(a.i)];
-    } else {
-      return operand<mode::block, O, C>(a);
     }
   }
 
-  template <class T, int J, int C, class Point>
-  static void block_step(const access<T, Point>& a, task_state<T>& task) {
+  // A rank update in block mode (nest_info::rank_update), dW[d, h] += Σ_rows x[row, d]·g[row, h]:
+  // when the accumulated value is such a product of a factor that changes with d alone and one
+  // that changes with h alone, both are computed once per block for every d and every h (the rows
+  // past the last one zeroed), and tiles of d's × h's accumulate in registers, one per (d, h) with
+  // the rows in its lanes, over the block's batches, then move into the reduction's lanes. Any
+  // other value is computed per (d, h) in the same tiles.
+  template <class T, int I, int C, class Point>
+  static void block_rank_update(const access<T, Point>& a, task_state<T>& task) {
     using V = detail::batch<T>;
-    constexpr ir::instruction ins = base::code(J);
-    constexpr std::size_t batches_per_block = base::block_batches;
-    const call_state<T>& call = a.call;
+    constexpr ir::instruction outer = base::code(I);
+    constexpr int values = base::contraction_values(I);
+    constexpr int d_class = outer.cls, h_class = base::code(I + 1 + values).cls;
+    constexpr int A = base::rank_update(I, C);
+    constexpr int r = base::code(A).node;
+    constexpr ir::operand term = base::code(A).operands[0];
+    constexpr std::size_t tile = V::size * sizeof(T) >= 64 ? 4 : 2;  // 32 or 16 SIMD registers
+    constexpr std::size_t batches = base::block_batches;
+    using op = reducer<r>;
+    const V* packed = pack_outer_values<T, I, C>(a, task);
+    const auto d_extent = static_cast<std::ptrdiff_t>(a.call.extent[d_class]);
+    const auto h_extent = static_cast<std::ptrdiff_t>(a.call.extent[h_class]);
     const block_state<T>& rows = *a.rows;
-    access<T, Point> at = a;
-    if constexpr (ins.op == ir::instr::compute) {
-      auto* values = const_cast<V*>(a.block) + base::value_slot(J) * batches_per_block;
-      for (std::size_t b = 0; b < batches_per_block; ++b) {
-        at.i = static_cast<std::ptrdiff_t>(b);
-        values[b] = compute<mode::block, J, C>(at);
-      }
-    } else if constexpr (ins.op == ir::instr::accumulate) {
-      using op = reducer<ins.node>;
-      constexpr auto n = static_cast<std::size_t>(ins.node);
-      if constexpr (!base::plan.global[n]) {  // each row's own accumulator: a lane each
-        auto* element = base::template block_element<ins.node>(call, task);
-        for (std::size_t b = 0; b < batches_per_block; ++b) {
-          at.i = static_cast<std::ptrdiff_t>(b);
-          base::template block_combine<op>(operand<mode::block, ins.operands[0], C>(at), element, b);
+    const std::size_t packed_size = static_cast<std::size_t>(values) * batches;
+    // the lanes of element (d, h): lanes + (d·sd + h·sh)·W
+    task.index[d_class] = 0;
+    task.index[h_class] = 0;
+    T* lanes = base::lane_slot(a.call, task, r);
+    const std::ptrdiff_t sd =
+                             a.call.stride[static_cast<std::size_t>(r)][d_class] * static_cast<std::ptrdiff_t>(V::size),
+                         sh =
+                             a.call.stride[static_cast<std::size_t>(r)][h_class] * static_cast<std::ptrdiff_t>(V::size);
+    auto fold = [&](std::ptrdiff_t d0, std::ptrdiff_t h0, std::array<std::array<V, tile>, tile>& held) {
+      for (std::size_t td = 0; td < tile && d0 + static_cast<std::ptrdiff_t>(td) < d_extent; ++td)
+        for (std::size_t th = 0; th < tile && h0 + static_cast<std::ptrdiff_t>(th) < h_extent; ++th)
+          base::template combine_into<op>(
+              held[td][th],
+              lanes + (d0 + static_cast<std::ptrdiff_t>(td)) * sd + (h0 + static_cast<std::ptrdiff_t>(th)) * sh, 1);
+    };
+    if constexpr (sum_of_products<op, term>()) {
+      constexpr ir::instruction times = base::code(term.item);
+      constexpr bool swapped = base::operand_depends(times.operands[0], I, h_class);
+      constexpr ir::operand x = times.operands[swapped ? 1 : 0], g = times.operands[swapped ? 0 : 1];
+      if constexpr (!base::operand_depends(x, I, h_class) && !base::operand_depends(g, I, d_class)) {
+        // the factors for every d and every h, the missing rows zeroed
+        V* xs = reinterpret_cast<V*>(task.pack) + static_cast<std::size_t>(d_extent) * packed_size;
+        V* gs = xs + static_cast<std::size_t>(d_extent) * batches;
+        auto factor = [&]<ir::operand O>(V* out, std::ptrdiff_t at_d) {
+          const auto value = tile_reader<O, I, C>(a, packed + static_cast<std::size_t>(at_d) * packed_size);
+          for (std::size_t b = 0; b < batches; ++b)
+            out[b] = rows.full ? value(b) : xsimd::select(rows.valid[b], value(b), V(T(0)));
+        };
+        for (std::ptrdiff_t d = 0; d < d_extent; ++d) {
+          task.index[d_class] = d;
+          factor.template operator()<x>(xs + static_cast<std::size_t>(d) * batches, d);
         }
-      } else if constexpr (((base::plan.buffer_dims[n] >> C) & 1U) != 0) {
-        // indexed by the rows themselves: each row has its own element (a global reduction made so
-        // because a later loop reads it)
-        auto* first = base::template accumulator<ins.node>(call, task) + base::buffer_offset(call, task, ins.node);
-        for (std::size_t b = 0; b < batches_per_block; ++b) {
-          at.i = static_cast<std::ptrdiff_t>(b);
-          base::template combine_rows<op>(operand<mode::block, ins.operands[0], C>(at), first, call.stride[n][C], rows,
-                                          b);
+        task.index[d_class] = 0;
+        for (std::ptrdiff_t h = 0; h < h_extent; ++h) {
+          task.index[h_class] = h;
+          factor.template operator()<g>(gs + static_cast<std::size_t>(h) * batches, 0);
         }
-      } else {  // the block's batches folded together, then into the double lanes (folded into the
-                // partials after each run of blocks)
-        std::array<V, batches_per_block> values;
-        for (std::size_t b = 0; b < batches_per_block; ++b) {
-          at.i = static_cast<std::ptrdiff_t>(b);
-          values[b] = operand<mode::block, ins.operands[0], C>(at);
-          if (!rows.full) values[b] = xsimd::select(rows.valid[b], values[b], V(static_cast<T>(op::identity)));
-        }
-        for (std::size_t half = batches_per_block / 2; half > 0; half /= 2)
-          for (std::size_t b = 0; b < half; ++b) values[b] = op::combine(values[b], values[b + half]);
-        base::template combine_into<op>(values[0], base::lane_slot(call, task, ins.node), 1);
-      }
-    } else if constexpr (ins.op == ir::instr::store) {
-      constexpr std::size_t k = base::output_slot(ins.node);
-      T* first = call.out[k] + base::offset_of(task, ins.node, call.out_stride[k]);
-      const std::ptrdiff_t stride = call.out_stride[k][static_cast<std::size_t>(base::axis_of(ins.node, C))];
-      for (std::size_t b = 0; b < batches_per_block; ++b) {
-        at.i = static_cast<std::ptrdiff_t>(b);
-        base::template store_rows<T>(operand<mode::block, ins.operands[0], C>(at), first, stride, rows, b);
-      }
-    } else if constexpr (ins.op == ir::instr::reset) {  // a local reduction (global ones reset per task)
-      using op = reducer<ins.node>;
-      auto* first = base::template block_buffer<ins.node>(call, task);
-      std::fill_n(first, call.size[ins.node] * base::template block_rows<T>,
-                  static_cast<std::remove_reference_t<decltype(*first)>>(op::identity));
-    } else if constexpr (ins.op == ir::instr::materialize) {
-      T* first = call.view_data[ins.node] + base::source_offset(call, task, ins.node);
-      const std::ptrdiff_t stride = base::template view_step<true>(call, ins.node, C);
-      for (std::size_t b = 0; b < batches_per_block; ++b) {
-        at.i = static_cast<std::ptrdiff_t>(b);
-        base::template store_rows<T>(operand<mode::block, ins.operands[0], C>(at), first, stride, rows, b);
+        for (std::ptrdiff_t d0 = 0; d0 < d_extent; d0 += static_cast<std::ptrdiff_t>(tile))
+          for (std::ptrdiff_t h0 = 0; h0 < h_extent; h0 += static_cast<std::ptrdiff_t>(tile)) {
+            std::array<std::array<V, tile>, tile> held{};
+            std::array<const V*, tile> xt, gt;  // (past the last d or h, the last one again)
+            for (std::size_t t = 0; t < tile; ++t) {
+              xt[t] =
+                  xs + static_cast<std::size_t>(std::min(d0 + static_cast<std::ptrdiff_t>(t), d_extent - 1)) * batches;
+              gt[t] =
+                  gs + static_cast<std::size_t>(std::min(h0 + static_cast<std::ptrdiff_t>(t), h_extent - 1)) * batches;
+            }
+            for (std::size_t b = 0; b < batches; ++b) {
+              std::array<V, tile> gb;
+#pragma GCC unroll 4
+              for (std::size_t th = 0; th < tile; ++th) gb[th] = gt[th][b];
+#pragma GCC unroll 4
+              for (std::size_t td = 0; td < tile; ++td) {
+                const V xb = xt[td][b];
+#pragma GCC unroll 4
+                for (std::size_t th = 0; th < tile; ++th) held[td][th] = xsimd::fma(xb, gb[th], held[td][th]);
+              }
+            }
+            fold(d0, h0, held);
+          }
+        return;
       }
     }
+    for (std::ptrdiff_t d0 = 0; d0 < d_extent; d0 += static_cast<std::ptrdiff_t>(tile))
+      for (std::ptrdiff_t h0 = 0; h0 < h_extent; h0 += static_cast<std::ptrdiff_t>(tile)) {
+        std::array<std::array<V, tile>, tile> held;
+        for (std::size_t td = 0; td < tile; ++td) {
+          const std::ptrdiff_t d = std::min(d0 + static_cast<std::ptrdiff_t>(td), d_extent - 1);
+          task.index[d_class] = d;
+          for (std::size_t th = 0; th < tile; ++th) {
+            task.index[h_class] = std::min(h0 + static_cast<std::ptrdiff_t>(th), h_extent - 1);
+            const auto value = tile_reader<term, I, C>(a, packed + static_cast<std::size_t>(d) * packed_size);
+            rows_of<T> terms;
+            for (std::size_t b = 0; b < batches; ++b) terms[b] = mask_rows<op>(value(b), rows, b);
+            for (std::size_t half = batches / 2; half > 0; half /= 2)
+              for (std::size_t b = 0; b < half; ++b) terms[b] = op::combine(terms[b], terms[b + half]);
+            held[td][th] = terms[0];
+          }
+        }
+        fold(d0, h0, held);
+      }
   }
 };
 #if defined(__GNUC__) && !defined(__clang__)

@@ -136,16 +136,15 @@ struct nest_info {
     return code(accumulate).op == ir::instr::accumulate &&
            ((plan.buffer_dims[static_cast<std::size_t>(code(accumulate).node)] >> code(enter).cls) & 1U) == 0;
   }
-  /// A contraction nest (run in block mode as a register tile, cpu/interpreter.hpp): the loop over
-  /// k entered at `enter`, inside a top-level loop, holds values of its own and then one innermost
-  /// loop over j, which holds values and one accumulate into a local reduction indexed by j and
-  /// folding k, as z[n, j] = Σ_k x[n, k]·W[k, j] per row. Its accumulate instruction, or -1.
-  static constexpr int contraction(int enter) {
-    const ir::instruction& k = code(enter);
-    if (k.op != ir::instr::enter || k.depth == 0 || innermost(enter)) return -1;
+  // A two-level nest (block mode runs those below as register tiles): the loop entered at
+  // `enter`, inside a top-level loop, holds values of its own and then one innermost loop, which
+  // holds values and one accumulate. That accumulate, or -1.
+  static constexpr int two_level_accumulate(int enter) {
+    const ir::instruction& outer = code(enter);
+    if (outer.op != ir::instr::enter || outer.depth == 0 || innermost(enter)) return -1;
     int inner = enter + 1;
     while (code(inner).op == ir::instr::compute) ++inner;
-    if (code(inner).op != ir::instr::enter || !innermost(inner) || code(inner).match + 1 != k.match) return -1;
+    if (code(inner).op != ir::instr::enter || !innermost(inner) || code(inner).match + 1 != outer.match) return -1;
     int found = -1;
     for (int i = inner + 1; i < code(inner).match; ++i) {
       if (code(i).op == ir::instr::accumulate && found < 0)
@@ -153,15 +152,58 @@ struct nest_info {
       else if (code(i).op != ir::instr::compute)
         return -1;
     }
+    return found;
+  }
+  static constexpr bool indexes(int r, int cls) {
+    return ((plan.buffer_dims[static_cast<std::size_t>(r)] >> cls) & 1U) != 0;
+  }
+  /// A contraction: a two-level nest over k and j whose accumulate sums over k into a local
+  /// reduction indexed by j, as z[n, j] = Σ_k x[n, k]·W[k, j] per row. Its accumulate, or -1.
+  static constexpr int contraction(int enter) {
+    const int found = two_level_accumulate(enter);
     if (found < 0) return -1;
-    const auto r = static_cast<std::size_t>(code(found).node);
-    const std::uint64_t dims = plan.buffer_dims[r];
-    const bool indexed_by_j = ((dims >> code(inner).cls) & 1U) != 0, indexed_by_k = ((dims >> k.cls) & 1U) != 0;
-    return !plan.global[r] && info(static_cast<int>(r)).k == ir::kind::reduction && indexed_by_j && !indexed_by_k
+    const int r = code(found).node, j = code(enter + 1 + contraction_values(enter)).cls;
+    return !plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction && indexes(r, j) &&
+                   !indexes(r, code(enter).cls)
                ? found
                : -1;
   }
-  /// The number of values a contraction nest's outer loop computes per k (packed for the tile).
+  /// A rank update: a two-level nest over d and h whose accumulate adds, over the rows of the
+  /// top-level loop, into a global reduction indexed by d and h, as dW[d, h] += x[n, d]·g[n, h]. Its
+  /// accumulate, or -1.
+  static constexpr int rank_update(int enter, int rows) {
+    const int found = two_level_accumulate(enter);
+    if (found < 0) return -1;
+    const int r = code(found).node, h = code(enter + 1 + contraction_values(enter)).cls;
+    return plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction && indexes(r, h) &&
+                   indexes(r, code(enter).cls) && !indexes(r, rows)
+               ? found
+               : -1;
+  }
+  /// Whether operand o, read in the two-level nest at `enter`, changes with class `cls`: it reads a
+  /// leaf, buffer or view indexed by it, or a value of the nest that does (the outer loop's values
+  /// change with the outer class).
+  static constexpr bool operand_depends(const ir::operand& o, int enter, int cls) {
+    switch (o.s) {
+      case ir::source::tensor_leaf:
+      case ir::source::view:
+        return ((classes_of(o.node) >> cls) & 1U) != 0;
+      case ir::source::reduction:
+        return indexes(o.node, cls);
+      case ir::source::value: {
+        const int values = contraction_values(enter);
+        if (o.item <= enter) return false;  // computed outside the nest
+        if (o.item <= enter + values && code(enter).cls == cls) return true;
+        for (const ir::operand& a : code(o.item).operands)
+          if (operand_depends(a, enter, cls)) return true;
+        return false;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /// The number of values a two-level nest's outer loop computes (packed for a register tile).
   static constexpr int contraction_values(int enter) {
     int count = 0;
     while (code(enter + 1 + count).op == ir::instr::compute) ++count;
