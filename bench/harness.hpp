@@ -4,11 +4,13 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
+#include "kobai/core/simd.hpp"
 
 namespace bench {
 
@@ -79,16 +81,50 @@ inline void record_memory(const recorder& to, const std::string& workload, long 
             ", \"libtorch\": " + std::to_string(libtorch_kib) + "}}");
 }
 
-inline std::string number(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.9g", value);
-  return buffer;
-}
-
 /// Keeps a value alive so the optimiser cannot drop the work that made it.
 template <class T>
 void keep(const T& value) {
   asm volatile("" : : "g"(&value) : "memory");
+}
+
+/// Median seconds of `repetitions` timed calls of f, after one untimed warm-up call.
+template <class F>
+double median_of(F&& f, int repetitions) {
+  using clock = std::chrono::steady_clock;
+  f();
+  std::vector<double> times;
+  for (int r = 0; r < repetitions; ++r) {
+    const auto start = clock::now();
+    f();
+    times.push_back(std::chrono::duration<double>(clock::now() - start).count());
+  }
+  std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
+  return times[times.size() / 2];
+}
+
+/// The floor for contraction-bound work: GFLOP/s of a register-tiled loop of fused multiply-adds
+/// on one thread (12 independent accumulators of xsimd's widest float batch for the target, on
+/// registers), compiled with the benchmark's flags. Median of 11 runs of 2^20 steps.
+inline double fma_floor_gflops() {
+  using V = xsimd::batch<float>;
+  constexpr int accumulators = 12, steps = 1 << 20;
+  std::array<V, accumulators> acc;
+  acc.fill(V(0.0f));
+  V x(1.0f + 1e-7f), y(1.0f - 1e-7f);
+  const double seconds = median_of(
+      [&] {
+        for (int s = 0; s < steps; ++s)
+          for (auto& a : acc) a = xsimd::fma(a, y, x);
+      },
+      11);
+  keep(acc);
+  return 2.0 * V::size * accumulators * steps / seconds * 1e-9;
+}
+
+inline std::string number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.9g", value);
+  return buffer;
 }
 
 }  // namespace bench

@@ -2,7 +2,7 @@
 torch.compile.
 
 Usage: peers.py DIR PEER WORKLOAD, with PEER one of jax, torch, torch.compile and WORKLOAD one of
-W1..W4. Reads the inputs and kobai's results that the C++ benchmarks wrote with --out DIR, checks
+W1..W8. Reads the inputs and kobai's results that the C++ benchmarks wrote with --out DIR, checks
 the peer's loss and gradients against kobai's before its time counts, and appends one JSON object
 per measurement to DIR/peers.jsonl. bench/run runs each peer and workload in its own process, so
 the peak RSS is that peer's on that workload alone. Thread count: all threads by default;
@@ -81,7 +81,65 @@ def w4_case(directory, row):
     return data, row["numbers"], 1e-3
 
 
-cases = {"W1": w1_case, "W2": w2_case, "W3": w3_case, "W4": w4_case}
+# W5–W8 (bench/classifiers.cpp, bench/mixture.cpp): the inputs by name, and kobai's numbers (loss,
+# then every gradient, flattened) from its own dump.
+CLASSIFIER_SHAPES = {"W5": {"W": (64, 10), "b": (10,)},
+                     "W6": {"W1": (64, 32), "b1": (32,), "W2": (32, 10), "b2": (10,)},
+                     "W7": {"W1": (64, 256), "b1": (256,), "W2": (256, 256), "b2": (256,), "W3": (256, 10),
+                            "b3": (10,)}}
+
+
+def classifier_case(workload):
+    def case(directory, row):
+        n = row["n"]
+        data = dict(X=load(directory, f"w5_x_{n}", (n, 64)), Y=load(directory, f"w5_y_{n}", (n, 10)))
+        for name, shape in CLASSIFIER_SHAPES[workload].items():
+            data[name] = load(directory, f"{workload}_{name}_{n}", shape)
+        return data, load(directory, f"{workload}_{n}_kobai"), 1e-3
+    return case
+
+
+def w8_case(directory, row):
+    d, k = row["d"], row["k"]
+    shape = f"{d}_{k}"
+    data = dict(X=load(directory, f"W8_x_{shape}", (row["n"], d)), alphas=load(directory, f"W8_alphas_{shape}"),
+                means=load(directory, f"W8_means_{shape}", (k, d)), L=load(directory, f"W8_L_{shape}", (k, d, d)),
+                eye=np.eye(d, dtype=np.float32), lower=np.tril(np.ones((d, d), dtype=np.float32), -1))
+    return data, load(directory, f"W8_kobai_{shape}"), 1e-3
+
+
+cases = {"W1": w1_case, "W2": w2_case, "W3": w3_case, "W4": w4_case, "W5": classifier_case("W5"),
+         "W6": classifier_case("W6"), "W7": classifier_case("W7"), "W8": w8_case}
+# The parameters each of W5–W8 differentiates, in kobai's output order.
+PARAMETERS = {"W5": ("W", "b"), "W6": ("W1", "b1", "W2", "b2"), "W7": ("W1", "b1", "W2", "b2", "W3", "b3"),
+              "W8": ("alphas", "means", "L")}
+
+
+def contraction_loss(np_, workload, p, X, Y=None, eye=None, lower=None):
+    """W5–W8's loss with the array module np_ (jax.numpy or torch): p maps parameter names to arrays."""
+    torch_like = np_.__name__ == "torch"
+
+    def logsumexp(v, axis, keep=False):  # shifted by the max, kept dimension optional
+        top = (np_.amax(v, dim=axis, keepdim=True) if torch_like else np_.max(v, axis=axis, keepdims=True))
+        total = top + np_.log(np_.exp(v - top).sum(axis, keepdim=True) if torch_like
+                              else np_.exp(v - top).sum(axis, keepdims=True))
+        return total if keep else total.squeeze(axis)
+
+    def cross_entropy(z):  # probability targets, the mean over rows
+        return -(Y * (z - logsumexp(z, 1, keep=True))).sum(1).mean()
+    if workload == "W5":
+        return cross_entropy(X @ p["W"] + p["b"])
+    if workload == "W6":
+        return cross_entropy(np_.tanh(X @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"])
+    if workload == "W7":
+        h = np_.tanh(np_.tanh(X @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"])
+        return cross_entropy(h @ p["W3"] + p["b3"])
+    # W8: Q_k = lower triangle of L_k, diagonal exponentiated; y = Q_k (x − μ_k)
+    Q = eye * np_.exp(p["L"]) + lower * p["L"]
+    centred = X[:, None, :] - p["means"]
+    y = (Q[None, :, :, :] * centred[:, :, None, :]).sum(3)
+    inner = p["alphas"] + (eye * p["L"]).sum((1, 2)) - 0.5 * (y * y).sum(2)
+    return logsumexp(inner, 1).sum() - X.shape[0] * logsumexp(p["alphas"], 0)
 
 
 def sums(arrays):  # W3 is compared through the float64 sums of its three grids
@@ -116,6 +174,15 @@ def jax_steps():
 
     def make(workload, d):
         a = {k: jnp.asarray(v) for k, v in d.items()}
+        if workload in PARAMETERS:
+            names = PARAMETERS[workload]
+            others = {k: v for k, v in a.items() if k not in names}
+            step_of = jax.jit(lambda params, others: jax.value_and_grad(
+                lambda params: contraction_loss(jnp, workload, params, **others))(params))
+            params = {k: a[k] for k in names}
+            step = lambda: step_of(params, others)
+            numbers = lambda r: [r[0], *(r[1][k] for k in names)]
+            return (lambda: jax.block_until_ready(step())), numbers
         if workload == "W1":
             step = lambda: w1(a["w"], a["b"], a["x"], a["t"])
             numbers = lambda r: [r[0], *r[1]]
@@ -159,6 +226,22 @@ def torch_steps(compiled):
              "W4": ("W1", "b1", "w2", "b2", "X", "t")}
 
     def make(workload, d):
+        if workload in PARAMETERS:
+            names = PARAMETERS[workload]
+            a = {k: torch.tensor(v, requires_grad=k in names) for k, v in d.items()}
+            others = {k: v for k, v in a.items() if k not in names}
+
+            def loss_of(*params):
+                return contraction_loss(torch, workload, dict(zip(names, params)), **others)
+
+            function = torch.compile(loss_of) if compiled else loss_of
+            params = [a[k] for k in names]
+
+            def step():
+                loss = function(*params)
+                return loss, *torch.autograd.grad(loss, params)
+
+            return step, (lambda r: [r[0].item(), *(v.numpy() for v in r[1:])])
         a = {k: torch.tensor(v, requires_grad=k in variables[workload]) for k, v in d.items()}
         function = torch.compile(functions[workload]) if compiled else functions[workload]
         args = [a[k] for k in order[workload]]
@@ -188,17 +271,21 @@ def torch_steps(compiled):
 def main(directory, peer, workload):
     rows = [json.loads(line) for line in open(os.path.join(directory, "kobai.jsonl"))]
     rows = [r for r in rows if r.get("workload") == workload and "n" in r and r["threads"] == 1]
+    # W8's rows share N: one per (D, K)
+    key = (lambda r: (r["d"], r["k"])) if workload == "W8" else (lambda r: r["n"])
     make, name = {"jax": jax_steps, "torch": lambda: torch_steps(False),
                   "torch.compile": lambda: torch_steps(True)}[peer]()
     out = open(os.path.join(directory, "peers.jsonl"), "a")
-    for row in sorted(rows, key=lambda r: r["n"]):
+    for row in sorted(rows, key=key):
         data, reference, tolerance = cases[workload](directory, row)
         record = {"workload": workload, "n": row["n"], "peer": peer, "version": name, "threads": peer_threads}
+        if workload == "W8":
+            record.update(d=row["d"], k=row["k"])
         try:
             step, numbers = make(workload, data)
             before = rss_mib()  # the inputs are in the framework's arrays now
             difference = agreement(numbers(step()), reference)
-            seconds = median_seconds(step, repetitions_for(row["n"]))
+            seconds = median_seconds(step, 5 if workload == "W7" else repetitions_for(row["n"]))
             record.update(seconds=seconds if difference <= tolerance else None, difference=difference,
                           extra_rss_mib=max(0.0, rss_mib() - before), peak_rss_mib=rss_mib())
             verdict = "agrees with kobai" if difference <= tolerance else "DISAGREES with kobai: not counted"

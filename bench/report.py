@@ -40,7 +40,7 @@ def main(directory, docs):
     kobai = [r for r in records if "kobai_s" in r]
     memory = {r["workload"]: r["extra_rss_kib"] for r in records if "extra_rss_kib" in r}
     peers = load(os.path.join(directory, "peers.jsonl"))
-    timed = {(p["workload"], p["n"], p["peer"], p["threads"]): p for p in peers}
+    timed = {(p["workload"], p.get("d"), p.get("k"), p["n"], p["peer"], p["threads"]): p for p in peers}
     versions = {p["peer"]: p["version"] for p in peers if "version" in p}
     failures = sorted({(p["peer"], p["workload"], p["error"]) for p in peers if p.get("error")})
     compile_times = load(os.path.join(directory, "compile.jsonl"))
@@ -66,6 +66,14 @@ def main(directory, docs):
         "- **W2** logistic regression, D = 16 features: BCE with logits, loss, dL/dW, dL/db.",
         "- **W3** ∂z/∂X, ∂z/∂Y and ∂²z/∂X² of z = X²Y + 2XY³ on a 1000×1000 grid.",
         "- **W4** MLP regression, D = 8 → 32 (tanh) → 1, MSE: the loss and the gradients of W1, b1, w2, b2.",
+        "- **W5** softmax classifier 64 → 10, cross-entropy (one-hot targets), on data shaped like "
+        "scikit-learn's digits (synthetic values): the loss and the gradients of W and b.",
+        "- **W6** MLP 64 → 32 (tanh) → 10, cross-entropy: the loss and every gradient.",
+        "- **W7** MLP 64 → 256 (tanh) → 256 (tanh) → 10, cross-entropy: the loss and every gradient.",
+        "- **W8** Gaussian-mixture log-likelihood (ADBench's GMM objective without the prior) over N = 1000 "
+        "points in D dimensions with K components, inverse covariances by Cholesky factors: the objective "
+        "and its gradient with respect to the weights, means and factors (*kobai* times both; *hand* is a "
+        "hand-written loop nest of the objective alone, exploiting the factors' triangles).",
         "",
         "All float32. *hand* is the faster of a plain hand-written fused loop and the same with `omp simd`.",
         "",
@@ -77,19 +85,40 @@ def main(directory, docs):
     relative = {name: [] for name in ("hand", "LibTorch", *(label for _, label in PYTHON_PEERS))}
     for row in kobai:
         simd = row.get("simd_s")
-        hand, kobai_hand = row["hand_s"], row["kobai_s"]
+        hand, kobai_hand = row.get("hand_s"), row.get("objective_s", row["kobai_s"])
         if simd and simd < hand:
             hand, kobai_hand = simd, row.get("kobai_with_simd_s", row["kobai_s"])
-        python = [timed.get((row["workload"], row["n"], peer, row["threads"]), {}).get("seconds")
-                  for peer, _ in PYTHON_PEERS]
+        python = [timed.get((row["workload"], row.get("d"), row.get("k"), row["n"], peer, row["threads"]),
+                            {}).get("seconds") for peer, _ in PYTHON_PEERS]
         libtorch = row.get("libtorch_s")
         cells = [fmt(row["kobai_s"]), fmt(hand), fmt(libtorch), *(fmt(s) for s in python),
                  ratio(kobai_hand, hand), ratio(row.get("kobai_with_libtorch_s", row["kobai_s"]), libtorch),
                  *(ratio(row["kobai_s"], s) for s in python)]
-        lines.append(f"| {row['workload']} | {row['n']:,} | {row['threads']} | " + " | ".join(cells) + " |")
-        labels.append(f"{row['workload']} N={row['n']:.0e}\n{row['threads']} thr")
+        size = f"{row['n']:,}" + (f" (D={row['d']}, K={row['k']})" if "d" in row else "")
+        lines.append(f"| {row['workload']} | {size} | {row['threads']} | " + " | ".join(cells) + " |")
+        labels.append(f"{row['workload']} " + (f"D={row['d']},K={row['k']}" if "d" in row else f"N={row['n']:.0e}") +
+                      f"\n{row['threads']} thr")
         for name, value in zip(relative, (hand, libtorch, *python)):
             relative[name].append(value / row["kobai_s"] if value else float("nan"))
+    lines += ["", "W8's *hand* ratio compares kobai's objective alone with the hand-written objective."]
+    rates = [r for r in kobai if "gflops" in r or "objective_s" in r]
+    if rates:
+        lines += ["", "## Contraction-bound steps: GFLOP/s and AD's cost", "",
+                  "The floor is a register-tiled loop of fused multiply-adds on one thread, compiled in the same run "
+                  "(`bench::fma_floor_gflops`). W5–W7: the whole step's floating-point operations (multiply-adds "
+                  "as 2) per second. W8: the objective's dense products Q_k·(x − μ_k) per second, kobai's objective "
+                  "over the hand-written one, and kobai's gradient (objective and gradients) over its objective.", "",
+                  "| workload | N | threads | GFLOP/s | floor × threads | objective ÷ hand | gradient ÷ objective |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for row in rates:
+            size = f"{row['n']:,}" + (f" (D={row['d']}, K={row['k']})" if "d" in row else "")
+            if "objective_s" in row:
+                gflops = 2.0 * row["k"] * row["d"] ** 2 * row["n"] / row["objective_s"] * 1e-9
+                cells = [f"{gflops:.2f}", f"{row['floor_gflops'] * row['threads']:.1f}",
+                         ratio(row["objective_s"], row.get("hand_s")), ratio(row["kobai_s"], row["objective_s"])]
+            else:
+                cells = [f"{row['gflops']:.2f}", f"{row['floor_gflops'] * row['threads']:.1f}", "—", "—"]
+            lines.append(f"| {row['workload']} | {size} | {row['threads']} | " + " | ".join(cells) + " |")
     if failures:
         lines += ["", "Peers that could not run a workload: " + "; ".join(
             f"{peer} on {workload} ({error})" for peer, workload, error in failures) + "."]

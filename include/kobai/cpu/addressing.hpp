@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
+#include "kobai/core/simd.hpp"
 
 #include "kobai/cpu/layout.hpp"
 
@@ -226,14 +226,6 @@ struct addressing : layout<Outputs...> {
       return folded;
     }
   }
-  // A global reduction's per-lane accumulators in block mode: its buffer element e is lanes
-  // [e·W, e·W + W), in T, folded into the task's double partials after every few blocks.
-  template <class T>
-  static T* lane_slot(const call_state<T>& call, const task_state<T>& task, int r) {
-    return task.lanes + call.lane_offset[static_cast<std::size_t>(r)] +
-           static_cast<std::size_t>(buffer_offset(call, task, r)) * detail::batch<T>::size;
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Block mode: the rows of a block, one per lane of block_batches batches.
 

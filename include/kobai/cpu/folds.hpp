@@ -9,15 +9,15 @@
 #include <type_traits>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
+#include "kobai/core/simd.hpp"
 
 #include "kobai/cpu/addressing.hpp"
 
 namespace kobai::cpu {
 
 /// Accumulators moved into double: local reductions' shadows rounded into their buffers, a task's
-/// T accumulators and SIMD-lane accumulators folded into its double partials, and the tasks'
-/// partials folded in task order (the same bits whichever thread ran a task).
+/// T accumulators folded into its double partials, and the tasks' partials folded in task order
+/// (the same bits whichever thread ran a task).
 template <expression... Outputs>
 struct folds : addressing<Outputs...> {
   using base = addressing<Outputs...>;
@@ -33,24 +33,6 @@ struct folds : addressing<Outputs...> {
         const double* shadow = task.partial + call.partial_offset[R];
         T* rounded = base::buffer(call, task, R);
         for (std::size_t e = 0; e < call.size[R]; ++e) rounded[e] = static_cast<T>(shadow[e]);
-      }
-    });
-  }
-
-  // Folds the (T) lanes of the reductions completed by loop I into the task's double partials.
-  template <class T, int I>
-  static void flush_lanes(const call_state<T>& call, task_state<T>& task) {
-    base::for_reductions([&]<int R>() {
-      if constexpr (base::template completes<I>(R) && ((base::plan.buffer_dims[R] >> base::code(I).cls) & 1U) == 0) {
-        using op = reducer<R>;
-        constexpr std::size_t width = detail::batch<T>::size;
-        T* lanes = task.lanes + call.lane_offset[R];
-        double* part = task.partial + call.partial_offset[R];
-        for (std::size_t e = 0; e < call.size[R]; ++e)
-          for (std::size_t j = 0; j < width; ++j) {
-            part[e] = op::combine(part[e], static_cast<double>(lanes[e * width + j]));
-            lanes[e * width + j] = static_cast<T>(op::identity);
-          }
       }
     });
   }

@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <utility>
 
-#include <xsimd/xsimd.hpp>
+#include "kobai/core/simd.hpp"
 
 #include "kobai/cpu/folds.hpp"
 
@@ -466,14 +466,19 @@ struct interpreter : folds<Outputs...> {
       auto* first = base::template accumulator<R>(call, task) + base::buffer_offset(call, task, R);
       for (std::size_t b = 0; b < base::block_batches; ++b)
         base::template combine_rows<op>(read(b), first, call.stride[r][C], *a.rows, b);
-    } else {  // the block's batches folded together, then into the lanes (folded into double after
-              // every few blocks)
+    } else {  // the block's batches folded together, then its lanes, into the task's accumulator
       rows_of<T> values;
       for (std::size_t b = 0; b < base::block_batches; ++b) values[b] = mask_rows<op>(read(b), *a.rows, b);
       for (std::size_t half = base::block_batches / 2; half > 0; half /= 2)
         for (std::size_t b = 0; b < half; ++b) values[b] = op::combine(values[b], values[b + half]);
-      base::template combine_into<op>(values[0], base::lane_slot(call, task, R), 1);
+      fold_into<op>(base::template accumulator<R>(call, task) + base::buffer_offset(call, task, R), values[0]);
     }
+  }
+
+  // *slot = Op::combine(*slot, every lane of value), the slot T or double.
+  template <class Op, class U, class V>
+  static void fold_into(U* slot, const V& value) {
+    *slot = static_cast<U>(Op::combine(static_cast<double>(*slot), base::template horizontal<Op>(value)));
   }
 
   template <class T, int J, int C, class Point>
@@ -774,20 +779,18 @@ struct interpreter : folds<Outputs...> {
     const auto h_extent = static_cast<std::ptrdiff_t>(a.call.extent[h_class]);
     const block_state<T>& rows = *a.rows;
     const std::size_t packed_size = static_cast<std::size_t>(values) * batches;
-    // the lanes of element (d, h): lanes + (d·sd + h·sh)·W
+    // the task's accumulator of element (d, h): total + d·sd + h·sh
     task.index[d_class] = 0;
     task.index[h_class] = 0;
-    T* lanes = base::lane_slot(a.call, task, r);
-    const std::ptrdiff_t sd =
-                             a.call.stride[static_cast<std::size_t>(r)][d_class] * static_cast<std::ptrdiff_t>(V::size),
-                         sh =
-                             a.call.stride[static_cast<std::size_t>(r)][h_class] * static_cast<std::ptrdiff_t>(V::size);
+    auto* total = base::template accumulator<r>(a.call, task) + base::buffer_offset(a.call, task, r);
+    const std::ptrdiff_t sd = a.call.stride[static_cast<std::size_t>(r)][d_class],
+                         sh = a.call.stride[static_cast<std::size_t>(r)][h_class];
     auto fold = [&](std::ptrdiff_t d0, std::ptrdiff_t h0, std::array<std::array<V, tile>, tile>& held) {
       for (std::size_t td = 0; td < tile && d0 + static_cast<std::ptrdiff_t>(td) < d_extent; ++td)
         for (std::size_t th = 0; th < tile && h0 + static_cast<std::ptrdiff_t>(th) < h_extent; ++th)
-          base::template combine_into<op>(
-              held[td][th],
-              lanes + (d0 + static_cast<std::ptrdiff_t>(td)) * sd + (h0 + static_cast<std::ptrdiff_t>(th)) * sh, 1);
+          fold_into<op>(
+              total + (d0 + static_cast<std::ptrdiff_t>(td)) * sd + (h0 + static_cast<std::ptrdiff_t>(th)) * sh,
+              held[td][th]);
     };
     if constexpr (sum_of_products<op, term>()) {
       constexpr ir::instruction times = base::code(term.item);

@@ -9,8 +9,8 @@
 #include <type_traits>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
 #include <xtensor/xtensor.hpp>
+#include "kobai/core/simd.hpp"
 
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
@@ -59,9 +59,8 @@ struct layout : nest_info<Outputs...> {
     std::array<std::size_t, base::nodes> fast_offset{};     // global: a task's T accumulator
     std::array<std::size_t, base::nodes> partial_offset{};  // a task's double accumulator (global, or shadowed)
     std::array<std::size_t, base::nodes> final_offset{};    // global: folded result, double and T
-    std::array<std::size_t, base::nodes> lane_offset{};     // global, block mode: a task's SIMD-lane accumulators
     std::array<std::size_t, base::nodes> block_offset{};    // local, block mode: a lane per row of a block
-    std::size_t task_elements = 0, task_doubles = 0, task_lanes = 0, final_size = 0;
+    std::size_t task_elements = 0, task_doubles = 0, final_size = 0;
     std::size_t task_block_t = 0, task_block_d = 0;  // block mode's local buffers per task, T and double
     std::size_t task_pack = 0;                       // block mode: the largest contraction nest's packed values
     // views (flatten, reshape): their memory, row-major strides by their own axes and by their
@@ -83,7 +82,6 @@ struct layout : nest_info<Outputs...> {
     std::array<T, base::code_size + 1> value{};
     T* scratch = nullptr;
     double* partial = nullptr;
-    T* lanes = nullptr;    // block mode: each lane's accumulators of global reductions (folded into double often)
     T* block_t = nullptr;  // block mode: local buffers, a lane per row of the block
     double* block_d = nullptr;
     T* pack = nullptr;  // block mode: a contraction nest's packed values
@@ -146,19 +144,13 @@ struct layout : nest_info<Outputs...> {
     for (std::size_t r = 0; r < base::nodes; ++r) call.fast_offset[r] += local;
     call.task_doubles = padded(partial, sizeof(double));
     call.final_size = final_size;
-    std::size_t lanes = 0, block_t = 0, block_d = 0;
+    std::size_t block_t = 0, block_d = 0;
     for (std::size_t r = 0; r < base::nodes; ++r) {
-      if (!base::stored(static_cast<int>(r))) continue;
-      if (base::plan.global[r]) {
-        call.lane_offset[r] = lanes;
-        lanes += call.size[r] * detail::batch<T>::size;
-      } else {
-        std::size_t& next = block_in_double<T>(static_cast<int>(r)) ? block_d : block_t;
-        call.block_offset[r] = next;
-        next += call.size[r] * block_rows<T>;
-      }
+      if (!base::stored(static_cast<int>(r)) || base::plan.global[r]) continue;
+      std::size_t& next = block_in_double<T>(static_cast<int>(r)) ? block_d : block_t;
+      call.block_offset[r] = next;
+      next += call.size[r] * block_rows<T>;
     }
-    call.task_lanes = padded(lanes, sizeof(T));
     std::size_t pack = 0;
     for (int i = 0; i < static_cast<int>(base::code_size); ++i)
       if (base::code(i).op == ir::instr::enter && base::two_level_accumulate(i) >= 0) {

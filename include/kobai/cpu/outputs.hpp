@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
+#include "kobai/core/simd.hpp"
 
 #include "kobai/cpu/tasks.hpp"
 

@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
+#include "kobai/core/simd.hpp"
 
 #include "kobai/cpu/interpreter.hpp"
 #include "kobai/cpu/thread_pool.hpp"
@@ -105,9 +105,8 @@ struct tasks : interpreter<Outputs...> {
     const std::ptrdiff_t chunk = (extent / static_cast<std::ptrdiff_t>(task_count) + width - 1) / width * width;
     T* base_t = base::line_aligned(base::template scratch<T, 0>(), task_count * call.task_elements);
     double* base_d = base::line_aligned(base::template scratch<double, 1>(), task_count * call.task_doubles);
-    // block mode: lane accumulators, local buffers and the values of a block, per task
+    // block mode: local buffers, the values of a block and a nest's packed values, per task
     const std::size_t block_values = base::max_value_slots * base::template block_rows<T>;
-    T* base_lanes = base::line_aligned(base::template scratch<T, 4>(), blocks ? task_count * call.task_lanes : 0);
     const std::size_t block_t = call.task_block_t + block_values + call.task_pack;
     T* base_block_t = base::line_aligned(base::template scratch<T, 6>(), blocks ? task_count * block_t : 0);
     double* base_block_d =
@@ -116,7 +115,6 @@ struct tasks : interpreter<Outputs...> {
       task_state<T> task;
       task.scratch = base_t + k * call.task_elements;
       task.partial = base_d + k * call.task_doubles;
-      task.lanes = base_lanes + k * call.task_lanes;
       task.block_t = base_block_t + k * block_t;
       task.pack = task.block_t + call.task_block_t + block_values;
       task.block_d = base_block_d + k * call.task_block_d;
@@ -125,9 +123,6 @@ struct tasks : interpreter<Outputs...> {
           using op = reducer<R>;
           std::fill_n(base::buffer(call, task, R), call.size[R], static_cast<T>(op::identity));
           std::fill_n(task.partial + call.partial_offset[R], call.size[R], op::identity);
-          if (blocks)
-            std::fill_n(task.lanes + call.lane_offset[R], call.size[R] * detail::batch<T>::size,
-                        static_cast<T>(op::identity));
         }
       });
       const std::ptrdiff_t begin = std::min(extent, static_cast<std::ptrdiff_t>(k) * chunk);
@@ -141,7 +136,6 @@ struct tasks : interpreter<Outputs...> {
           if (blocks) {
             base::template run_blocks<T, I>(call, task, point, i, std::min(end, i + block),
                                             reinterpret_cast<detail::batch<T>*>(task.block_t + call.task_block_t));
-            base::template flush_lanes<T, I>(call, task);
           } else {
             base::template run_loop<T, I>(call, task, point, i, std::min(end, i + block));
           }
