@@ -23,8 +23,8 @@ namespace {
 using namespace kobai;
 constexpr std::size_t features = 64, classes = 10;
 
-constexpr auto X = input<"X", 2>;   // (N, 64)
-constexpr auto Y = input<"Y", 2>;   // (N, 10), one-hot
+constexpr auto X = input<"X", 2>;  // (N, 64)
+constexpr auto Y = input<"Y", 2>;  // (N, 10), one-hot
 constexpr auto W1 = var<"W1", 2>;
 constexpr auto b1 = var<"b1", 1>;
 constexpr auto W2 = var<"W2", 2>;
@@ -142,8 +142,7 @@ int main(int argc, char** argv) {
       auto step = compile(loss, grad(loss, W1), grad(loss, b1), grad(loss, W2), grad(loss, b2));
       measure(
           recorder, {"W6", 4.0 * features * hidden + 6.0 * hidden * classes}, n, step,
-          [&](auto f) { return f(X = d.X, Y = d.Y, W1 = W1v, b1 = b1v, W2 = W2v, b2 = b2v); }, floor,
-          repetitions);
+          [&](auto f) { return f(X = d.X, Y = d.Y, W1 = W1v, b1 = b1v, W2 = W2v, b2 = b2v); }, floor, repetitions);
     }
     if (n == 100000) {  // W7: MLP 64 → 256 tanh → 256 tanh → 10
       constexpr std::size_t hidden = 256;
@@ -156,8 +155,8 @@ int main(int argc, char** argv) {
       for (auto [name, values] : {std::pair{"b1", &b1v}, {"b2", &b2v}, {"b3", &b3v}})
         recorder.dump("W7_" + std::string(name) + size, values->data(), values->size());
       constexpr auto loss = cross_entropy(matmul(tanh(matmul(tanh(matmul(X, W1) + b1), W2) + b2), W3) + b3, Y);
-      auto step = compile(loss, grad(loss, W1), grad(loss, b1), grad(loss, W2), grad(loss, b2), grad(loss, W3),
-                          grad(loss, b3));
+      auto step =
+          compile(loss, grad(loss, W1), grad(loss, b1), grad(loss, W2), grad(loss, b2), grad(loss, W3), grad(loss, b3));
       measure(
           recorder, {"W7", 4.0 * features * hidden + 6.0 * hidden * hidden + 6.0 * hidden * classes}, n, step,
           [&](auto f) { return f(X = d.X, Y = d.Y, W1 = W1v, b1 = b1v, W2 = W2v, b2 = b2v, W3 = W3v, b3 = b3v); },

@@ -101,9 +101,9 @@ int main(int argc, char** argv) {
     for (std::size_t j = 0; j < d; ++j)
       for (std::size_t l = 0; l < d; ++l) identity(j, l) = j == l ? 1.0f : 0.0f, below(j, l) = l < j ? 1.0f : 0.0f;
     const std::string shape = std::to_string(d) + "_" + std::to_string(k);
-    for (auto [name, values] : {std::pair{"x", Xv.data()}, {"alphas", av.data()}, {"means", muv.data()},
-                                {"L", Lv.data()}}) {
-      const std::size_t size = std::string(name) == "x"       ? Xv.size()
+    for (auto [name, values] :
+         {std::pair{"x", Xv.data()}, {"alphas", av.data()}, {"means", muv.data()}, {"L", Lv.data()}}) {
+      const std::size_t size = std::string(name) == "x"        ? Xv.size()
                                : std::string(name) == "alphas" ? av.size()
                                : std::string(name) == "means"  ? muv.size()
                                                                : Lv.size();

@@ -355,6 +355,8 @@ struct interpreter : folds<Outputs...> {
           block_contraction<T, I, C>(a, task);
         } else if constexpr (base::rank_update(I, C) >= 0) {
           block_rank_update<T, I, C>(a, task);
+        } else if constexpr (dot_tiled<I, C>()) {
+          block_dot<T, I, C>(a, task);
         } else if constexpr (base::innermost(I)) {
           block_innermost<T, I, C>(a, task);
         } else {
@@ -577,21 +579,21 @@ struct interpreter : folds<Outputs...> {
     }
   }
 
-  // The values of the outer loop of the two-level nest at I, for every iteration of it, packed
-  // (block_batches batches each, by iteration then value).
+  // The outer loop's statements of the two-level nest at I run for every iteration of it, their
+  // values packed (block_batches batches each, by iteration then value).
   template <class T, int I, int C, class Point>
   static const detail::batch<T>* pack_outer_values(const access<T, Point>& a, task_state<T>& task) {
     using V = detail::batch<T>;
-    constexpr int values = base::contraction_values(I);
-    constexpr std::size_t size = static_cast<std::size_t>(values) * base::block_batches;
+    constexpr int inner = base::inner_loop(I);
+    constexpr std::size_t size = static_cast<std::size_t>(base::outer_values(I)) * base::block_batches;
     V* packed = reinterpret_cast<V*>(task.pack);
-    if constexpr (values > 0) {
+    if constexpr (inner > I + 1) {
       const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[base::code(I).cls]);
       for (std::ptrdiff_t i = 0; i < extent; ++i) {
         task.index[base::code(I).cls] = i;
         [&]<int... K>(std::integer_sequence<int, K...>) { (block_step<T, I + 1 + K, C>(a, task), ...); }
-        (std::make_integer_sequence<int, values>{});
-        std::copy_n(a.block + base::value_slot(I + 1) * base::block_batches, size,
+        (std::make_integer_sequence<int, inner - I - 1>{});
+        std::copy_n(a.block + base::first_outer_slot(I) * base::block_batches, size,
                     packed + static_cast<std::size_t>(i) * size);
       }
     }
@@ -602,7 +604,7 @@ struct interpreter : folds<Outputs...> {
   // computes (computed in place), or one the outer loop computes (read from the packed ones).
   template <ir::operand O, int I>
   static constexpr bool in_tile() {
-    return O.s == ir::source::value && O.item > I + base::contraction_values(I);
+    return O.s == ir::source::value && O.item > base::inner_loop(I);
   }
   template <ir::operand O, int I>
   static constexpr bool packed_value() {
@@ -618,7 +620,8 @@ struct interpreter : folds<Outputs...> {
                                   tile_reader<ins.operands[1], I, C>(a, packed),
                                   tile_reader<ins.operands[2], I, C>(a, packed));
     } else if constexpr (packed_value<O, I>()) {
-      const detail::batch<T>* first = packed + static_cast<std::size_t>(O.item - I - 1) * base::block_batches;
+      const detail::batch<T>* first =
+          packed + (base::value_slot(O.item) - base::first_outer_slot(I)) * base::block_batches;
       return [first](std::size_t b) { return first[b]; };
     } else {
       return reader<O, C>(a);
@@ -696,8 +699,8 @@ struct interpreter : folds<Outputs...> {
   static void block_contraction(const access<T, Point>& a, task_state<T>& task) {
     using V = detail::batch<T>;
     constexpr ir::instruction outer = base::code(I);
-    constexpr int values = base::contraction_values(I);
-    constexpr int k_class = outer.cls, j_class = base::code(I + 1 + values).cls;
+    constexpr int values = base::outer_values(I);
+    constexpr int k_class = outer.cls, j_class = base::code(base::inner_loop(I)).cls;
     constexpr int A = base::contraction(I);
     constexpr ir::operand term = base::code(A).operands[0];
     constexpr std::size_t tile = V::size * sizeof(T) >= 64 ? 4 : 2;  // 32 or 16 SIMD registers
@@ -725,7 +728,7 @@ struct interpreter : folds<Outputs...> {
         for (std::ptrdiff_t k = start; k < std::min(k_extent, start + held_terms); ++k) {
           const V* here = packed + static_cast<std::size_t>(k) * packed_size;
           if constexpr (factors[0].s != ir::source::none) {
-            const V* x = here + static_cast<std::size_t>(factors[0].item - I - 1) * batches;
+            const V* x = here + (base::value_slot(factors[0].item) - base::first_outer_slot(I)) * batches;
             const T* row = weights + k * sk;
             rows_of<T> xs;
             for (std::size_t b = 0; b < batches; ++b) xs[b] = x[b];
@@ -756,6 +759,86 @@ struct interpreter : folds<Outputs...> {
     }
   }
 
+  template <int I, int C>
+  static constexpr bool dot_tiled() {
+    if constexpr (base::dot_nest(I) >= 0)
+      return dot_factors<I, C>()[0].s != ir::source::none;
+    else
+      return false;
+  }
+  // A dot nest's term as {x, w} when it is a product summed of a value of the inner loop that does
+  // not change with the outer class and a weight W[j, k]; else {none, none}.
+  template <int I, int C>
+  static constexpr std::array<ir::operand, 2> dot_factors() {
+    constexpr int A = base::dot_nest(I);
+    constexpr ir::operand term = base::code(A).operands[0];
+    if constexpr (sum_of_products<reducer<base::code(A).node>, term>()) {
+      constexpr ir::instruction times = base::code(term.item);
+      constexpr ir::operand p = passed<times.operands[0], I>(times.operands[0]),
+                            q = passed<times.operands[1], I>(times.operands[1]);
+      constexpr int j = base::code(I).cls;
+      if constexpr (weight<q, C>() && !base::operand_depends(p, I, j))
+        return {p, q};
+      else if constexpr (weight<p, C>() && !base::operand_depends(q, I, j))
+        return {q, p};
+      else
+        return {};
+    } else {
+      return {};
+    }
+  }
+
+  // A dot nest in block mode (nest_info::dot_nest, dot_factors): a[n, j] = Σ_k x[n, k]·W[j, k] for
+  // tiles of `tile` j's at once, the row-dependent factor computed once per k for the whole tile,
+  // the tile's accumulators (tile × block_batches registers) moved into the reduction's lanes after
+  // every 256 k's (written by the first: its reset is skipped).
+  template <class T, int I, int C, class Point>
+  static void block_dot(const access<T, Point>& a, task_state<T>& task) {
+    using V = detail::batch<T>;
+    constexpr int j_class = base::code(I).cls, k_class = base::code(base::inner_loop(I)).cls;
+    constexpr int A = base::dot_nest(I);
+    constexpr int r = base::code(A).node;
+    constexpr std::array<ir::operand, 2> factors = dot_factors<I, C>();
+    constexpr std::size_t tile = V::size * sizeof(T) >= 64 ? 4 : 2;  // 32 or 16 SIMD registers
+    constexpr std::size_t batches = base::block_batches;
+    using op = reducer<r>;
+    const auto j_extent = static_cast<std::ptrdiff_t>(a.call.extent[j_class]);
+    const auto k_extent = static_cast<std::ptrdiff_t>(a.call.extent[k_class]);
+    std::ptrdiff_t sj = 0, sk = 0;
+    const T* weights = weight_at<factors[1], j_class, k_class>(a.call, task, sj, sk);
+    for (std::ptrdiff_t j0 = 0; j0 < j_extent; j0 += static_cast<std::ptrdiff_t>(tile)) {
+      const auto count =
+          static_cast<std::size_t>(std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(tile), j_extent - j0));
+      std::array<const T*, tile> row;  // (past the last j, the last one again)
+      for (std::size_t t = 0; t < tile; ++t)
+        row[t] = weights + std::min(j0 + static_cast<std::ptrdiff_t>(t), j_extent - 1) * sj;
+      for (std::ptrdiff_t start = 0; start < k_extent; start += held_terms) {
+        std::array<rows_of<T>, tile> held;
+        for (auto& h : held) h.fill(V(static_cast<T>(op::identity)));
+        for (std::ptrdiff_t k = start; k < std::min(k_extent, start + held_terms); ++k) {
+          task.index[k_class] = k;
+          const auto x = tile_reader<factors[0], I, C>(a, static_cast<const V*>(nullptr));
+          rows_of<T> xs;
+          for (std::size_t b = 0; b < batches; ++b) xs[b] = x(b);
+#pragma GCC unroll 4
+          for (std::size_t t = 0; t < tile; ++t) {
+            const V w(row[t][k * sk]);
+#pragma GCC unroll 4
+            for (std::size_t b = 0; b < batches; ++b) held[t][b] = xsimd::fma(xs[b], w, held[t][b]);
+          }
+        }
+        for (std::size_t t = 0; t < count; ++t) {
+          task.index[j_class] = j0 + static_cast<std::ptrdiff_t>(t);
+          const auto value = [&](std::size_t b) { return held[t][b]; };
+          if (start == 0)
+            block_accumulate<r, C, true>(a, task, value);
+          else
+            block_accumulate<r, C, false>(a, task, value);
+        }
+      }
+    }
+  }
+
   // A rank update in block mode (nest_info::rank_update), dW[d, h] += Σ_rows x[row, d]·g[row, h]:
   // when the accumulated value is such a product of a factor that changes with d alone and one
   // that changes with h alone, both are computed once per block for every d and every h (the rows
@@ -766,8 +849,8 @@ struct interpreter : folds<Outputs...> {
   static void block_rank_update(const access<T, Point>& a, task_state<T>& task) {
     using V = detail::batch<T>;
     constexpr ir::instruction outer = base::code(I);
-    constexpr int values = base::contraction_values(I);
-    constexpr int d_class = outer.cls, h_class = base::code(I + 1 + values).cls;
+    constexpr int values = base::outer_values(I);
+    constexpr int d_class = outer.cls, h_class = base::code(base::inner_loop(I)).cls;
     constexpr int A = base::rank_update(I, C);
     constexpr int r = base::code(A).node;
     constexpr ir::operand term = base::code(A).operands[0];

@@ -156,10 +156,8 @@ struct layout : nest_info<Outputs...> {
       if (base::code(i).op == ir::instr::enter && base::two_level_accumulate(i) >= 0) {
         // the outer loop's values for every iteration; a rank update's two factors besides
         const std::size_t outer = call.extent[static_cast<std::size_t>(base::code(i).cls)];
-        const std::size_t inner =
-            call.extent[static_cast<std::size_t>(base::code(i + 1 + base::contraction_values(i)).cls)];
-        pack =
-            std::max(pack, (outer * static_cast<std::size_t>(base::contraction_values(i) + 1) + inner) * block_rows<T>);
+        const std::size_t inner = call.extent[static_cast<std::size_t>(base::code(base::inner_loop(i)).cls)];
+        pack = std::max(pack, (outer * static_cast<std::size_t>(base::outer_values(i) + 1) + inner) * block_rows<T>);
       }
     call.task_pack = padded(pack, sizeof(T));
     call.task_block_t = padded(block_t, sizeof(T));

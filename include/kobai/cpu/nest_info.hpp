@@ -137,34 +137,62 @@ struct nest_info {
            ((plan.buffer_dims[static_cast<std::size_t>(code(accumulate).node)] >> code(enter).cls) & 1U) == 0;
   }
   // A two-level nest (block mode runs those below as register tiles): the loop entered at
-  // `enter`, inside a top-level loop, holds values of its own and then one innermost loop, which
-  // holds values and one accumulate. That accumulate, or -1.
-  static constexpr int two_level_accumulate(int enter) {
+  // `enter`, inside a top-level loop, holds statements of its own (values, accumulates) and then
+  // one innermost loop, which holds values and one accumulate. The inner loop's enter, or -1.
+  static constexpr int inner_loop(int enter) {
     const ir::instruction& outer = code(enter);
     if (outer.op != ir::instr::enter || outer.depth == 0 || innermost(enter)) return -1;
     int inner = enter + 1;
-    while (code(inner).op == ir::instr::compute) ++inner;
-    if (code(inner).op != ir::instr::enter || !innermost(inner) || code(inner).match + 1 != outer.match) return -1;
-    int found = -1;
+    while (code(inner).op != ir::instr::enter) ++inner;
+    if (!innermost(inner) || code(inner).match + 1 != outer.match) return -1;
+    int accumulates = 0;
     for (int i = inner + 1; i < code(inner).match; ++i) {
-      if (code(i).op == ir::instr::accumulate && found < 0)
-        found = i;
+      if (code(i).op == ir::instr::accumulate)
+        ++accumulates;
       else if (code(i).op != ir::instr::compute)
         return -1;
     }
-    return found;
+    return accumulates == 1 ? inner : -1;
+  }
+  // The inner loop's accumulate of the two-level nest at `enter`, or -1.
+  static constexpr int two_level_accumulate(int enter) {
+    const int inner = inner_loop(enter);
+    if (inner < 0) return -1;
+    int i = inner + 1;
+    while (code(i).op != ir::instr::accumulate) ++i;
+    return i;
   }
   static constexpr bool indexes(int r, int cls) {
     return ((plan.buffer_dims[static_cast<std::size_t>(r)] >> cls) & 1U) != 0;
   }
-  /// A contraction: a two-level nest over k and j whose accumulate sums over k into a local
-  /// reduction indexed by j, as z[n, j] = Σ_k x[n, k]·W[k, j] per row. Its accumulate, or -1.
+  static constexpr bool only_computes(int from, int to) {
+    for (int i = from; i < to; ++i)
+      if (code(i).op != ir::instr::compute) return false;
+    return true;
+  }
+  /// A contraction: a two-level nest over k and j whose outer loop holds only values and whose
+  /// accumulate sums over k into a local reduction indexed by j, as z[n, j] = Σ_k x[n, k]·W[k, j]
+  /// per row. Its accumulate, or -1.
   static constexpr int contraction(int enter) {
     const int found = two_level_accumulate(enter);
-    if (found < 0) return -1;
-    const int r = code(found).node, j = code(enter + 1 + contraction_values(enter)).cls;
+    if (found < 0 || !only_computes(enter + 1, inner_loop(enter))) return -1;
+    const int r = code(found).node, j = code(inner_loop(enter)).cls;
     return !plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction && indexes(r, j) &&
                    !indexes(r, code(enter).cls)
+               ? found
+               : -1;
+  }
+  /// A dot nest: a two-level nest over j and k whose outer loop only resets its reduction and whose
+  /// accumulate sums over k into a local reduction indexed by j, as a[n, j] = Σ_k g[n, k]·W[j, k]
+  /// per row (the gradient through a layer). Its accumulate, or -1.
+  static constexpr int dot_nest(int enter) {
+    const int found = two_level_accumulate(enter);
+    if (found < 0) return -1;
+    const int r = code(found).node, inner = inner_loop(enter);
+    for (int i = enter + 1; i < inner; ++i)
+      if (code(i).op != ir::instr::reset || code(i).node != r) return -1;
+    return !plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction &&
+                   indexes(r, code(enter).cls) && !indexes(r, code(inner).cls)
                ? found
                : -1;
   }
@@ -174,7 +202,7 @@ struct nest_info {
   static constexpr int rank_update(int enter, int rows) {
     const int found = two_level_accumulate(enter);
     if (found < 0) return -1;
-    const int r = code(found).node, h = code(enter + 1 + contraction_values(enter)).cls;
+    const int r = code(found).node, h = code(inner_loop(enter)).cls;
     return plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction && indexes(r, h) &&
                    indexes(r, code(enter).cls) && !indexes(r, rows)
                ? found
@@ -191,9 +219,8 @@ struct nest_info {
       case ir::source::reduction:
         return indexes(o.node, cls);
       case ir::source::value: {
-        const int values = contraction_values(enter);
         if (o.item <= enter) return false;  // computed outside the nest
-        if (o.item <= enter + values && code(enter).cls == cls) return true;
+        if (o.item < inner_loop(enter) && code(enter).cls == cls) return true;
         for (const ir::operand& a : code(o.item).operands)
           if (operand_depends(a, enter, cls)) return true;
         return false;
@@ -202,12 +229,17 @@ struct nest_info {
         return false;
     }
   }
-
-  /// The number of values a two-level nest's outer loop computes (packed for a register tile).
-  static constexpr int contraction_values(int enter) {
+  /// The values the outer loop of a two-level nest computes (packed for a register tile): how many,
+  /// and the value slot of the first.
+  static constexpr int outer_values(int enter) {
     int count = 0;
-    while (code(enter + 1 + count).op == ir::instr::compute) ++count;
+    for (int i = enter + 1; i < inner_loop(enter); ++i) count += code(i).op == ir::instr::compute ? 1 : 0;
     return count;
+  }
+  static constexpr std::size_t first_outer_slot(int enter) {
+    for (int i = enter + 1; i < inner_loop(enter); ++i)
+      if (code(i).op == ir::instr::compute) return value_slot(i);
+    return 0;
   }
 
   // A global reduction that a loop inside its top-level loop also folds would give its T
