@@ -341,8 +341,52 @@ struct interpreter : folds<Outputs...> {
     for (std::ptrdiff_t first = begin; first < end; first += rows) {
       state.set(std::min(rows, end - first));
       task.index[ins.cls] = first;
+      transpose_rows<T, I>(call, task, state, first);
       const access<T, Point> a{call, &task, point, nullptr, 0, nullptr, 0, &state, block};
       block_range<T, I + 1, ins.match, ins.cls>(a, task);
+    }
+  }
+
+  // The leaves the loop entered at I reads by rows, their rows its first axis: transposed for
+  // the block (task.rows_of_leaf) when a row is at most `transposed_row` elements.
+  static constexpr std::ptrdiff_t transposed_row = 1024;
+  template <int I>
+  static constexpr bool rows_first(int n) {
+    return base::info(n).k == ir::kind::tensor_leaf && base::axis_of(n, base::code(I).cls) == 0;
+  }
+  template <class T, int I>
+  static std::size_t transposed_size(const call_state<T>& call) {
+    std::size_t size = 0;
+    for (int n : base::template touched_nodes<I>) {
+      const std::ptrdiff_t row = call.leaf_stride[static_cast<std::size_t>(n)][0];
+      if (rows_first<I>(n) && row <= transposed_row)
+        size += static_cast<std::size_t>(row) * base::template block_rows<T>;
+    }
+    return size;
+  }
+  template <class T, int I>
+  static void assign_transposed(const call_state<T>& call, task_state<T>& task, T* memory) {
+    for (int n : base::template touched_nodes<I>) {
+      const std::ptrdiff_t row = call.leaf_stride[static_cast<std::size_t>(n)][0];
+      if (rows_first<I>(n) && row <= transposed_row) {
+        task.rows_of_leaf[static_cast<std::size_t>(n)] = memory;
+        memory += static_cast<std::size_t>(row) * base::template block_rows<T>;
+      }
+    }
+  }
+  template <class T, int I>
+  static void transpose_rows(const call_state<T>& call, task_state<T>& task, const block_state<T>& rows,
+                             std::ptrdiff_t first) {
+    constexpr std::size_t width = base::template block_rows<T>;
+    for (int n : base::template touched_nodes<I>) {
+      T* out = task.rows_of_leaf[static_cast<std::size_t>(n)];
+      if (!rows_first<I>(n) || out == nullptr) continue;
+      const std::ptrdiff_t row = call.leaf_stride[static_cast<std::size_t>(n)][0];
+      const T* in = call.leaf[static_cast<std::size_t>(n)] + first * row;
+      for (std::size_t r = 0; r < width; ++r) {
+        const T* source = in + static_cast<std::ptrdiff_t>(rows.row[r]) * row;
+        for (std::ptrdiff_t e = 0; e < row; ++e) out[static_cast<std::size_t>(e) * width + r] = source[e];
+      }
     }
   }
 
@@ -402,11 +446,22 @@ struct interpreter : folds<Outputs...> {
       return broadcast(V(T(0)));
     } else if constexpr (O.s == ir::source::tensor_leaf) {
       constexpr int axis = base::axis_of(O.node, C);
-      const T* first = call.leaf[n] + base::leaf_offset(call, task, O.node);
-      if constexpr (axis < 0)
+      const std::ptrdiff_t offset = base::leaf_offset(call, task, O.node);
+      const T* first = call.leaf[n] + offset;
+      if constexpr (axis < 0) {
         return broadcast(V(*first));
-      else
+      } else if constexpr (axis == 0) {  // the rows transposed for the block, when they are
+        const std::ptrdiff_t stride = call.leaf_stride[n][0];
+        const T* transposed = task.rows_of_leaf[n];
+        if (transposed != nullptr)
+          transposed += (offset - task.index[C] * stride) * static_cast<std::ptrdiff_t>(base::template block_rows<T>);
+        return [first, stride, rows, transposed](std::size_t b) {
+          return transposed != nullptr ? V::load_aligned(transposed + b * V::size)
+                                       : base::template gather_rows<T>(first, stride, *rows, b);
+        };
+      } else {
         return strided(first, call.leaf_stride[n][axis]);
+      }
     } else if constexpr (O.s == ir::source::reduction && base::plan.global[n]) {  // completed by an earlier loop
       const T* first = base::result(call, task, O.node) + base::buffer_offset(call, task, O.node);
       if constexpr (((base::plan.buffer_dims[n] >> C) & 1U) == 0)

@@ -85,6 +85,10 @@ struct layout : nest_info<Outputs...> {
     T* block_t = nullptr;  // block mode: local buffers, a lane per row of the block
     double* block_d = nullptr;
     T* pack = nullptr;  // block mode: a contraction nest's packed values
+    // block mode: the block's rows of each leaf read by rows (its first axis), transposed so that a
+    // batch of rows is one aligned load (element e of the rows at [e·block_rows, (e + 1)·block_rows)),
+    // or null
+    std::array<T*, base::nodes> rows_of_leaf{};
   };
 
   // `count` elements of `memory`, starting on a 128-byte boundary.

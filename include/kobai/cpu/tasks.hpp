@@ -107,7 +107,8 @@ struct tasks : interpreter<Outputs...> {
     double* base_d = base::line_aligned(base::template scratch<double, 1>(), task_count * call.task_doubles);
     // block mode: local buffers, the values of a block and a nest's packed values, per task
     const std::size_t block_values = base::max_value_slots * base::template block_rows<T>;
-    const std::size_t block_t = call.task_block_t + block_values + call.task_pack;
+    const std::size_t transposed = blocks ? base::template transposed_size<T, I>(call) : 0;
+    const std::size_t block_t = call.task_block_t + block_values + call.task_pack + transposed;
     T* base_block_t = base::line_aligned(base::template scratch<T, 6>(), blocks ? task_count * block_t : 0);
     double* base_block_d =
         base::line_aligned(base::template scratch<double, 7>(), blocks ? task_count * call.task_block_d : 0);
@@ -117,6 +118,7 @@ struct tasks : interpreter<Outputs...> {
       task.partial = base_d + k * call.task_doubles;
       task.block_t = base_block_t + k * block_t;
       task.pack = task.block_t + call.task_block_t + block_values;
+      if (blocks) base::template assign_transposed<T, I>(call, task, task.pack + call.task_pack);
       task.block_d = base_block_d + k * call.task_block_d;
       base::for_reductions([&]<int R>() {
         if constexpr (base::template completes<I>(R)) {
