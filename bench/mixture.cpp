@@ -87,7 +87,8 @@ int main(int argc, char** argv) {
   std::mt19937 rng(8);
   std::normal_distribution<float> normal;
   bool agree = true;
-  for (const auto& [d, k] : {std::pair<std::size_t, std::size_t>{2, 5}, {10, 25}, {64, 25}}) {
+  for (const auto& sizes : {std::pair<std::size_t, std::size_t>{2, 5}, {10, 25}, {64, 25}}) {
+    const std::size_t d = sizes.first, k = sizes.second;  // not a structured binding: lambdas capture them
     const std::size_t n = 1000;
     auto Xv = xt::xtensor<float, 2>::from_shape({n, d});
     auto av = xt::xtensor<float, 1>::from_shape({k});

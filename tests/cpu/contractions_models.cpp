@@ -130,7 +130,8 @@ TEST_CASE("a Gaussian mixture's log-likelihood and its gradients against float64
   constexpr auto objective = sum(logsumexp<1>(inner)) - numel(sum<1>(X)) * logsumexp(alphas);
   auto step = compile(objective, grad(objective, alphas), grad(objective, means), grad(objective, L));
   for (std::size_t n : {1U, 33U, 257U})
-    for (const auto& [k, d] : {std::pair<std::size_t, std::size_t>{1, 1}, {3, 4}, {5, 7}}) {
+    for (const auto& shape : {std::pair<std::size_t, std::size_t>{1, 1}, {3, 4}, {5, 7}}) {
+      const std::size_t k = shape.first, d = shape.second;  // not a structured binding: INFO captures them
       unsigned seed = static_cast<unsigned>(n * 100 + k * 10 + d);
       for (int call = 0; call < 2; ++call, seed += 7) {
         const matrix x = random_matrix(n, d, 1.0, seed);

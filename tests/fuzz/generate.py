@@ -67,6 +67,13 @@ def interval_mul(a, b):
     return min(products), max(products)
 
 
+def flat(*exprs):
+    """Whether a value may cluster at a stationary point (sin, cos and what is built from them: x·cos x
+    near its minimum): a max or min over it is then a near-tie that float32 rounding may break
+    differently from the float64 reference (seed 76, program 82), so none is taken."""
+    return any("sin(" in e.text or "cos(" in e.text for e in exprs)
+
+
 class Program:
     def __init__(self, rng, index, seed):
         self.rng = rng
@@ -258,6 +265,8 @@ class Program:
         if self.rng.random() < 0.5:
             a, b = b, a
         op = self.rng.choice(["+", "-", "*", "*", "/", "max", "min", "where", "pow"])
+        if op in ("max", "min") and flat(a, b):
+            op = "+"
         d = max(a.depth, b.depth) + 1
         smooth = a.smooth and b.smooth
         if op == "+":
@@ -309,6 +318,8 @@ class Program:
         if a.rank == 0:
             return None
         op = self.rng.choice(["sum", "sum", "mean", "max", "min", "logsumexp", "softmax"])
+        if op in ("max", "min") and flat(a):
+            op = "sum"
         count = self.rng.choice([1, 1, 1, 2]) if a.rank >= 2 else 1
         axes = sorted(self.rng.sample(range(a.rank), count))
         keep = self.rng.random() < 0.4
@@ -386,6 +397,8 @@ class Program:
             return None
         axes = sorted(self.rng.sample(range(a.rank), 1 if a.rank == 1 or self.rng.random() < 0.7 else 2))
         op = self.rng.choice(["sum", "mean", "max", "min", "logsumexp"])
+        if op in ("max", "min") and flat(a):
+            op = "sum"
         axis_list = ", ".join(str(p) for p in axes)
         kept = tuple(1 if p in axes else s for p, s in enumerate(a.shape))
         folded = 1
@@ -426,6 +439,8 @@ class Program:
             return None
         b = self.rng.choice(earlier)
         op = self.rng.choice(["+", "*", "max"])
+        if op == "max" and flat(a, b):
+            op = "+"
         shape = broadcast(a.shape, b.shape)
         d = max(a.depth, b.depth) + 1
         if op == "+":

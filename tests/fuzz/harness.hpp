@@ -265,7 +265,8 @@ inline void check_program(const program_case& p, std::uint64_t seed) {
           if (!ok) {
             ++totals().failures;
             FAIL_CHECK(where << "\n  output " << o << " in " << std::string(single ? "float" : "double") << " on "
-                             << threads << " thread(s), " << (blocks ? "rows in blocks" : "row by row") << ": " << why);
+                             << threads << " thread(s), " << std::string(blocks ? "rows in blocks" : "row by row")
+                             << ": " << why);
             return;
           }
         }

@@ -397,10 +397,14 @@ struct interpreter : folds<Outputs...> {
       if constexpr (ins.op == ir::instr::enter) {
         if constexpr (base::contraction(I) >= 0) {
           block_contraction<T, I, C>(a, task);
+          run_after_inner_loop<T, I, C>(a, task);
         } else if constexpr (base::rank_update(I, C) >= 0) {
           block_rank_update<T, I, C>(a, task);
+          run_after_inner_loop<T, I, C>(a, task);
         } else if constexpr (dot_tiled<I, C>()) {
           block_dot<T, I, C>(a, task);
+          if constexpr (base::indexes(base::code(base::dot_nest(I)).node, base::code(I).cls))
+            run_after_inner_loop<T, I, C>(a, task);
         } else if constexpr (base::innermost(I)) {
           block_innermost<T, I, C>(a, task);
         } else {
@@ -489,8 +493,10 @@ struct interpreter : folds<Outputs...> {
     if constexpr (base::info(n).k == ir::kind::numel) {
       const V count(static_cast<T>(numel_value(call, base::info(n).args[0])));
       return [count](std::size_t) { return count; };
-    } else {
-      return [r0, r1, r2](std::size_t b) { return apply_node<n, V>(std::array<V, 3>{r0(b), r1(b), r2(b)}); };
+    } else {  // the node spelled out: Clang 14 will not use a local constexpr inside a lambda
+      return [r0, r1, r2](std::size_t b) {
+        return apply_node<base::code(J).node, V>(std::array<V, 3>{r0(b), r1(b), r2(b)});
+      };
     }
   }
 
@@ -655,15 +661,29 @@ struct interpreter : folds<Outputs...> {
     return packed;
   }
 
+  // The statements after the inner loop of the two-level nest at I, for every iteration of it.
+  template <class T, int I, int C, class Point>
+  static void run_after_inner_loop(const access<T, Point>& a, task_state<T>& task) {
+    constexpr int first = base::after_inner_loop(I), end = base::code(I).match;
+    if constexpr (first < end) {
+      const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[base::code(I).cls]);
+      for (std::ptrdiff_t i = 0; i < extent; ++i) {
+        task.index[base::code(I).cls] = i;
+        [&]<int... K>(std::integer_sequence<int, K...>) { (block_step<T, first + K, C>(a, task), ...); }
+        (std::make_integer_sequence<int, end - first>{});
+      }
+    }
+  }
+
   // In a register tile of the two-level nest at I: whether operand O is a value the inner loop
   // computes (computed in place), or one the outer loop computes (read from the packed ones).
   template <ir::operand O, int I>
   static constexpr bool in_tile() {
-    return O.s == ir::source::value && O.item > base::inner_loop(I);
+    return O.s == ir::source::value && O.item > base::inner_loop(I) && O.item < base::after_inner_loop(I);
   }
   template <ir::operand O, int I>
   static constexpr bool packed_value() {
-    return O.s == ir::source::value && O.item > I && !in_tile<O, I>();
+    return O.s == ir::source::value && O.item > I && O.item < base::inner_loop(I);
   }
   // A reader of operand O in a register tile of the nest at I (`packed`: this outer iteration's
   // packed values).
@@ -884,12 +904,29 @@ struct interpreter : folds<Outputs...> {
         }
         for (std::size_t t = 0; t < count; ++t) {
           task.index[j_class] = j0 + static_cast<std::ptrdiff_t>(t);
-          const auto value = [&](std::size_t b) { return held[t][b]; };
-          if (start == 0)
-            block_accumulate<r, C, true>(a, task, value);
-          else
-            block_accumulate<r, C, false>(a, task, value);
+          if constexpr (base::indexes(r, j_class)) {
+            const auto value = [&](std::size_t b) { return held[t][b]; };
+            if (start == 0)
+              block_accumulate<r, C, true>(a, task, value);
+            else
+              block_accumulate<r, C, false>(a, task, value);
+          } else {  // one element for every j: kept per j until the statements after the loop read it
+            V* kept = reinterpret_cast<V*>(task.pack) + static_cast<std::size_t>(j0) * batches + t * batches;
+            for (std::size_t b = 0; b < batches; ++b)
+              kept[b] = start == 0 ? held[t][b] : op::combine(kept[b], held[t][b]);
+          }
         }
+      }
+    }
+    if constexpr (!base::indexes(r, j_class)) {  // the statements after the loop, each j's element in place
+      constexpr int first = base::after_inner_loop(I), end = base::code(I).match;
+      auto* element = base::template block_element<r>(a.call, task);
+      for (std::ptrdiff_t j = 0; j < j_extent; ++j) {
+        task.index[j_class] = j;
+        const V* kept = reinterpret_cast<const V*>(task.pack) + static_cast<std::size_t>(j) * batches;
+        for (std::size_t b = 0; b < batches; ++b) base::block_store(kept[b], element, b);
+        [&]<int... K>(std::integer_sequence<int, K...>) { (block_step<T, first + K, C>(a, task), ...); }
+        (std::make_integer_sequence<int, end - first>{});
       }
     }
   }
@@ -952,28 +989,54 @@ struct interpreter : folds<Outputs...> {
           task.index[h_class] = h;
           factor.template operator()<g>(gs + static_cast<std::size_t>(h) * batches, 0);
         }
-        for (std::ptrdiff_t d0 = 0; d0 < d_extent; d0 += static_cast<std::ptrdiff_t>(tile))
-          for (std::ptrdiff_t h0 = 0; h0 < h_extent; h0 += static_cast<std::ptrdiff_t>(tile)) {
-            std::array<std::array<V, tile>, tile> held{};
-            std::array<const V*, tile> xt, gt;  // (past the last d or h, the last one again)
-            for (std::size_t t = 0; t < tile; ++t) {
-              xt[t] =
-                  xs + static_cast<std::size_t>(std::min(d0 + static_cast<std::ptrdiff_t>(t), d_extent - 1)) * batches;
-              gt[t] =
-                  gs + static_cast<std::size_t>(std::min(h0 + static_cast<std::ptrdiff_t>(t), h_extent - 1)) * batches;
-            }
-            for (std::size_t b = 0; b < batches; ++b) {
-              std::array<V, tile> gb;
+        // dW[d, h] += Σ_rows x[row, d]·g[row, h] as a matrix product over the block's rows: g
+        // transposed to a row of h's per block row (padded to whole batches with zeros), then tiles
+        // of 4 d's × 2 batches of h's in registers, a broadcast x[row, d] each, over every row; the
+        // tiles add into the accumulator's rows, contiguous along h.
+        constexpr std::size_t rows_per_block = base::template block_rows<T>;
+        const auto padded = static_cast<std::size_t>((h_extent + static_cast<std::ptrdiff_t>(V::size) - 1) /
+                                                     static_cast<std::ptrdiff_t>(V::size)) *
+                            V::size;
+        T* gT = reinterpret_cast<T*>(gs + static_cast<std::size_t>(h_extent) * batches);
+        const T* gsT = reinterpret_cast<const T*>(gs);
+        for (std::size_t row = 0; row < rows_per_block; ++row) {
+          T* out = gT + row * padded;
+          for (std::size_t h = 0; h < static_cast<std::size_t>(h_extent); ++h) out[h] = gsT[h * rows_per_block + row];
+          std::fill(out + h_extent, out + padded, T(0));
+        }
+        const T* xsT = reinterpret_cast<const T*>(xs);
+        constexpr std::size_t dt = 4, ht = 2;
+        std::array<T, dt * ht * V::size> spill;
+        for (std::ptrdiff_t d0 = 0; d0 < d_extent; d0 += static_cast<std::ptrdiff_t>(dt))
+          for (std::size_t h0 = 0; h0 < padded; h0 += ht * V::size) {
+            std::array<std::array<V, ht>, dt> held;
+            for (auto& h : held) h.fill(V(T(0)));
+            std::array<const T*, dt> xrow;  // (past the last d, the last one again)
+            for (std::size_t t = 0; t < dt; ++t)
+              xrow[t] = xsT + static_cast<std::size_t>(std::min(d0 + static_cast<std::ptrdiff_t>(t), d_extent - 1)) *
+                                  rows_per_block;
+            const bool two = h0 + V::size < padded;
+            for (std::size_t row = 0; row < rows_per_block; ++row) {
+              const T* g_row = gT + row * padded + h0;
+              const V g0 = V::load_unaligned(g_row), g1 = two ? V::load_unaligned(g_row + V::size) : V(T(0));
 #pragma GCC unroll 4
-              for (std::size_t th = 0; th < tile; ++th) gb[th] = gt[th][b];
-#pragma GCC unroll 4
-              for (std::size_t td = 0; td < tile; ++td) {
-                const V xb = xt[td][b];
-#pragma GCC unroll 4
-                for (std::size_t th = 0; th < tile; ++th) held[td][th] = xsimd::fma(xb, gb[th], held[td][th]);
+              for (std::size_t t = 0; t < dt; ++t) {
+                const V x(xrow[t][row]);
+                held[t][0] = xsimd::fma(x, g0, held[t][0]);
+                held[t][1] = xsimd::fma(x, g1, held[t][1]);
               }
             }
-            fold(d0, h0, held);
+            for (std::size_t t = 0; t < dt && d0 + static_cast<std::ptrdiff_t>(t) < d_extent; ++t) {
+              auto* target = total + (d0 + static_cast<std::ptrdiff_t>(t)) * sd;
+              held[t][0].store_unaligned(spill.data());
+              held[t][1].store_unaligned(spill.data() + V::size);
+              const std::size_t count = std::min(
+                  ht * V::size, static_cast<std::size_t>(h_extent) - std::min(h0, static_cast<std::size_t>(h_extent)));
+              for (std::size_t e = 0; e < count; ++e) {
+                auto& slot = target[static_cast<std::ptrdiff_t>(h0 + e) * sh];
+                slot = static_cast<std::remove_reference_t<decltype(slot)>>(slot + spill[e]);
+              }
+            }
           }
         return;
       }

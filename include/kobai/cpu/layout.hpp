@@ -161,7 +161,9 @@ struct layout : nest_info<Outputs...> {
         // the outer loop's values for every iteration; a rank update's two factors besides
         const std::size_t outer = call.extent[static_cast<std::size_t>(base::code(i).cls)];
         const std::size_t inner = call.extent[static_cast<std::size_t>(base::code(base::inner_loop(i)).cls)];
-        pack = std::max(pack, (outer * static_cast<std::size_t>(base::outer_values(i) + 1) + inner) * block_rows<T>);
+        pack = std::max(
+            pack, (outer * static_cast<std::size_t>(base::outer_values(i) + 1) + 2 * inner + detail::batch<T>::size) *
+                      block_rows<T>);
       }
     call.task_pack = padded(pack, sizeof(T));
     call.task_block_t = padded(block_t, sizeof(T));

@@ -137,14 +137,21 @@ struct nest_info {
            ((plan.buffer_dims[static_cast<std::size_t>(code(accumulate).node)] >> code(enter).cls) & 1U) == 0;
   }
   // A two-level nest (block mode runs those below as register tiles): the loop entered at
-  // `enter`, inside a top-level loop, holds statements of its own (values, accumulates) and then
-  // one innermost loop, which holds values and one accumulate. The inner loop's enter, or -1.
+  // `enter`, inside a top-level loop, holds statements of its own (values, accumulates), one
+  // innermost loop, which holds values and one accumulate, and after it statements that read
+  // nothing the loop or the statements before it compute (they run once the tile is done, as a
+  // Gaussian mixture's Σ_j y[j]² after y = Q·(x − μ)). The inner loop's enter, or -1.
   static constexpr int inner_loop(int enter) {
     const ir::instruction& outer = code(enter);
     if (outer.op != ir::instr::enter || outer.depth == 0 || innermost(enter)) return -1;
     int inner = enter + 1;
     while (code(inner).op != ir::instr::enter) ++inner;
-    if (!innermost(inner) || code(inner).match + 1 != outer.match) return -1;
+    if (!innermost(inner)) return -1;
+    for (int i = code(inner).match + 1; i < outer.match; ++i) {
+      if (code(i).op == ir::instr::enter) return -1;
+      for (const ir::operand& o : code(i).operands)
+        if (o.s == ir::source::value && o.item > enter && o.item < code(inner).match) return -1;
+    }
     int accumulates = 0;
     for (int i = inner + 1; i < code(inner).match; ++i) {
       if (code(i).op == ir::instr::accumulate)
@@ -162,6 +169,8 @@ struct nest_info {
     while (code(i).op != ir::instr::accumulate) ++i;
     return i;
   }
+  // The first statement after the inner loop of the two-level nest at `enter`.
+  static constexpr int after_inner_loop(int enter) { return code(inner_loop(enter)).match + 1; }
   static constexpr bool indexes(int r, int cls) {
     return ((plan.buffer_dims[static_cast<std::size_t>(r)] >> cls) & 1U) != 0;
   }
@@ -183,16 +192,16 @@ struct nest_info {
                : -1;
   }
   /// A dot nest: a two-level nest over j and k whose outer loop only resets its reduction and whose
-  /// accumulate sums over k into a local reduction indexed by j, as a[n, j] = Σ_k g[n, k]·W[j, k]
-  /// per row (the gradient through a layer). Its accumulate, or -1.
+  /// accumulate sums over k into a local reduction, as a[n, j] = Σ_k g[n, k]·W[j, k] per row (the
+  /// gradient through a layer), indexed by j or read for each j by the statements after the inner
+  /// loop. Its accumulate, or -1.
   static constexpr int dot_nest(int enter) {
     const int found = two_level_accumulate(enter);
     if (found < 0) return -1;
     const int r = code(found).node, inner = inner_loop(enter);
     for (int i = enter + 1; i < inner; ++i)
       if (code(i).op != ir::instr::reset || code(i).node != r) return -1;
-    return !plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction &&
-                   indexes(r, code(enter).cls) && !indexes(r, code(inner).cls)
+    return !plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction && !indexes(r, code(inner).cls)
                ? found
                : -1;
   }

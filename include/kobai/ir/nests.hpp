@@ -175,10 +175,10 @@ struct builder {
     return {source::reduction, m, -1};
   }
 
-  constexpr bool worth_caching(int m, std::uint64_t positions) const {
+  constexpr bool worth_caching(int m) const {
     const node_info& info = nodes[m];
     if (info.costly) return true;
-    if (info.passes || ((positions >> plan.position[items[chain[1]].cls]) & 1U) == 0) return false;
+    if (info.passes) return false;
     for (int a = 0; a < info.nargs; ++a)
       if (info.reads[a] && nodes[info.args[a]].k == kind::elementwise) return true;
     return false;
@@ -198,13 +198,13 @@ struct builder {
       if (((positions >> plan.position[items[chain[i]].cls]) & 1U) != 0) level = i;
     // A value under a loop over a class it lacks would be recomputed on every iteration of that
     // loop: plan again with it computed once into a buffer when it is costly (tanh, exp, …), or
-    // when it is computed from other values and has the class of the statement's top-level loop
-    // (its buffer is then local, a row's worth: the softmax gradient g[n, c] under the loop over d
-    // of dW[d, c] += X[n, d]·g[n, c]). A value that passes its argument's on is left to the
-    // argument. Its own arguments are then computed in its buffer's loop, so only the value read
-    // under the loop is cached, not the values it is computed from.
+    // when it is computed from other values: the softmax gradient g[n, c] under the loop over d of
+    // dW[d, c] += X[n, d]·g[n, c] (a buffer of a row's worth), a Gaussian mixture's Q_k under the
+    // loop over the rows (computed once per call). A value that passes its argument's on is left
+    // to the argument. Its own arguments are then computed in its buffer's loop, so only the value
+    // read under the loop is cached, not the values it is computed from.
     bool caching = false;
-    if (level > 0 && suppress == 0 && !plan.cached[m] && worth_caching(m, positions))
+    if (level > 0 && suppress == 0 && !plan.cached[m] && worth_caching(m))
       for (int i = 1; i <= level; ++i)
         if (((positions >> plan.position[items[chain[i]].cls]) & 1U) == 0) caching = true;
     // A costly value computed again by a later statement of the same top-level iteration (tanh of
