@@ -745,17 +745,26 @@ struct interpreter : folds<Outputs...> {
     }
   }
 
-  // A contraction's term as {x, w}, x packed and w a weight, when it is a product of those (seen
-  // through values that pass their argument on) summed; else {none, none}.
-  template <class Op, ir::operand Term, int I, int C>
+  // The factor beside a weight in a register tile's product: a contraction's (J < 0) is a packed
+  // value of the outer loop; a dot nest's is a value that does not change with the outer class J.
+  template <ir::operand X, int I, int J>
+  static constexpr bool beside_weight() {
+    if constexpr (J < 0)
+      return packed_value<X, I>();
+    else
+      return !base::operand_depends(X, I, J);
+  }
+  // A register tile's term as {x, w} when it is a product summed (seen through values that pass
+  // their argument on) of a weight w and a factor x beside it (beside_weight); else {none, none}.
+  template <class Op, ir::operand Term, int I, int C, int J = -1>
   static constexpr std::array<ir::operand, 2> weighted_factors() {
     if constexpr (sum_of_products<Op, Term>()) {
       constexpr ir::instruction times = base::code(Term.item);
       constexpr ir::operand p = passed<times.operands[0], I>(times.operands[0]),
                             q = passed<times.operands[1], I>(times.operands[1]);
-      if constexpr (packed_value<p, I>() && weight<q, C>())
+      if constexpr (weight<q, C>() && beside_weight<p, I, J>())
         return {p, q};
-      else if constexpr (packed_value<q, I>() && weight<p, C>())
+      else if constexpr (weight<p, C>() && beside_weight<q, I, J>())
         return {q, p};
       else
         return {};
@@ -841,26 +850,11 @@ struct interpreter : folds<Outputs...> {
     else
       return false;
   }
-  // A dot nest's term as {x, w} when it is a product summed of a value of the inner loop that does
-  // not change with the outer class and a weight W[j, k]; else {none, none}.
+  // A dot nest's term as {x, w}: x a value of the inner loop that does not change with the outer class.
   template <int I, int C>
   static constexpr std::array<ir::operand, 2> dot_factors() {
     constexpr int A = base::dot_nest(I);
-    constexpr ir::operand term = base::code(A).operands[0];
-    if constexpr (sum_of_products<reducer<base::code(A).node>, term>()) {
-      constexpr ir::instruction times = base::code(term.item);
-      constexpr ir::operand p = passed<times.operands[0], I>(times.operands[0]),
-                            q = passed<times.operands[1], I>(times.operands[1]);
-      constexpr int j = base::code(I).cls;
-      if constexpr (weight<q, C>() && !base::operand_depends(p, I, j))
-        return {p, q};
-      else if constexpr (weight<p, C>() && !base::operand_depends(q, I, j))
-        return {q, p};
-      else
-        return {};
-    } else {
-      return {};
-    }
+    return weighted_factors<reducer<base::code(A).node>, base::code(A).operands[0], I, C, base::code(I).cls>();
   }
 
   // A dot nest in block mode (nest_info::dot_nest, dot_factors): a[n, j] = Σ_k x[n, k]·W[j, k] for
