@@ -242,11 +242,12 @@ struct nest_info {
   /// and the value slot of the first.
   static constexpr int outer_values(int enter) {
     int count = 0;
-    for (int i = enter + 1; i < inner_loop(enter); ++i) count += code(i).op == ir::instr::compute ? 1 : 0;
+    for (int i = enter + 1, inner = inner_loop(enter); i < inner; ++i)
+      count += code(i).op == ir::instr::compute ? 1 : 0;
     return count;
   }
   static constexpr std::size_t first_outer_slot(int enter) {
-    for (int i = enter + 1; i < inner_loop(enter); ++i)
+    for (int i = enter + 1, inner = inner_loop(enter); i < inner; ++i)
       if (code(i).op == ir::instr::compute) return value_slot(i);
     return 0;
   }
