@@ -137,7 +137,7 @@ def contraction_loss(np_, workload, p, X, Y=None, eye=None, lower=None):
     # W8: Q_k = lower triangle of L_k, diagonal exponentiated; y = Q_k (x − μ_k)
     Q = eye * np_.exp(p["L"]) + lower * p["L"]
     centred = X[:, None, :] - p["means"]
-    y = (Q[None, :, :, :] * centred[:, :, None, :]).sum(3)
+    y = np_.einsum("kij,nkj->nki", Q, centred)  # a batched matrix product, not an N·K·D·D product
     inner = p["alphas"] + (eye * p["L"]).sum((1, 2)) - 0.5 * (y * y).sum(2)
     return logsumexp(inner, 1).sum() - X.shape[0] * logsumexp(p["alphas"], 0)
 

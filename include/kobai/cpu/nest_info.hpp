@@ -110,6 +110,17 @@ struct nest_info {
   /// Whether the loop entered at I may run its rows in blocks (cpu/interpreter.hpp, block mode): a
   /// top-level loop with inner loops.
   static constexpr bool block_capable(int enter) { return code(enter).depth == 0 && !innermost(enter); }
+  /// Whether the top-level loop entered at `enter` folds a reduction of its own rows inside its
+  /// inner loops (a dot product, a contraction, a row's logsumexp: an accumulate into a local
+  /// buffer). Without one its inner loops are maps, which gain nothing from rows in blocks unless
+  /// they are short (a 2-D elementwise grid runs row by row, with SIMD along its contiguous rows).
+  static constexpr bool reduces_rows(int enter) {
+    for (int i = enter + 1; i < code(enter).match; ++i)
+      if (code(i).op == ir::instr::accumulate && code(i).depth > 0 &&
+          !plan.global[static_cast<std::size_t>(code(i).node)])
+        return true;
+    return false;
+  }
   // In block mode each value computed inside a top-level loop has a slot of block_batches batches,
   // numbered from 0 in each top-level loop.
   static constexpr std::array<int, code_size + 1> value_slots = [] {

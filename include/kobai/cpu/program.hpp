@@ -61,8 +61,10 @@ class program : cpu::outputs<Outputs...> {
 
   /// A top-level loop with inner loops (per-row work: logits, hidden layers, their gradients) runs
   /// its rows in blocks, one row per SIMD lane, when none of its innermost loops is longer than
-  /// `extent` (default block_extent); otherwise row by row, with SIMD along its inner loops. 0
-  /// runs every loop row by row. Results are bit-identical run to run for a given setting.
+  /// `extent` (default block_extent); otherwise row by row, with SIMD along its inner loops. A loop
+  /// that folds no reduction of its rows (a map over a 2-D grid) runs in blocks only while its
+  /// inner loops are short (4 SIMD batches). 0 runs every loop row by row. Results are
+  /// bit-identical run to run for a given setting.
   constexpr program& blocks(std::size_t extent) {
     base::block_extent_ = extent;
     return *this;

@@ -57,17 +57,20 @@ struct tasks : interpreter<Outputs...> {
     }
   }
 
-  // Whether the top-level loop entered at I runs its rows in blocks: it has inner loops, and none
-  // of its innermost loops is longer than `block_extent_` (long inner loops run row by row, with
-  // SIMD along them).
+  // Whether the top-level loop entered at I runs its rows in blocks: it has inner loops, none of
+  // its innermost loops is longer than `block_extent_` (long inner loops run row by row, with SIMD
+  // along them), and either it folds reductions of its rows or its inner loops are short (a map
+  // over long contiguous rows gains nothing from blocks and pays for reading its leaves across rows).
   template <class T, int I>
   bool blocked(const call_state<T>& call) const {
     if constexpr (!base::block_capable(I)) {
       return false;
     } else {
+      constexpr std::size_t short_map = 4 * detail::batch<T>::size;
+      const std::size_t longest = std::min(block_extent_, base::reduces_rows(I) ? block_extent_ : short_map);
       for (int i = I + 1; i < base::code(I).match; ++i)
         if (base::code(i).op == ir::instr::enter && base::innermost(i) &&
-            call.extent[static_cast<std::size_t>(base::code(i).cls)] > block_extent_)
+            call.extent[static_cast<std::size_t>(base::code(i).cls)] > longest)
           return false;
       return true;
     }
