@@ -4,6 +4,8 @@
 // many shared libraries use kobai.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -42,13 +44,14 @@ class KOBAI_RUNTIME_API thread_pool {
       context_ = &task;
       tasks_ = tasks;
       next_ = 0;
-      active_ = workers_.size();
-      ++generation_;
+      active_.store(workers_.size(), std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
     }
-    start_.notify_all();
+    start_.notify_all();  // (workers still spinning from the last run see the generation change)
     drain();
+    if (spin_until([this] { return active_.load(std::memory_order_acquire) == 0; })) return;
     std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return active_ == 0; });
+    done_.wait(lock, [this] { return active_.load(std::memory_order_relaxed) == 0; });
   }
 
  private:
@@ -56,6 +59,12 @@ class KOBAI_RUNTIME_API thread_pool {
   void drain();
   // A worker's loop: waits for a run, takes part in it, until the pool stops.
   void work(unsigned);
+  // Polls `ready` for a short while (yielding the core to any other runnable thread), before a
+  // waiter goes to sleep: waking a sleeping thread costs tens of microseconds on some machines
+  // (virtual CPUs), more than a small loop's whole task, and steps called back to back find the
+  // workers awake. Whether `ready` turned true.
+  template <class Ready>
+  static bool spin_until(Ready ready);
 
   std::vector<std::thread> workers_;
   std::mutex run_mutex_;  // one run at a time
@@ -63,8 +72,19 @@ class KOBAI_RUNTIME_API thread_pool {
   std::condition_variable start_, done_;
   void (*call_)(void*, std::size_t) = nullptr;
   void* context_ = nullptr;
-  std::size_t tasks_ = 0, next_ = 0, active_ = 0, generation_ = 0;
+  std::size_t tasks_ = 0, next_ = 0;
+  std::atomic<std::size_t> active_ = 0, generation_ = 0;
   bool stopping_ = false;
 };
+
+template <class Ready>
+bool thread_pool::spin_until(Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+  for (unsigned polls = 1;; ++polls) {
+    if (ready()) return true;
+    if (polls % 64 == 0 && std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::yield();
+  }
+}
 
 }  // namespace kobai::cpu
