@@ -1,0 +1,68 @@
+// RMSprop with PyTorch's semantics (torch.optim.RMSprop): a running mean of squared gradients,
+// optionally centred, with momentum and L2 weight decay, for scalar and tensor parameters.
+#pragma once
+
+#include <cmath>
+#include <tuple>
+
+#include "kobai/train/elementwise.hpp"
+
+namespace kobai::train {
+
+/// The settings of torch.optim.RMSprop, with the same names (learning_rate for lr) and defaults.
+struct rmsprop_options {
+  double learning_rate = 1e-2;
+  double alpha = 0.99;
+  double eps = 1e-8;
+  double weight_decay = 0;
+  double momentum = 0;
+  bool centered = false;
+};
+
+/// Per element (PyTorch's algorithm): g ← g + λp;  s ← αs + (1 − α)g²;
+///   ḡ ← αḡ + (1 − α)g and d ← √(s − ḡ²) + ε (centred), or d ← √s + ε;
+///   b ← μb + g/d and p ← p − lr·b (momentum μ > 0), or p ← p − lr·g/d.
+class rmsprop {
+ public:
+  explicit rmsprop(rmsprop_options options = {}) : options_(options) {
+    detail::require(options.learning_rate >= 0 && options.eps >= 0 && options.weight_decay >= 0 &&
+                        options.momentum >= 0 && options.alpha >= 0,
+                    "rmsprop", "learning_rate, alpha, eps, weight_decay and momentum must not be negative");
+  }
+
+  template <class... Parameters, class... Gradients>
+  void step(std::tuple<Parameters&...> parameters, const std::tuple<Gradients...>& gradients) {
+    const rmsprop_options o = options_;
+    state_.for_each("rmsprop", parameters, gradients, [&o](double& value, double g, double* state) {
+      double& square_avg = state[0];
+      double& momentum_buffer = state[1];
+      double& grad_avg = state[2];
+      g += o.weight_decay * value;
+      square_avg = o.alpha * square_avg + (1 - o.alpha) * g * g;
+      double denominator;
+      if (o.centered) {
+        grad_avg = o.alpha * grad_avg + (1 - o.alpha) * g;
+        denominator = std::sqrt(square_avg - grad_avg * grad_avg) + o.eps;
+      } else {
+        denominator = std::sqrt(square_avg) + o.eps;
+      }
+      if (o.momentum > 0) {
+        momentum_buffer = o.momentum * momentum_buffer + g / denominator;
+        value -= o.learning_rate * momentum_buffer;
+      } else {
+        value -= o.learning_rate * g / denominator;
+      }
+    });
+  }
+
+  [[nodiscard]] const rmsprop_options& options() const { return options_; }
+  [[nodiscard]] double learning_rate() const { return options_.learning_rate; }
+  /// What a learning-rate schedule sets (train/schedules.hpp).
+  void set_learning_rate(double rate) { options_.learning_rate = rate; }
+
+ private:
+  rmsprop_options options_;
+  detail::elementwise_state<3> state_;  // the mean square, the momentum buffer, the mean gradient
+};
+
+}  // namespace kobai::train
