@@ -129,18 +129,62 @@ TEST_CASE_TEMPLATE("an MLP D → H tanh → C with cross-entropy: every gradient
     }
 }
 
+// The register tiles block mode runs a program's two-level nests as, counted the way
+// cpu/interpreter.hpp's block_range chooses them.
+struct tile_counts {
+  int contractions = 0, rank_updates = 0, dots = 0;
+};
+template <class Interpreter>
+constexpr std::array<int, Interpreter::code_size> rows_class = [] {  // each instruction's top-level class
+  std::array<int, Interpreter::code_size> classes{};
+  int rows = -1;
+  for (std::size_t i = 0; i < Interpreter::code_size; ++i) {
+    const ir::instruction& ins = Interpreter::code(static_cast<int>(i));
+    if (ins.op == ir::instr::enter && ins.depth == 0) rows = ins.cls;
+    classes[i] = rows;
+  }
+  return classes;
+}();
+template <class Interpreter, int I>
+constexpr void count_tile(tile_counts& counts) {
+  if constexpr (Interpreter::code(I).op == ir::instr::enter && Interpreter::code(I).depth > 0) {
+    constexpr int rows = rows_class<Interpreter>[static_cast<std::size_t>(I)];
+    if constexpr (Interpreter::contraction(I) >= 0)
+      ++counts.contractions;
+    else if constexpr (Interpreter::rank_update(I, rows) >= 0)
+      ++counts.rank_updates;
+    else if constexpr (Interpreter::template dot_tiled<I, rows>())
+      ++counts.dots;
+  }
+}
+template <class Interpreter, int... I>
+constexpr tile_counts count_tiles(std::integer_sequence<int, I...>) {
+  tile_counts counts;
+  (count_tile<Interpreter, I>(counts), ...);
+  return counts;
+}
+template <class... Outputs>
+constexpr tile_counts tiles_of(Outputs...) {
+  using interpreter = cpu::interpreter<Outputs...>;
+  return count_tiles<interpreter>(std::make_integer_sequence<int, static_cast<int>(interpreter::code_size)>{});
+}
+
 TEST_CASE("the contractions of a classifier's and an MLP's steps run as register tiles in block mode") {
   constexpr auto classifier = cross_entropy(matmul(X, W) + b, Y);
   constexpr auto mlp = cross_entropy(matmul(tanh(matmul(X, W1) + b1), W) + b, Y);
-  auto tiled = []<class... Outputs>(Outputs...) {
-    using info = cpu::nest_info<Outputs...>;
-    int count = 0;
-    for (int i = 0; i < static_cast<int>(info::code_size); ++i) count += info::contraction(i) >= 0 ? 1 : 0;
-    return count;
-  };
-  // x·W: the logits, per row a sum over d for each class
-  CHECK(tiled(classifier, grad(classifier, W), grad(classifier, b)) == 1);
-  // x·W1 and tanh(…)·W; the backward products (dz·Wᵀ, the rank-1 updates of dW1 and dW) are not of
-  // that form: dz·Wᵀ sums over the inner loop (a register per row), the updates over the rows.
-  CHECK(tiled(mlp, grad(mlp, W1), grad(mlp, b1), grad(mlp, W), grad(mlp, b)) == 2);
+  // the logits x·W (per row a sum over d for each class) and the weight gradient dW += xᵀ·dz
+  constexpr tile_counts linear = tiles_of(classifier, grad(classifier, W), grad(classifier, b));
+  CHECK(linear.contractions == 1);
+  CHECK(linear.rank_updates == 1);
+  CHECK(linear.dots == 0);
+  // forward x·W1 and h·W; backward dz·Wᵀ through the output layer (a dot nest: for each hidden unit
+  // a sum over the classes); the updates of dW1 and dW
+  constexpr tile_counts two_layers = tiles_of(mlp, grad(mlp, W1), grad(mlp, b1), grad(mlp, W), grad(mlp, b));
+  CHECK(two_layers.contractions == 2);
+  CHECK(two_layers.rank_updates == 2);
+  CHECK(two_layers.dots == 1);
+  // the loss alone: only the forward contractions
+  constexpr tile_counts forward = tiles_of(mlp);
+  CHECK(forward.contractions == 2);
+  CHECK(forward.rank_updates + forward.dots == 0);
 }
