@@ -33,6 +33,8 @@ def cell(record):
         return f"> {record['seconds']:.0f} s", "—"
     if record["status"] == "error":
         return "error", "—"
+    if record["status"] == "memory":
+        return "stopped", f"> {record.get('memory_gib', 8)} GB"
     return f"{record['seconds']:.1f} s", f"{record['kb'] / 1024:.0f} MB"
 
 
