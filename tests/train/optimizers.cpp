@@ -75,25 +75,52 @@ void check_against_torch(const std::array<expectation<Options>, Count>& cases) {
 
 TEST_CASE("adam matches torch.optim.Adam over 50 steps in every setting") {
   check_against_torch<adam>(std::array{
-      expectation<adam_options>{"adam", {}, {1.4502891466991998, 0.95014714264201672, -1.9500813735546056, 0.45121242142676354, -0.049416154006973398, 1.9506200238656106, -0.95007674473280501}},
-      expectation<adam_options>{"adam", {.learning_rate = 0.05, .weight_decay = 0.1}, {0.3756848387412115, -0.88433565172655815, 0.22248593653821705, 0.24477829937581166, -0.51049676849000825, 1.4285670598472984, 1.2515946835163325}},
-      expectation<adam_options>{"adam", {.learning_rate = 0.02, .betas = {0.8, 0.99}, .eps = 1e-6, .amsgrad = true}, {0.70926463151185104, 0.093678007250238338, -1.0484253420543594, 0.23448165074159052, -0.52820736597412299, 1.4933705696533008, -0.044914918663840793}},
+      expectation<adam_options>{"adam",
+                                {},
+                                {1.4502891466991998, 0.95014714264201672, -1.9500813735546056, 0.45121242142676354,
+                                 -0.049416154006973398, 1.9506200238656106, -0.95007674473280501}},
+      expectation<adam_options>{"adam",
+                                {.learning_rate = 0.05, .weight_decay = 0.1},
+                                {0.3756848387412115, -0.88433565172655815, 0.22248593653821705, 0.24477829937581166,
+                                 -0.51049676849000825, 1.4285670598472984, 1.2515946835163325}},
+      expectation<adam_options>{"adam",
+                                {.learning_rate = 0.02, .betas = {0.8, 0.99}, .eps = 1e-6, .amsgrad = true},
+                                {0.70926463151185104, 0.093678007250238338, -1.0484253420543594, 0.23448165074159052,
+                                 -0.52820736597412299, 1.4933705696533008, -0.044914918663840793}},
   });
 }
 
 TEST_CASE("adamw matches torch.optim.AdamW over 50 steps in every setting") {
   check_against_torch<adamw>(std::array{
-      expectation<adamw_options>{"adamw", {}, {1.4495559207009978, 0.94966095359792468, -1.949095478792535, 0.45098095678257855, -0.049404100772882785, 1.9496453202494048, -0.94958986183167626}},
-      expectation<adamw_options>{"adamw", {.learning_rate = 0.05, .weight_decay = 0.2, .amsgrad = true}, {0.41367026046933475, -0.81645918307943521, 0.4763843200527646, 0.24304353520020572, -0.51137678466408465, 1.4462832066753284, 1.1535412701697034}},
+      expectation<adamw_options>{"adamw",
+                                 {},
+                                 {1.4495559207009978, 0.94966095359792468, -1.949095478792535, 0.45098095678257855,
+                                  -0.049404100772882785, 1.9496453202494048, -0.94958986183167626}},
+      expectation<adamw_options>{"adamw",
+                                 {.learning_rate = 0.05, .weight_decay = 0.2, .amsgrad = true},
+                                 {0.41367026046933475, -0.81645918307943521, 0.4763843200527646, 0.24304353520020572,
+                                  -0.51137678466408465, 1.4462832066753284, 1.1535412701697034}},
   });
 }
 
 TEST_CASE("rmsprop matches torch.optim.RMSprop over 50 steps in every setting") {
   check_against_torch<rmsprop>(std::array{
-      expectation<rmsprop_options>{"rmsprop", {}, {0.59085423039031326, -0.14113267235617083, -0.7643595228974378, 0.23378673198985531, -0.52751676316932417, 1.4957236966328813, 0.24281326022676192}},
-      expectation<rmsprop_options>{"rmsprop", {.learning_rate = 0.005, .momentum = 0.9}, {0.48663040499311433, -1.0509444109124981, 1.9264067660648745, 0.21424843931907861, -0.52348457569798168, 1.509385542111463, 2.9633103570144912}},
-      expectation<rmsprop_options>{"rmsprop", {.learning_rate = 0.01, .alpha = 0.9, .weight_decay = 0.05, .centered = true}, {0.56001894603332003, -0.39615906244100701, -0.1806971401188236, 0.23184736693696564, -0.51667541942393969, 1.4493837259632469, 0.87208262972646278}},
-      expectation<rmsprop_options>{"rmsprop", {.learning_rate = 0.003, .momentum = 0.5, .centered = true}, {0.79998089025149544, 0.20821940858747359, -1.1705350679621347, 0.23380385319985317, -0.49946720896915597, 1.5179443979089282, -0.16758001831302563}},
+      expectation<rmsprop_options>{"rmsprop",
+                                   {},
+                                   {0.59085423039031326, -0.14113267235617083, -0.7643595228974378, 0.23378673198985531,
+                                    -0.52751676316932417, 1.4957236966328813, 0.24281326022676192}},
+      expectation<rmsprop_options>{"rmsprop",
+                                   {.learning_rate = 0.005, .momentum = 0.9},
+                                   {0.48663040499311433, -1.0509444109124981, 1.9264067660648745, 0.21424843931907861,
+                                    -0.52348457569798168, 1.509385542111463, 2.9633103570144912}},
+      expectation<rmsprop_options>{"rmsprop",
+                                   {.learning_rate = 0.01, .alpha = 0.9, .weight_decay = 0.05, .centered = true},
+                                   {0.56001894603332003, -0.39615906244100701, -0.1806971401188236, 0.23184736693696564,
+                                    -0.51667541942393969, 1.4493837259632469, 0.87208262972646278}},
+      expectation<rmsprop_options>{"rmsprop",
+                                   {.learning_rate = 0.003, .momentum = 0.5, .centered = true},
+                                   {0.79998089025149544, 0.20821940858747359, -1.1705350679621347, 0.23380385319985317,
+                                    -0.49946720896915597, 1.5179443979089282, -0.16758001831302563}},
   });
 }
 
@@ -101,7 +128,10 @@ TEST_CASE("a schedule gives torch's learning rate at every epoch and sets it on 
   {
     sgd optimizer({.learning_rate = 0.1});
     step_lr schedule(optimizer, {.step_size = 3, .gamma = 0.5});
-    const std::array<double, 12> want = {0.10000000000000001, 0.10000000000000001, 0.10000000000000001, 0.050000000000000003, 0.050000000000000003, 0.050000000000000003, 0.025000000000000001, 0.025000000000000001, 0.025000000000000001, 0.012500000000000001, 0.012500000000000001, 0.012500000000000001};
+    const std::array<double, 12> want = {0.10000000000000001,  0.10000000000000001,  0.10000000000000001,
+                                         0.050000000000000003, 0.050000000000000003, 0.050000000000000003,
+                                         0.025000000000000001, 0.025000000000000001, 0.025000000000000001,
+                                         0.012500000000000001, 0.012500000000000001, 0.012500000000000001};
     for (std::size_t epoch = 0; epoch < want.size(); ++epoch) {
       INFO("step_lr, epoch " << epoch);
       CHECK(schedule.last_epoch() == epoch);
@@ -113,7 +143,10 @@ TEST_CASE("a schedule gives torch's learning rate at every epoch and sets it on 
   {
     sgd optimizer({.learning_rate = 0.1});
     exponential_lr schedule(optimizer, {.gamma = 0.8});
-    const std::array<double, 12> want = {0.10000000000000001, 0.080000000000000016, 0.064000000000000015, 0.051200000000000016, 0.040960000000000017, 0.032768000000000012, 0.026214400000000013, 0.020971520000000011, 0.016777216000000008, 0.013421772800000007, 0.010737418240000006, 0.008589934592000005};
+    const std::array<double, 12> want = {0.10000000000000001,  0.080000000000000016, 0.064000000000000015,
+                                         0.051200000000000016, 0.040960000000000017, 0.032768000000000012,
+                                         0.026214400000000013, 0.020971520000000011, 0.016777216000000008,
+                                         0.013421772800000007, 0.010737418240000006, 0.008589934592000005};
     for (std::size_t epoch = 0; epoch < want.size(); ++epoch) {
       INFO("exponential_lr, epoch " << epoch);
       CHECK(schedule.last_epoch() == epoch);
@@ -125,7 +158,10 @@ TEST_CASE("a schedule gives torch's learning rate at every epoch and sets it on 
   {
     sgd optimizer({.learning_rate = 0.1});
     cosine_annealing_lr schedule(optimizer, {.t_max = 8, .eta_min = 0.001});
-    const std::array<double, 12> want = {0.10000000000000001, 0.096232036859308701, 0.085501785668734107, 0.069442829902071956, 0.050500000000000003, 0.031557170097928057, 0.0154982143312659, 0.0047679631406913059, 0.001, 0.0047679631406913068, 0.01549821433126591, 0.031557170097928071};
+    const std::array<double, 12> want = {0.10000000000000001,   0.096232036859308701,  0.085501785668734107,
+                                         0.069442829902071956,  0.050500000000000003,  0.031557170097928057,
+                                         0.0154982143312659,    0.0047679631406913059, 0.001,
+                                         0.0047679631406913068, 0.01549821433126591,   0.031557170097928071};
     for (std::size_t epoch = 0; epoch < want.size(); ++epoch) {
       INFO("cosine_annealing_lr, epoch " << epoch);
       CHECK(schedule.last_epoch() == epoch);
@@ -137,7 +173,10 @@ TEST_CASE("a schedule gives torch's learning rate at every epoch and sets it on 
   {
     sgd optimizer({.learning_rate = 0.1});
     linear_lr schedule(optimizer, {.start_factor = 0.25, .end_factor = 1.0, .total_iters = 4});
-    const std::array<double, 12> want = {0.025000000000000001, 0.043750000000000004, 0.062500000000000014, 0.081250000000000017, 0.10000000000000002, 0.10000000000000002, 0.10000000000000002, 0.10000000000000002, 0.10000000000000002, 0.10000000000000002, 0.10000000000000002, 0.10000000000000002};
+    const std::array<double, 12> want = {0.025000000000000001, 0.043750000000000004, 0.062500000000000014,
+                                         0.081250000000000017, 0.10000000000000002,  0.10000000000000002,
+                                         0.10000000000000002,  0.10000000000000002,  0.10000000000000002,
+                                         0.10000000000000002,  0.10000000000000002,  0.10000000000000002};
     for (std::size_t epoch = 0; epoch < want.size(); ++epoch) {
       INFO("linear_lr, epoch " << epoch);
       CHECK(schedule.last_epoch() == epoch);
@@ -151,7 +190,9 @@ TEST_CASE("a schedule gives torch's learning rate at every epoch and sets it on 
 TEST_CASE("Adam under cosine annealing trains as torch's does") {
   adam optimizer({.learning_rate = 0.05});
   cosine_annealing_lr schedule(optimizer, {.t_max = 50});
-  check_close(train(optimizer, &schedule), {0.49147963853455895, -0.17885969877899757, -0.76970217218302961, 0.2459692635925089, -0.56705399984369198, 1.4648532805942096, 0.23387114644602722});
+  check_close(train(optimizer, &schedule),
+              {0.49147963853455895, -0.17885969877899757, -0.76970217218302961, 0.2459692635925089,
+               -0.56705399984369198, 1.4648532805942096, 0.23387114644602722});
   CHECK(schedule.last_epoch() == 50);
   CHECK(std::abs(optimizer.learning_rate()) <= 1e-15);  // the base times (1 + cos π) / 2 at t_max
 }

@@ -41,7 +41,8 @@ class adam_update {
   template <class... Parameters, class... Gradients>
   void step(std::tuple<Parameters&...> parameters, const std::tuple<Gradients...>& gradients) {
     const auto t = static_cast<double>(state_.steps() + 1);
-    const double beta1 = options_.betas[0], beta2 = options_.betas[1];  // (no structured bindings: Clang 14 cannot capture them)
+    const double beta1 = options_.betas[0],
+                 beta2 = options_.betas[1];  // (no structured bindings: Clang 14 cannot capture them)
     const double step_size = options_.learning_rate / (1 - std::pow(beta1, t));
     const double correction2 = std::sqrt(1 - std::pow(beta2, t));
     const double decay = options_.weight_decay, rate = options_.learning_rate, eps = options_.eps;

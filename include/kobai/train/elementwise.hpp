@@ -21,19 +21,21 @@ class elementwise_state {
   /// Starts a step and calls update(value, gradient, state) for every element of every parameter:
   /// value is the element in double (written back after), state its Slots doubles.
   template <class Update, class... Parameters, class... Gradients>
-  void for_each(const char* optimizer, std::tuple<Parameters&...> parameters,
-                const std::tuple<Gradients...>& gradients, Update&& update) {
+  void for_each(const char* optimizer, std::tuple<Parameters&...> parameters, const std::tuple<Gradients...>& gradients,
+                Update&& update) {
     static_assert(sizeof...(Parameters) == sizeof...(Gradients),
                   "kobai::train: an optimizer's step takes one gradient per parameter, in the same order");
     if (state_.empty()) state_.resize(sizeof...(Parameters));
     if (state_.size() != sizeof...(Parameters))
-      throw error(kobai::detail::join("kobai::train::", optimizer, ": step was called with ", std::to_string(state_.size()),
-                               " parameters before and ", std::to_string(sizeof...(Parameters)),
-                               " now; call it with the same parameters every time"));
+      throw error(kobai::detail::join("kobai::train::", optimizer, ": step was called with ",
+                                      std::to_string(state_.size()), " parameters before and ",
+                                      std::to_string(sizeof...(Parameters)),
+                                      " now; call it with the same parameters every time"));
     ++steps_;
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (visit(optimizer, std::get<K>(parameters), std::get<K>(gradients), state_[K], K, update), ...);
-    }(std::index_sequence_for<Parameters...>{});
+    }
+    (std::index_sequence_for<Parameters...>{});
   }
 
   /// Steps started so far (the current one included, inside for_each).
@@ -53,14 +55,14 @@ class elementwise_state {
     } else {
       const std::size_t size = parameter.size();
       if (gradient.size() != size)
-        throw shape_error(kobai::detail::join("kobai::train::", optimizer, ": parameter ", std::to_string(index), " has ",
-                                       std::to_string(size), " elements but its gradient has ",
-                                       std::to_string(gradient.size())));
+        throw shape_error(kobai::detail::join("kobai::train::", optimizer, ": parameter ", std::to_string(index),
+                                              " has ", std::to_string(size), " elements but its gradient has ",
+                                              std::to_string(gradient.size())));
       if (state.empty()) state.resize(Slots * size);
       if (state.size() != Slots * size)
-        throw shape_error(kobai::detail::join("kobai::train::", optimizer, ": parameter ", std::to_string(index), " had ",
-                                       std::to_string(state.size() / (Slots == 0 ? 1 : Slots)),
-                                       " elements at the first step and has ", std::to_string(size), " now"));
+        throw shape_error(kobai::detail::join("kobai::train::", optimizer, ": parameter ", std::to_string(index),
+                                              " had ", std::to_string(state.size() / (Slots == 0 ? 1 : Slots)),
+                                              " elements at the first step and has ", std::to_string(size), " now"));
       auto* values = parameter.data();
       const auto* grads = gradient.data();
       for (std::size_t i = 0; i < size; ++i) {

@@ -95,9 +95,8 @@ struct linear_lr_options {
                     "start_factor must lie in (0, 1] and end_factor in [0, 1]");
   }
   [[nodiscard]] double rate(std::size_t epoch, double base) const {
-    const double done = total_iters == 0 ? 1.0
-                                         : static_cast<double>(std::min(epoch, total_iters)) /
-                                               static_cast<double>(total_iters);
+    const double done =
+        total_iters == 0 ? 1.0 : static_cast<double>(std::min(epoch, total_iters)) / static_cast<double>(total_iters);
     return base * (start_factor + (end_factor - start_factor) * done);
   }
 };
