@@ -1,0 +1,218 @@
+// Data for training: CSV and .npy files read with xtensor's readers, a data set of features and
+// targets, and minibatches in a shuffled order fixed by a seed. A batch is a run of contiguous rows
+// of buffers shuffled once per epoch, adapted (xt::adapt, no copy) so that it binds to a compiled
+// step like any container: `step(X = batch.features, y = batch.targets)`.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <vector>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xcsv.hpp>
+#include <xtensor/xnpy.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "kobai/core/error.hpp"
+#include "kobai/core/text.hpp"
+
+namespace kobai::train {
+
+/// Features and targets, one row per example.
+template <class T = double>
+struct dataset {
+  xt::xtensor<T, 2> features;
+  xt::xtensor<T, 2> targets;
+  [[nodiscard]] std::size_t size() const { return features.shape(0); }
+};
+
+/// Reads a CSV file of numbers: `header_rows` lines skipped, lines starting with '#' ignored; the
+/// `target_columns` (in the order given) become the targets and the other columns, in file order,
+/// the features. A missing file, rows of different lengths, a cell that is not a number or a target
+/// column past the last is a kobai::error naming the file.
+template <class T = double>
+dataset<T> load_csv(const std::string& path, const std::vector<std::size_t>& target_columns,
+                    std::size_t header_rows = 1, char delimiter = ',') {
+  std::ifstream file(path);
+  if (!file) throw error(kobai::detail::join("kobai::train::load_csv: cannot open '", path, "'"));
+  // xtensor's reader checks only the total count of cells: check every row's length first.
+  std::stringstream rows;
+  std::string line;
+  std::size_t line_number = 0, columns = 0, data_rows = 0;
+  while (std::getline(file, line)) {
+    ++line_number;
+    if (line_number <= header_rows) {
+      rows << line << '\n';
+      continue;
+    }
+    if (line.empty() || line[0] == '#') continue;
+    const auto cells = static_cast<std::size_t>(std::count(line.begin(), line.end(), delimiter)) + 1;
+    if (data_rows == 0) columns = cells;
+    if (cells != columns)
+      throw error(kobai::detail::join("kobai::train::load_csv: '", path, "' line ", std::to_string(line_number),
+                                      " has ", std::to_string(cells), " cells, the first data row ",
+                                      std::to_string(columns)));
+    for (const char c : line)
+      if (c != delimiter && c != ' ' && c != '\r' && c != '\t' && c != '.' && c != '-' && c != '+' && c != 'e' &&
+          c != 'E' && (c < '0' || c > '9'))
+        throw error(kobai::detail::join("kobai::train::load_csv: '", path, "' line ", std::to_string(line_number),
+                                        " holds a cell that is not a number"));
+    rows << line << '\n';
+    ++data_rows;
+  }
+  for (const std::size_t c : target_columns)
+    if (c >= columns)
+      throw error(kobai::detail::join("kobai::train::load_csv: target column ", std::to_string(c), " of '", path,
+                                      "', which has ", std::to_string(columns), " columns"));
+  const auto table = xt::load_csv<T>(rows, delimiter, header_rows);
+  std::vector<bool> is_target(columns, false);
+  for (const std::size_t c : target_columns) is_target[c] = true;
+  const std::size_t targets = target_columns.size(),
+                    features = columns - static_cast<std::size_t>(std::count(is_target.begin(), is_target.end(), true));
+  dataset<T> data{xt::xtensor<T, 2>::from_shape({data_rows, features}),
+                  xt::xtensor<T, 2>::from_shape({data_rows, targets})};
+  for (std::size_t r = 0; r < data_rows; ++r) {
+    for (std::size_t c = 0, f = 0; c < columns; ++c)
+      if (!is_target[c]) data.features(r, f++) = table(r, c);
+    for (std::size_t t = 0; t < targets; ++t) data.targets(r, t) = table(r, target_columns[t]);
+  }
+  return data;
+}
+
+namespace detail {
+template <class U, class T, std::size_t N>
+bool read_npy_as(const std::string& path, xt::xtensor<T, N>& out) {
+  try {
+    auto array = xt::load_npy<U>(path);
+    if (array.dimension() != N)
+      throw error(kobai::detail::join("kobai::train::load_npy: '", path, "' holds an array of rank ",
+                                      std::to_string(array.dimension()), ", not ", std::to_string(N)));
+    out = xt::xtensor<T, N>(xt::cast<T>(array));
+    return true;
+  } catch (const kobai::error&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    if (what.rfind("Cast error: formats", 0) == 0) return false;  // another element type: try the next
+    throw error(kobai::detail::join("kobai::train::load_npy: '", path, "': ", what));
+  }
+}
+}  // namespace detail
+
+/// Reads a rank-N .npy file (NumPy's format, xtensor's reader) of float64, float32, int64 or int32
+/// elements into an xt::xtensor<T, N>, converting the elements. A missing or malformed file, another
+/// rank or another element type is a kobai::error naming the file.
+template <class T, std::size_t N>
+xt::xtensor<T, N> load_npy(const std::string& path) {
+  xt::xtensor<T, N> out;
+  if (detail::read_npy_as<T>(path, out) || detail::read_npy_as<double>(path, out) ||
+      detail::read_npy_as<float>(path, out) || detail::read_npy_as<std::int64_t>(path, out) ||
+      detail::read_npy_as<std::int32_t>(path, out))
+    return out;
+  throw error(kobai::detail::join("kobai::train::load_npy: '", path,
+                                  "' holds elements other than float64, float32, int64 or int32"));
+}
+
+/// The minibatches of a data set for one epoch after another, in an order shuffled from `seed`
+/// (the same on every platform: a SplitMix64 generator and Fisher–Yates), or in file order with
+/// shuffle = false. Each epoch permutes the rows once into buffers the object keeps; batch k is then
+/// rows [k·batch_size, …) of them, adapted without a copy. The last batch of an epoch holds the
+/// remaining rows when batch_size does not divide the size.
+template <class T = double>
+class minibatches {
+ public:
+  using adapted =
+      decltype(xt::adapt(static_cast<T*>(nullptr), std::size_t{}, xt::no_ownership(), std::array<std::size_t, 2>{}));
+  struct batch {
+    adapted features;
+    adapted targets;
+    std::size_t rows;
+  };
+
+  minibatches(const dataset<T>& data, std::size_t batch_size, std::uint64_t seed, bool shuffle = true)
+      : data_(&data),
+        batch_size_(batch_size),
+        seed_(seed),
+        shuffle_(shuffle),
+        features_(xt::xtensor<T, 2>::from_shape(data.features.shape())),
+        targets_(xt::xtensor<T, 2>::from_shape(data.targets.shape())) {
+    if (batch_size == 0) throw error("kobai::train::minibatches: batch_size must be at least 1");
+    if (data.targets.shape(0) != data.size())
+      throw shape_error(kobai::detail::join("kobai::train::minibatches: ", std::to_string(data.size()),
+                                            " rows of features but ", std::to_string(data.targets.shape(0)),
+                                            " of targets"));
+    if (data.size() == 0) throw error("kobai::train::minibatches: the data set is empty");
+    order_.resize(data.size());
+    arrange();
+  }
+
+  /// Batches per epoch.
+  [[nodiscard]] std::size_t count() const { return (data_->size() + batch_size_ - 1) / batch_size_; }
+  /// The epoch the batches are of, from 0.
+  [[nodiscard]] std::size_t epoch() const { return epoch_; }
+  /// Row i of this epoch's order is row order()[i] of the data set.
+  [[nodiscard]] const std::vector<std::size_t>& order() const { return order_; }
+
+  /// Moves to the next epoch: a new order, the buffers permuted once.
+  void next_epoch() {
+    ++epoch_;
+    arrange();
+  }
+
+  /// Batch k of this epoch (k < count()): views of contiguous rows, valid until next_epoch().
+  [[nodiscard]] batch operator[](std::size_t k) {
+    if (k >= count())
+      throw error(
+          kobai::detail::join("kobai::train::minibatches: batch ", std::to_string(k), " of ", std::to_string(count())));
+    const std::size_t first = k * batch_size_, rows = std::min(batch_size_, data_->size() - first);
+    return {view(features_, first, rows), view(targets_, first, rows), rows};
+  }
+
+ private:
+  static adapted view(xt::xtensor<T, 2>& buffer, std::size_t first, std::size_t rows) {
+    const std::size_t width = buffer.shape(1);
+    return xt::adapt(buffer.data() + first * width, rows * width, xt::no_ownership(),
+                     std::array<std::size_t, 2>{rows, width});
+  }
+  // SplitMix64: a fixed generator, so an order depends on the seed alone.
+  static std::uint64_t mix(std::uint64_t& state) {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  void arrange() {
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    if (shuffle_) {
+      std::uint64_t state = seed_ ^ (0xD1B54A32D192ED03ULL * (epoch_ + 1));
+      for (std::size_t i = order_.size() - 1; i > 0; --i) {
+        // uniform in [0, i] by rejection, so no index is favoured
+        const std::uint64_t bound = i + 1, limit = UINT64_MAX - UINT64_MAX % bound;
+        std::uint64_t draw;
+        do draw = mix(state);
+        while (draw >= limit);
+        std::swap(order_[i], order_[static_cast<std::size_t>(draw % bound)]);
+      }
+    }
+    const std::size_t f = features_.shape(1), t = targets_.shape(1);
+    for (std::size_t r = 0; r < order_.size(); ++r) {
+      std::copy_n(data_->features.data() + order_[r] * f, f, features_.data() + r * f);
+      std::copy_n(data_->targets.data() + order_[r] * t, t, targets_.data() + r * t);
+    }
+  }
+
+  const dataset<T>* data_;
+  std::size_t batch_size_;
+  std::uint64_t seed_;
+  bool shuffle_;
+  std::size_t epoch_ = 0;
+  std::vector<std::size_t> order_;
+  xt::xtensor<T, 2> features_, targets_;
+};
+
+}  // namespace kobai::train
