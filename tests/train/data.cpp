@@ -58,8 +58,10 @@ TEST_CASE("a CSV file kobai cannot read is an error that names it") {
   CHECK_THROWS_WITH_AS(
       train::load_csv<double>(ragged.path, {1}),
       ("kobai::train::load_csv: '" + ragged.path + "' line 3 has 1 cells, the first data row 2").c_str(), kobai::error);
-  const temporary_file words("words.csv", "x,y\n1,two\n");
-  CHECK_THROWS_AS(train::load_csv<double>(words.path, {1}), kobai::error);
+  const temporary_file words("words.csv", "x,y\n1,2\n1,two\n");
+  CHECK_THROWS_WITH_AS(train::load_csv<double>(words.path, {1}),
+                       ("kobai::train::load_csv: '" + words.path + "' line 3 column 2 is not a number").c_str(),
+                       kobai::error);
   const temporary_file fine("fine.csv", "x,y\n1,2\n");
   CHECK_THROWS_AS(train::load_csv<double>(fine.path, {2}), kobai::error);  // no column 2
 }

@@ -57,11 +57,14 @@ dataset<T> load_csv(const std::string& path, const std::vector<std::size_t>& tar
       throw error(kobai::detail::join("kobai::train::load_csv: '", path, "' line ", std::to_string(line_number),
                                       " has ", std::to_string(cells), " cells, the first data row ",
                                       std::to_string(columns)));
-    for (const char c : line)
+    for (std::size_t i = 0, column = 1; i < line.size(); ++i) {
+      const char c = line[i];
+      column += c == delimiter ? 1 : 0;
       if (c != delimiter && c != ' ' && c != '\r' && c != '\t' && c != '.' && c != '-' && c != '+' && c != 'e' &&
           c != 'E' && (c < '0' || c > '9'))
         throw error(kobai::detail::join("kobai::train::load_csv: '", path, "' line ", std::to_string(line_number),
-                                        " holds a cell that is not a number"));
+                                        " column ", std::to_string(column), " is not a number"));
+    }
     rows << line << '\n';
     ++data_rows;
   }
