@@ -124,67 +124,39 @@ TEST_CASE("rmsprop matches torch.optim.RMSprop over 50 steps in every setting") 
   });
 }
 
+// Each epoch's rate from a schedule over an SGD optimizer of base rate 0.1, against torch's.
+template <template <class> class Schedule, class Options>
+void check_schedule(const char* name, Options options, const std::array<double, 12>& want) {
+  sgd optimizer({.learning_rate = 0.1});
+  Schedule<sgd> schedule(optimizer, options);
+  for (std::size_t epoch = 0; epoch < want.size(); ++epoch) {
+    INFO(name << ", epoch " << epoch);
+    CHECK(schedule.last_epoch() == epoch);
+    CHECK(std::abs(optimizer.learning_rate() - want[epoch]) <= 1e-15);
+    schedule.step();
+  }
+  CHECK(schedule.base_lr() == 0.1);
+}
+
 TEST_CASE("a schedule gives torch's learning rate at every epoch and sets it on the optimizer") {
-  {
-    sgd optimizer({.learning_rate = 0.1});
-    step_lr schedule(optimizer, {.step_size = 3, .gamma = 0.5});
-    const std::array<double, 12> want = {0.10000000000000001,  0.10000000000000001,  0.10000000000000001,
-                                         0.050000000000000003, 0.050000000000000003, 0.050000000000000003,
-                                         0.025000000000000001, 0.025000000000000001, 0.025000000000000001,
-                                         0.012500000000000001, 0.012500000000000001, 0.012500000000000001};
-    for (std::size_t epoch = 0; epoch < want.size(); ++epoch) {
-      INFO("step_lr, epoch " << epoch);
-      CHECK(schedule.last_epoch() == epoch);
-      CHECK(std::abs(optimizer.learning_rate() - want[epoch]) <= 1e-15);
-      schedule.step();
-    }
-    CHECK(schedule.base_lr() == 0.1);
-  }
-  {
-    sgd optimizer({.learning_rate = 0.1});
-    exponential_lr schedule(optimizer, {.gamma = 0.8});
-    const std::array<double, 12> want = {0.10000000000000001,  0.080000000000000016, 0.064000000000000015,
-                                         0.051200000000000016, 0.040960000000000017, 0.032768000000000012,
-                                         0.026214400000000013, 0.020971520000000011, 0.016777216000000008,
-                                         0.013421772800000007, 0.010737418240000006, 0.008589934592000005};
-    for (std::size_t epoch = 0; epoch < want.size(); ++epoch) {
-      INFO("exponential_lr, epoch " << epoch);
-      CHECK(schedule.last_epoch() == epoch);
-      CHECK(std::abs(optimizer.learning_rate() - want[epoch]) <= 1e-15);
-      schedule.step();
-    }
-    CHECK(schedule.base_lr() == 0.1);
-  }
-  {
-    sgd optimizer({.learning_rate = 0.1});
-    cosine_annealing_lr schedule(optimizer, {.t_max = 8, .eta_min = 0.001});
-    const std::array<double, 12> want = {0.10000000000000001,   0.096232036859308701,  0.085501785668734107,
-                                         0.069442829902071956,  0.050500000000000003,  0.031557170097928057,
-                                         0.0154982143312659,    0.0047679631406913059, 0.001,
-                                         0.0047679631406913068, 0.01549821433126591,   0.031557170097928071};
-    for (std::size_t epoch = 0; epoch < want.size(); ++epoch) {
-      INFO("cosine_annealing_lr, epoch " << epoch);
-      CHECK(schedule.last_epoch() == epoch);
-      CHECK(std::abs(optimizer.learning_rate() - want[epoch]) <= 1e-15);
-      schedule.step();
-    }
-    CHECK(schedule.base_lr() == 0.1);
-  }
-  {
-    sgd optimizer({.learning_rate = 0.1});
-    linear_lr schedule(optimizer, {.start_factor = 0.25, .end_factor = 1.0, .total_iters = 4});
-    const std::array<double, 12> want = {0.025000000000000001, 0.043750000000000004, 0.062500000000000014,
-                                         0.081250000000000017, 0.10000000000000002,  0.10000000000000002,
-                                         0.10000000000000002,  0.10000000000000002,  0.10000000000000002,
-                                         0.10000000000000002,  0.10000000000000002,  0.10000000000000002};
-    for (std::size_t epoch = 0; epoch < want.size(); ++epoch) {
-      INFO("linear_lr, epoch " << epoch);
-      CHECK(schedule.last_epoch() == epoch);
-      CHECK(std::abs(optimizer.learning_rate() - want[epoch]) <= 1e-15);
-      schedule.step();
-    }
-    CHECK(schedule.base_lr() == 0.1);
-  }
+  check_schedule<step_lr>("step_lr", step_lr_options{.step_size = 3, .gamma = 0.5},
+                          {{0.10000000000000001, 0.10000000000000001, 0.10000000000000001, 0.050000000000000003,
+                            0.050000000000000003, 0.050000000000000003, 0.025000000000000001, 0.025000000000000001,
+                            0.025000000000000001, 0.012500000000000001, 0.012500000000000001, 0.012500000000000001}});
+  check_schedule<exponential_lr>(
+      "exponential_lr", exponential_lr_options{.gamma = 0.8},
+      {{0.10000000000000001, 0.080000000000000016, 0.064000000000000015, 0.051200000000000016, 0.040960000000000017,
+        0.032768000000000012, 0.026214400000000013, 0.020971520000000011, 0.016777216000000008, 0.013421772800000007,
+        0.010737418240000006, 0.008589934592000005}});
+  check_schedule<cosine_annealing_lr>(
+      "cosine_annealing_lr", cosine_annealing_lr_options{.t_max = 8, .eta_min = 0.001},
+      {{0.10000000000000001, 0.096232036859308701, 0.085501785668734107, 0.069442829902071956, 0.050500000000000003,
+        0.031557170097928057, 0.0154982143312659, 0.0047679631406913059, 0.001, 0.0047679631406913068,
+        0.01549821433126591, 0.031557170097928071}});
+  check_schedule<linear_lr>("linear_lr", linear_lr_options{.start_factor = 0.25, .end_factor = 1.0, .total_iters = 4},
+                            {{0.025000000000000001, 0.043750000000000004, 0.062500000000000014, 0.081250000000000017,
+                              0.10000000000000002, 0.10000000000000002, 0.10000000000000002, 0.10000000000000002,
+                              0.10000000000000002, 0.10000000000000002, 0.10000000000000002, 0.10000000000000002}});
 }
 
 TEST_CASE("Adam under cosine annealing trains as torch's does") {
