@@ -159,6 +159,25 @@ TEST_CASE("a schedule gives torch's learning rate at every epoch and sets it on 
                               0.10000000000000002, 0.10000000000000002, 0.10000000000000002, 0.10000000000000002}});
 }
 
+TEST_CASE("a linear warm-up then cosine annealing gives torch's SequentialLR rates") {
+  sgd optimizer({.learning_rate = 0.1});
+  sequential_lr schedule(optimizer,
+                         sequence(linear_lr_options{.start_factor = 0.25, .end_factor = 1.0, .total_iters = 3}, 3,
+                                  cosine_annealing_lr_options{.t_max = 6, .eta_min = 0.001}));
+  // torch: SequentialLR(opt, [LinearLR(opt, 0.25, 1.0, 3), CosineAnnealingLR(opt, 6, 0.001)], milestones=[3])
+  const std::array<double, 12> want = {
+      0.025000000000000001,  0.050000000000000003, 0.075000000000000011, 0.10000000000000001,   0.093368257487329728,
+      0.075250000000000011,  0.050500000000000003, 0.025750000000000012, 0.0076317425126702842, 0.001,
+      0.0076317425126702842, 0.025750000000000002};
+  for (std::size_t epoch = 0; epoch < want.size(); ++epoch) {
+    INFO("epoch " << epoch);
+    CHECK(std::abs(optimizer.learning_rate() - want[epoch]) <= 1e-15);
+    schedule.step();
+  }
+  CHECK_THROWS_AS(sequential_lr(optimizer, sequence(step_lr_options{.step_size = 0}, 2, exponential_lr_options{})),
+                  kobai::error);
+}
+
 TEST_CASE("Adam under cosine annealing trains as torch's does") {
   adam optimizer({.learning_rate = 0.05});
   cosine_annealing_lr schedule(optimizer, {.t_max = 50});

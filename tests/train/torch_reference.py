@@ -68,6 +68,17 @@ for name, options, make in schedules:
         optimizer.step()
         scheduler.step()
     print(f"  // {name} {options}: " + ", ".join(f"{r:.17g}" for r in rates))
+optimizer = O.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+warm_up = S.LinearLR(optimizer, start_factor=0.25, end_factor=1.0, total_iters=3)
+cosine = S.CosineAnnealingLR(optimizer, T_max=6, eta_min=0.001)
+scheduler = S.SequentialLR(optimizer, [warm_up, cosine], milestones=[3])
+rates = []
+for _ in range(12):
+    rates.append(scheduler.get_last_lr()[0])
+    optimizer.step()
+    scheduler.step()
+print("  // sequential_lr linear_lr(0.25, 1.0, 3) then cosine_annealing_lr(6, 0.001) at 3: " +
+      ", ".join(f"{r:.17g}" for r in rates))
 print("// adam {.learning_rate = 0.05} under cosine_annealing_lr {.t_max = 50}: final parameters")
 values = run(lambda q: O.Adam(q, lr=0.05), lambda o: S.CosineAnnealingLR(o, T_max=50))
 print("  " + ", ".join(f"{v:.17g}" for v in values))

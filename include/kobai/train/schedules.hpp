@@ -101,6 +101,28 @@ struct linear_lr_options {
   }
 };
 
+/// torch.optim.lr_scheduler.SequentialLR of two schedules: `first` up to epoch `milestone`, then
+/// `second` counted from 0 (a linear warm-up, then cosine annealing). Made by train::sequence.
+template <class First, class Second>
+struct sequential_lr_options {
+  First first;
+  std::size_t milestone;
+  Second second;
+  void check() const {
+    first.check();
+    second.check();
+    detail::require(milestone > 0, "sequential_lr", "the milestone must be at least 1");
+  }
+  [[nodiscard]] double rate(std::size_t epoch, double base) const {
+    return epoch < milestone ? first.rate(epoch, base) : second.rate(epoch - milestone, base);
+  }
+};
+/// `first` for epochs [0, milestone), then `second`: sequence(linear_lr_options{…}, 5, cosine_annealing_lr_options{…}).
+template <class First, class Second>
+sequential_lr_options<First, Second> sequence(First first, std::size_t milestone, Second second) {
+  return {first, milestone, second};
+}
+
 // The schedules by torch's names: `kobai::train::step_lr schedule(optimizer, {.step_size = 30});`
 template <schedulable Optimizer>
 struct step_lr : detail::schedule<Optimizer, step_lr_options> {
@@ -126,5 +148,12 @@ struct linear_lr : detail::schedule<Optimizer, linear_lr_options> {
 };
 template <class Optimizer>
 linear_lr(Optimizer&, linear_lr_options) -> linear_lr<Optimizer>;
+
+template <schedulable Optimizer, class First, class Second>
+struct sequential_lr : detail::schedule<Optimizer, sequential_lr_options<First, Second>> {
+  using detail::schedule<Optimizer, sequential_lr_options<First, Second>>::schedule;
+};
+template <class Optimizer, class First, class Second>
+sequential_lr(Optimizer&, sequential_lr_options<First, Second>) -> sequential_lr<Optimizer, First, Second>;
 
 }  // namespace kobai::train
