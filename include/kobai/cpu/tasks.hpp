@@ -66,8 +66,10 @@ struct tasks : interpreter<Outputs...> {
     if constexpr (!base::block_capable(I)) {
       return false;
     } else {
-      constexpr std::size_t short_map = 4 * detail::batch<T>::size;
-      const std::size_t longest = std::min(block_extent_, base::reduces_rows(I) ? block_extent_ : short_map);
+      // (the row-reduction question answered once, at compile time, not on every call)
+      constexpr std::size_t short_map =
+          base::reduces_rows(I) ? std::numeric_limits<std::size_t>::max() : 4 * detail::batch<T>::size;
+      const std::size_t longest = std::min(block_extent_, short_map);
       for (int i = I + 1; i < base::code(I).match; ++i)
         if (base::code(i).op == ir::instr::enter && base::innermost(i) &&
             call.extent[static_cast<std::size_t>(base::code(i).cls)] > longest)

@@ -20,6 +20,7 @@
 
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
+#include "kobai/train/random.hpp"
 
 namespace kobai::train {
 
@@ -88,22 +89,30 @@ dataset<T> load_csv(const std::string& path, const std::vector<std::size_t>& tar
 }
 
 namespace detail {
+// The .npy array `bytes` hold as an xt::xtensor<T, N>, when its elements are U's (false when they
+// are of another type); `what` starts the message of any other error.
 template <class U, class T, std::size_t N>
-bool read_npy_as(const std::string& path, xt::xtensor<T, N>& out) {
+bool npy_as(std::istream& bytes, const std::string& what, xt::xtensor<T, N>& out) {
   try {
-    auto array = xt::load_npy<U>(path);
+    auto array = xt::load_npy<U>(bytes);
     if (array.dimension() != N)
-      throw error(kobai::detail::join("kobai::train::load_npy: '", path, "' holds an array of rank ",
-                                      std::to_string(array.dimension()), ", not ", std::to_string(N)));
+      throw error(kobai::detail::join(what, " holds an array of rank ", std::to_string(array.dimension()), ", not ",
+                                      std::to_string(N)));
     out = xt::xtensor<T, N>(xt::cast<T>(array));
     return true;
   } catch (const kobai::error&) {
     throw;
   } catch (const std::runtime_error& e) {
-    const std::string what = e.what();
-    if (what.rfind("Cast error: formats", 0) == 0) return false;  // another element type: try the next
-    throw error(kobai::detail::join("kobai::train::load_npy: '", path, "': ", what));
+    const std::string message = e.what();
+    if (message.rfind("Cast error: formats", 0) == 0) return false;
+    throw error(kobai::detail::join(what, ": ", message));
   }
+}
+template <class U, class T, std::size_t N>
+bool read_npy_as(const std::string& path, xt::xtensor<T, N>& out) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw error(kobai::detail::join("kobai::train::load_npy: cannot open '", path, "'"));
+  return npy_as<U>(file, "kobai::train::load_npy: '" + path + "'", out);
 }
 }  // namespace detail
 
@@ -182,25 +191,11 @@ class minibatches {
     return xt::adapt(buffer.data() + first * width, rows * width, xt::no_ownership(),
                      std::array<std::size_t, 2>{rows, width});
   }
-  // SplitMix64: a fixed generator, so an order depends on the seed alone.
-  static std::uint64_t mix(std::uint64_t& state) {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
   void arrange() {
     std::iota(order_.begin(), order_.end(), std::size_t{0});
     if (shuffle_) {
-      std::uint64_t state = seed_ ^ (0xD1B54A32D192ED03ULL * (epoch_ + 1));
-      for (std::size_t i = order_.size() - 1; i > 0; --i) {
-        // uniform in [0, i] by rejection, so no index is favoured
-        const std::uint64_t bound = i + 1, limit = UINT64_MAX - UINT64_MAX % bound;
-        std::uint64_t draw;
-        do draw = mix(state);
-        while (draw >= limit);
-        std::swap(order_[i], order_[static_cast<std::size_t>(draw % bound)]);
-      }
+      detail::random_stream random(seed_ ^ (0xD1B54A32D192ED03ULL * (epoch_ + 1)));
+      for (std::size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[random.below(i + 1)]);
     }
     const std::size_t f = features_.shape(1), t = targets_.shape(1);
     for (std::size_t r = 0; r < order_.size(); ++r) {

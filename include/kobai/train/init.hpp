@@ -6,35 +6,16 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <numbers>
 #include <string>
 #include <xtensor/xtensor.hpp>
 
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
+#include "kobai/train/random.hpp"
 
 namespace kobai::train {
 
 namespace detail {
-// SplitMix64 (as train/data.hpp's shuffle), and uniform doubles in [0, 1) from its top 53 bits.
-class random_stream {
- public:
-  explicit random_stream(std::uint64_t seed) : state_(seed) {}
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  double normal() {  // Box–Muller
-    const double u = 1.0 - uniform(), v = uniform();
-    return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * std::numbers::pi * v);
-  }
-
- private:
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t state_;
-};
 
 template <class T, std::size_t N>
 void check_fans(const xt::xtensor<T, N>& weight, const char* name) {

@@ -3,7 +3,6 @@
 // of numpy.savez and of kobai). Each array is encoded by xtensor's .npy writer.
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +16,7 @@
 
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
+#include "kobai/train/data.hpp"
 
 namespace kobai::train {
 
@@ -34,21 +34,11 @@ class npz_archive {
     const auto found = entries_.find(name);
     if (found == entries_.end()) throw error(kobai::detail::join("kobai::train::npz_archive: no array '", name, "'"));
     std::istringstream bytes(found->second);
-    try {
-      auto array = xt::load_npy<T>(bytes);
-      if (array.dimension() != N)
-        throw error(kobai::detail::join("kobai::train::npz_archive: '", name, "' has rank ",
-                                        std::to_string(array.dimension()), ", not ", std::to_string(N)));
-      std::array<std::size_t, N> shape{};
-      std::copy(array.shape().begin(), array.shape().end(), shape.begin());
-      auto out = xt::xtensor<T, N>::from_shape(shape);
-      std::copy(array.begin(), array.end(), out.begin());  // (in row-major order, whatever the file's)
-      return out;
-    } catch (const kobai::error&) {
-      throw;
-    } catch (const std::runtime_error& e) {
-      throw error(kobai::detail::join("kobai::train::npz_archive: '", name, "': ", e.what()));
-    }
+    xt::xtensor<T, N> out;
+    if (!detail::npy_as<T>(bytes, "kobai::train::npz_archive: '" + name + "'", out))
+      throw error(kobai::detail::join("kobai::train::npz_archive: '", name,
+                                      "' holds elements of another type than the one asked for"));
+    return out;
   }
   /// Reads `name` into `into`, which must have the stored array's shape: a checkpoint of another
   /// shape is an error naming the array and both shapes.
