@@ -9,6 +9,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "kobai/train.hpp"
+#include "python.hpp"
 
 using kobai::train::npz_archive;
 
@@ -64,10 +65,7 @@ TEST_CASE("a damaged or missing archive is an error that names it") {
 }
 
 TEST_CASE("numpy.load reads kobai's archive, and kobai reads numpy.savez's") {
-  std::string python;  // the first Python with NumPy: the one on PATH, or Debian's (python3-numpy)
-  for (const char* candidate : {"python3", "/usr/bin/python3"})
-    if (python.empty() && std::system((std::string(candidate) + " -c 'import numpy' >/dev/null 2>&1").c_str()) == 0)
-      python = candidate;
+  const std::string python = python_with_numpy();
   if (python.empty()) {
     MESSAGE("NumPy is not installed for python3: the NumPy round trip is skipped");
     return;

@@ -66,6 +66,11 @@ class adam_update {
   /// What a learning-rate schedule sets (train/schedules.hpp).
   void set_learning_rate(double rate) { options_.learning_rate = rate; }
 
+  /// The per-element state, named as in torch's state_dict (for checkpoints).
+  static constexpr std::array<const char*, 3> state_names{"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  [[nodiscard]] elementwise_state<3>& state() { return state_; }
+  [[nodiscard]] const elementwise_state<3>& state() const { return state_; }
+
  protected:
   adam_update(adam_options options, bool decoupled, const char* name)
       : options_(options), decoupled_(decoupled), name_(name) {

@@ -98,7 +98,10 @@ bool npy_as(std::istream& bytes, const std::string& what, xt::xtensor<T, N>& out
     if (array.dimension() != N)
       throw error(kobai::detail::join(what, " holds an array of rank ", std::to_string(array.dimension()), ", not ",
                                       std::to_string(N)));
-    out = xt::xtensor<T, N>(xt::cast<T>(array));
+    if constexpr (N == 0)
+      out() = static_cast<T>(*array.data());  // (xtensor's broadcast of a rank-0 cast trips -Wnonnull)
+    else
+      out = xt::xtensor<T, N>(xt::cast<T>(array));
     return true;
   } catch (const kobai::error&) {
     throw;
@@ -130,6 +133,55 @@ xt::xtensor<T, N> load_npy(const std::string& path) {
                                   "' holds elements other than float64, float32, int64 or int32"));
 }
 
+namespace detail {
+
+/// Row i of an epoch's order is row order[i] of the data: the identity, or a Fisher–Yates shuffle
+/// from SplitMix64 seeded by the seed and the epoch (the same on every platform).
+inline void epoch_order(std::vector<std::size_t>& order, std::uint64_t seed, std::size_t epoch, bool shuffle) {
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  if (!shuffle || order.size() < 2) return;
+  random_stream random(seed ^ (0xD1B54A32D192ED03ULL * (epoch + 1)));
+  for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[random.below(i + 1)]);
+}
+
+/// The rows of a row-major container of rank R ≥ 1, permuted into a buffer it owns; a run of
+/// contiguous rows of the buffer is adapted without a copy (it binds to a compiled program).
+template <class T, std::size_t R>
+class row_buffer {
+ public:
+  using adapted =
+      decltype(xt::adapt(static_cast<T*>(nullptr), std::size_t{}, xt::no_ownership(), std::array<std::size_t, R>{}));
+
+  template <class Container>
+  explicit row_buffer(const Container& source) : source_(source.data()) {
+    static_assert(R >= 1, "kobai::train: data are tensors of one row per example (rank 1 or more)");
+    std::copy_n(source.shape().begin(), R, shape_.begin());
+    buffer_.resize(source.size());
+    width_ = shape_[0] == 0 ? 0 : source.size() / shape_[0];
+  }
+  [[nodiscard]] std::size_t rows() const { return shape_[0]; }
+  [[nodiscard]] const std::array<std::size_t, R>& shape() const { return shape_; }
+  /// Lays the rows out in `order` (order[i]: the source row that becomes row i).
+  void permute(const std::vector<std::size_t>& order) {
+    for (std::size_t r = 0; r < order.size(); ++r)
+      std::copy_n(source_ + order[r] * width_, width_, buffer_.data() + r * width_);
+  }
+  /// Rows [first, first + count) of the buffer, adapted.
+  [[nodiscard]] adapted rows(std::size_t first, std::size_t count) {
+    auto shape = shape_;
+    shape[0] = count;
+    return xt::adapt(buffer_.data() + first * width_, count * width_, xt::no_ownership(), shape);
+  }
+
+ private:
+  const T* source_;
+  std::array<std::size_t, R> shape_{};
+  std::size_t width_ = 0;
+  std::vector<T> buffer_;
+};
+
+}  // namespace detail
+
 /// The minibatches of a data set for one epoch after another, in an order shuffled from `seed`
 /// (the same on every platform: a SplitMix64 generator and Fisher–Yates), or in file order with
 /// shuffle = false. Each epoch permutes the rows once into buffers the object keeps; batch k is then
@@ -138,8 +190,7 @@ xt::xtensor<T, N> load_npy(const std::string& path) {
 template <class T = double>
 class minibatches {
  public:
-  using adapted =
-      decltype(xt::adapt(static_cast<T*>(nullptr), std::size_t{}, xt::no_ownership(), std::array<std::size_t, 2>{}));
+  using adapted = typename detail::row_buffer<T, 2>::adapted;
   struct batch {
     adapted features;
     adapted targets;
@@ -147,12 +198,7 @@ class minibatches {
   };
 
   minibatches(const dataset<T>& data, std::size_t batch_size, std::uint64_t seed, bool shuffle = true)
-      : data_(&data),
-        batch_size_(batch_size),
-        seed_(seed),
-        shuffle_(shuffle),
-        features_(xt::xtensor<T, 2>::from_shape(data.features.shape())),
-        targets_(xt::xtensor<T, 2>::from_shape(data.targets.shape())) {
+      : batch_size_(batch_size), seed_(seed), shuffle_(shuffle), features_(data.features), targets_(data.targets) {
     if (batch_size == 0) throw error("kobai::train::minibatches: batch_size must be at least 1");
     if (data.targets.shape(0) != data.size())
       throw shape_error(kobai::detail::join("kobai::train::minibatches: ", std::to_string(data.size()),
@@ -164,7 +210,7 @@ class minibatches {
   }
 
   /// Batches per epoch.
-  [[nodiscard]] std::size_t count() const { return (data_->size() + batch_size_ - 1) / batch_size_; }
+  [[nodiscard]] std::size_t count() const { return (order_.size() + batch_size_ - 1) / batch_size_; }
   /// The epoch the batches are of, from 0.
   [[nodiscard]] std::size_t epoch() const { return epoch_; }
   /// Row i of this epoch's order is row order()[i] of the data set.
@@ -181,36 +227,23 @@ class minibatches {
     if (k >= count())
       throw error(
           kobai::detail::join("kobai::train::minibatches: batch ", std::to_string(k), " of ", std::to_string(count())));
-    const std::size_t first = k * batch_size_, rows = std::min(batch_size_, data_->size() - first);
-    return {view(features_, first, rows), view(targets_, first, rows), rows};
+    const std::size_t first = k * batch_size_, rows = std::min(batch_size_, order_.size() - first);
+    return {features_.rows(first, rows), targets_.rows(first, rows), rows};
   }
 
  private:
-  static adapted view(xt::xtensor<T, 2>& buffer, std::size_t first, std::size_t rows) {
-    const std::size_t width = buffer.shape(1);
-    return xt::adapt(buffer.data() + first * width, rows * width, xt::no_ownership(),
-                     std::array<std::size_t, 2>{rows, width});
-  }
   void arrange() {
-    std::iota(order_.begin(), order_.end(), std::size_t{0});
-    if (shuffle_) {
-      detail::random_stream random(seed_ ^ (0xD1B54A32D192ED03ULL * (epoch_ + 1)));
-      for (std::size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[random.below(i + 1)]);
-    }
-    const std::size_t f = features_.shape(1), t = targets_.shape(1);
-    for (std::size_t r = 0; r < order_.size(); ++r) {
-      std::copy_n(data_->features.data() + order_[r] * f, f, features_.data() + r * f);
-      std::copy_n(data_->targets.data() + order_[r] * t, t, targets_.data() + r * t);
-    }
+    detail::epoch_order(order_, seed_, epoch_, shuffle_);
+    features_.permute(order_);
+    targets_.permute(order_);
   }
 
-  const dataset<T>* data_;
   std::size_t batch_size_;
   std::uint64_t seed_;
   bool shuffle_;
   std::size_t epoch_ = 0;
   std::vector<std::size_t> order_;
-  xt::xtensor<T, 2> features_, targets_;
+  detail::row_buffer<T, 2> features_, targets_;
 };
 
 }  // namespace kobai::train

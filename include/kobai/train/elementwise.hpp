@@ -41,6 +41,18 @@ class elementwise_state {
   /// Steps started so far (the current one included, inside for_each).
   [[nodiscard]] std::size_t steps() const { return steps_; }
 
+  /// The state of parameter k, Slots doubles per element interleaved (empty before its first step),
+  /// for checkpoints: read after steps, written with restore() before the next.
+  [[nodiscard]] const std::vector<double>& of(std::size_t k) const {
+    static const std::vector<double> none;
+    return k < state_.size() ? state_[k] : none;
+  }
+  /// Sets the step count and every parameter's state (each Slots doubles per element, or empty).
+  void restore(std::size_t steps, std::vector<std::vector<double>> state) {
+    steps_ = steps;
+    state_ = std::move(state);
+  }
+
  private:
   template <class Parameter, class Gradient, class Update>
   static void visit(const char* optimizer, Parameter& parameter, const Gradient& gradient, std::vector<double>& state,

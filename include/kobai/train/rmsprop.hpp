@@ -2,6 +2,7 @@
 // optionally centred, with momentum and L2 weight decay, for scalar and tensor parameters.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <tuple>
 
@@ -59,6 +60,11 @@ class rmsprop {
   [[nodiscard]] double learning_rate() const { return options_.learning_rate; }
   /// What a learning-rate schedule sets (train/schedules.hpp).
   void set_learning_rate(double rate) { options_.learning_rate = rate; }
+
+  /// The per-element state, named as in torch's state_dict (for checkpoints).
+  static constexpr std::array<const char*, 3> state_names{"square_avg", "momentum_buffer", "grad_avg"};
+  [[nodiscard]] detail::elementwise_state<3>& state() { return state_; }
+  [[nodiscard]] const detail::elementwise_state<3>& state() const { return state_; }
 
  private:
   rmsprop_options options_;

@@ -2,6 +2,7 @@
 // Nesterov and weight decay, for scalar and tensor parameters held by the caller.
 #pragma once
 
+#include <array>
 #include <tuple>
 
 #include "kobai/train/elementwise.hpp"
@@ -49,6 +50,11 @@ class sgd {
   [[nodiscard]] double learning_rate() const { return options_.learning_rate; }
   /// What a learning-rate schedule sets (train/schedules.hpp).
   void set_learning_rate(double rate) { options_.learning_rate = rate; }
+
+  /// The per-element state, named as in torch's state_dict (for checkpoints).
+  static constexpr std::array<const char*, 1> state_names{"momentum_buffer"};
+  [[nodiscard]] detail::elementwise_state<1>& state() { return state_; }
+  [[nodiscard]] const detail::elementwise_state<1>& state() const { return state_; }
 
  private:
   sgd_options options_;
