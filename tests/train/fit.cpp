@@ -55,8 +55,9 @@ TEST_CASE("fit makes the updates of a loop over minibatches, and its history is 
   const auto d = make_data(103, 1);  // batches of 10: the last of each epoch holds 3 rows
   const auto targets = column(d);
   auto fitted = make_step();
-  const auto history = train::fit(fitted, train::data(X = d.features, y = targets),
-                                  {.epochs = 3, .batch_size = 10, .seed = 42, .progress = train::progress_display::never});
+  const auto history =
+      train::fit(fitted, train::data(X = d.features, y = targets),
+                 {.epochs = 3, .batch_size = 10, .seed = 42, .progress = train::progress_display::never});
 
   auto by_hand = make_step();
   train::minibatches<double> batches(d, 10, 42);
@@ -150,11 +151,11 @@ TEST_CASE("bad data and a non-finite loss stop fit with a message naming them") 
                        "kobai::train::fit: batch_size must be at least 1", kobai::error);
   CHECK_THROWS_AS(train::fit(step, train::data(X = d.features, y = targets), {.patience = 2}), kobai::error);
   d.features(17, 1) = std::nan("");  // row 17: batch 3 of 5 in file order (batches of 6 rows)
-  CHECK_THROWS_WITH_AS(train::fit(step, train::data(X = d.features, y = targets),
-                                  {.epochs = 2, .batch_size = 6, .shuffle = false,
-                                   .progress = train::progress_display::never}),
-                       "kobai::train::fit: epoch 1 of 2, batch 3 of 5 (6 rows): kobai::train: the loss is NaN at step "
-                       "3; the parameters were not updated",
-                       kobai::error);
+  CHECK_THROWS_WITH_AS(
+      train::fit(step, train::data(X = d.features, y = targets),
+                 {.epochs = 2, .batch_size = 6, .shuffle = false, .progress = train::progress_display::never}),
+      "kobai::train::fit: epoch 1 of 2, batch 3 of 5 (6 rows): kobai::train: the loss is NaN at step "
+      "3; the parameters were not updated",
+      kobai::error);
   CHECK(step.steps() == 2);
 }

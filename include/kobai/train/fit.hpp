@@ -6,6 +6,7 @@
 //                                    kobai::train::data(X = held_out_X, Y = held_out_Y));
 #pragma once
 
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,7 +18,6 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -124,7 +124,8 @@ fit_history fit(Step& step, const bound_data<Bindings...>& data, const fit_optio
   constexpr bool validating = !std::is_same_v<Validation, no_validation>;
   if (options.batch_size == 0) throw error("kobai::train::fit: batch_size must be at least 1");
   if (options.patience > 0 && !validating)
-    throw error("kobai::train::fit: early stopping (patience) needs validation data: fit(step, data, options, validation)");
+    throw error(
+        "kobai::train::fit: early stopping (patience) needs validation data: fit(step, data, options, validation)");
   const bool display = options.progress == progress_display::always ||
                        (options.progress == progress_display::automatic && options.stream != nullptr &&
                         isatty(fileno(options.stream)) != 0);
@@ -152,7 +153,9 @@ fit_history fit(Step& step, const bound_data<Bindings...>& data, const fit_optio
       double loss = 0;
       try {
         loss = static_cast<double>(std::apply(
-            [&](auto&... buffer) { return step(binding<Bindings::name, decltype(buffer.rows(0, 0))>{buffer.rows(first, rows)}...); },
+            [&](auto&... buffer) {
+              return step(binding<Bindings::name, decltype(buffer.rows(0, 0))>{buffer.rows(first, rows)}...);
+            },
             buffers));
       } catch (const kobai::error& e) {
         throw error(kobai::detail::join("kobai::train::fit: epoch ", std::to_string(epoch + 1), " of ",

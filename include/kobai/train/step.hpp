@@ -75,9 +75,9 @@ class training_step {
     std::apply([&](auto&... p) { program_.into(results_, std::move(data)..., (Params{} = p)...); }, parameters_);
     const T loss = std::get<0>(results_);
     if (!std::isfinite(static_cast<double>(loss)))
-      throw error(kobai::detail::join("kobai::train: the loss is ", std::isnan(static_cast<double>(loss)) ? "NaN" : "infinite",
-                                      " at step ", std::to_string(steps_ + 1),
-                                      "; the parameters were not updated"));
+      throw error(kobai::detail::join("kobai::train: the loss is ",
+                                      std::isnan(static_cast<double>(loss)) ? "NaN" : "infinite", " at step ",
+                                      std::to_string(steps_ + 1), "; the parameters were not updated"));
     std::apply([&](auto&... p) { optimizer_.step(std::tie(p...), gradients()); }, parameters_);
     ++steps_;
     return loss;
@@ -180,10 +180,9 @@ class training_step {
                   for (std::size_t s = 0; s < slots; ++s) {
                     const auto slot = archive.get<double, rank_of<decltype(p)>>(name + "." + Optimizer::state_names[s]);
                     if (slot.size() != size)
-                      throw shape_error(kobai::detail::join("kobai::train: the checkpoint's ", name, ".",
-                                                            Optimizer::state_names[s], " has ",
-                                                            std::to_string(slot.size()), " elements, the parameter ",
-                                                            std::to_string(size)));
+                      throw shape_error(kobai::detail::join(
+                          "kobai::train: the checkpoint's ", name, ".", Optimizer::state_names[s], " has ",
+                          std::to_string(slot.size()), " elements, the parameter ", std::to_string(size)));
                     for (std::size_t i = 0; i < size; ++i) state[k][slots * i + s] = slot.data()[i];
                   }
                 }
@@ -194,7 +193,8 @@ class training_step {
         parameters);
     const auto step = archive.get<double, 1>("optimizer.step");
     const auto rate = archive.get<double, 1>("optimizer.learning_rate");
-    if (step.size() != 1 || rate.size() != 1) throw error("kobai::train: the checkpoint's optimizer entries are broken");
+    if (step.size() != 1 || rate.size() != 1)
+      throw error("kobai::train: the checkpoint's optimizer entries are broken");
     parameters_ = std::move(parameters);
     steps_ = static_cast<std::size_t>(step(0));
     optimizer_.state().restore(steps_, std::move(state));
@@ -235,8 +235,8 @@ class training_step {
               [&] {
                 if (element_count(p) == 0)
                   throw binding_error(kobai::detail::join("kobai::train: parameter '", std::string(names[k]),
-                                                          "' has no elements; set step.parameter(", std::string(names[k]),
-                                                          ") before the first step"));
+                                                          "' has no elements; set step.parameter(",
+                                                          std::string(names[k]), ") before the first step"));
                 ++k;
               }(),
               ...);
