@@ -2,6 +2,8 @@
 // step without a copy, checked against the rows they stand for.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -155,4 +157,48 @@ TEST_CASE("a batch binds to a compiled step and gives the loss and gradient of t
     CHECK(static_cast<double>(L) == doctest::Approx(want).epsilon(1e-12));
     for (std::size_t c = 0; c < 3; ++c) CHECK(dw(c, 0) == doctest::Approx(want_dw[c]).epsilon(1e-12));
   }
+}
+
+TEST_CASE("split holds out the last rows of a seeded order; one_hot and standard_scaler as scikit-learn's") {
+  train::dataset<double> data{xt::xtensor<double, 2>::from_shape({10, 2}), xt::xtensor<double, 2>::from_shape({10, 1})};
+  for (std::size_t r = 0; r < 10; ++r) {
+    data.features(r, 0) = static_cast<double>(r);
+    data.features(r, 1) = 7;  // a constant column
+    data.targets(r, 0) = static_cast<double>(r % 3);
+  }
+  const auto [training, held_out] = train::split(data, 0.25, 9);
+  REQUIRE(training.size() == 7);  // ⌈2.5⌉ = 3 held out
+  REQUIRE(held_out.size() == 3);
+  std::vector<int> seen(10, 0);
+  for (const auto* part : {&training, &held_out})
+    for (std::size_t r = 0; r < part->size(); ++r) {
+      const auto row = static_cast<std::size_t>(part->features(r, 0));
+      ++seen[row];
+      CHECK(part->targets(r, 0) == static_cast<double>(row % 3));  // targets travel with their rows
+    }
+  CHECK(std::count(seen.begin(), seen.end(), 1) == 10);
+  const auto [again, again_held] = train::split(data, 0.25, 9);
+  CHECK(again_held.features == held_out.features);
+  CHECK_THROWS_AS(train::split(data, 1.0, 9), kobai::error);
+
+  const auto hot = train::one_hot(data.targets, 3);
+  REQUIRE(hot.shape(1) == 3);
+  for (std::size_t r = 0; r < 10; ++r)
+    for (std::size_t c = 0; c < 3; ++c) CHECK(hot(r, c) == (c == r % 3 ? 1.0 : 0.0));
+  auto bad = data.targets;
+  bad(4, 0) = 3;
+  CHECK_THROWS_WITH_AS(train::one_hot(bad, 3), "kobai::train::one_hot: row 4's label is not a class index in [0, 3)",
+                       kobai::error);
+  bad(4, 0) = 1.5;
+  CHECK_THROWS_AS(train::one_hot(bad, 3), kobai::error);
+
+  // mean 4.5 and population deviation √8.25 for 0…9; a constant column keeps scale 1
+  const auto scaler = train::standard_scaler<double>::fit(data.features);
+  CHECK(scaler.mean(0) == doctest::Approx(4.5));
+  CHECK(scaler.scale(0) == doctest::Approx(std::sqrt(8.25)));
+  CHECK(scaler.scale(1) == 1.0);
+  auto scaled = data.features;
+  scaler.apply(scaled);
+  CHECK(scaled(9, 0) == doctest::Approx(4.5 / std::sqrt(8.25)));
+  CHECK(scaled(3, 1) == 0.0);
 }

@@ -6,14 +6,17 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
 #include <numeric>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 #include <xtensor/xadapt.hpp>
+#include <xtensor/xbuilder.hpp>
 #include <xtensor/xcsv.hpp>
 #include <xtensor/xnpy.hpp>
 #include <xtensor/xtensor.hpp>
@@ -88,6 +91,65 @@ dataset<T> load_csv(const std::string& path, const std::vector<std::size_t>& tar
   return data;
 }
 
+/// Splits a data set into (training, held out) rows: the held-out part is the last
+/// ⌈test_fraction·N⌉ rows of an order shuffled from `seed` (scikit-learn's train_test_split).
+template <class T>
+std::pair<dataset<T>, dataset<T>> split(const dataset<T>& data, double test_fraction, std::uint64_t seed);
+
+/// One-hot rows of `classes` columns from a column of class indices (N, 1), as
+/// torch.nn.functional.one_hot: an entry that is not an integer in [0, classes) is a kobai::error
+/// naming its row.
+template <class T>
+xt::xtensor<T, 2> one_hot(const xt::xtensor<T, 2>& labels, std::size_t classes) {
+  if (labels.shape(1) != 1)
+    throw shape_error(
+        kobai::detail::join("kobai::train::one_hot: labels are one column, not ", std::to_string(labels.shape(1))));
+  auto out = xt::xtensor<T, 2>(xt::zeros<T>({labels.shape(0), classes}));
+  for (std::size_t r = 0; r < labels.shape(0); ++r) {
+    const T label = labels(r, 0);
+    if (!(label >= 0 && label < static_cast<T>(classes)) || label != static_cast<T>(static_cast<std::size_t>(label)))
+      throw error(kobai::detail::join("kobai::train::one_hot: row ", std::to_string(r),
+                                      "'s label is not a class index in [0, ", std::to_string(classes), ")"));
+    out(r, static_cast<std::size_t>(label)) = 1;
+  }
+  return out;
+}
+
+/// scikit-learn's StandardScaler: each feature column's mean and standard deviation (population)
+/// from the rows it is fitted on; apply() maps x to (x − mean) / scale, with scale 1 for a constant
+/// column.
+template <class T>
+struct standard_scaler {
+  xt::xtensor<double, 1> mean, scale;
+
+  static standard_scaler fit(const xt::xtensor<T, 2>& features) {
+    const std::size_t rows = features.shape(0), columns = features.shape(1);
+    if (rows == 0) throw error("kobai::train::standard_scaler: no rows to fit");
+    standard_scaler s{xt::zeros<double>({columns}), xt::zeros<double>({columns})};
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < columns; ++c) s.mean(c) += static_cast<double>(features(r, c));
+    s.mean /= static_cast<double>(rows);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < columns; ++c) {
+        const double d = static_cast<double>(features(r, c)) - s.mean(c);
+        s.scale(c) += d * d;
+      }
+    for (std::size_t c = 0; c < columns; ++c) {
+      const double deviation = std::sqrt(s.scale(c) / static_cast<double>(rows));
+      s.scale(c) = deviation > 0 ? deviation : 1;
+    }
+    return s;
+  }
+  void apply(xt::xtensor<T, 2>& features) const {
+    if (features.shape(1) != mean.size())
+      throw shape_error(kobai::detail::join("kobai::train::standard_scaler: fitted on ", std::to_string(mean.size()),
+                                            " columns, applied to ", std::to_string(features.shape(1))));
+    for (std::size_t r = 0; r < features.shape(0); ++r)
+      for (std::size_t c = 0; c < mean.size(); ++c)
+        features(r, c) = static_cast<T>((static_cast<double>(features(r, c)) - mean(c)) / scale(c));
+  }
+};
+
 namespace detail {
 // The .npy array `bytes` hold as an xt::xtensor<T, N>, when its elements are U's (false when they
 // are of another type); `what` starts the message of any other error.
@@ -143,6 +205,32 @@ inline void epoch_order(std::vector<std::size_t>& order, std::uint64_t seed, std
   random_stream random(seed ^ (0xD1B54A32D192ED03ULL * (epoch + 1)));
   for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[random.below(i + 1)]);
 }
+
+}  // namespace detail
+
+template <class T>
+std::pair<dataset<T>, dataset<T>> split(const dataset<T>& data, double test_fraction, std::uint64_t seed) {
+  if (!(test_fraction > 0 && test_fraction < 1))
+    throw error("kobai::train::split: test_fraction must lie strictly between 0 and 1");
+  const std::size_t n = data.size(), held = static_cast<std::size_t>(std::ceil(test_fraction * static_cast<double>(n)));
+  if (held == 0 || held >= n)
+    throw error(kobai::detail::join("kobai::train::split: ", std::to_string(n), " rows cannot be split at ",
+                                    std::to_string(test_fraction)));
+  std::vector<std::size_t> order(n);
+  detail::epoch_order(order, seed, 0, true);
+  const auto take = [&](std::size_t first, std::size_t count) {
+    const std::size_t f = data.features.shape(1), t = data.targets.shape(1);
+    dataset<T> out{xt::xtensor<T, 2>::from_shape({count, f}), xt::xtensor<T, 2>::from_shape({count, t})};
+    for (std::size_t r = 0; r < count; ++r) {
+      std::copy_n(data.features.data() + order[first + r] * f, f, out.features.data() + r * f);
+      std::copy_n(data.targets.data() + order[first + r] * t, t, out.targets.data() + r * t);
+    }
+    return out;
+  };
+  return {take(0, n - held), take(n - held, held)};
+}
+
+namespace detail {
 
 /// The rows of a row-major container of rank R ≥ 1, permuted into a buffer it owns; a run of
 /// contiguous rows of the buffer is adapted without a copy (it binds to a compiled program).

@@ -83,6 +83,9 @@ struct fit_options {
   bool shuffle = true;
   progress_display progress = progress_display::automatic;
   std::FILE* stream = stdout;  // where the progress line goes
+  /// Whether the progress display ends each epoch with a summary line (false: the progress line is
+  /// cleared, for an on_epoch callback that prints its own).
+  bool epoch_lines = true;
   /// Early stopping: stop after `patience` epochs whose validation loss is not below the best by
   /// more than min_delta (0: never). Needs validation data.
   std::size_t patience = 0;
@@ -198,7 +201,10 @@ fit_history fit(Step& step, const bound_data<Bindings...>& data, const fit_optio
         stop = true;
       }
     }
-    if (display) {
+    if (display && !options.epoch_lines) {
+      std::fprintf(options.stream, "\r%100s\r", "");
+      std::fflush(options.stream);
+    } else if (display) {
       std::fprintf(options.stream, "\repoch %zu/%zu  loss %.4g", epoch + 1, options.epochs, report.loss);
       if (validating) std::fprintf(options.stream, "  validation loss %.4g", report.validation_loss);
       std::fprintf(options.stream, "  %s rows/s  %.2f s%s\n", rate_text(report.rows_per_second).c_str(), seconds,
