@@ -2,7 +2,7 @@
 torch.compile.
 
 Usage: peers.py DIR PEER WORKLOAD, with PEER one of jax, torch, torch.compile and WORKLOAD one of
-W1..W8. Reads the inputs and kobai's results that the C++ benchmarks wrote with --out DIR, checks
+W1..W9 (W9, a training epoch with Adam, for torch only). Reads the inputs and kobai's results that the C++ benchmarks wrote with --out DIR, checks
 the peer's loss and gradients against kobai's before its time counts, and appends one JSON object
 per measurement to DIR/peers.jsonl. bench/run runs each peer and workload in its own process, so
 the peak RSS is that peer's on that workload alone. Thread count: all threads by default;
@@ -108,8 +108,16 @@ def w8_case(directory, row):
     return data, load(directory, f"W8_kobai_{shape}"), 1e-3
 
 
+def w9_case(directory, row):
+    n = row["n"]
+    data = dict(X=load(directory, f"w9_x_{n}", (n, 64)), Y=load(directory, f"w9_y_{n}", (n, 10)),
+                W1=load(directory, f"W9_W1_{n}", (64, 32)), b1=load(directory, f"W9_b1_{n}"),
+                W2=load(directory, f"W9_W2_{n}", (32, 10)), b2=load(directory, f"W9_b2_{n}"))
+    return data, load(directory, f"W9_{n}_kobai"), 1e-3
+
+
 cases = {"W1": w1_case, "W2": w2_case, "W3": w3_case, "W4": w4_case, "W5": classifier_case("W5"),
-         "W6": classifier_case("W6"), "W7": classifier_case("W7"), "W8": w8_case}
+         "W6": classifier_case("W6"), "W7": classifier_case("W7"), "W8": w8_case, "W9": w9_case}
 # The parameters each of W5–W8 differentiates, in kobai's output order.
 PARAMETERS = {"W5": ("W", "b"), "W6": ("W1", "b1", "W2", "b2"), "W7": ("W1", "b1", "W2", "b2", "W3", "b3"),
               "W8": ("alphas", "means", "L")}
@@ -225,7 +233,35 @@ def torch_steps(compiled):
     order = {"W1": ("w", "b", "x", "t"), "W2": ("w", "b", "X", "y"), "W3": ("X", "Y"),
              "W4": ("W1", "b1", "w2", "b2", "X", "t")}
 
+    def training(d):
+        """W9: one epoch of the digits MLP with torch.optim.Adam per call, in batches of 64 rows of
+        the data permuted once per epoch (file order in the first call, which is checked)."""
+        params = {k: torch.tensor(d[k], requires_grad=True) for k in ("W1", "b1", "W2", "b2")}
+        X, Y = torch.tensor(d["X"]), torch.tensor(d["Y"])
+        optimizer = torch.optim.Adam(params.values(), lr=1e-2)
+        generator = torch.Generator().manual_seed(5)
+        epochs = [0]
+
+        def epoch():
+            if epochs[0] == 0:
+                Xs, Ys = X, Y
+            else:
+                order = torch.randperm(X.shape[0], generator=generator)
+                Xs, Ys = X[order], Y[order]
+            epochs[0] += 1
+            for first in range(0, X.shape[0], 64):
+                xb, yb = Xs[first:first + 64], Ys[first:first + 64]
+                optimizer.zero_grad(set_to_none=True)
+                logits = torch.tanh(xb @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+                torch.nn.functional.cross_entropy(logits, yb).backward()
+                optimizer.step()
+            return [params[k].detach().numpy().copy() for k in ("W1", "W2", "b1", "b2")]
+
+        return epoch, (lambda r: r)
+
     def make(workload, d):
+        if workload == "W9":
+            return training(d)
         if workload in PARAMETERS:
             names = PARAMETERS[workload]
             a = {k: torch.tensor(v, requires_grad=k in names) for k, v in d.items()}

@@ -74,6 +74,10 @@ def main(directory, docs):
         "points in D dimensions with K components, inverse covariances by Cholesky factors: the objective "
         "and its gradient with respect to the weights, means and factors (*kobai* times both; *hand* is a "
         "hand-written loop nest of the objective alone, exploiting the factors' triangles).",
+        "- **W9** training throughput: one epoch (1,437 rows of scikit-learn's digits, standardised) of the "
+        "MLP 64 → 32 (tanh) → 10 with Adam in batches of 64, each epoch shuffled once: kobai's `compile_step` "
+        "and `fit` against PyTorch eager's `torch.optim.Adam` loop over the same batches (checked on the first, "
+        "unshuffled epoch). Rows per second are 1,437 over the time.",
         "",
         "All float32. *hand* is the faster of a plain hand-written fused loop and the same with `omp simd`.",
         "",
