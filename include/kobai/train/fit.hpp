@@ -23,6 +23,7 @@
 
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
+#include "kobai/expr/node.hpp"
 #include "kobai/train/data.hpp"
 
 namespace kobai::train {

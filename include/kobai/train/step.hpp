@@ -55,7 +55,6 @@ class training_step {
   static_assert(std::is_floating_point_v<T>, "kobai::train::compile_step: the element type is float or double");
   static_assert(Loss::rank == 0, "kobai::train::compile_step: the loss must be a scalar; reduce it with sum or mean");
   using program_type = decltype(compile(Loss{}, grad(Loss{}, Params{})...));
-  using loss_program_type = decltype(compile(Loss{}));
   using results_type = std::tuple<T, detail::parameter_storage<T, decltype(grad(Loss{}, Params{}))>...>;
 
  public:
@@ -70,7 +69,7 @@ class training_step {
   /// loss before the update.
   template <class... Data>
   T operator()(Data... data) {
-    check_data<Data...>();
+    if constexpr (!data_only<Data...>()) return T{};  // (the static_assert said it; nothing more fails)
     check_parameters();
     std::apply([&](auto&... p) { program_.into(results_, std::move(data)..., (Params{} = p)...); }, parameters_);
     const T loss = std::get<0>(results_);
@@ -86,9 +85,11 @@ class training_step {
   /// The loss on the data without a gradient or an update (validation, evaluation).
   template <class... Data>
   [[nodiscard]] T loss(Data... data) const {
-    check_data<Data...>();
+    if constexpr (!data_only<Data...>()) return T{};
     check_parameters();
-    return std::apply([&](const auto&... p) { return loss_program_(std::move(data)..., (Params{} = p)...); },
+    auto loss_program = compile(Loss{});  // (instantiated only where loss() is used: compile time)
+    loss_program.threads(threads_);
+    return std::apply([&](const auto&... p) { return loss_program(std::move(data)..., (Params{} = p)...); },
                       parameters_);
   }
 
@@ -121,7 +122,7 @@ class training_step {
   /// Loop tasks of the compiled programs (0: every thread of the pool), as program::threads.
   training_step& threads(unsigned count) {
     program_.threads(count);
-    loss_program_.threads(count);
+    threads_ = count;
     return *this;
   }
 
@@ -222,10 +223,12 @@ class training_step {
   }();
 
   template <class... Data>
-  static constexpr void check_data() {
-    static_assert(!(detail::binds_a_parameter<Data, Params...> || ...),
+  static constexpr bool data_only() {
+    constexpr bool ok = !(detail::binds_a_parameter<Data, Params...> || ...);
+    static_assert(ok,
                   "kobai::train: a step owns its parameters; bind only the data (set parameters with "
                   "step.parameter(leaf))");
+    return ok;
   }
   void check_parameters() const {
     std::size_t k = 0;
@@ -284,7 +287,7 @@ class training_step {
   }
 
   program_type program_{};
-  loss_program_type loss_program_{};
+  unsigned threads_ = 0;
   std::tuple<detail::parameter_storage<T, Params>...> parameters_{};
   results_type results_{};
   Optimizer optimizer_;
@@ -294,9 +297,11 @@ class training_step {
 /// Compiles a training step over element type T (double by default): the loss, the gradient of
 /// every parameter and the optimizer's update in one call.
 template <class T = double, expression Loss, class... Params, class Optimizer>
-training_step<T, std::remove_cvref_t<Loss>, Optimizer, Params...> compile_step(Loss, parameter_list<Params...>,
-                                                                               Optimizer optimizer) {
-  return training_step<T, std::remove_cvref_t<Loss>, Optimizer, Params...>(std::move(optimizer));
+auto compile_step(Loss, parameter_list<Params...>, Optimizer optimizer) {
+  if constexpr (((is_leaf<Params> && is_differentiable<Params>)&&...))
+    return training_step<T, std::remove_cvref_t<Loss>, Optimizer, Params...>(std::move(optimizer));
+  else
+    return parameter_list<Params...>{};  // parameters() said why; nothing more fails here
 }
 
 }  // namespace kobai::train
