@@ -1,4 +1,5 @@
-# Negative-compile check: SOURCE must fail to compile, with the message its "// expect: " lines give.
+# Negative-compile check: SOURCE must fail to compile, with the message its "// expect: " lines give,
+# as the only error.
 # Run as: cmake -DCOMPILER=... -DSOURCE=... -DINCLUDES="a;b" -P compile_fail.cmake
 file(STRINGS "${SOURCE}" expectations REGEX "^// expect: ")
 if(NOT expectations)
@@ -12,6 +13,22 @@ execute_process(COMMAND "${COMPILER}" -std=c++20 -fsyntax-only ${include_flags} 
                 RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
 if(result EQUAL 0)
   message(FATAL_ERROR "${SOURCE} compiled, but it must not")
+endif()
+# One message and nothing after it: a single error, and a bounded output (instantiation notes
+# included) of at most 20 lines with GCC and 45 with Clang, which prints more notes.
+string(REGEX MATCHALL "error:" errors "${output}")
+list(LENGTH errors error_count)
+if(NOT error_count EQUAL 1)
+  message(FATAL_ERROR "${SOURCE} failed with ${error_count} errors; kobai's message must stand alone:\n${output}")
+endif()
+string(REGEX MATCHALL "\n" newlines "${output}")
+list(LENGTH newlines line_count)
+set(max_lines 20)
+if(COMPILER MATCHES "clang")
+  set(max_lines 45)
+endif()
+if(line_count GREATER max_lines)
+  message(FATAL_ERROR "${SOURCE}: ${line_count} lines of compiler output, more than ${max_lines}:\n${output}")
 endif()
 foreach(line IN LISTS expectations)
   string(REPLACE "// expect: " "" expected "${line}")

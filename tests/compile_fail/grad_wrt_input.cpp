@@ -1,5 +1,6 @@
 // Data is never differentiated: grad with respect to an input<> is an error.
 // expect: kobai::grad: cannot differentiate with respect to an input<>
+// expect: leaf_named<'x'>
 #include <kobai/kobai.hpp>
 using namespace kobai;
 int main() {

@@ -1,5 +1,6 @@
 // Training an input<> leaf: parameters are var<> leaves.
 // expect: kobai::train::parameters: each parameter is a var<> leaf
+// expect: leaf_named<'X'>
 #include <kobai/kobai.hpp>
 #include <kobai/train.hpp>
 using namespace kobai;

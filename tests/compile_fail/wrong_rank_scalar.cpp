@@ -1,6 +1,6 @@
 // A number bound to a rank-1 leaf.
 // expect: kobai: a binding's rank does not match its leaf
-// expect: leaf_named<'x'>
+// expect: leaf_named<'x'>, kobai::detail::leaf_rank<1>, kobai::detail::bound_rank<0>
 #include <kobai/cpu/program.hpp>
 #include <kobai/kobai.hpp>
 using namespace kobai;

@@ -116,6 +116,18 @@ TEST_CASE("validation loss per epoch, early stopping, and the best parameters pu
   // the validation loss of epoch 1 is the loss of the parameters put back
   CHECK(step.loss(X = worse.features, y = worse_targets) == doctest::Approx(history.validation_loss[0]).epsilon(1e-12));
   CHECK(step.parameter(w) != first_w);
+
+  // without early stopping, the best epoch's parameters come back when the epochs run out
+  auto full = make_step(0.02);
+  const auto all_epochs = train::fit(
+      full, train::data(X = d.features, y = targets),
+      {.epochs = 3, .batch_size = 16, .seed = 1, .progress = train::progress_display::never, .restore_best = true},
+      train::data(X = worse.features, y = worse_targets));
+  CHECK(!all_epochs.stopped_early);
+  CHECK(all_epochs.loss.size() == 3);
+  CHECK(all_epochs.best_epoch == 1);
+  CHECK(full.loss(X = worse.features, y = worse_targets) ==
+        doctest::Approx(all_epochs.validation_loss[0]).epsilon(1e-12));
 }
 
 TEST_CASE("the progress line goes to a terminal, or where asked, and nowhere else") {

@@ -53,11 +53,19 @@ constexpr void report_unknown_name() {
                 "kobai: a binding names a leaf the program does not have; bind only the var<> and input<> "
                 "leaves of the compiled outputs (the trace names it: leaf_named<...>)");
 }
-template <class Leaf>
+template <int Rank>
+struct leaf_rank {};
+template <int Rank>
+struct bound_rank {};
+/// What the trace of a rank mismatch shows: the leaf, its rank and the rank bound to it.
+template <class Leaf, class Expected, class Given>
+struct rank_mismatch {};
+template <class Leaf, int LeafRank, int BoundRank>
 constexpr void report_rank_mismatch() {
-  static_assert(dependent_false<Leaf>,
+  static_assert(dependent_false<rank_mismatch<Leaf, leaf_rank<LeafRank>, bound_rank<BoundRank>>>,
                 "kobai: a binding's rank does not match its leaf: bind numbers to rank-0 leaves and containers "
-                "of the leaf's rank to tensor leaves (the trace names it: leaf_named<...>)");
+                "of the leaf's rank to tensor leaves (the trace names both: rank_mismatch<leaf_named<...>, "
+                "leaf_rank<...>, bound_rank<...>>)");
 }
 
 template <class Leaves, class Binding>
@@ -66,19 +74,27 @@ template <class... Leaves, class Binding>
 struct check_binding<type_list<Leaves...>, Binding> {
   static constexpr bool known = ((Leaves::name.view() == Binding::name.view()) || ...);
   static constexpr int leaf_rank = ((Leaves::name.view() == Binding::name.view() ? Leaves::rank : 0) + ... + 0);
+  /// Whether the binding is right; else one static_assert says why.
   static constexpr bool check() {
     using value = bound_type<Binding>;
-    static_assert(scalar_value<value> || (tensor_value<value> && is_row_major_container<value>::value),
+    constexpr bool container = scalar_value<value> || (tensor_value<value> && is_row_major_container<value>::value);
+    static_assert(container,
                   "kobai: bind a number or a row-major xtensor container (xt::xtensor, xt::xarray, or xt::adapt of "
                   "contiguous memory); copy a view, a transpose, an expression or a column-major array into one "
                   "first, e.g. xt::xtensor<double, 2> copy = expression;");
-    if constexpr (!known)
+    if constexpr (!container) {
+      return false;
+    } else if constexpr (!known) {
       report_unknown_name<spelled<Binding::name>>();
-    else if constexpr (scalar_value<value> ? leaf_rank != 0
-                                           : leaf_rank == 0 || (static_rank<value>::value >= 0 &&
-                                                                static_rank<value>::value != leaf_rank))
-      report_rank_mismatch<spelled<Binding::name>>();
-    return true;
+      return false;
+    } else if constexpr (scalar_value<value> ? leaf_rank != 0
+                                             : leaf_rank == 0 || (static_rank<value>::value >= 0 &&
+                                                                  static_rank<value>::value != leaf_rank)) {
+      report_rank_mismatch<spelled<Binding::name>, leaf_rank, scalar_value<value> ? 0 : static_rank<value>::value>();
+      return false;
+    } else {
+      return true;
+    }
   }
 };
 
@@ -89,7 +105,7 @@ struct check_all_bound<type_list<Leaves...>, Bindings...> {
   template <class L>
   static constexpr bool check_leaf() {
     if constexpr (!environment<Bindings...>::template has<L::name>) report_unbound<L::name>();
-    return true;
+    return environment<Bindings...>::template has<L::name>;
   }
   static constexpr bool value = (check_leaf<Leaves>() && ...);
 };
@@ -111,21 +127,37 @@ inline constexpr bool element_type_agrees = true;
 template <class T, tensor_value V>
 inline constexpr bool element_type_agrees<T, V> = std::is_same_v<typename V::value_type, T>;
 
-/// Checks a call's bindings against the program's leaves; true, or one static_assert.
+/// Checks a call's bindings against the program's leaves: true, or false after one static_assert
+/// (the first mistake found; the caller compiles nothing more, so the message stands alone).
 template <class Leaves, class... Bindings>
 constexpr bool check_bindings() {
-  static_assert((is_binding<Bindings> && ...), "kobai: call a program with bindings written as `x = X`");
-  static_assert((check_binding<Leaves, Bindings>::check() && ...));
-  static_assert(check_all_bound<Leaves, Bindings...>::value);
-  using T = typename element_type_t<Bindings...>::type;
-  static_assert((element_type_agrees<T, bound_type<Bindings>> && ...),
-                "kobai: the bound tensors mix element types; convert them to one (float or double)");
-  static_assert(std::is_floating_point_v<T>, "kobai: tensors must hold float or double");
-  return true;
+  constexpr bool bindings = (is_binding<Bindings> && ...);
+  static_assert(bindings, "kobai: call a program with bindings written as `x = X`");
+  if constexpr (!bindings) {
+    return false;
+  } else if constexpr (!(check_binding<Leaves, Bindings>::check() && ...) ||
+                       !check_all_bound<Leaves, Bindings...>::value) {
+    return false;
+  } else {
+    using T = typename element_type_t<Bindings...>::type;
+    constexpr bool one_type = (element_type_agrees<T, bound_type<Bindings>> && ...);
+    static_assert(one_type, "kobai: the bound tensors mix element types; convert them to one (float or double)");
+    static_assert(!one_type || std::is_floating_point_v<T>, "kobai: tensors must hold float or double");
+    return one_type && std::is_floating_point_v<T>;
+  }
 }
-/// The element type of a call's tensors, once its bindings check.
-template <class Leaves, class... Bindings>
-using checked_element_type =
-    std::enable_if_t<check_bindings<Leaves, Bindings...>(), typename element_type_t<Bindings...>::type>;
+
+/// What a call with wrong bindings returns, once its static_assert has said why: it converts to
+/// anything and absorbs calls, so the caller's code adds no errors of its own.
+struct rejected_call {
+  template <class U>
+  constexpr operator U() const {  // NOLINT(google-explicit-constructor)
+    return U{};
+  }
+  template <class... A>
+  constexpr rejected_call operator()(A&&...) const {
+    return {};
+  }
+};
 
 }  // namespace kobai::detail

@@ -25,14 +25,14 @@ class program : cpu::outputs<Outputs...> {
   using base = cpu::outputs<Outputs...>;
   KOBAI_CPU_LAYOUT_TYPES(base)
   template <class... Bindings>
-  using checked_element_type = detail::checked_element_type<leaves_of<Outputs...>, Bindings...>;
+  static constexpr bool valid_call = detail::check_bindings<leaves_of<Outputs...>, Bindings...>();
 
  public:
   KOBAI_CPU_NEST_INFO_TYPES(base)
   using leaves = leaves_of<Outputs...>;
   static_assert(base::plan.error != ir::failure::axis_conflict,
                 "kobai: an expression combines a tensor with itself along two different axes (as in outer(x, x), "
-                "x·A·x or X·Xᵀ); each axis of the computation must be one axis of each tensor. Bind a copy of the "
+                "x^T A x or X X^T); each axis of the computation must be one axis of each tensor. Bind a copy of the "
                 "tensor to a second leaf for the other role.");
   static_assert(base::plan.error != ir::failure::too_many_axes, "kobai: tensors have at most 8 axes");
   static_assert(
@@ -72,23 +72,33 @@ class program : cpu::outputs<Outputs...> {
 
   template <class... Bindings>
   auto operator()(Bindings... bindings) const {
-    using T = checked_element_type<Bindings...>;
-    const environment<Bindings...> point{std::tuple<Bindings...>{std::move(bindings)...}};
-    call_state<T> call;
-    base::bind(call, point);
-    auto results = std::tuple{base::template allocate<T, Outputs>(call)...};
-    base::template run<T>(call, point, results);
-    if constexpr (sizeof...(Outputs) == 1)
-      return std::get<0>(results);
-    else
-      return results;
+    if constexpr (!valid_call<Bindings...>) {
+      return detail::rejected_call{};  // (a static_assert said why)
+    } else {
+      using T = typename detail::element_type_t<Bindings...>::type;
+      const environment<Bindings...> point{std::tuple<Bindings...>{std::move(bindings)...}};
+      call_state<T> call;
+      base::bind(call, point);
+      auto results = std::tuple{base::template allocate<T, Outputs>(call)...};
+      base::template run<T>(call, point, results);
+      if constexpr (sizeof...(Outputs) == 1)
+        return std::get<0>(results);
+      else
+        return results;
+    }
   }
 
   /// Like operator(), but writes into `results`, a value the program returned before: tensors
   /// keep their buffers while the shape stays the same, so a step allocates nothing.
   template <class Results, class... Bindings>
   void into(Results& results, Bindings... bindings) const {
-    using T = checked_element_type<Bindings...>;
+    if constexpr (valid_call<Bindings...>) into_checked(results, std::move(bindings)...);
+  }
+
+ private:
+  template <class Results, class... Bindings>
+  void into_checked(Results& results, Bindings... bindings) const {
+    using T = typename detail::element_type_t<Bindings...>::type;
     const environment<Bindings...> point{std::tuple<Bindings...>{std::move(bindings)...}};
     call_state<T> call;
     base::bind(call, point);
@@ -98,15 +108,17 @@ class program : cpu::outputs<Outputs...> {
       else
         return std::apply([](auto&... each) { return std::tie(each...); }, results);
     }();
-    static_assert(
+    constexpr bool ours =
         std::is_same_v<std::remove_cvref_t<decltype(std::tuple{base::template allocate<T, Outputs>(call)...})>,
-                       std::remove_cvref_t<decltype(std::apply([](auto&... e) { return std::tuple{e...}; }, targets))>>,
-        "kobai::program::into: pass a result this program returned (same outputs, same element type)");
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      (base::template resize<std::tuple_element_t<K, std::tuple<Outputs...>>>(std::get<K>(targets), call), ...);
+                       std::remove_cvref_t<decltype(std::apply([](auto&... e) { return std::tuple{e...}; }, targets))>>;
+    static_assert(ours, "kobai::program::into: pass a result this program returned (same outputs, same element type)");
+    if constexpr (ours) {
+      [&]<std::size_t... K>(std::index_sequence<K...>) {
+        (base::template resize<std::tuple_element_t<K, std::tuple<Outputs...>>>(std::get<K>(targets), call), ...);
+      }
+      (std::index_sequence_for<Outputs...>{});
+      base::template run<T>(call, point, targets);
     }
-    (std::index_sequence_for<Outputs...>{});
-    base::template run<T>(call, point, targets);
   }
 };
 

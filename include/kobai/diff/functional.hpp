@@ -22,13 +22,17 @@ constexpr auto hessian(F f, Vars... vars) {
   static_assert(((Vars::rank == 0) && ...),
                 "kobai::hessian: symbolic Hessians take scalar variables; for a tensor variable use the run-time "
                 "hessian(f, x, bindings...) from <kobai/cpu/functional.hpp>");
-  auto row = [&](auto var) {
-    if constexpr (sizeof...(Vars) == 1)
-      return std::tuple{grad(grad(f, var), vars...)};
-    else
-      return grad(grad(f, var), vars...);
-  };
-  return std::tuple{row(vars)...};
+  if constexpr (((Vars::rank == 0) && ...)) {
+    auto row = [&](auto var) {
+      if constexpr (sizeof...(Vars) == 1)
+        return std::tuple{grad(grad(f, var), vars...)};
+      else
+        return grad(grad(f, var), vars...);
+    };
+    return std::tuple{row(vars)...};
+  } else {
+    return std::tuple<>{};  // (the static_assert said why; nothing more fails)
+  }
 }
 
 }  // namespace kobai

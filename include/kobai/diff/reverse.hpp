@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <tuple>
 #include <utility>
 
 #include "kobai/diff/rules.hpp"
@@ -209,14 +210,23 @@ constexpr auto adjoints_of() {
     return std::tuple{fit_to_variable<Vars>(pass::template adjoint<Vars>())...};
 }
 
+template <class Leaf>
+constexpr void report_input_variable() {
+  static_assert(dependent_false<Leaf>,
+                "kobai::grad: cannot differentiate with respect to an input<> (data, requires_grad=False); "
+                "declare the leaf with var<> instead (the trace names it: leaf_named<...>)");
+}
+
 template <class... Vars>
 constexpr void check_variables() {
   static_assert(sizeof...(Vars) > 0, "kobai::grad: name the variables to differentiate with respect to: grad(f, w, b)");
   static_assert((is_leaf<Vars> && ...),
                 "kobai::grad: differentiate with respect to leaves such as var<\"w\">, not expressions");
-  static_assert(!(is_input<Vars> || ...),
-                "kobai::grad: cannot differentiate with respect to an input<> (data, requires_grad=False); "
-                "declare the leaf with var<> instead");
+  if constexpr ((is_leaf<Vars> && ...)) {
+    constexpr std::size_t input = first_match(std::array<bool, sizeof...(Vars)>{is_input<Vars>...});
+    if constexpr (input < sizeof...(Vars))
+      report_input_variable<spelled<std::tuple_element_t<input, std::tuple<Vars...>>::name>>();
+  }
 }
 
 }  // namespace kobai::detail

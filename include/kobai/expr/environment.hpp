@@ -23,16 +23,6 @@ inline constexpr bool is_binding = false;
 template <fixed_string N, class V>
 inline constexpr bool is_binding<binding<N, V>> = true;
 
-/// A leaf's name as a character pack, so compilers print it legibly in errors: leaf_named<'w'>.
-template <char... Chars>
-struct leaf_named {};
-template <fixed_string Name, std::size_t... I>
-constexpr auto spell(std::index_sequence<I...>) {
-  return leaf_named<Name.chars[I]...>{};
-}
-template <fixed_string Name>
-using spelled = decltype(spell<Name>(std::make_index_sequence<Name.size()>{}));
-
 template <class Leaf>
 constexpr void report_unbound_leaf() {
   static_assert(dependent_false<Leaf>,
@@ -109,20 +99,24 @@ constexpr auto eval(E, const environment<Bindings...>& point) {
   static_assert(detail::names_are_unique<leaves_of<E>>(),
                 "kobai: two different leaves share a name (var<> and input<>, or two ranks); give each its own name");
   using T = detail::scalar_type_of<Bindings...>;
-  using order = topological_order<E>;
-  std::array<T, order::size> values{};
-  detail::evaluate_in_order(values, order{}, [&]<fixed_string N, int R, role K>(leaf<N, R, K>) -> T {
-    if constexpr (environment<Bindings...>::template has<N>) {
-      static_assert(R == 0 && std::is_arithmetic_v<std::remove_cvref_t<decltype(point.template get<N>())>>,
-                    "kobai::eval: evaluates scalar leaves bound to numbers; a tensor leaf (rank > 0) is bound to a "
-                    "container through compile(...)");
-      return static_cast<T>(point.template get<N>());
-    } else {
-      detail::report_unbound<N>();
-      return T{};
-    }
-  });
-  return values[order::size - 1];
+  if constexpr (E::rank != 0) {
+    return T{};  // (the static_assert said why; nothing more fails)
+  } else {
+    using order = topological_order<E>;
+    std::array<T, order::size> values{};
+    detail::evaluate_in_order(values, order{}, [&]<fixed_string N, int R, role K>(leaf<N, R, K>) -> T {
+      if constexpr (environment<Bindings...>::template has<N>) {
+        static_assert(R == 0 && std::is_arithmetic_v<std::remove_cvref_t<decltype(point.template get<N>())>>,
+                      "kobai::eval: evaluates scalar leaves bound to numbers; a tensor leaf (rank > 0) is bound to a "
+                      "container through compile(...)");
+        return static_cast<T>(point.template get<N>());
+      } else {
+        detail::report_unbound<N>();
+        return T{};
+      }
+    });
+    return values[order::size - 1];
+  }
 }
 
 }  // namespace kobai

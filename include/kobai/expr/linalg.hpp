@@ -12,7 +12,7 @@ namespace kobai {
 template <int P, expression A>
 constexpr auto unsqueeze(A a) {
   static_assert(P >= -(A::rank + 1) && P <= A::rank,
-                "kobai::unsqueeze: the new axis must lie within the result's rank (0 … rank, or negative)");
+                "kobai::unsqueeze: the new axis must lie within the result's rank (0 to rank, or negative)");
   static_assert(A::rank < 31, "kobai::unsqueeze: at most 31 axes");
   return detail::make_node<ops::unsqueeze<(P < 0 ? P + A::rank + 1 : P)>>(a);
 }

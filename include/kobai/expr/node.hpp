@@ -28,6 +28,19 @@ struct binding {
   Value value;
 };
 
+namespace detail {
+/// A leaf's name as a character pack, so compilers print it legibly in errors: leaf_named<'w'>.
+template <char... Chars>
+struct leaf_named {};
+template <fixed_string Name, std::size_t... I>
+constexpr auto spell(std::index_sequence<I...>) {
+  return leaf_named<Name.chars[I]...>{};
+}
+template <fixed_string Name>
+using spelled = decltype(spell<Name>(std::make_index_sequence<Name.size()>{}));
+
+}  // namespace detail
+
 /// Whether a leaf is differentiable (var<>, PyTorch's requires_grad=True) or data (input<>).
 enum class role { variable, data };
 

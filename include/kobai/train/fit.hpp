@@ -91,7 +91,8 @@ struct fit_options {
   /// more than min_delta (0: never). Needs validation data.
   std::size_t patience = 0;
   double min_delta = 0;
-  /// With early stopping, put back the parameters of the best epoch when training stops.
+  /// With validation data, put back the parameters of the epoch with the lowest validation loss when
+  /// training ends or stops early (the optimizer's state stays that of the last step).
   bool restore_best = false;
   /// Called after every epoch (custom logging, a learning-rate schedule's step()).
   std::function<void(const epoch_report&)> on_epoch = {};
@@ -215,11 +216,11 @@ fit_history fit(Step& step, const bound_data<Bindings...>& data, const fit_optio
     if (options.on_epoch) options.on_epoch(report);
     if (stop) {
       history.stopped_early = true;
-      if (options.restore_best && history.best_epoch > 0) step.parameters() = best_parameters;
       if (display) std::fprintf(options.stream, "early stop: best validation loss at epoch %zu\n", history.best_epoch);
       break;
     }
   }
+  if (options.restore_best && history.best_epoch > 0) step.parameters() = best_parameters;
   return history;
 }
 

@@ -28,11 +28,26 @@ namespace kobai::train {
 template <class... Vars>
 struct parameter_list {};
 
+namespace detail {
+template <class Leaf>
+constexpr void report_not_a_parameter() {
+  static_assert(dependent_false<Leaf>,
+                "kobai::train::parameters: each parameter is a var<> leaf (an input<> is data; bind it per call; "
+                "the trace names it: leaf_named<...>)");
+}
+}  // namespace detail
+
 template <class... Vars>
 constexpr parameter_list<std::remove_cvref_t<Vars>...> parameters(Vars...) {
   static_assert(sizeof...(Vars) > 0, "kobai::train::parameters: name the var<> leaves the step trains");
-  static_assert((is_leaf<Vars> && ...) && (is_differentiable<Vars> && ...),
-                "kobai::train::parameters: each parameter is a var<> leaf (an input<> is data; bind it per call)");
+  static_assert((is_leaf<Vars> && ...), "kobai::train::parameters: each parameter is a var<> leaf, not an expression");
+  if constexpr ((is_leaf<Vars> && ...)) {
+    constexpr std::size_t data =
+        kobai::detail::first_match(std::array<bool, sizeof...(Vars)>{!is_differentiable<Vars>...});
+    if constexpr (data < sizeof...(Vars))
+      detail::report_not_a_parameter<
+          kobai::detail::spelled<std::remove_cvref_t<std::tuple_element_t<data, std::tuple<Vars...>>>::name>>();
+  }
   static_assert(kobai::detail::names_are_unique<type_list<std::remove_cvref_t<Vars>...>>(),
                 "kobai::train::parameters: a parameter is named twice");
   return {};
@@ -164,7 +179,8 @@ class training_step {
 
   /// Restores the parameters and the optimizer state from a checkpoint of this step (a parameter
   /// never set takes the checkpoint's shape; one of another shape is an error naming it and both
-  /// shapes). Nothing changes unless every array reads.
+  /// shapes). An archive of the parameters alone (numpy.savez of them) restarts the optimizer.
+  /// Nothing changes unless every array reads.
   void load(const npz_archive& archive) {
     auto parameters = parameters_;
     std::vector<std::vector<double>> state(sizeof...(Params));
@@ -192,14 +208,20 @@ class training_step {
               ...);
         },
         parameters);
-    const auto step = archive.get<double, 1>("optimizer.step");
-    const auto rate = archive.get<double, 1>("optimizer.learning_rate");
-    if (step.size() != 1 || rate.size() != 1)
-      throw error("kobai::train: the checkpoint's optimizer entries are broken");
+    std::size_t steps = 0;
+    double rate = optimizer_.learning_rate();
+    if (archive.contains("optimizer.step")) {  // (an archive of parameters alone starts the optimizer afresh)
+      const auto step = archive.get<double, 1>("optimizer.step");
+      const auto rates = archive.get<double, 1>("optimizer.learning_rate");
+      if (step.size() != 1 || rates.size() != 1 || !(step(0) >= 0))
+        throw error("kobai::train: the checkpoint's optimizer entries are broken");
+      steps = static_cast<std::size_t>(step(0));
+      rate = rates(0);
+    }
     parameters_ = std::move(parameters);
-    steps_ = static_cast<std::size_t>(step(0));
-    optimizer_.state().restore(steps_, std::move(state));
-    optimizer_.set_learning_rate(rate(0));
+    steps_ = steps;
+    optimizer_.state().restore(steps, std::move(state));
+    optimizer_.set_learning_rate(rate);
   }
   /// Reads a checkpoint file written by save(path).
   void load(const std::string& path) { load(npz_archive::load(path)); }
