@@ -51,7 +51,9 @@ inline results compute(const settings& s) {
   results r;
   // 64 pixel columns and the digit; 20% held out; features standardised on the training rows.
   const auto all = train::load_csv<float>(s.csv, {64}, 0);
-  auto [training, held_out] = train::split(all, 0.2, s.seed);
+  auto parts = train::split(all, 0.2, s.seed);  // (not a structured binding: Clang 14 cannot capture one)
+  auto& training = parts.first;
+  auto& held_out = parts.second;
   const auto scaler = train::standard_scaler<float>::fit(training.features);
   scaler.apply(training.features);
   scaler.apply(held_out.features);

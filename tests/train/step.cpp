@@ -98,26 +98,22 @@ TEST_CASE("a step's gradients are the central differences of its loss, on new da
   for (const unsigned seed : {5u, 6u}) {  // the second run: new data and parameters in the same step object
     const problem p = make_problem(seed);
     initialise(step, p);
-    step(X = p.data.features, Y = p.data.targets);  // a learning rate of 0: the parameters stay
-    const double h = 1e-6;
-    for (std::size_t i = 0; i < 6; ++i) {
-      auto& w = step.parameter(W).data()[i];
-      const double kept = w;
-      w = kept + h;
+    step(X = p.data.features, Y = p.data.targets);        // a learning rate of 0: the parameters stay
+    const auto central_difference = [&](double& value) {  // of the loss in one parameter element
+      const double h = 1e-6, kept = value;
+      value = kept + h;
       const double up = step.loss(X = p.data.features, Y = p.data.targets);
-      w = kept - h;
+      value = kept - h;
       const double down = step.loss(X = p.data.features, Y = p.data.targets);
-      w = kept;
-      CHECK(step.gradient(W).data()[i] == doctest::Approx((up - down) / (2 * h)).epsilon(1e-6));
-    }
-    double& gain = step.parameter(s);
-    const double kept = gain;
-    gain = kept + h;
-    const double up = step.loss(X = p.data.features, Y = p.data.targets);
-    gain = kept - h;
-    const double down = step.loss(X = p.data.features, Y = p.data.targets);
-    gain = kept;
-    CHECK(step.gradient(s) == doctest::Approx((up - down) / (2 * h)).epsilon(1e-6));
+      value = kept;
+      return (up - down) / (2 * h);
+    };
+    for (std::size_t i = 0; i < 6; ++i)
+      CHECK(step.gradient(W).data()[i] ==
+            doctest::Approx(central_difference(step.parameter(W).data()[i])).epsilon(1e-6));
+    for (std::size_t i = 0; i < 2; ++i)
+      CHECK(step.gradient(b)(i) == doctest::Approx(central_difference(step.parameter(b)(i))).epsilon(1e-6));
+    CHECK(step.gradient(s) == doctest::Approx(central_difference(step.parameter(s))).epsilon(1e-6));
   }
 }
 
