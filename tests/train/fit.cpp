@@ -162,6 +162,11 @@ TEST_CASE("bad data and a non-finite loss stop fit with a message naming them") 
   CHECK_THROWS_WITH_AS(train::fit(step, train::data(X = d.features, y = targets), {.batch_size = 0}),
                        "kobai::train::fit: batch_size must be at least 1", kobai::error);
   CHECK_THROWS_AS(train::fit(step, train::data(X = d.features, y = targets), {.patience = 2}), kobai::error);
+  CHECK_THROWS_AS(train::fit(step, train::data(X = d.features, y = targets), {.restore_best = true}), kobai::error);
+  // an error of the step keeps its type, with the epoch and batch added
+  const xt::xtensor<double, 2> wide = xt::zeros<double>({30, 3});
+  CHECK_THROWS_AS(train::fit(step, train::data(X = wide, y = targets), {.progress = train::progress_display::never}),
+                  kobai::shape_error);
   d.features(17, 1) = std::nan("");  // row 17: batch 3 of 5 in file order (batches of 6 rows)
   CHECK_THROWS_WITH_AS(
       train::fit(step, train::data(X = d.features, y = targets),

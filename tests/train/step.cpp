@@ -132,6 +132,7 @@ TEST_CASE("a checkpoint restores the parameters and the optimizer state exactly"
   initialise(original, p);
   run(original, 0, 5);
   original.save(path);
+  const xt::xtensor<double, 2> restored_at_5 = original.parameter(W);
   run(original, 5, 5);
 
   auto restored = train::compile_step(loss, train::parameters(W, b, s), train::adam(options));
@@ -161,6 +162,15 @@ TEST_CASE("a checkpoint restores the parameters and the optimizer state exactly"
   CHECK(wider.parameter(W).shape(0) == 4);
   CHECK(wider.steps() == 0);
 
+  // another optimizer's checkpoint is refused; a float step reads the double checkpoint
+  auto other = train::compile_step(loss, train::parameters(W, b, s), train::sgd({.learning_rate = 0.1}));
+  CHECK_THROWS_WITH_AS(other.load(path), "kobai::train: the checkpoint holds the state of adam, not of this step's sgd",
+                       kobai::error);
+  auto in_float = train::compile_step<float>(loss, train::parameters(W, b, s), train::adam(options));
+  in_float.load(path);
+  CHECK(in_float.parameter(W)(2, 1) == static_cast<float>(restored_at_5(2, 1)));
+  CHECK(in_float.steps() == 5);
+
   const std::string python = python_with_numpy();
   if (python.empty()) {
     MESSAGE("NumPy is not installed for python3: reading the checkpoint with NumPy is skipped");
@@ -168,6 +178,9 @@ TEST_CASE("a checkpoint restores the parameters and the optimizer state exactly"
     const std::string check = python + " -c \"import numpy as np; d = np.load('" + path +
                               "'); assert d['W'].shape == (3, 2) and d['W.exp_avg'].shape == (3, 2); "
                               "assert d['b.max_exp_avg_sq'].shape == (2,) and d['s'].shape == (); "
+                              "assert (d['W.exp_avg'] < 0).any() and (d['W.exp_avg_sq'] > 0).all(); "
+                              "assert (d['W.max_exp_avg_sq'] >= d['W.exp_avg_sq']).all(); "
+                              "assert 'optimizer.kind.adam' in d.files; "
                               "assert d['optimizer.step'][0] == 5 and d['optimizer.learning_rate'][0] == 0.02\"";
     CHECK(std::system(check.c_str()) == 0);
   }
@@ -190,6 +203,17 @@ TEST_CASE("a step refuses unset parameters and a non-finite loss, naming them") 
   CHECK(step.steps() == 0);
   CHECK(step(X = p.data.features, Y = p.data.targets) > 0);
   CHECK(step.parameter(W) != before);
+
+  // a parameter that changes shape after a step is refused before anything is updated
+  const auto b_before = step.parameter(b);
+  step.parameter(W) = xt::zeros<double>({3, 3});
+  const xt::xtensor<double, 2> three_targets = xt::zeros<double>({30, 3});
+  CHECK_THROWS_WITH_AS(step(X = p.data.features, Y = three_targets),
+                       "kobai::train: parameter 'W' has 9 elements but its optimizer state is for 6; keep a "
+                       "parameter's shape between steps",
+                       kobai::shape_error);
+  CHECK(step.parameter(b) == b_before);
+  CHECK(step.steps() == 1);
 }
 
 TEST_CASE("a learning-rate schedule drives a step, in float too") {

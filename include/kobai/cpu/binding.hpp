@@ -72,43 +72,33 @@ template <class Leaves, class Binding>
 struct check_binding;
 template <class... Leaves, class Binding>
 struct check_binding<type_list<Leaves...>, Binding> {
+  using value = bound_type<Binding>;
   static constexpr bool known = ((Leaves::name.view() == Binding::name.view()) || ...);
   static constexpr int leaf_rank = ((Leaves::name.view() == Binding::name.view() ? Leaves::rank : 0) + ... + 0);
-  /// Whether the binding is right; else one static_assert says why.
-  static constexpr bool check() {
-    using value = bound_type<Binding>;
-    constexpr bool container = scalar_value<value> || (tensor_value<value> && is_row_major_container<value>::value);
+  static constexpr bool container =
+      scalar_value<value> || (tensor_value<value> && is_row_major_container<value>::value);
+  static constexpr bool rank_agrees =
+      scalar_value<value> ? leaf_rank == 0
+                          : leaf_rank != 0 && (static_rank<value>::value < 0 || static_rank<value>::value == leaf_rank);
+  static constexpr bool valid = container && known && rank_agrees;
+  /// The static_assert that says why the binding is not valid.
+  static constexpr void report() {
     static_assert(container,
                   "kobai: bind a number or a row-major xtensor container (xt::xtensor, xt::xarray, or xt::adapt of "
                   "contiguous memory); copy a view, a transpose, an expression or a column-major array into one "
                   "first, e.g. xt::xtensor<double, 2> copy = expression;");
-    if constexpr (!container) {
-      return false;
-    } else if constexpr (!known) {
+    if constexpr (container && !known)
       report_unknown_name<spelled<Binding::name>>();
-      return false;
-    } else if constexpr (scalar_value<value> ? leaf_rank != 0
-                                             : leaf_rank == 0 || (static_rank<value>::value >= 0 &&
-                                                                  static_rank<value>::value != leaf_rank)) {
+    else if constexpr (container && !rank_agrees)
       report_rank_mismatch<spelled<Binding::name>, leaf_rank, scalar_value<value> ? 0 : static_rank<value>::value>();
-      return false;
-    } else {
-      return true;
-    }
   }
 };
 
-template <class Leaves, class... Bindings>
-struct check_all_bound;
+/// The first leaf no binding names, or the number of leaves.
 template <class... Leaves, class... Bindings>
-struct check_all_bound<type_list<Leaves...>, Bindings...> {
-  template <class L>
-  static constexpr bool check_leaf() {
-    if constexpr (!environment<Bindings...>::template has<L::name>) report_unbound<L::name>();
-    return environment<Bindings...>::template has<L::name>;
-  }
-  static constexpr bool value = (check_leaf<Leaves>() && ...);
-};
+constexpr std::size_t first_unbound(type_list<Leaves...>, type_list<Bindings...>) {
+  return first_match(std::array<bool, sizeof...(Leaves)>{!environment<Bindings...>::template has<Leaves::name>...});
+}
 
 template <class... Bindings>
 struct element_type_t {
@@ -127,6 +117,9 @@ inline constexpr bool element_type_agrees = true;
 template <class T, tensor_value V>
 inline constexpr bool element_type_agrees<T, V> = std::is_same_v<typename V::value_type, T>;
 
+template <class Leaves, class... Bindings>
+constexpr bool check_each_binding();
+
 /// Checks a call's bindings against the program's leaves: true, or false after one static_assert
 /// (the first mistake found; the caller compiles nothing more, so the message stands alone).
 template <class Leaves, class... Bindings>
@@ -135,8 +128,21 @@ constexpr bool check_bindings() {
   static_assert(bindings, "kobai: call a program with bindings written as `x = X`");
   if constexpr (!bindings) {
     return false;
-  } else if constexpr (!(check_binding<Leaves, Bindings>::check() && ...) ||
-                       !check_all_bound<Leaves, Bindings...>::value) {
+  } else {
+    return check_each_binding<Leaves, Bindings...>();
+  }
+}
+
+template <class Leaves, class... Bindings>
+constexpr bool check_each_binding() {
+  constexpr std::size_t wrong =
+      first_match(std::array<bool, sizeof...(Bindings) + 1>{!check_binding<Leaves, Bindings>::valid..., true});
+  constexpr std::size_t unbound = first_unbound(Leaves{}, type_list<Bindings...>{});
+  if constexpr (wrong < sizeof...(Bindings)) {  // the first wrong binding alone
+    check_binding<Leaves, typename type_list<Bindings...>::template at<wrong>>::report();
+    return false;
+  } else if constexpr (unbound < Leaves::size) {  // the first unbound leaf alone
+    report_unbound<Leaves::template at<unbound>::name>();
     return false;
   } else {
     using T = typename element_type_t<Bindings...>::type;

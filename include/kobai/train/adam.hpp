@@ -65,6 +65,8 @@ class adam_update {
   [[nodiscard]] double learning_rate() const { return options_.learning_rate; }
   /// What a learning-rate schedule sets (train/schedules.hpp).
   void set_learning_rate(double rate) { options_.learning_rate = rate; }
+  /// "adam" or "adamw" (checkpoints record it).
+  [[nodiscard]] const char* name() const { return name_; }
 
   /// The per-element state, named as in torch's state_dict (for checkpoints).
   static constexpr std::array<const char*, 3> state_names{"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};

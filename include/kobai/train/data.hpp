@@ -274,7 +274,8 @@ class row_buffer {
 /// (the same on every platform: a SplitMix64 generator and Fisher–Yates), or in file order with
 /// shuffle = false. Each epoch permutes the rows once into buffers the object keeps; batch k is then
 /// rows [k·batch_size, …) of them, adapted without a copy. The last batch of an epoch holds the
-/// remaining rows when batch_size does not divide the size.
+/// remaining rows when batch_size does not divide the size. The data set's containers must outlive
+/// the object and keep their memory (the rows are read from it at every epoch).
 template <class T = double>
 class minibatches {
  public:

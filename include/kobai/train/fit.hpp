@@ -23,6 +23,7 @@
 
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
+#include "kobai/cpu/binding.hpp"
 #include "kobai/expr/node.hpp"
 #include "kobai/train/data.hpp"
 
@@ -50,6 +51,9 @@ bound_data<Bindings...> data(Bindings... bindings) {
   static_assert(sizeof...(Bindings) > 0, "kobai::train::data: bind the data leaves, `X = features, Y = targets`");
   static_assert(((detail::rank_of_container<detail::bound_container<Bindings>> >= 1) && ...),
                 "kobai::train::data: bind tensors (xt::xtensor) of one row per example");
+  static_assert((kobai::detail::is_row_major_container<detail::bound_container<Bindings>>::value && ...),
+                "kobai::train::data: bind row-major containers (xt::xtensor, or xt::adapt of contiguous memory); copy "
+                "a view or a column-major array into one first");
   bound_data<Bindings...> out{{std::move(bindings)...}, 0};
   const std::size_t rows[] = {std::get<Bindings>(out.bindings).value.shape()[0]...};
   const std::string_view names[] = {Bindings::name.view()...};
@@ -128,12 +132,13 @@ fit_history fit(Step& step, const bound_data<Bindings...>& data, const fit_optio
                 "kobai::train::fit: the data's element type must be the step's (compile_step<float> for float data)");
   constexpr bool validating = !std::is_same_v<Validation, no_validation>;
   if (options.batch_size == 0) throw error("kobai::train::fit: batch_size must be at least 1");
-  if (options.patience > 0 && !validating)
+  if ((options.patience > 0 || options.restore_best) && !validating)
     throw error(
-        "kobai::train::fit: early stopping (patience) needs validation data: fit(step, data, options, validation)");
-  const bool display = options.progress == progress_display::always ||
-                       (options.progress == progress_display::automatic && options.stream != nullptr &&
-                        isatty(fileno(options.stream)) != 0);
+        "kobai::train::fit: early stopping (patience, restore_best) needs validation data: fit(step, data, options, "
+        "validation)");
+  const bool display = options.stream != nullptr &&
+                       (options.progress == progress_display::always ||
+                        (options.progress == progress_display::automatic && isatty(fileno(options.stream)) != 0));
 
   std::tuple<row_buffer<T, rank_of_container<bound_container<Bindings>>>...> buffers{
       row_buffer<T, rank_of_container<bound_container<Bindings>>>(std::get<Bindings>(data.bindings).value)...};
@@ -162,10 +167,13 @@ fit_history fit(Step& step, const bound_data<Bindings...>& data, const fit_optio
               return step(binding<Bindings::name, decltype(buffer.rows(0, 0))>{buffer.rows(first, rows)}...);
             },
             buffers));
-      } catch (const kobai::error& e) {
-        throw error(kobai::detail::join("kobai::train::fit: epoch ", std::to_string(epoch + 1), " of ",
-                                        std::to_string(options.epochs), ", batch ", std::to_string(k + 1), " of ",
-                                        std::to_string(batches), " (", std::to_string(rows), " rows): ", e.what()));
+      } catch (const kobai::error& e) {  // the same exception type, with the epoch and the batch
+        const std::string where = kobai::detail::join(
+            "kobai::train::fit: epoch ", std::to_string(epoch + 1), " of ", std::to_string(options.epochs), ", batch ",
+            std::to_string(k + 1), " of ", std::to_string(batches), " (", std::to_string(rows), " rows): ", e.what());
+        if (dynamic_cast<const shape_error*>(&e) != nullptr) throw shape_error(where);
+        if (dynamic_cast<const binding_error*>(&e) != nullptr) throw binding_error(where);
+        throw error(where);
       }
       sum += loss * static_cast<double>(rows);
       if (display && (clock::now() - last_shown > std::chrono::milliseconds(100) || k + 1 == batches)) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 #include <xtensor/xnpy.hpp>
 #include <xtensor/xtensor.hpp>
 
@@ -40,11 +41,34 @@ class npz_archive {
                                       "' holds elements of another type than the one asked for"));
     return out;
   }
-  /// Reads `name` into `into`, which must have the stored array's shape: a checkpoint of another
-  /// shape is an error naming the array and both shapes.
+  /// The array stored under `name` as an xt::xtensor<T, N>, converting float64, float32, int64 or
+  /// int32 elements (a float64 array of numpy.savez into a float32 model).
+  template <class T, std::size_t N>
+  [[nodiscard]] xt::xtensor<T, N> get_as(const std::string& name) const {
+    const auto found = entries_.find(name);
+    if (found == entries_.end()) throw error(kobai::detail::join("kobai::train::npz_archive: no array '", name, "'"));
+    xt::xtensor<T, N> out;
+    const std::string what = "kobai::train::npz_archive: '" + name + "'";
+    const auto as = [&]<class U>(U*) {
+      std::istringstream bytes(found->second);
+      return detail::npy_as<U>(bytes, what, out);
+    };
+    if (as(static_cast<T*>(nullptr)) || as(static_cast<double*>(nullptr)) || as(static_cast<float*>(nullptr)) ||
+        as(static_cast<std::int64_t*>(nullptr)) || as(static_cast<std::int32_t*>(nullptr)))
+      return out;
+    throw error(what + " holds elements other than float64, float32, int64 or int32");
+  }
+  /// The names of the arrays, in order.
+  [[nodiscard]] std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& entry : entries_) out.push_back(entry.first);
+    return out;
+  }
+  /// Reads `name` into `into` (converting its elements as get_as), which must have the stored
+  /// array's shape: a checkpoint of another shape is an error naming the array and both shapes.
   template <class T, std::size_t N>
   void get_into(const std::string& name, xt::xtensor<T, N>& into) const {
-    xt::xtensor<T, N> read = get<T, N>(name);
+    xt::xtensor<T, N> read = get_as<T, N>(name);
     if (read.shape() != into.shape())
       throw shape_error(kobai::detail::join("kobai::train::npz_archive: '", name, "' is ", shape_text(read.shape()),
                                             " in the archive but ", shape_text(into.shape()), " here"));

@@ -60,6 +60,8 @@ class rmsprop {
   [[nodiscard]] double learning_rate() const { return options_.learning_rate; }
   /// What a learning-rate schedule sets (train/schedules.hpp).
   void set_learning_rate(double rate) { options_.learning_rate = rate; }
+  /// "rmsprop" (checkpoints record it).
+  [[nodiscard]] const char* name() const { return "rmsprop"; }
 
   /// The per-element state, named as in torch's state_dict (for checkpoints).
   static constexpr std::array<const char*, 3> state_names{"square_avg", "momentum_buffer", "grad_avg"};

@@ -50,6 +50,8 @@ class sgd {
   [[nodiscard]] double learning_rate() const { return options_.learning_rate; }
   /// What a learning-rate schedule sets (train/schedules.hpp).
   void set_learning_rate(double rate) { options_.learning_rate = rate; }
+  /// "sgd" (checkpoints record it).
+  [[nodiscard]] const char* name() const { return "sgd"; }
 
   /// The per-element state, named as in torch's state_dict (for checkpoints).
   static constexpr std::array<const char*, 1> state_names{"momentum_buffer"};

@@ -143,8 +143,8 @@ class training_step {
 
   /// Adds the parameters (under their leaf names, element type T) and the optimizer's state to an
   /// archive: "<name>.<state>" per parameter in the parameter's shape (double, torch's state names:
-  /// exp_avg, exp_avg_sq, momentum_buffer, …; present once a step has run), "optimizer.step" and
-  /// "optimizer.learning_rate".
+  /// exp_avg, exp_avg_sq, momentum_buffer, …; present once a step has run), "optimizer.step",
+  /// "optimizer.learning_rate" and an empty "optimizer.kind.<adam, sgd, …>" that load() checks.
   void save(npz_archive& archive) const {
     const auto& state = optimizer_.state();
     std::size_t k = 0;
@@ -167,6 +167,7 @@ class training_step {
               ...);
         },
         parameters_);
+    archive.put(std::string("optimizer.kind.") + optimizer_.name(), xt::xtensor<double, 1>::from_shape({0}));
     archive.put("optimizer.step", xt::xtensor<double, 1>{static_cast<double>(state.steps())});
     archive.put("optimizer.learning_rate", xt::xtensor<double, 1>{optimizer_.learning_rate()});
   }
@@ -182,6 +183,11 @@ class training_step {
   /// shapes). An archive of the parameters alone (numpy.savez of them) restarts the optimizer.
   /// Nothing changes unless every array reads.
   void load(const npz_archive& archive) {
+    const std::string kind = std::string("optimizer.kind.") + optimizer_.name();
+    for (const std::string& entry : archive.names())
+      if (entry.rfind("optimizer.kind.", 0) == 0 && entry != kind)
+        throw error(kobai::detail::join("kobai::train: the checkpoint holds the state of ", entry.substr(15),
+                                        ", not of this step's ", optimizer_.name()));
     auto parameters = parameters_;
     std::vector<std::vector<double>> state(sizeof...(Params));
     std::size_t k = 0;
@@ -195,7 +201,8 @@ class training_step {
                 if (archive.contains(name + "." + Optimizer::state_names[0])) {
                   state[k].resize(slots * size);
                   for (std::size_t s = 0; s < slots; ++s) {
-                    const auto slot = archive.get<double, rank_of<decltype(p)>>(name + "." + Optimizer::state_names[s]);
+                    const auto slot =
+                        archive.get_as<double, rank_of<decltype(p)>>(name + "." + Optimizer::state_names[s]);
                     if (slot.size() != size)
                       throw shape_error(kobai::detail::join(
                           "kobai::train: the checkpoint's ", name, ".", Optimizer::state_names[s], " has ",
@@ -217,6 +224,11 @@ class training_step {
         throw error("kobai::train: the checkpoint's optimizer entries are broken");
       steps = static_cast<std::size_t>(step(0));
       rate = rates(0);
+      for (std::size_t j = 0; j < sizeof...(Params); ++j)
+        if (steps > 0 && state[j].empty())
+          throw error(kobai::detail::join("kobai::train: the checkpoint is at step ", std::to_string(steps),
+                                          " but holds no ", Optimizer::state_names[0], " for '", std::string(names[j]),
+                                          "'"));
     }
     parameters_ = std::move(parameters);
     steps_ = steps;
@@ -262,6 +274,12 @@ class training_step {
                   throw binding_error(kobai::detail::join("kobai::train: parameter '", std::string(names[k]),
                                                           "' has no elements; set step.parameter(",
                                                           std::string(names[k]), ") before the first step"));
+                const std::size_t state = optimizer_.state().of(k).size(), slots = Optimizer::state_names.size();
+                if (state != 0 && state != slots * element_count(p))  // checked before anything is updated
+                  throw shape_error(
+                      kobai::detail::join("kobai::train: parameter '", std::string(names[k]), "' has ",
+                                          std::to_string(element_count(p)), " elements but its optimizer state is for ",
+                                          std::to_string(state / slots), "; keep a parameter's shape between steps"));
                 ++k;
               }(),
               ...);
@@ -300,9 +318,9 @@ class training_step {
   template <class P>
   static void read_parameter(const npz_archive& archive, const std::string& name, P& p) {
     if constexpr (std::is_arithmetic_v<P>) {
-      p = archive.get<T, 0>(name)();
+      p = archive.get_as<T, 0>(name)();
     } else if (p.size() == 0) {
-      p = archive.get<T, rank_of<P>>(name);
+      p = archive.get_as<T, rank_of<P>>(name);
     } else {
       archive.get_into(name, p);
     }
