@@ -11,39 +11,20 @@
 #include <thread>
 #include <vector>
 
+#include "../examples/digits.hpp"  // the model, its data preparation and initialisation
 #include "harness.hpp"
 #include "kobai/kobai.hpp"
 #include "kobai/train.hpp"
 
 namespace {
 
-using namespace kobai;
+using namespace example::digits;
 namespace train = kobai::train;
-
-constexpr auto X = input<"X", 2>;
-constexpr auto Y = input<"Y", 2>;
-constexpr auto W1 = var<"W1", 2>;
-constexpr auto b1 = var<"b1", 1>;
-constexpr auto W2 = var<"W2", 2>;
-constexpr auto b2 = var<"b2", 1>;
-constexpr auto loss = cross_entropy(matmul(tanh(matmul(X, W1) + b1), W2) + b2, Y);
 constexpr std::size_t batch_size = 64;
-
-template <class Step>
-void initialise(Step& step) {
-  step.parameter(W1) = xt::xtensor<float, 2>::from_shape({64, 32});
-  step.parameter(W2) = xt::xtensor<float, 2>::from_shape({32, 10});
-  step.parameter(b1) = xt::xtensor<float, 1>::from_shape({32});
-  step.parameter(b2) = xt::xtensor<float, 1>::from_shape({10});
-  train::kaiming_uniform(step.parameter(W1), 1);
-  train::kaiming_uniform(step.parameter(W2), 2);
-  train::uniform(step.parameter(b1), 3, -0.125, 0.125);
-  train::uniform(step.parameter(b2), 4, -0.17, 0.17);
-}
 
 auto make_step() {
   auto step = train::compile_step<float>(loss, train::parameters(W1, b1, W2, b2), train::adam({.learning_rate = 1e-2}));
-  initialise(step);
+  initialise(step, 0);
   return step;
 }
 
@@ -51,9 +32,9 @@ auto make_step() {
 
 int main(int argc, char** argv) {
   const bench::recorder recorder(argc, argv);
-  auto [training, held_out] = train::split(train::load_csv<float>(KOBAI_DIGITS_CSV, {64}, 0), 0.2, 0);
-  train::standard_scaler<float>::fit(training.features).apply(training.features);
-  const auto targets = train::one_hot(training.targets, 10);
+  const prepared digits = prepare(KOBAI_DIGITS_CSV, 0);
+  const auto& training = digits.training;
+  const auto& targets = digits.training_targets;
   const std::size_t n = training.size();
   const auto data = train::data(X = training.features, Y = targets);
 

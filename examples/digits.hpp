@@ -5,9 +5,11 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 #include <xsimd/xsimd.hpp>
 #include <xtensor/xtensor.hpp>
@@ -46,32 +48,51 @@ struct results {
   std::string where;
 };
 
-inline results compute(const settings& s) {
+/// The digits split into rows trained on and held out (20%), features standardised on the
+/// training rows, targets one-hot: also W9's data (bench/training.cpp).
+struct prepared {
+  kobai::train::dataset<float> training, held_out;           // targets: the digit, one column
+  xt::xtensor<float, 2> training_targets, held_out_targets;  // one-hot
+};
+inline prepared prepare(const std::string& csv, std::uint64_t seed) {
   namespace train = kobai::train;
-  results r;
-  // 64 pixel columns and the digit; 20% held out; features standardised on the training rows.
-  const auto all = train::load_csv<float>(s.csv, {64}, 0);
-  auto parts = train::split(all, 0.2, s.seed);  // (not a structured binding: Clang 14 cannot capture one)
-  auto& training = parts.first;
-  auto& held_out = parts.second;
+  auto [training, held_out] = train::split(train::load_csv<float>(csv, {64}, 0), 0.2, seed);
   const auto scaler = train::standard_scaler<float>::fit(training.features);
   scaler.apply(training.features);
   scaler.apply(held_out.features);
-  const auto Ytrain = train::one_hot(training.targets, 10), Ytest = train::one_hot(held_out.targets, 10);
+  auto Ytrain = train::one_hot(training.targets, 10), Ytest = train::one_hot(held_out.targets, 10);
+  return {std::move(training), std::move(held_out), std::move(Ytrain), std::move(Ytest)};
+}
+
+/// nn.Linear's initialisation of the step's parameters: Kaiming-uniform weights, biases
+/// U(−1/√fan_in, 1/√fan_in), from `seed`.
+template <class Step>
+void initialise(Step& step, std::uint64_t seed) {
+  namespace train = kobai::train;
+  step.parameter(W1) = xt::xtensor<float, 2>::from_shape({64, 32});
+  step.parameter(W2) = xt::xtensor<float, 2>::from_shape({32, 10});
+  step.parameter(b1) = xt::xtensor<float, 1>::from_shape({32});
+  step.parameter(b2) = xt::xtensor<float, 1>::from_shape({10});
+  train::kaiming_uniform(step.parameter(W1), seed + 1);
+  train::kaiming_uniform(step.parameter(W2), seed + 2);
+  train::uniform(step.parameter(b1), seed + 3, -1 / 8.0, 1 / 8.0);
+  train::uniform(step.parameter(b2), seed + 4, -1 / std::sqrt(32.0), 1 / std::sqrt(32.0));
+}
+
+inline results compute(const settings& s) {
+  namespace train = kobai::train;
+  results r;
+  const prepared data = prepare(s.csv, s.seed);
+  const auto& training = data.training;
+  const auto& held_out = data.held_out;
+  const auto& Ytrain = data.training_targets;
+  const auto& Ytest = data.held_out_targets;
   r.train_rows = training.size();
   r.test_rows = held_out.size();
 
   auto step = train::compile_step<float>(loss, train::parameters(W1, b1, W2, b2),
                                          train::adam({.learning_rate = s.learning_rate}));
-  // nn.Linear's initialisation: Kaiming-uniform weights, biases U(−1/√fan_in, 1/√fan_in).
-  step.parameter(W1) = xt::xtensor<float, 2>::from_shape({64, 32});
-  step.parameter(W2) = xt::xtensor<float, 2>::from_shape({32, 10});
-  step.parameter(b1) = xt::xtensor<float, 1>::from_shape({32});
-  step.parameter(b2) = xt::xtensor<float, 1>::from_shape({10});
-  train::kaiming_uniform(step.parameter(W1), s.seed + 1);
-  train::kaiming_uniform(step.parameter(W2), s.seed + 2);
-  train::uniform(step.parameter(b1), s.seed + 3, -1 / 8.0, 1 / 8.0);
-  train::uniform(step.parameter(b2), s.seed + 4, -1 / std::sqrt(32.0), 1 / std::sqrt(32.0));
+  initialise(step, s.seed);
 
   const auto scores = kobai::compile(logits);
   const auto accuracy_on = [&](const xt::xtensor<float, 2>& features, const xt::xtensor<float, 2>& targets) {

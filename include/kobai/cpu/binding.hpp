@@ -117,9 +117,6 @@ inline constexpr bool element_type_agrees = true;
 template <class T, tensor_value V>
 inline constexpr bool element_type_agrees<T, V> = std::is_same_v<typename V::value_type, T>;
 
-template <class Leaves, class... Bindings>
-constexpr bool check_each_binding();
-
 /// Checks a call's bindings against the program's leaves: true, or false after one static_assert
 /// (the first mistake found; the caller compiles nothing more, so the message stands alone).
 template <class Leaves, class... Bindings>
@@ -129,27 +126,22 @@ constexpr bool check_bindings() {
   if constexpr (!bindings) {
     return false;
   } else {
-    return check_each_binding<Leaves, Bindings...>();
-  }
-}
-
-template <class Leaves, class... Bindings>
-constexpr bool check_each_binding() {
-  constexpr std::size_t wrong =
-      first_match(std::array<bool, sizeof...(Bindings) + 1>{!check_binding<Leaves, Bindings>::valid..., true});
-  constexpr std::size_t unbound = first_unbound(Leaves{}, type_list<Bindings...>{});
-  if constexpr (wrong < sizeof...(Bindings)) {  // the first wrong binding alone
-    check_binding<Leaves, typename type_list<Bindings...>::template at<wrong>>::report();
-    return false;
-  } else if constexpr (unbound < Leaves::size) {  // the first unbound leaf alone
-    report_unbound<Leaves::template at<unbound>::name>();
-    return false;
-  } else {
-    using T = typename element_type_t<Bindings...>::type;
-    constexpr bool one_type = (element_type_agrees<T, bound_type<Bindings>> && ...);
-    static_assert(one_type, "kobai: the bound tensors mix element types; convert them to one (float or double)");
-    static_assert(!one_type || std::is_floating_point_v<T>, "kobai: tensors must hold float or double");
-    return one_type && std::is_floating_point_v<T>;
+    constexpr std::size_t wrong =
+        first_match(std::array<bool, sizeof...(Bindings) + 1>{!check_binding<Leaves, Bindings>::valid..., true});
+    constexpr std::size_t unbound = first_unbound(Leaves{}, type_list<Bindings...>{});
+    if constexpr (wrong < sizeof...(Bindings)) {  // the first wrong binding alone
+      check_binding<Leaves, typename type_list<Bindings...>::template at<wrong>>::report();
+      return false;
+    } else if constexpr (unbound < Leaves::size) {  // the first unbound leaf alone
+      report_unbound<Leaves::template at<unbound>::name>();
+      return false;
+    } else {
+      using T = typename element_type_t<Bindings...>::type;
+      constexpr bool one_type = (element_type_agrees<T, bound_type<Bindings>> && ...);
+      static_assert(one_type, "kobai: the bound tensors mix element types; convert them to one (float or double)");
+      static_assert(!one_type || std::is_floating_point_v<T>, "kobai: tensors must hold float or double");
+      return one_type && std::is_floating_point_v<T>;
+    }
   }
 }
 

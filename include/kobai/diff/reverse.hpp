@@ -225,7 +225,7 @@ constexpr void check_variables() {
   if constexpr ((is_leaf<Vars> && ...)) {
     constexpr std::size_t input = first_match(std::array<bool, sizeof...(Vars)>{is_input<Vars>...});
     if constexpr (input < sizeof...(Vars))
-      report_input_variable<spelled<std::tuple_element_t<input, std::tuple<Vars...>>::name>>();
+      report_input_variable<spelled<type_list<Vars...>::template at<input>::name>>();
   }
 }
 

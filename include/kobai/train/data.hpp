@@ -13,6 +13,8 @@
 #include <numeric>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 #include <xtensor/xadapt.hpp>
@@ -196,6 +198,16 @@ xt::xtensor<T, N> load_npy(const std::string& path) {
 }
 
 namespace detail {
+
+/// The rank of a container with a fixed-size shape (xt::xtensor, xt::adapt with an array shape), 0
+/// for a number.
+template <class C>
+inline constexpr std::size_t rank_of = [] {
+  if constexpr (std::is_arithmetic_v<std::remove_cvref_t<C>>)
+    return std::size_t{0};
+  else
+    return std::tuple_size_v<typename std::remove_cvref_t<C>::shape_type>;
+}();
 
 /// Row i of an epoch's order is row order[i] of the data: the identity, or a Fisher–Yates shuffle
 /// from SplitMix64 seeded by the seed and the epoch (the same on every platform).

@@ -40,8 +40,6 @@ struct bound_data {
 namespace detail {
 template <class B>
 using bound_container = std::remove_cvref_t<decltype(std::declval<B>().value)>;
-template <class C>
-inline constexpr std::size_t rank_of_container = std::tuple_size_v<typename C::shape_type>;
 }  // namespace detail
 
 /// Binds containers to data leaves for fit. Every container has the same number of rows, else a
@@ -49,7 +47,7 @@ inline constexpr std::size_t rank_of_container = std::tuple_size_v<typename C::s
 template <class... Bindings>
 bound_data<Bindings...> data(Bindings... bindings) {
   static_assert(sizeof...(Bindings) > 0, "kobai::train::data: bind the data leaves, `X = features, Y = targets`");
-  static_assert(((detail::rank_of_container<detail::bound_container<Bindings>> >= 1) && ...),
+  static_assert(((detail::rank_of<detail::bound_container<Bindings>> >= 1) && ...),
                 "kobai::train::data: bind tensors (xt::xtensor) of one row per example");
   static_assert((kobai::detail::is_row_major_container<detail::bound_container<Bindings>>::value && ...),
                 "kobai::train::data: bind row-major containers (xt::xtensor, or xt::adapt of contiguous memory); copy "
@@ -140,14 +138,14 @@ fit_history fit(Step& step, const bound_data<Bindings...>& data, const fit_optio
                        (options.progress == progress_display::always ||
                         (options.progress == progress_display::automatic && isatty(fileno(options.stream)) != 0));
 
-  std::tuple<row_buffer<T, rank_of_container<bound_container<Bindings>>>...> buffers{
-      row_buffer<T, rank_of_container<bound_container<Bindings>>>(std::get<Bindings>(data.bindings).value)...};
+  std::tuple<row_buffer<T, rank_of<bound_container<Bindings>>>...> buffers{
+      row_buffer<T, rank_of<bound_container<Bindings>>>(std::get<Bindings>(data.bindings).value)...};
   std::vector<std::size_t> order(data.rows);
   const std::size_t batches = (data.rows + options.batch_size - 1) / options.batch_size;
   fit_history history;
   double best = std::numeric_limits<double>::infinity();
   std::size_t bad_epochs = 0;
-  auto best_parameters = step.parameters();
+  std::remove_cvref_t<decltype(step.parameters())> best_parameters{};  // (copied only with restore_best)
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
 

@@ -46,7 +46,7 @@ constexpr parameter_list<std::remove_cvref_t<Vars>...> parameters(Vars...) {
         kobai::detail::first_match(std::array<bool, sizeof...(Vars)>{!is_differentiable<Vars>...});
     if constexpr (data < sizeof...(Vars))
       detail::report_not_a_parameter<
-          kobai::detail::spelled<std::remove_cvref_t<std::tuple_element_t<data, std::tuple<Vars...>>>::name>>();
+          kobai::detail::spelled<type_list<std::remove_cvref_t<Vars>...>::template at<data>::name>>();
   }
   static_assert(kobai::detail::names_are_unique<type_list<std::remove_cvref_t<Vars>...>>(),
                 "kobai::train::parameters: a parameter is named twice");
@@ -202,7 +202,7 @@ class training_step {
                   state[k].resize(slots * size);
                   for (std::size_t s = 0; s < slots; ++s) {
                     const auto slot =
-                        archive.get_as<double, rank_of<decltype(p)>>(name + "." + Optimizer::state_names[s]);
+                        archive.get_as<double, detail::rank_of<decltype(p)>>(name + "." + Optimizer::state_names[s]);
                     if (slot.size() != size)
                       throw shape_error(kobai::detail::join(
                           "kobai::train: the checkpoint's ", name, ".", Optimizer::state_names[s], " has ",
@@ -248,13 +248,6 @@ class training_step {
     static_assert(k < sizeof...(Params), "kobai::train: this leaf is not one of the step's parameters");
     return k;
   }
-  template <class P>
-  static constexpr std::size_t rank_of = [] {
-    if constexpr (std::is_arithmetic_v<std::remove_cvref_t<P>>)
-      return std::size_t{0};
-    else
-      return std::tuple_size_v<typename std::remove_cvref_t<P>::shape_type>;
-  }();
 
   template <class... Data>
   static constexpr bool data_only() {
@@ -306,11 +299,11 @@ class training_step {
       return p;
   }
   template <class P>
-  static xt::xtensor<double, rank_of<P>> reshaped(const xt::xtensor<double, 1>& flat, const P& like) {
+  static xt::xtensor<double, detail::rank_of<P>> reshaped(const xt::xtensor<double, 1>& flat, const P& like) {
     if constexpr (std::is_arithmetic_v<P>) {
       return xt::xtensor<double, 0>(flat(0));
     } else {
-      auto out = xt::xtensor<double, rank_of<P>>::from_shape(like.shape());
+      auto out = xt::xtensor<double, detail::rank_of<P>>::from_shape(like.shape());
       std::copy(flat.begin(), flat.end(), out.begin());
       return out;
     }
@@ -320,7 +313,7 @@ class training_step {
     if constexpr (std::is_arithmetic_v<P>) {
       p = archive.get_as<T, 0>(name)();
     } else if (p.size() == 0) {
-      p = archive.get_as<T, rank_of<P>>(name);
+      p = archive.get_as<T, detail::rank_of<P>>(name);
     } else {
       archive.get_into(name, p);
     }
