@@ -39,7 +39,7 @@ def cell(record):
 
 
 def main(directory, docs):
-    records = [json.loads(line) for name in ("budgets.jsonl", "scaling.jsonl")
+    records = [json.loads(line) for name in ("budgets.jsonl", "scaling.jsonl", "traced.jsonl")
                if os.path.exists(os.path.join(directory, name)) for line in open(os.path.join(directory, name))]
     by = {(r["name"], r["compiler"]): r for r in records}
     cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
@@ -92,6 +92,22 @@ def main(directory, docs):
     axes[0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(os.path.join(docs, "compile.png"), dpi=110)
+    functions = list(dict.fromkeys(r["name"].split("/")[0] for r in records if r["name"].endswith("/traced")))
+    if functions:
+        lines += ["## kobai::trace against the same function written by hand (`bench/compile/traced.cpp`)", "",
+                  "Each program is the function, its gradient and its Hessian, evaluated at a point. Budget: tracing at "
+                  "most doubles the compile time.", "",
+                  "| function | g++ hand | g++ traced | ratio | clang++ hand | clang++ traced | ratio |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for function in functions:
+            row = [function]
+            for compiler in ("g++", "clang++"):
+                hand, traced = by.get((f"{function}/hand", compiler)), by.get((f"{function}/traced", compiler))
+                row += [cell(hand)[0] + " / " + cell(hand)[1], cell(traced)[0] + " / " + cell(traced)[1]]
+                ok = hand and traced and hand["status"] == traced["status"] == "ok"
+                row.append(f"{traced['seconds'] / hand['seconds']:.2f}" if ok else "—")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
     tests = os.path.join(directory, "tests.log")
     if os.path.exists(tests):
         units = [line.split() for line in open(tests) if len(line.split()) == 3]

@@ -11,3 +11,4 @@
 #include "kobai/expr/operators.hpp"
 #include "kobai/expr/print.hpp"
 #include "kobai/expr/reductions.hpp"
+#include "kobai/expr/trace.hpp"

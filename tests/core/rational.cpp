@@ -1,6 +1,8 @@
 // Exact rationals and the _c literal suffix.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "kobai/expr/literals.hpp"
 
 using kobai::rational;
@@ -25,4 +27,25 @@ TEST_CASE("rational arithmetic is exact where doubles are not") {
   CHECK(sum == rational{3, 10});
   CHECK(0.1 + 0.1 + 0.1 != 0.3);  // the reason constants are rationals
   CHECK(sum.value() == doctest::Approx(0.3));
+}
+
+// Past 64 bits a result is rounded to the nearest fraction that fits, not refused: the exact value
+// of the double 0.1 squared has a 110-bit denominator.
+static_assert(!rational::try_make(__int128{1} << 64, 3).has_value());
+static_assert(rational::try_make(6, 4) == rational{3, 2});
+static_assert(!rational::nearest(1, 0).has_value());
+static_assert(!rational::nearest(__int128{1} << 100, 3).has_value());  // the value itself passes 2^63
+
+TEST_CASE("products of long binary fractions round to a close fraction, not an error") {
+  constexpr rational tenth{3602879701896397, 36028797018963968};  // the double 0.1, exactly
+  constexpr rational square = tenth * tenth;
+  static_assert(square.den <= INT64_MAX && square.num > 0);
+  // The exact square is 3602879701896397² / 2^110; its rounding is within 2^-61 of it, relative.
+  const long double exact = static_cast<long double>(3602879701896397.0L) * 3602879701896397.0L / 0x1p110L;
+  const long double got = static_cast<long double>(square.num) / static_cast<long double>(square.den);
+  CHECK(std::abs(got - exact) / exact < 0x1p-61L);
+  // A third of a huge fraction: numerator and denominator both shifted, the ratio kept.
+  const auto third = rational::nearest((__int128{1} << 80) + 1, (__int128{3} << 80));
+  REQUIRE(third.has_value());
+  CHECK(third->value() == doctest::Approx(1.0 / 3).epsilon(1e-15));
 }

@@ -4,6 +4,7 @@
 #include <compare>
 #include <cstdint>
 #include <numeric>
+#include <optional>
 
 namespace kobai {
 
@@ -13,8 +14,9 @@ struct rational {
   std::int64_t num = 0;
   std::int64_t den = 1;
 
-  [[nodiscard]] static constexpr rational make(__int128 n, __int128 d) {
-    if (d == 0) throw "kobai: division by zero in a compile-time constant";
+  /// n/d in lowest terms, or nothing when d = 0 or the result does not fit 64 bits.
+  [[nodiscard]] static constexpr std::optional<rational> try_make(__int128 n, __int128 d) {
+    if (d == 0) return std::nullopt;
     if (d < 0) n = -n, d = -d;
     __int128 a = n < 0 ? -n : n, b = d;
     while (b != 0) {
@@ -24,8 +26,40 @@ struct rational {
     }
     if (a > 1) n /= a, d /= a;
     constexpr __int128 limit = INT64_MAX;
-    if (n > limit || -n > limit || d > limit) throw "kobai: compile-time constant overflows 64-bit rational";
-    return {static_cast<std::int64_t>(n), static_cast<std::int64_t>(d)};
+    if (n > limit || -n > limit || d > limit) return std::nullopt;
+    return rational{static_cast<std::int64_t>(n), static_cast<std::int64_t>(d)};
+  }
+  /// n/d, or where that does not fit 64 bits, the closest fraction whose terms do: the last
+  /// continued-fraction convergent of n/d that fits, within 1/(q·q') of it for consecutive
+  /// denominators q, q' (so about 2^-120 relative for a value near 0.01, far finer than a double),
+  /// so long products of constants such as the exact value of the double 0.2 (a 54-bit
+  /// denominator) stay finite. Nothing when d = 0 or the value itself passes 2^63.
+  [[nodiscard]] static constexpr std::optional<rational> nearest(__int128 n, __int128 d) {
+    if (d == 0) return std::nullopt;
+    if (auto exact = try_make(n, d)) return exact;
+    if (d < 0) n = -n, d = -d;
+    const bool negative = n < 0;
+    if (negative) n = -n;
+    constexpr __int128 limit = INT64_MAX;
+    __int128 p = 1, q = 0, p_before = 0, q_before = 1;  // the convergents p/q, and the ones before
+    bool any = false;
+    while (d != 0) {
+      const __int128 a = n / d;
+      if ((p != 0 && a > (limit - p_before) / p) || (q != 0 && a > (limit - q_before) / q)) break;
+      const __int128 p_next = a * p + p_before, q_next = a * q + q_before;
+      p_before = p, q_before = q, p = p_next, q = q_next, any = true;
+      const __int128 r = n - a * d;
+      n = d;
+      d = r;
+    }
+    if (!any) return std::nullopt;
+    return try_make(negative ? -p : p, q);
+  }
+  [[nodiscard]] static constexpr rational make(__int128 n, __int128 d) {
+    if (d == 0) throw "kobai: division by zero in a compile-time constant";
+    const auto r = nearest(n, d);
+    if (!r) throw "kobai: a compile-time constant passes 2^63";
+    return *r;
   }
 
   [[nodiscard]] constexpr bool is_integer() const { return den == 1; }

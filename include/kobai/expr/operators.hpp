@@ -35,9 +35,25 @@ constexpr auto as_expression(T value) {
 template <class A, class B>
 concept operands = operand<A> && operand<B> &&(expression<A> || expression<B>);
 
+template <class T>
+concept plain_number = std::is_arithmetic_v<std::remove_cvref_t<T>>;
+
+// A plain number next to a leaf or a node, which cannot hold it.
 template <class A, class B>
-concept number_with_expression = (std::is_arithmetic_v<std::remove_cvref_t<A>> && expression<B>) ||
-                                 (expression<A> && std::is_arithmetic_v<std::remove_cvref_t<B>>);
+concept number_with_expression = (plain_number<A> && expression<B> && !is_constant<B>) ||
+                                 (expression<A> && !is_constant<A> && plain_number<B>);
+
+// A plain number next to an exact constant: plain arithmetic, so that code written with _c
+// constants also runs on doubles (1_c - 0.5 is 0.5).
+template <class A, class B>
+concept number_with_constant = (plain_number<A> && is_constant<B>) || (is_constant<A> && plain_number<B>);
+template <class T>
+constexpr double plain_value(T v) {
+  if constexpr (is_constant<T>)
+    return std::remove_cvref_t<T>::value.value();
+  else
+    return static_cast<double>(v);
+}
 
 template <class A, class B>
 constexpr auto reject_plain_number() {
@@ -92,6 +108,24 @@ constexpr auto operator*(A, B) { return detail::reject_plain_number<A, B>(); }
 template <class A, class B>
 requires detail::number_with_expression<A, B>
 constexpr auto operator/(A, B) { return detail::reject_plain_number<A, B>(); }
+
+/// An exact constant with a plain number is plain double arithmetic: 1_c - 0.5 is 0.5, 2_c * x is
+/// a double for a double x, so one templated function serves kobai (through kobai::trace) and doubles.
+#define KOBAI_PLAIN_ARITHMETIC(op)            \
+  template <class A, class B>                 \
+  requires detail::number_with_constant<A, B> \
+  constexpr auto operator op(A a, B b) { return detail::plain_value(a) op detail::plain_value(b); }
+KOBAI_PLAIN_ARITHMETIC(+)
+KOBAI_PLAIN_ARITHMETIC(-)
+KOBAI_PLAIN_ARITHMETIC(*)
+KOBAI_PLAIN_ARITHMETIC(/)
+KOBAI_PLAIN_ARITHMETIC(<)
+KOBAI_PLAIN_ARITHMETIC(<=)
+KOBAI_PLAIN_ARITHMETIC(>)
+KOBAI_PLAIN_ARITHMETIC(>=)
+KOBAI_PLAIN_ARITHMETIC(==)
+KOBAI_PLAIN_ARITHMETIC(!=)
+#undef KOBAI_PLAIN_ARITHMETIC
 
 /// Comparisons build 0/1-valued nodes for where(); they have no derivative.
 template <class A, class B>
