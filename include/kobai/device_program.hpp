@@ -60,22 +60,40 @@ class device_program {
     return runtime::executor<Outputs...>::template source<T>();
   }
 
+  /// Runs the program on the bindings; bindings of names the program has no leaf for are ignored.
   template <class... Bindings>
   auto operator()(Bindings... bindings) const {
-    using T = typename detail::element_type_t<Bindings...>::type;
-    std::tuple<detail::device_result<T, Outputs>...> results;
-    run(std::apply([](auto&... each) { return std::tie(each...); }, results), std::move(bindings)...);
-    if constexpr (sizeof...(Outputs) == 1)
-      return std::get<0>(std::move(results));
-    else
-      return results;
+    if constexpr (detail::binds_unused<leaves_of<Outputs...>, Bindings...>) {
+      return std::apply(*this, detail::used_bindings<leaves_of<Outputs...>>(std::move(bindings)...));
+    } else {
+      using T = typename detail::element_type_t<Bindings...>::type;
+      std::tuple<detail::device_result<T, Outputs>...> results;
+      run(std::apply([](auto&... each) { return std::tie(each...); }, results), std::move(bindings)...);
+      if constexpr (sizeof...(Outputs) == 1)
+        return std::get<0>(std::move(results));
+      else
+        return results;
+    }
+  }
+  /// Like operator(), refusing bindings of names the program has no leaf for (a misspelt name).
+  template <class... Bindings>
+  auto operator()(strict_t, Bindings... bindings) const {
+    if constexpr (detail::binds_unused<leaves_of<Outputs...>, Bindings...>) {
+      detail::report_unknown_name<detail::spelled<detail::first_unused<leaves_of<Outputs...>, Bindings...>::name>>();
+      return detail::rejected_call{};
+    } else {
+      return (*this)(std::move(bindings)...);
+    }
   }
 
   /// Like operator(), writing into `results` (a tuple of what operator() returns, or the value
   /// for one output): tensors whose shape and device fit are reused, so a step allocates nothing.
   template <class Results, class... Bindings>
   void into(Results& results, Bindings... bindings) const {
-    if constexpr (sizeof...(Outputs) == 1)
+    if constexpr (detail::binds_unused<leaves_of<Outputs...>, Bindings...>)
+      std::apply([&](auto... used) { into(results, std::move(used)...); },
+                 detail::used_bindings<leaves_of<Outputs...>>(std::move(bindings)...));
+    else if constexpr (sizeof...(Outputs) == 1)
       run(std::tie(results), std::move(bindings)...);
     else
       run(std::apply([](auto&... each) { return std::tie(each...); }, results), std::move(bindings)...);
@@ -150,6 +168,14 @@ device_program<std::remove_cvref_t<Outputs>...> compile(device::choice where, Ou
   static_assert(detail::names_are_unique<leaves_of<Outputs...>>(),
                 "kobai: two different leaves share a name (var<> and input<>, or two ranks); give each its own name");
   return device_program<std::remove_cvref_t<Outputs>...>(where);
+}
+/// compile(where, loss, grad(loss, W, b)): tuples of outputs spread, as for the CPU's compile.
+template <class... Parts>
+requires detail::outputs_with_tuples<Parts...>
+auto compile(device::choice where, Parts...) {
+  return [where]<class... Outputs>(type_list<Outputs...>) {
+    return compile(where, Outputs{}...);
+  }(typename detail::flat_outputs<Parts...>::type{});
 }
 
 }  // namespace kobai

@@ -1,6 +1,7 @@
-// A misspelled binding: the wrong name is reported, and nothing else (not also the leaf it left unbound).
-// expect: kobai: a binding names a leaf the program does not have
-// expect: leaf_named<'y'>
+// A misspelled binding: a name the program has no leaf for is ignored, so the leaf it meant is
+// reported unbound, and nothing else.
+// expect: kobai: a leaf of the expression is not bound
+// expect: leaf_named<'x'>
 #include <kobai/cpu/program.hpp>
 #include <kobai/kobai.hpp>
 using namespace kobai;

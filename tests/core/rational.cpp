@@ -49,3 +49,7 @@ TEST_CASE("products of long binary fractions round to a close fraction, not an e
   REQUIRE(third.has_value());
   CHECK(third->value() == doctest::Approx(1.0 / 3).epsilon(1e-15));
 }
+
+// Values that no fraction of 64-bit terms holds within 2^-60 are refused, not rounded to zero.
+static_assert(!rational::nearest(1, __int128{1} << 80).has_value());
+static_assert(!rational::nearest(3, (__int128{1} << 70) + 1).has_value());

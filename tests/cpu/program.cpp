@@ -181,3 +181,59 @@ TEST_CASE_TEMPLATE("erf and its gradient over a tensor: libm's erf and 2/sqrt(pi
     CHECK(std::abs(value - scale * sum_erf) <= tolerance * 1003 * 1.5);
   }
 }
+
+TEST_CASE("compile spreads the tuples grad returns: auto [L, dw, db] = step(...), against the hand-derived gradient") {
+  constexpr auto loss = sum(pow<2>(w * t + b - x));  // x as the target here
+  auto step = compile(loss, grad(loss, w, b));
+  for (int call = 0; call < 2; ++call) {
+    const auto tv = random_vector<double>(9 + call, 40 + call), xv = random_vector<double>(9 + call, 50 + call);
+    const double wv = 0.5 - call, bv = 0.25 * call;
+    const auto [L, dw, db] = step(t = tv, x = xv, w = wv, b = bv);
+    double want_l = 0, want_dw = 0, want_db = 0;  // L = Σ r², dL/dw = 2Σ r·t, dL/db = 2Σ r
+    for (std::size_t i = 0; i < tv.size(); ++i) {
+      const double r = wv * tv(i) + bv - xv(i);
+      want_l += r * r;
+      want_dw += 2 * r * tv(i);
+      want_db += 2 * r;
+    }
+    INFO("call " << call);
+    CHECK(L == doctest::Approx(want_l).epsilon(1e-12));
+    CHECK(dw == doctest::Approx(want_dw).epsilon(1e-12));
+    CHECK(db == doctest::Approx(want_db).epsilon(1e-12));
+  }
+  // Nested tuples (a Hessian's rows) spread too, in order.
+  constexpr auto f = w * w * b;
+  auto second = compile(f, hessian(f, w, b));
+  const auto [v, hww, hwb, hbw, hbb] = second(w = 3.0, b = 2.0);
+  CHECK(v == 18.0);
+  CHECK(hww == 4.0);  // 2b
+  CHECK(hwb == 6.0);  // 2w
+  CHECK(hbw == 6.0);
+  CHECK(hbb == 0.0);
+}
+
+TEST_CASE("one set of bindings serves several programs: names a program has no leaf for are ignored") {
+  constexpr auto loss = sum(pow<2>(x - t));
+  auto train = compile(loss, grad(loss, x));
+  auto predict = compile(2_c * x);
+  for (int call = 0; call < 2; ++call) {
+    const auto xv = random_vector<double>(5 + call, 60 + call), tv = random_vector<double>(5 + call, 70 + call);
+    const auto bindings = std::tuple{x = xv, t = tv, w = 1.5};  // w is no leaf of either program
+    const auto [L, dx] = std::apply(train, bindings);
+    const xt::xtensor<double, 1> doubled = std::apply(predict, bindings);  // t and w unused
+    double want = 0;
+    for (std::size_t i = 0; i < xv.size(); ++i) {
+      want += (xv(i) - tv(i)) * (xv(i) - tv(i));
+      CHECK(dx(i) == doctest::Approx(2 * (xv(i) - tv(i))));
+      CHECK(doubled(i) == 2 * xv(i));
+    }
+    CHECK(L == doctest::Approx(want).epsilon(1e-12));
+    // An unused binding may be anything a binding can hold, even of another element type.
+    const xt::xtensor<float, 1> unused = {1.f, 2.f};
+    const xt::xtensor<double, 1> again = predict(x = xv, t = unused);
+    CHECK(again == doubled);
+    // strict asks for every name to be a leaf; with the used names alone it runs as before.
+    const xt::xtensor<double, 1> strictly = predict(strict, x = xv);
+    CHECK(strictly == doubled);
+  }
+}

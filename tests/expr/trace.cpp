@@ -5,10 +5,12 @@
 // written by hand.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <utility>
@@ -284,4 +286,59 @@ TEST_CASE("numbers become exact constants") {
   // Products of long binary fractions are rounded past 64 bits, not refused: 0.1·0.1·x.
   constexpr auto tiny = trace([](auto a) { return 0.1 * (0.1 * a); }, x);
   CHECK(eval(tiny, at(x = 1.0)) == doctest::Approx(0.1 * 0.1).epsilon(1e-15));
+}
+
+// What generic code meets beyond arithmetic: std::numeric_limits, names a user defines too,
+// std::clamp's unqualified form, functions of plain numbers, and logical not.
+namespace mine {
+/// A user's own leaky relu, of the same name as kobai's relu: the user's function is traced.
+template <class T>
+constexpr T relu(T z) {
+  return kobai::where(z > 0, z, 0.125 * z);
+}
+template <class T>
+constexpr T model(T a) {
+  return relu(2 * a);
+}
+}  // namespace mine
+
+TEST_CASE("numeric_limits, a user's function named like kobai's, std::clamp, functions of numbers, not") {
+  // epsilon() is 2^-52 exactly.
+  constexpr auto guarded = trace(
+      [](auto a) {
+        using std::log;
+        return log(a + std::numeric_limits<decltype(a)>::epsilon());
+      },
+      x);
+  static_assert(same(guarded, log(x + literal<1, 4503599627370496>)));
+  // The user's relu, not kobai's: −0.25 at −1, where kobai's relu would give 0.
+  constexpr auto leaky = trace([](auto a) { return mine::model(a); }, x);
+  static_assert(same(leaky, where(2_c * x > 0_c, 2_c * x, 0.25_c * x)));
+  CHECK(eval(leaky, at(x = -1.0)) == mine::model(-1.0));
+  CHECK(eval(leaky, at(x = -1.0)) == -0.25);
+  // The unqualified clamp with three traced values is kobai's, not std::clamp's branches.
+  constexpr auto z = var<"z">;
+  constexpr auto clamped = trace(
+      [](auto a, auto lo, auto hi) {
+        using std::clamp;
+        return clamp(a, lo, hi);
+      },
+      x, y, z);
+  static_assert(same(clamped, clamp(x, y, z)));
+  CHECK(eval(clamped, at(x = 3.0, y = 0.0, z = 1.0)) == std::clamp(3.0, 0.0, 1.0));
+  CHECK(eval(clamped, at(x = 0.5, y = 0.0, z = 1.0)) == 0.5);
+  // A function of plain numbers without an exact value is traced as that function of constants.
+  constexpr auto gelu_scale = trace(
+      [](auto a) {
+        using std::exp, std::pow, std::sqrt;
+        return sqrt(decltype(a)(2)) * a + exp(decltype(a)(1)) + pow(decltype(a)(3), 0.5);
+      },
+      x);
+  static_assert(same(gelu_scale, sqrt(2_c) * x + exp(1_c) + sqrt(3_c)));
+  CHECK(eval(gelu_scale, at(x = 1.0)) == doctest::Approx(std::sqrt(2.0) + std::exp(1.0) + std::sqrt(3.0)));
+  // Logical not is a 0/1 value, as x == 0.
+  constexpr auto flipped = trace([](auto a) { return kobai::where(!(a > 0), -a, a); }, x);
+  CHECK(eval(flipped, at(x = -2.0)) == 2.0);
+  CHECK(eval(flipped, at(x = 3.0)) == 3.0);
+  static_assert(kobai::where(!(2.0 > 0), -2.0, 2.0) == 2.0);  // the same code on doubles
 }

@@ -596,7 +596,7 @@ class Program:
                 "std::vector<fuzz::flat> run(const fuzz::call& c, unsigned threads, bool blocks) {",
                 "  auto p = program;",
                 "  p.threads(threads).grain(1).blocks(blocks ? decltype(p)::block_extent : 0);",
-                f"  return fuzz::flatten(kobai::detail::call_with_used(p, {', '.join(binds)}));",
+                f"  return fuzz::flatten(p({', '.join(binds)}));",
                 "}",
                 "template <class S>",
                 "std::vector<int> build(fuzz::ref::graph<S>& g, const fuzz::call& c, std::vector<int>& vars,",

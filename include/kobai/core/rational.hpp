@@ -29,17 +29,19 @@ struct rational {
     if (n > limit || -n > limit || d > limit) return std::nullopt;
     return rational{static_cast<std::int64_t>(n), static_cast<std::int64_t>(d)};
   }
-  /// n/d, or where that does not fit 64 bits, the closest fraction whose terms do: the last
+  /// n/d, or where that does not fit 64 bits, a close fraction whose terms do: the last
   /// continued-fraction convergent of n/d that fits, within 1/(q·q') of it for consecutive
   /// denominators q, q' (so about 2^-120 relative for a value near 0.01, far finer than a double),
   /// so long products of constants such as the exact value of the double 0.2 (a 54-bit
-  /// denominator) stay finite. Nothing when d = 0 or the value itself passes 2^63.
+  /// denominator) stay finite. Nothing when d = 0, when the value passes 2^63, or when no fraction
+  /// of 64-bit terms is within 2^-60 of it, relatively (values far below 1, such as 1e-20).
   [[nodiscard]] static constexpr std::optional<rational> nearest(__int128 n, __int128 d) {
     if (d == 0) return std::nullopt;
     if (auto exact = try_make(n, d)) return exact;
     if (d < 0) n = -n, d = -d;
     const bool negative = n < 0;
     if (negative) n = -n;
+    const __int128 n0 = n, d0 = d;
     constexpr __int128 limit = INT64_MAX;
     __int128 p = 1, q = 0, p_before = 0, q_before = 1;  // the convergents p/q, and the ones before
     bool any = false;
@@ -52,13 +54,18 @@ struct rational {
       n = d;
       d = r;
     }
-    if (!any) return std::nullopt;
+    if (!any || p == 0) return std::nullopt;  // past 2^63, or below what 64 bits can hold
+    // Refused where the fraction is not within 2^-60 of the value (values near 2^-63 have few
+    // fractions), so a constant is never silently coarse.
+    const long double value = static_cast<long double>(n0) / static_cast<long double>(d0);
+    const long double error = static_cast<long double>(p) / static_cast<long double>(q) - value;
+    if ((error < 0 ? -error : error) > value * 0x1p-60L) return std::nullopt;
     return try_make(negative ? -p : p, q);
   }
   [[nodiscard]] static constexpr rational make(__int128 n, __int128 d) {
     if (d == 0) throw "kobai: division by zero in a compile-time constant";
     const auto r = nearest(n, d);
-    if (!r) throw "kobai: a compile-time constant passes 2^63";
+    if (!r) throw "kobai: a compile-time constant passes 2^63, or is too small for a fraction of 64-bit terms";
     return *r;
   }
 

@@ -145,6 +145,66 @@ constexpr bool check_bindings() {
   }
 }
 
+template <class Leaves, class Binding>
+struct has_leaf_named;
+template <class... Ls, class Binding>
+struct has_leaf_named<type_list<Ls...>, Binding>
+    : std::bool_constant<((Ls::name.view() == Binding::name.view()) || ...)> {};
+
+/// Whether a call binds a name that no leaf of the program has. Such a binding is ignored (one set
+/// of bindings serves a training step and a prediction program alike) unless the call is strict.
+template <class Leaves, class... Bindings>
+inline constexpr bool binds_unused = ((is_binding<Bindings> && !has_leaf_named<Leaves, Bindings>::value) || ...);
+
+/// The first binding that names no leaf of Leaves.
+template <class Leaves, class... Bindings>
+using first_unused = typename type_list<Bindings...>::template at<first_match(
+    std::array<bool, sizeof...(Bindings)>{!has_leaf_named<Leaves, Bindings>::value...})>;
+
+/// The types of the bindings that name a leaf of Leaves, as a type_list.
+template <class Leaves, class... Bindings>
+struct used_types {
+  using type = type_list<>;
+};
+template <class Leaves, class B, class... Bs>
+struct used_types<Leaves, B, Bs...> {
+  using rest = typename used_types<Leaves, Bs...>::type;
+  using type = std::conditional_t<has_leaf_named<Leaves, B>::value, type_list_concat<type_list<B>, rest>, rest>;
+};
+template <class Leaves, class... Bindings>
+using used_binding_types = typename used_types<Leaves, Bindings...>::type;
+
+/// The bindings that name a leaf of Leaves, as a tuple.
+template <class Leaves, class... Bindings>
+auto used_bindings(Bindings... bindings) {
+  return std::tuple_cat([&]<class B>(B& bound) {
+    if constexpr (has_leaf_named<Leaves, B>::value)
+      return std::tuple<B>{std::move(bound)};
+    else
+      return std::tuple<>{};
+  }(bindings)...);
+}
+
+}  // namespace kobai::detail
+
+namespace kobai {
+
+/// Asks a program call to refuse bindings that name no leaf of the program, which it otherwise
+/// ignores: `step(kobai::strict, x = X, t = T)` catches a misspelt name that no output uses.
+struct strict_t {};
+inline constexpr strict_t strict{};
+
+}  // namespace kobai
+
+namespace kobai::detail {
+
+/// check_bindings over a type_list of bindings, as a variable (its value stays a constant after
+/// the static_assert that a wrong call fails, so the caller's `if constexpr` skips the call).
+template <class Leaves, class List>
+inline constexpr bool valid_bindings = false;
+template <class Leaves, class... Bindings>
+inline constexpr bool valid_bindings<Leaves, type_list<Bindings...>> = check_bindings<Leaves, Bindings...>();
+
 /// What a call with wrong bindings returns, once its static_assert has said why: it converts to
 /// anything and absorbs calls, so the caller's code adds no errors of its own.
 struct rejected_call {

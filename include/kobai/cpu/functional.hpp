@@ -28,7 +28,7 @@ template <expression Y, expression X, class... Bindings>
 auto jacobian(Y y, X x, Bindings... bindings) {
   detail::check_variables<X>();
   using T = typename detail::element_type_t<Bindings...>::type;
-  const auto value = detail::call_with_used(compile(y), bindings...);
+  const auto value = compile(y)(bindings...);
   const environment<Bindings...> point{std::tuple<Bindings...>{bindings...}};
   const std::size_t rows = detail::element_count(value);
   const std::size_t columns = detail::element_count(point.template get<X::name>());
@@ -44,12 +44,12 @@ auto jacobian(Y y, X x, Bindings... bindings) {
         std::copy(gradient.begin(), gradient.end(), result.data() + i * columns);
     };
     if constexpr (Y::rank == 0) {
-      store(0, detail::call_with_used(program, bindings..., seed = T(1)));
+      store(0, program(bindings..., seed = T(1)));
     } else {
       auto one_hot = xt::xtensor<T, Y::rank>(xt::zeros<T>(value.shape()));
       for (std::size_t i = 0; i < rows; ++i) {
         one_hot.data()[i] = 1;
-        store(i, detail::call_with_used(program, bindings..., seed = one_hot));
+        store(i, program(bindings..., seed = one_hot));
         one_hot.data()[i] = 0;
       }
     }

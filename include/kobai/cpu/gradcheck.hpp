@@ -19,14 +19,14 @@ double evaluate_with(const Program& program, const Value& value, const Bindings&
     else
       return bound;
   };
-  return static_cast<double>(call_with_used(program, pick(bindings)...));
+  return static_cast<double>(program(pick(bindings)...));
 }
 
 template <class Var, class F, class... Bindings>
 void check_tensor_variable(F f, gradcheck_result& result, double step, double rtol, double atol,
                            const Bindings&... bindings) {
   if constexpr (is_var<Var>) {
-    const auto symbolic = call_with_used(compile(grad(f, Var{})), bindings...);
+    const auto symbolic = compile(grad(f, Var{}))(bindings...);
     const auto function = compile(f);
     auto original = environment<Bindings...>{std::tuple<Bindings...>{bindings...}}.template get<Var::name>();
     using value_type = std::remove_cvref_t<decltype(original)>;

@@ -25,7 +25,7 @@ class program : cpu::outputs<Outputs...> {
   using base = cpu::outputs<Outputs...>;
   KOBAI_CPU_LAYOUT_TYPES(base)
   template <class... Bindings>
-  static constexpr bool valid_call = detail::check_bindings<leaves_of<Outputs...>, Bindings...>();
+  static constexpr bool valid_call = detail::valid_bindings<leaves_of<Outputs...>, type_list<Bindings...>>;
 
  public:
   KOBAI_CPU_NEST_INFO_TYPES(base)
@@ -70,32 +70,61 @@ class program : cpu::outputs<Outputs...> {
     return *this;
   }
 
+  /// Runs the program on the bindings; bindings of names the program has no leaf for are ignored.
   template <class... Bindings>
   auto operator()(Bindings... bindings) const {
-    if constexpr (!valid_call<Bindings...>) {
+    if constexpr (detail::binds_unused<leaves, Bindings...>) {
+      if constexpr (!detail::valid_bindings<leaves, detail::used_binding_types<leaves, Bindings...>>)
+        return detail::rejected_call{};  // (a static_assert said why)
+      else
+        return std::apply([this](auto... used) { return call_checked(std::move(used)...); },
+                          detail::used_bindings<leaves>(std::move(bindings)...));
+    } else if constexpr (!valid_call<Bindings...>) {
       return detail::rejected_call{};  // (a static_assert said why)
     } else {
-      using T = typename detail::element_type_t<Bindings...>::type;
-      const environment<Bindings...> point{std::tuple<Bindings...>{std::move(bindings)...}};
-      call_state<T> call;
-      base::bind(call, point);
-      auto results = std::tuple{base::template allocate<T, Outputs>(call)...};
-      base::template run<T>(call, point, results);
-      if constexpr (sizeof...(Outputs) == 1)
-        return std::get<0>(results);
-      else
-        return results;
+      return call_checked(std::move(bindings)...);
     }
+  }
+
+  /// Like operator(), refusing bindings of names the program has no leaf for (a misspelt name).
+  template <class... Bindings>
+  auto operator()(strict_t, Bindings... bindings) const {
+    if constexpr (!valid_call<Bindings...>)
+      return detail::rejected_call{};  // (a static_assert said why)
+    else
+      return (*this)(std::move(bindings)...);
   }
 
   /// Like operator(), but writes into `results`, a value the program returned before: tensors
   /// keep their buffers while the shape stays the same, so a step allocates nothing.
   template <class Results, class... Bindings>
   void into(Results& results, Bindings... bindings) const {
+    if constexpr (detail::binds_unused<leaves, Bindings...>) {
+      if constexpr (detail::valid_bindings<leaves, detail::used_binding_types<leaves, Bindings...>>)
+        std::apply([&](auto... used) { into_checked(results, std::move(used)...); },
+                   detail::used_bindings<leaves>(std::move(bindings)...));
+    } else if constexpr (valid_call<Bindings...>)
+      into_checked(results, std::move(bindings)...);
+  }
+  template <class Results, class... Bindings>
+  void into(Results& results, strict_t, Bindings... bindings) const {
     if constexpr (valid_call<Bindings...>) into_checked(results, std::move(bindings)...);
   }
 
  private:
+  template <class... Bindings>
+  auto call_checked(Bindings... bindings) const {
+    using T = typename detail::element_type_t<Bindings...>::type;
+    const environment<Bindings...> point{std::tuple<Bindings...>{std::move(bindings)...}};
+    call_state<T> call;
+    base::bind(call, point);
+    auto results = std::tuple{base::template allocate<T, Outputs>(call)...};
+    base::template run<T>(call, point, results);
+    if constexpr (sizeof...(Outputs) == 1)
+      return std::get<0>(results);
+    else
+      return results;
+  }
   template <class Results, class... Bindings>
   void into_checked(Results& results, Bindings... bindings) const {
     using T = typename detail::element_type_t<Bindings...>::type;
@@ -130,27 +159,14 @@ constexpr program<std::remove_cvref_t<Outputs>...> compile(Outputs...) {
                 "kobai: two different leaves share a name (var<> and input<>, or two ranks); give each its own name");
   return {};
 }
-
-namespace detail {
-
-template <class Leaves, class Binding>
-struct has_leaf_named;
-template <class... Ls, class Binding>
-struct has_leaf_named<type_list<Ls...>, Binding>
-    : std::bool_constant<((Ls::name.view() == Binding::name.view()) || ...)> {};
-
-// Calls the program with the bindings it has leaves for, dropping the rest (a derivative may not
-// need every leaf of the function it came from).
-template <class Program, class... Bindings>
-auto call_with_used(const Program& program, const Bindings&... bindings) {
-  auto used = std::tuple_cat([&]<class B>(const B& bound) {
-    if constexpr (has_leaf_named<typename Program::leaves, B>::value)
-      return std::tuple<B>{bound};
-    else
-      return std::tuple<>{};
-  }(bindings)...);
-  return std::apply(program, used);
+/// compile(loss, grad(loss, W, b)): the tuples that grad and hessian return are spread into
+/// outputs, so the results come back flat, `auto [L, dW, db] = step(…)`.
+template <class... Parts>
+requires detail::outputs_with_tuples<Parts...>
+constexpr auto compile(Parts...) {
+  return []<class... Outputs>(type_list<Outputs...>) {
+    return compile(Outputs{}...);
+  }(typename detail::flat_outputs<Parts...>::type{});
 }
 
-}  // namespace detail
 }  // namespace kobai

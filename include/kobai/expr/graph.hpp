@@ -58,6 +58,33 @@ struct concat_two<type_list<As...>, type_list<Bs...>> {
 }  // namespace detail
 template <class A, class B>
 using type_list_concat = typename detail::concat_two<A, B>::type;
+
+namespace detail {
+template <class T>
+inline constexpr bool is_tuple = false;
+template <class... Ts>
+inline constexpr bool is_tuple<std::tuple<Ts...>> = true;
+
+// The outputs a compile call names: expressions, and the tuples of them that grad and hessian
+// return, spread in order (nested tuples too).
+template <class... Parts>
+struct flat_outputs {
+  using type = type_list<>;
+};
+template <class Part, class... Parts>
+struct flat_outputs<Part, Parts...> {
+  using type = type_list_concat<type_list<std::remove_cvref_t<Part>>, typename flat_outputs<Parts...>::type>;
+};
+template <class... Ts, class... Parts>
+struct flat_outputs<std::tuple<Ts...>, Parts...> {
+  using type = type_list_concat<typename flat_outputs<Ts...>::type, typename flat_outputs<Parts...>::type>;
+};
+/// What compile takes: expressions and tuples of them, at least one tuple (expressions alone take
+/// the plain overload).
+template <class... Parts>
+concept outputs_with_tuples = ((expression<Parts> || is_tuple<std::remove_cvref_t<Parts>>)&&...) &&
+                              (is_tuple<std::remove_cvref_t<Parts>> || ...);
+}  // namespace detail
 template <class List, class T>
 using type_list_append = type_list_concat<List, type_list<T>>;
 

@@ -38,15 +38,17 @@ concept operands = operand<A> && operand<B> &&(expression<A> || expression<B>);
 template <class T>
 concept plain_number = std::is_arithmetic_v<std::remove_cvref_t<T>>;
 
-// A plain number next to a leaf or a node, which cannot hold it.
+// A floating-point number next to an exact constant: plain arithmetic, so that code written with
+// _c constants also runs on doubles (1_c - 0.5 is 0.5). An integer next to one is refused (1_c / 3
+// as a double would silently lose the exact 1/3; 1_c / 3_c keeps it).
 template <class A, class B>
-concept number_with_expression = (plain_number<A> && expression<B> && !is_constant<B>) ||
-                                 (expression<A> && !is_constant<A> && plain_number<B>);
+concept number_with_constant = (std::is_floating_point_v<std::remove_cvref_t<A>> && is_constant<B>) ||
+                               (is_constant<A> && std::is_floating_point_v<std::remove_cvref_t<B>>);
 
-// A plain number next to an exact constant: plain arithmetic, so that code written with _c
-// constants also runs on doubles (1_c - 0.5 is 0.5).
+// A plain number next to a leaf, a node, or (an integer) a constant, none of which can hold it.
 template <class A, class B>
-concept number_with_constant = (plain_number<A> && is_constant<B>) || (is_constant<A> && plain_number<B>);
+concept number_with_expression = ((plain_number<A> && expression<B>) || (expression<A> && plain_number<B>)) &&
+                                 !number_with_constant<A, B>;
 template <class T>
 constexpr double plain_value(T v) {
   if constexpr (is_constant<T>)

@@ -12,6 +12,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -177,13 +178,39 @@ constexpr std::optional<rational> exact_number(N n) {
   if constexpr (std::is_integral_v<N>) {
     if constexpr (std::is_unsigned_v<N> && sizeof(N) >= sizeof(std::int64_t))
       if (n > static_cast<N>(INT64_MAX)) return std::nullopt;
-    return rational{static_cast<std::int64_t>(n), 1};
+    return rational::try_make(static_cast<__int128>(n), 1);
   } else {
     const auto d = static_cast<double>(n);
     if (static_cast<N>(d) != n) return std::nullopt;  // a long double beyond double's precision
     return exact(d);
   }
 }
+
+/// A parameter that takes a tracer by a user-defined conversion, so that a user's own function
+/// template of the same name (a leaky relu of their own) wins over kobai's: the elementwise
+/// functions that have no std:: namesake take their argument this way.
+template <class T>
+struct by_conversion {
+  const T& value;
+  constexpr by_conversion(const T& v) : value(v) {}  // NOLINT(google-explicit-constructor)
+};
+constexpr bool kobai_only(fn f) {
+  return f == fn::sigmoid || f == fn::softplus || f == fn::relu || f == fn::sign || f == fn::detach;
+}
+template <fn F, class T>
+using argument = std::conditional_t<kobai_only(F), by_conversion<T>, const T&>;
+template <class T>
+constexpr const T& argument_value(const T& a) {
+  return a;
+}
+template <class T>
+constexpr const T& argument_value(by_conversion<T> a) {
+  return a.value;
+}
+
+/// Fails the constant evaluation of a trace (the function is not constexpr): a plain number with
+/// no exact value, or one that did not fit, was branched on or converted.
+inline void a_traced_function_branched_on_or_converted_a_number_without_an_exact_value() {}
 
 /// A plain number or an exact kobai constant: what may stand next to a tracer.
 template <class T>
@@ -215,7 +242,7 @@ class tracer {
   /// Branching on a traced value (if, ?:, &&, std::max) cannot be traced: it fails the trace. A
   /// known number branches as itself.
   constexpr explicit operator bool() const {
-    if (tape_ == nullptr) return value_ != rational{};
+    if (tape_ == nullptr) return known() != rational{};
     tape_->fail(detail::tracing::failure::branch);
     return false;
   }
@@ -223,10 +250,12 @@ class tracer {
   template <class D>
   requires std::same_as<D, double>
   constexpr operator D() const {  // NOLINT(google-explicit-constructor)
-    if (tape_ == nullptr) return value_.value();
+    if (tape_ == nullptr) return known().value();
     tape_->fail(detail::tracing::failure::conversion);
     return 0.0;
   }
+  /// !x, a 0/1 value as x == 0 is (branching on it is still a branch).
+  friend constexpr tracer operator!(const tracer& a) { return a.apply(detail::tracing::fn::eq, tracer(0)); }
 
   constexpr tracer& operator+=(const tracer& b) { return *this = *this + b; }
   constexpr tracer& operator-=(const tracer& b) { return *this = *this - b; }
@@ -267,12 +296,17 @@ class tracer {
 #undef KOBAI_TRACED_BINARY
 
   // The elementwise functions, found by argument-dependent lookup next to `using std::exp;`.
-#define KOBAI_TRACED_UNARY(op) \
-  friend constexpr tracer op(const tracer& a) { return a.apply(detail::tracing::fn::op); }
+#define KOBAI_TRACED_UNARY(op)                                                               \
+  friend constexpr tracer op(detail::tracing::argument<detail::tracing::fn::op, tracer> a) { \
+    return detail::tracing::argument_value(a).apply(detail::tracing::fn::op);                \
+  }
   KOBAI_UNARY_FUNCTIONS(KOBAI_TRACED_UNARY)
   KOBAI_TRACED_UNARY(sqrt)
 #undef KOBAI_TRACED_UNARY
   friend constexpr tracer fabs(const tracer& a) { return a.apply(detail::tracing::fn::abs); }
+  /// clamp(x, lo, hi) = where(x < lo, lo, where(x > hi, hi, x)), as kobai::clamp (a non-template,
+  /// which wins over std::clamp<T>, whose branches cannot be traced).
+  friend constexpr tracer clamp(const tracer& x, const tracer& lo, const tracer& hi);
 
   /// fma(a, b, c) = a·b + c, as a product and a sum (kobai rounds them separately).
   template <class A, class B, class C>
@@ -295,10 +329,23 @@ class tracer {
   /// Entry e applied to the n arguments at args.
   static constexpr tracer record(detail::tracing::entry e, const tracer* args, int n);
 
+  /// A known number's exact value; a failure when it has none (a function of numbers without an
+  /// exact value, or a number that did not fit).
+  [[nodiscard]] constexpr rational known() const {
+    if (error_ != detail::tracing::failure::none || pending_ != detail::tracing::fn::constant)
+      detail::tracing::a_traced_function_branched_on_or_converted_a_number_without_an_exact_value();
+    return value_;
+  }
+
   detail::tracing::tape* tape_ = nullptr;  // null for a known number
   int index_ = -1;
   rational value_{};
   detail::tracing::failure error_ = detail::tracing::failure::none;
+  // A function of known numbers without an exact value (exp(T(1)), sqrt(T(2)), pow(T(2), 0.5)): its
+  // function and arguments, put on the tape when it meets a traced value.
+  detail::tracing::fn pending_ = detail::tracing::fn::constant;
+  int pending_arity_ = 0;
+  std::array<rational, 3> pending_args_{};
 };
 
 namespace detail::tracing {
@@ -384,6 +431,17 @@ struct access {
   static constexpr int recorded(tape& t, const tracer& x) {
     if (x.tape_ != nullptr) return x.index_;
     if (x.error_ != failure::none) t.fail(x.error_);
+    if (x.pending_ != fn::constant) {  // the function of numbers, on constant entries
+      entry e;
+      e.function = x.pending_;
+      e.arity = x.pending_arity_;
+      for (int k = 0; k < e.arity; ++k) {
+        entry c;
+        c.value = x.pending_args_[static_cast<std::size_t>(k)];
+        e.args[static_cast<std::size_t>(k)] = t.push(c);
+      }
+      return t.push(e);
+    }
     entry e;
     e.value = x.value_;
     return t.push(e);
@@ -426,13 +484,24 @@ constexpr tracer tracer::record(detail::tracing::entry e, const tracer* args, in
     if (error == failure::none) error = args[k].error_;
   }
   tracer result;
-  if (t == nullptr) {  // known numbers: the exact value, or the reason there is none
+  if (t == nullptr) {  // known numbers: the exact value, or the function kept for the tape
     std::array<rational, 3> values{};
-    for (int k = 0; k < n; ++k) values[static_cast<std::size_t>(k)] = args[k].value_;
-    if (error == failure::none && e.naxes == 0) {
-      if (const auto value = fold(e.function, values, error)) result.value_ = *value;
-    } else if (error == failure::none) {
+    bool nested = false;  // a function of a function of numbers without an exact value
+    for (int k = 0; k < n; ++k) {
+      values[static_cast<std::size_t>(k)] = args[k].value_;
+      nested = nested || args[k].pending_ != fn::constant;
+    }
+    if (error == failure::none && (nested || e.naxes != 0)) {
       error = failure::constant_function;
+    } else if (error == failure::none) {
+      if (const auto value = fold(e.function, values, error)) {
+        result.value_ = *value;
+      } else if (error == failure::constant_function) {
+        error = failure::none;
+        result.pending_ = e.function;
+        result.pending_arity_ = n;
+        result.pending_args_ = values;
+      }
     }
     result.error_ = error;
     return result;
@@ -591,6 +660,9 @@ inline constexpr auto recorded_graph = record<Fn, Leaves>();
 template <class Fn, std::size_t Leaves>
 concept evaluates = requires {
   typename std::integral_constant<int, traced_size<Fn, Leaves>()>;
+}
+&&requires {  // and the recording itself, which does a little more work (near the limits)
+  typename std::integral_constant<int, (record<Fn, Leaves>(), 0)>;
 };
 
 template <class Fn, class Leaves, int I>
@@ -745,56 +817,88 @@ constexpr auto trace(Fn, Leaves...) {
   static_assert(leaves,
                 "kobai::trace: after the function come the leaves its arguments stand for, var<\"x\"> or "
                 "input<\"k\">, of any rank");
-  constexpr bool function = std::is_default_constructible_v<Fn>;
-  static_assert(!leaves || function,
-                "kobai::trace: the function must be a captureless lambda or a default-constructible function "
-                "object; it runs at compile time, where captured values do not exist: pass run-time parameters as "
-                "input<> leaves");
-  constexpr bool arguments = std::is_invocable_v<Fn, decltype(void(Leaves{}), tracer{})...>;
-  static_assert(!leaves || !function || arguments,
-                "kobai::trace: the function must take one argument per leaf, each of a template type (auto, or "
-                "T of template <class T>)");
-  if constexpr (!leaves || !function || !arguments) {
+  constexpr bool object = std::is_class_v<Fn>;
+  static_assert(!leaves || object,
+                "kobai::trace: pass a lambda or a function object, not a function or a function pointer: wrap "
+                "the function as [](auto a) { return f(a); }");
+  constexpr bool function = object && std::is_empty_v<Fn> && std::is_default_constructible_v<Fn>;
+  static_assert(!leaves || !object || function,
+                "kobai::trace: the function must be a captureless lambda or an empty, default-constructible "
+                "function object: it runs at compile time, where captured values and members do not exist; pass "
+                "run-time parameters as input<> leaves");
+  constexpr bool generic = !requires { &Fn::operator(); };  // a call operator template
+  static_assert(!leaves || !function || generic,
+                "kobai::trace: the function's parameters must be of a template type (auto, or T of template "
+                "<class T>), one per leaf: a double parameter would only see numbers");
+  if constexpr (!leaves || !function || !generic) {
     return literal<0>;
-  } else {
-    constexpr bool returns =
-        std::is_convertible_v<std::invoke_result_t<Fn, decltype(void(Leaves{}), tracer{})...>, tracer>;
-    static_assert(returns, "kobai::trace: the function must return a value of its argument type, or a number");
-    constexpr bool evaluated = returns && evaluates<Fn, sizeof...(Leaves)>;
-    static_assert(!returns || evaluated,
+  } else if constexpr (!std::is_invocable_v<Fn, decltype(void(Leaves{}), tracer{})...>) {
+    static_assert(dependent_false<Fn>,
+                  "kobai::trace: the function must take one argument per leaf and compile with kobai::tracer "
+                  "arguments (an error above, if any, says where it does not)");
+    return literal<0>;
+  } else if constexpr (!std::is_convertible_v<std::invoke_result_t<Fn, decltype(void(Leaves{}), tracer{})...>,
+                                              tracer>) {
+    static_assert(dependent_false<Fn>,
+                  "kobai::trace: the function must return a value of its argument type, or a number");
+    return literal<0>;
+  } else if constexpr (!evaluates<Fn, sizeof...(Leaves)>) {
+    static_assert(dependent_false<Fn>,
                   "kobai::trace: the function could not be evaluated at compile time. Either it calls a function "
                   "that is not constexpr (a helper without constexpr, or a math function called qualified on a "
-                  "traced value: write using std::exp; exp(x), not std::exp(x)), or its graph passes the "
-                  "compiler's constant-evaluation limits: raise them with -fconstexpr-ops-limit=N and "
-                  "-fconstexpr-loop-limit=N (g++) or -fconstexpr-steps=N (clang++)");
-    if constexpr (!evaluated) {
+                  "traced value: write using std::exp; exp(x), not std::exp(x)), or it branches on or converts a "
+                  "plain number without an exact value (sqrt(T(2)) > 1, or one that did not fit, such as "
+                  "T(1e-30)), or its graph passes the compiler's constant-evaluation limits: raise them with "
+                  "-fconstexpr-ops-limit=N and -fconstexpr-loop-limit=N (g++) or -fconstexpr-steps=N (clang++)");
+    return literal<0>;
+  } else {
+    constexpr auto& g = recorded_graph<Fn, sizeof...(Leaves)>;
+    static_assert(g.error != failure::branch,
+                  "kobai::trace: the function branches on a traced value (if, ?:, &&, ||, !, or std::max, "
+                  "std::min, std::clamp on a traced value), which has no value at compile time. Write "
+                  "kobai::where(x > 0, a, b), or call max(x, y), min(x, y), clamp(x, lo, hi) unqualified");
+    static_assert(g.error != failure::conversion,
+                  "kobai::trace: a traced value was converted to a plain number. Call math functions unqualified, "
+                  "so that argument-dependent lookup finds kobai's (using std::exp; exp(x), not std::exp(x)); "
+                  "kobai traces exp, log, log1p, expm1, sin, cos, tan, tanh, erf, sqrt, pow, abs, min, max, fma, "
+                  "clamp, sigmoid, softplus, relu, sign and where");
+    static_assert(g.error != failure::inexact_number,
+                  "kobai::trace: a number in the function does not fit kobai's exact 64-bit rationals (a double "
+                  "is m/2^k exactly: k may be at most 62 and m below 2^63, so 1e-30, 1e30, NaN and infinity do "
+                  "not fit, nor do most doubles below 1e-3). Write it as an exact decimal constant (1e-8_c), "
+                  "rescale the formula, or bind the number as an input<> leaf");
+    static_assert(g.error != failure::constant_function,
+                  "kobai::trace: a function of plain numbers whose arguments are themselves such functions (as in "
+                  "exp(sqrt(T(2)))) has no exact value to trace. Apply one function at a time to a number, or "
+                  "write the constant as a kobai expression (exp(sqrt(2_c))) outside the function");
+    static_assert(g.error != failure::constant_overflow,
+                  "kobai::trace: arithmetic on the function's numbers alone divided by zero, passed 2^63, or "
+                  "fell below what a fraction of 64-bit terms holds within 2^-60 (about 1e-19)");
+    if constexpr (g.error != failure::none)
       return literal<0>;
-    } else {
-      constexpr auto& g = recorded_graph<Fn, sizeof...(Leaves)>;
-      static_assert(g.error != failure::branch,
-                    "kobai::trace: the function branches on a traced value (if, ?:, &&, ||, or std::max, std::min, "
-                    "std::abs, std::clamp on a traced value), which has no value at compile time. Write "
-                    "kobai::where(x > 0, a, b), or call max(x, y), min(x, y), abs(x) unqualified");
-      static_assert(g.error != failure::conversion,
-                    "kobai::trace: a traced value was converted to a plain number. Call math functions unqualified, "
-                    "so that argument-dependent lookup finds kobai's (using std::exp; exp(x), not std::exp(x)); "
-                    "kobai traces exp, log, log1p, expm1, sin, cos, tan, tanh, erf, sqrt, pow, abs, min, max, fma, "
-                    "sigmoid, softplus, relu, sign and where");
-      static_assert(g.error != failure::inexact_number,
-                    "kobai::trace: a number in the function does not fit kobai's exact 64-bit rationals (a double "
-                    "is m/2^k exactly: k may be at most 62 and m below 2^63, so 1e-30, 1e30, NaN and infinity do "
-                    "not fit). Rescale the formula, or bind the number as an input<> leaf");
-      static_assert(g.error != failure::constant_function,
-                    "kobai::trace: a function of plain numbers alone, such as exp(T(1)), has no exact value. "
-                    "Compute it as a double (std::exp(1.0)) outside the traced values");
-      static_assert(g.error != failure::constant_overflow,
-                    "kobai::trace: arithmetic on the function's numbers alone divided by zero or passed 2^63");
-      if constexpr (g.error != failure::none)
-        return literal<0>;
-      else
-        return replay_all<Fn, type_list<Leaves...>>(std::make_index_sequence<g.entries.size()>{});
-    }
+    else
+      return replay_all<Fn, type_list<Leaves...>>(std::make_index_sequence<g.entries.size()>{});
   }
 }
 
+constexpr tracer clamp(const tracer& x, const tracer& lo, const tracer& hi) {
+  return where(x < lo, lo, where(x > hi, hi, x));
+}
+
 }  // namespace kobai
+
+/// std::numeric_limits of a traced value: double's, as generic code expects, each value a known
+/// number (epsilon() is 2^-52 exactly; min(), max() and infinity() do not fit a 64-bit rational, so
+/// a trace that uses them fails with the message that says so).
+template <>
+struct std::numeric_limits<kobai::tracer> : std::numeric_limits<double> {
+  static constexpr kobai::tracer min() noexcept { return std::numeric_limits<double>::min(); }
+  static constexpr kobai::tracer max() noexcept { return std::numeric_limits<double>::max(); }
+  static constexpr kobai::tracer lowest() noexcept { return std::numeric_limits<double>::lowest(); }
+  static constexpr kobai::tracer epsilon() noexcept { return std::numeric_limits<double>::epsilon(); }
+  static constexpr kobai::tracer round_error() noexcept { return std::numeric_limits<double>::round_error(); }
+  static constexpr kobai::tracer infinity() noexcept { return std::numeric_limits<double>::infinity(); }
+  static constexpr kobai::tracer quiet_NaN() noexcept { return std::numeric_limits<double>::quiet_NaN(); }
+  static constexpr kobai::tracer signaling_NaN() noexcept { return std::numeric_limits<double>::signaling_NaN(); }
+  static constexpr kobai::tracer denorm_min() noexcept { return std::numeric_limits<double>::denorm_min(); }
+};
