@@ -185,3 +185,55 @@ TEST_CASE("dot against a hand-written loop") {
   const auto gradient = compile(grad(dot(W, x), W))(x = B);  // ∂(w·x)/∂w = x
   for (std::size_t i = 0; i < 4; ++i) CHECK(gradient(i) == B(i));
 }
+
+namespace {
+// Π of row i of a (rows × columns) matrix without element skip (skip < 0: none), by hand.
+double row_product(const xt::xtensor<double, 2>& m, std::size_t i, std::ptrdiff_t skip = -1) {
+  double p = 1;
+  for (std::size_t j = 0; j < m.shape()[1]; ++j)
+    if (static_cast<std::ptrdiff_t>(j) != skip) p *= m(i, j);
+  return p;
+}
+}  // namespace
+
+TEST_CASE("prod over rows and its gradient, with no zero, one zero and two zeros in a row, twice") {
+  constexpr auto M = var<"M", 2>;
+  constexpr auto c = input<"c", 1>;
+  constexpr auto f = sum(prod<1>(M) * c);  // Σᵢ cᵢ Πⱼ Mᵢⱼ
+  auto step = compile(prod<1>(M), prod(M), prod<0>(M, keepdims), f, grad(f, M));
+  // A constant's product: 1s and 0s fold; another constant stays a product of its elements.
+  static_assert(same(prod(M * 0_c), 0_c));
+  static_assert(same(prod(M * 0_c + 1_c), 1_c));
+  static_assert(!is_constant<decltype(prod(M * 0_c + 2_c))>);  // 2ⁿ: n is known at run time
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> u(0.5, 1.5);
+  for (int call = 0; call < 2; ++call) {
+    const std::size_t rows = 6 + 3 * static_cast<std::size_t>(call), columns = 5 + static_cast<std::size_t>(call);
+    xt::xtensor<double, 2> m = xt::xtensor<double, 2>::from_shape({rows, columns});
+    for (auto& e : m) e = u(rng) * (rng() % 2 == 0 ? 1 : -1);
+    m(1, 2) = 0;            // one zero in row 1
+    m(3, 0) = m(3, 4) = 0;  // two in row 3
+    xt::xtensor<double, 1> cv = xt::xtensor<double, 1>::from_shape({rows});
+    for (auto& e : cv) e = u(rng);
+    const auto [rowwise, all, columnwise, value, dM] = step(M = m, c = cv);
+    double total = 1, want_f = 0;
+    for (std::size_t i = 0; i < rows; ++i) {
+      CHECK(rowwise(i) == doctest::Approx(row_product(m, i)).epsilon(1e-14));
+      total *= row_product(m, i);
+      want_f += cv(i) * row_product(m, i);
+      for (std::size_t j = 0; j < columns; ++j) {
+        INFO("call " << call << ", element (" << i << ", " << j << ")");
+        CHECK(dM(i, j) == doctest::Approx(cv(i) * row_product(m, i, static_cast<std::ptrdiff_t>(j))).epsilon(1e-13));
+      }
+    }
+    for (std::size_t j = 0; j < columns; ++j) {
+      double p = 1;
+      for (std::size_t i = 0; i < rows; ++i) p *= m(i, j);
+      CHECK(columnwise(0, j) == doctest::Approx(p).epsilon(1e-14));
+    }
+    CHECK(all == doctest::Approx(total).epsilon(1e-13));
+    CHECK(value == doctest::Approx(want_f).epsilon(1e-13));
+    CHECK(dM(1, 2) != 0.0);  // the zero of a one-zero row gets the others' product
+    CHECK(dM(3, 0) == 0.0);  // two zeros: nothing
+  }
+}

@@ -106,12 +106,13 @@ template <class T>
 constexpr T reductions(T z, T u) {
   return sum(sum<1>(z) * u) + max(logsumexp<1>(z)) + sum(softmax<0>(z)) + sum(matmul(transpose(z), z)) +
          min(sum<1>(z, keepdims)) + sum(mean<0>(z, keepdims) * z) + sum(max<0>(z, keepdims) - min<-1>(z)) + dot(u, u) +
-         numel(z) * mean(flatten(z));
+         numel(z) * mean(flatten(z)) + sum(prod<1>(z, keepdims)) + prod(u);
 }
 constexpr auto Zs = var<"Z", 2>;
 constexpr auto u = var<"u", 1>;
 static_assert(same(trace([](auto z, auto v) { return reductions(z, v); }, Zs, u),
                    sum(sum<1>(Zs) * u) + max(logsumexp<1>(Zs)) + sum(softmax<0>(Zs)) + sum(matmul(transpose(Zs), Zs)) +
                        min(sum<1>(Zs, keepdims)) + sum(mean<0>(Zs, keepdims) * Zs) +
-                       sum(max<0>(Zs, keepdims) - min<-1>(Zs)) + dot(u, u) + numel(Zs) * mean(flatten(Zs))));
+                       sum(max<0>(Zs, keepdims) - min<-1>(Zs)) + dot(u, u) + numel(Zs) * mean(flatten(Zs)) +
+                       sum(prod<1>(Zs, keepdims)) + prod(u)));
 }  // namespace

@@ -39,6 +39,18 @@ TEST_CASE("max, min and logsumexp with its gradient: folds other than sums, and 
   CHECK(difference_from_cpu(bind, logsumexp(v), grad(logsumexp(v), v), max(v), min(v)) <= 1e-12);
 }
 
+TEST_CASE("prod over every element and along an axis, with its gradient: a fold by multiplication") {
+  constexpr auto V = var<"V", 2>;
+  constexpr auto f = sum(prod<1>(V));
+  const auto bind = [&](const auto& p, unsigned call) {
+    // Factors near ±1, so that products of 9 stay of order 1; a zero in the second call.
+    auto values = mapped(random_tensor<double, 2>({37, 9}, 15 + 100 * call), [](double v) { return 1 + v / 4; });
+    if (call == 1) values(3, 4) = 0;
+    return std::tuple{V = to_device(values, p.backend())};
+  };
+  CHECK(difference_from_cpu(bind, f, grad(f, V), prod(V), prod<0>(V, keepdims)) <= 1e-12);
+}
+
 TEST_CASE("axis reductions, keepdims and softmax cross-entropy: local reductions and stored outputs") {
   constexpr auto Z = var<"Z", 2>;
   constexpr auto P = input<"P", 2>;

@@ -57,6 +57,32 @@ template <int Rank>
 struct leaf_rank {};
 template <int Rank>
 struct bound_rank {};
+/// What the trace of an axis conflict shows: the subexpression read along two axes, a leaf by its
+/// name (leaf_named<'x'>), a computed value (x - mu) by its type.
+template <class Subexpression>
+struct used_along_two_axes {};
+template <class E>
+struct conflict_name {
+  using type = E;
+};
+template <fixed_string Name, int Rank, role Role>
+struct conflict_name<leaf<Name, Rank, Role>> {
+  using type = spelled<Name>;
+};
+template <class Subexpression>
+constexpr bool report_axis_conflict() {
+  static_assert(dependent_false<used_along_two_axes<typename conflict_name<Subexpression>::type>>,
+                "kobai: an expression combines a tensor with itself along two different axes (as in outer(x, x), "
+                "x^T A x or X X^T); each axis of the computation must be one axis of each tensor. Bind a copy of the "
+                "tensor to a second leaf for the other role (the trace names it: used_along_two_axes<...>)");
+  return true;  // (the static_assert above is the one message)
+}
+template <bool Conflict, class Order, int Source>
+constexpr bool check_axis_conflict() {
+  if constexpr (Conflict) report_axis_conflict<typename Order::template at<static_cast<std::size_t>(Source)>>();
+  return true;
+}
+
 /// What the trace of a rank mismatch shows: the leaf, its rank and the rank bound to it.
 template <class Leaf, class Expected, class Given>
 struct rank_mismatch {};

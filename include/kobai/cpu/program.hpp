@@ -30,10 +30,8 @@ class program : cpu::outputs<Outputs...> {
  public:
   KOBAI_CPU_NEST_INFO_TYPES(base)
   using leaves = leaves_of<Outputs...>;
-  static_assert(base::plan.error != ir::failure::axis_conflict,
-                "kobai: an expression combines a tensor with itself along two different axes (as in outer(x, x), "
-                "x^T A x or X X^T); each axis of the computation must be one axis of each tensor. Bind a copy of the "
-                "tensor to a second leaf for the other role.");
+  static_assert(detail::check_axis_conflict<base::plan.error == ir::failure::axis_conflict, typename base::order,
+                                            base::plan.conflict_source>());
   static_assert(base::plan.error != ir::failure::too_many_axes, "kobai: tensors have at most 8 axes");
   static_assert(
       base::plan.error != ir::failure::too_large,

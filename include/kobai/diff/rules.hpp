@@ -164,6 +164,20 @@ constexpr auto rule(node<ops::extremum<Largest, Axes, Keep>, A> self, auto g) {
   return detail::restore_axes<A, Axes, Keep>(detail::as_shape_of<decltype(self)>(g)) * hits / ties;
 }  // ties share the gradient
 
+template <std::size_t I, std::uint32_t Axes, bool Keep, class A>
+constexpr auto rule(node<ops::product_over<Axes, Keep>, A> self, auto g) {
+  constexpr auto x = A{};
+  constexpr auto zero = x == literal<0>;
+  constexpr auto zeros =
+      detail::restore_axes<A, Axes, Keep>(kobai::detail::make_reduction<kobai::detail::sum_op, Axes, Keep>(zero));
+  constexpr auto others = detail::restore_axes<A, Axes, Keep>(  // the product of the elements that are not 0
+      kobai::detail::make_reduction<kobai::detail::prod_op, Axes, Keep>(where(zero, literal<1>, x)));
+  constexpr auto product = detail::restore_axes<A, Axes, Keep>(self);
+  return detail::restore_axes<A, Axes, Keep>(detail::as_shape_of<decltype(self)>(g)) *
+         where(zero, where(zeros == literal<1>, others, literal<0>),
+               where(zeros == literal<0>, product / x, literal<0>));
+}  // Π_{j≠i} xⱼ: prod/xᵢ without zeros; with one zero, the others' product at it; with two, 0
+
 template <std::size_t I, class G, class Like>
 constexpr auto rule(node<ops::expand, G, Like>, auto g) {
   if constexpr (I == 0)

@@ -58,6 +58,7 @@ enum class op_id : int {
   ne,
   detach,
   sum,
+  prod,
   amax,
   amin,
   numel,
@@ -350,6 +351,21 @@ struct sum_over : reduction_base<Axes, Keep> {
   }
 };
 using sum = sum_over<>;
+
+/// prod(x) = Π xᵢ over the given axes (every axis by default), folded with × from 1 (torch.prod).
+/// ∂/∂xᵢ = Π_{j≠i} xⱼ, which is prod(x)/xᵢ away from zeros; with one zero, the product of the
+/// others at it and 0 elsewhere; with two or more, 0 everywhere (diff/rules.hpp).
+template <std::uint32_t Axes = all_axes, bool Keep = false>
+struct product_over : reduction_base<Axes, Keep> {
+  static constexpr op_id id = op_id::prod;
+  static constexpr std::string_view name = "prod";
+  static constexpr double identity = 1.0;
+  static constexpr std::string_view device_fold = "kobai_fold_prod";
+  template <class T>
+  static constexpr T combine(T a, T b) {
+    return a * b;
+  }
+};
 
 /// The extreme element over the given axes (NaN if any element is): max folds with max from −∞,
 /// min with min from +∞.  ∂/∂xᵢ = [xᵢ = extreme]/#ties: tied elements share the gradient equally,

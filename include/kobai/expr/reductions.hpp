@@ -69,11 +69,14 @@ constexpr auto make_reduction(A a) {
   constexpr std::uint32_t axes = mask == every ? ops::all_axes : mask;
   if constexpr (A::rank == 0 || mask == 0 || (Keep && (mask & ~A::units) == 0))
     return a;
-  else if constexpr (is_shaped_constant<A>)  // c at every element: the extreme is c, the sum of 0s is 0
-    return []<class Like>(node<ops::expand, constant<constant_value<A>>, Like>) {
+  else if constexpr (is_shaped_constant<A>)  // c at every element: the extreme is c, the sum of 0s is 0,
+    return []<class Like>(node<ops::expand, constant<constant_value<A>>, Like>) {  // the product of 1s or 0s too
       using folded = node<Op<axes, Keep>, Like>;
-      if constexpr (!std::is_same_v<Op<axes, Keep>, ops::sum_over<axes, Keep>> || constant_value<A> == rational{})
-        return constant_like<constant_value<A>>(folded{});
+      constexpr bool sum = std::is_same_v<Op<axes, Keep>, ops::sum_over<axes, Keep>>;
+      constexpr bool product = std::is_same_v<Op<axes, Keep>, ops::product_over<axes, Keep>>;
+      constexpr rational c = constant_value<A>;
+      if constexpr ((!sum && !product) || c == rational{} || (product && c == rational{1, 1}))
+        return constant_like<c>(folded{});
       else
         return make_node<Op<axes, Keep>>(A{});
     }(a);
@@ -87,6 +90,8 @@ constexpr auto make_reduction(A a) {
 
 template <std::uint32_t Mask, bool Keep>
 using sum_op = ops::sum_over<Mask, Keep>;
+template <std::uint32_t Mask, bool Keep>
+using prod_op = ops::product_over<Mask, Keep>;
 template <std::uint32_t Mask, bool Keep>
 using max_op = ops::extremum<true, Mask, Keep>;
 template <std::uint32_t Mask, bool Keep>
@@ -113,6 +118,17 @@ constexpr auto sum(A a) {
 template <int... Axes, expression A>
 constexpr auto sum(A a, keepdims_t) {
   return detail::sum_axes<detail::axes_mask<A::rank, Axes...>(), true>(a);
+}
+
+/// Π xᵢ over the given axes, every axis by default (torch.prod): prod(x), prod<1>(X),
+/// prod<0>(X, keepdims).  ∂/∂xᵢ = Π_{j≠i} xⱼ, exact at zeros too.
+template <int... Axes, expression A>
+constexpr auto prod(A a) {
+  return detail::make_reduction<detail::prod_op, detail::axes_mask<A::rank, Axes...>(), false>(a);
+}
+template <int... Axes, expression A>
+constexpr auto prod(A a, keepdims_t) {
+  return detail::make_reduction<detail::prod_op, detail::axes_mask<A::rank, Axes...>(), true>(a);
 }
 
 /// The number of elements of x, known at run time once x's leaves are bound; 1 for a scalar.

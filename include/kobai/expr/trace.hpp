@@ -63,6 +63,7 @@ enum class fn : std::uint8_t {
   cross_entropy,
   unsqueeze,  // at axes[0]
   sum,        // over axes[0 .. naxes), keeping them with `keep`
+  prod,
   mean,
   amax,
   amin,
@@ -581,6 +582,7 @@ constexpr tracer unsqueeze(const A& a) {
     return detail::tracing::access::call(detail::tracing::fn::id, {Axes...}, sizeof...(Axes), true, a);  \
   }
 KOBAI_TRACED_AXES(sum, sum)
+KOBAI_TRACED_AXES(prod, prod)
 KOBAI_TRACED_AXES(mean, mean)
 KOBAI_TRACED_AXES(max, amax)
 KOBAI_TRACED_AXES(min, amin)
@@ -680,6 +682,10 @@ constexpr auto apply_axes(A a) {
     return kobai::sum<Axes...>(a, keepdims);
   else if constexpr (F == fn::sum)
     return kobai::sum<Axes...>(a);
+  else if constexpr (F == fn::prod && Keep)
+    return kobai::prod<Axes...>(a, keepdims);
+  else if constexpr (F == fn::prod)
+    return kobai::prod<Axes...>(a);
   else if constexpr (F == fn::mean && Keep)
     return kobai::mean<Axes...>(a, keepdims);
   else if constexpr (F == fn::mean)

@@ -38,7 +38,8 @@ enum class failure : std::uint8_t { none, axis_conflict, too_many_axes, too_many
 template <std::size_t N>
 struct plan_data {
   failure error = failure::none;
-  int conflict_node = -1;
+  int conflict_node = -1;    // axis_conflict: the node with two axes of one class
+  int conflict_source = -1;  // and the subexpression read along both (a leaf, or x − μ)
   int classes = 0;
   std::array<std::array<int, max_axes>, N> cls{};  // class of each axis of each node, -1 for a unit
   std::array<int, max_classes> position{};         // class → place in the loop order (0 outermost)

@@ -39,6 +39,7 @@ template <class T> __device__ __forceinline__ T relu_(T x) { return select_(x <=
 template <class T> __device__ __forceinline__ T sign_(T x) { return select_(x > T(0), T(1), select_(x < T(0), T(-1), T(0))); }
 struct kobai_sum { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; } };
 struct kobai_fold_max { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return max_(a, b); } };
+struct kobai_fold_prod { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a * b; } };
 struct kobai_fold_min { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return min_(a, b); } };
 // A block's values folded into thread 0's: warp shuffles, one slot per warp in shared memory, then
 // the first warp. Every thread of the block calls it.
