@@ -569,7 +569,10 @@ template <int P, traced A>
 constexpr tracer unsqueeze(const A& a) {
   return detail::tracing::access::call(detail::tracing::fn::unsqueeze, {P}, 1, false, a);
 }
-// The reductions over axes, with and without keepdims: sum<1>(x), mean(x), max<0>(x, keepdims).
+// The reductions over axes, with and without keepdims: sum<1>(x), mean(x), max<0>(x, keepdims); each
+// is the kobai function `name`, recorded as fn::id.
+#define KOBAI_TRACED_REDUCTIONS(X) \
+  X(sum, sum) X(prod, prod) X(mean, mean) X(max, amax) X(min, amin) X(logsumexp, logsumexp)
 #define KOBAI_TRACED_AXES(name, id)                                                                      \
   template <int... Axes, traced A>                                                                       \
   constexpr tracer name(const A& a) {                                                                    \
@@ -581,12 +584,7 @@ constexpr tracer unsqueeze(const A& a) {
     static_assert(sizeof...(Axes) <= 8, "kobai::trace: a traced reduction names at most 8 axes");        \
     return detail::tracing::access::call(detail::tracing::fn::id, {Axes...}, sizeof...(Axes), true, a);  \
   }
-KOBAI_TRACED_AXES(sum, sum)
-KOBAI_TRACED_AXES(prod, prod)
-KOBAI_TRACED_AXES(mean, mean)
-KOBAI_TRACED_AXES(max, amax)
-KOBAI_TRACED_AXES(min, amin)
-KOBAI_TRACED_AXES(logsumexp, logsumexp)
+KOBAI_TRACED_REDUCTIONS(KOBAI_TRACED_AXES)
 #undef KOBAI_TRACED_AXES
 template <int... Axes, traced A>
 constexpr tracer softmax(const A& a) {
@@ -678,33 +676,14 @@ constexpr auto apply_axes(A a) {
     return kobai::unsqueeze<Axes...>(a);
   else if constexpr (F == fn::softmax)
     return kobai::softmax<Axes...>(a);
-  else if constexpr (F == fn::sum && Keep)
-    return kobai::sum<Axes...>(a, keepdims);
-  else if constexpr (F == fn::sum)
-    return kobai::sum<Axes...>(a);
-  else if constexpr (F == fn::prod && Keep)
-    return kobai::prod<Axes...>(a, keepdims);
-  else if constexpr (F == fn::prod)
-    return kobai::prod<Axes...>(a);
-  else if constexpr (F == fn::mean && Keep)
-    return kobai::mean<Axes...>(a, keepdims);
-  else if constexpr (F == fn::mean)
-    return kobai::mean<Axes...>(a);
-  else if constexpr (F == fn::amax && Keep)
-    return kobai::max<Axes...>(a, keepdims);
-  else if constexpr (F == fn::amax)
-    return kobai::max<Axes...>(a);
-  else if constexpr (F == fn::amin && Keep)
-    return kobai::min<Axes...>(a, keepdims);
-  else if constexpr (F == fn::amin)
-    return kobai::min<Axes...>(a);
-  else if constexpr (F == fn::logsumexp && Keep)
-    return kobai::logsumexp<Axes...>(a, keepdims);
-  else if constexpr (F == fn::logsumexp)
-    return kobai::logsumexp<Axes...>(a);
-  else
-    static_assert(dependent_false<A>, "kobai internal error: a traced function without a replay");
+#define KOBAI_TRACED_REPLAY_AXES(name, id)                                          \
+  else if constexpr (F == fn::id && Keep) return kobai::name<Axes...>(a, keepdims); \
+  else if constexpr (F == fn::id) return kobai::name<Axes...>(a);
+  KOBAI_TRACED_REDUCTIONS(KOBAI_TRACED_REPLAY_AXES)
+#undef KOBAI_TRACED_REPLAY_AXES
+  else static_assert(dependent_false<A>, "kobai internal error: a traced function without a replay");
 }
+#undef KOBAI_TRACED_REDUCTIONS
 
 /// Entry E's function applied to the replayed arguments, through kobai's function of that name.
 template <class E, class A>
