@@ -98,6 +98,13 @@ class device_program {
     else
       run(std::apply([](auto&... each) { return std::tie(each...); }, results), std::move(bindings)...);
   }
+  template <class Results, class... Bindings>
+  void into(Results& results, strict_t, Bindings... bindings) const {
+    if constexpr (detail::binds_unused<leaves_of<Outputs...>, Bindings...>)
+      detail::report_unknown_name<detail::spelled<detail::first_unused<leaves_of<Outputs...>, Bindings...>::name>>();
+    else
+      into(results, std::move(bindings)...);
+  }
 
  private:
   // Runs with `targets`, a tuple of references to the outputs' places.

@@ -237,3 +237,23 @@ TEST_CASE("prod over rows and its gradient, with no zero, one zero and two zeros
     CHECK(dM(3, 0) == 0.0);  // two zeros: nothing
   }
 }
+
+TEST_CASE("prod's second derivative where no element is 0: d²/ds² Π(s·vᵢ) = n(n−1)·s^(n−2)·Π vᵢ, twice") {
+  constexpr auto s = var<"s">;
+  constexpr auto v = input<"v", 1>;
+  constexpr auto f = prod(s * v);
+  auto second = compile(f, grad(f, s), grad(grad(f, s), s));
+  for (int call = 0; call < 2; ++call) {
+    const xt::xtensor<double, 1> vv =
+        call == 0 ? xt::xtensor<double, 1>{0.5, -1.25, 2.0, 0.75} : xt::xtensor<double, 1>{1.5, 0.25, -0.5, 2.0, -1.0};
+    const double sv = call == 0 ? 1.5 : -0.75;
+    const double n = static_cast<double>(vv.size());
+    double pv = 1;
+    for (double e : vv) pv *= e;
+    const auto [value, first, curvature] = second(s = sv, v = vv);
+    INFO("call " << call);
+    CHECK(value == doctest::Approx(std::pow(sv, n) * pv).epsilon(1e-14));
+    CHECK(first == doctest::Approx(n * std::pow(sv, n - 1) * pv).epsilon(1e-14));
+    CHECK(curvature == doctest::Approx(n * (n - 1) * std::pow(sv, n - 2) * pv).epsilon(1e-13));
+  }
+}

@@ -171,23 +171,25 @@ constexpr bool check_bindings() {
   }
 }
 
-template <class Leaves, class Binding>
-struct has_leaf_named;
-template <class... Ls, class Binding>
-struct has_leaf_named<type_list<Ls...>, Binding>
-    : std::bool_constant<((Ls::name.view() == Binding::name.view()) || ...)> {};
+/// Whether argument B of a call names a leaf of Leaves. Whatever is not a binding counts as used,
+/// so that the binding check reports it ("call a program with bindings written as `x = X`").
+template <class Leaves, class B>
+struct has_leaf_named : std::true_type {};
+template <class... Ls, class B>
+requires is_binding<B>
+struct has_leaf_named<type_list<Ls...>, B> : std::bool_constant<((Ls::name.view() == B::name.view()) || ...)> {
+};
 
 /// Whether a call binds a name that no leaf of the program has. Such a binding is ignored (one set
 /// of bindings serves a training step and a prediction program alike) unless the call is strict.
 template <class Leaves, class... Bindings>
-inline constexpr bool binds_unused = ((is_binding<Bindings> && !has_leaf_named<Leaves, Bindings>::value) || ...);
+inline constexpr bool binds_unused = (!has_leaf_named<Leaves, Bindings>::value || ...);
 
 /// The first binding that names no leaf of Leaves.
 template <class Leaves, class... Bindings>
 using first_unused = typename type_list<Bindings...>::template at<first_match(
     std::array<bool, sizeof...(Bindings)>{!has_leaf_named<Leaves, Bindings>::value...})>;
 
-/// The types of the bindings that name a leaf of Leaves, as a type_list.
 template <class Leaves, class... Bindings>
 struct used_types {
   using type = type_list<>;

@@ -32,25 +32,21 @@ struct union_find {
 
 }  // namespace planning
 
-/// The subexpression that node n reads along both its axes p and q: the highest node below n
-/// (in topological order) one of whose axes both axes map to, through the axis maps; n itself when
-/// none does (the classes met through other nodes).
+/// The subexpression read along two axes of one class c: the last node (in topological order) with
+/// two or more users and an axis of class c, the tensor whose uses tie the two axes together (x in
+/// outer(x, x) and in x^T A x, x - mu in (x - mu)(x - mu)^T); `fallback` when there is none.
 template <std::size_t N>
-constexpr int read_along_both(const std::array<node_info, N>& nodes, int n, int p, int q) {
-  std::array<std::array<std::uint8_t, max_axes>, N> marks{};  // bit 0: reached from p, bit 1: from q
-  marks[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)] = 1;
-  marks[static_cast<std::size_t>(n)][static_cast<std::size_t>(q)] = 2;
-  for (int m = n; m >= 0; --m) {
-    const node_info& node = nodes[static_cast<std::size_t>(m)];
-    for (int a = 0; a < node.rank; ++a) {
-      const std::uint8_t mark = marks[static_cast<std::size_t>(m)][static_cast<std::size_t>(a)];
-      if (mark == 3 && m != n) return m;
-      for (int k = 0; k < node.nargs && mark != 0; ++k)
-        if (const int b = node.map[static_cast<std::size_t>(k)][static_cast<std::size_t>(a)]; b >= 0)
-          marks[static_cast<std::size_t>(node.args[static_cast<std::size_t>(k)])][static_cast<std::size_t>(b)] |= mark;
-    }
+constexpr int read_along_two_axes(const plan_data<N>& plan, const std::array<node_info, N>& nodes, int c,
+                                  int fallback) {
+  std::array<int, N> users{};
+  for (const node_info& node : nodes)
+    for (int k = 0; k < node.nargs; ++k) ++users[static_cast<std::size_t>(node.args[static_cast<std::size_t>(k)])];
+  for (int m = static_cast<int>(N) - 1; m >= 0; --m) {
+    if (users[static_cast<std::size_t>(m)] < 2) continue;
+    for (int a = 0; a < nodes[static_cast<std::size_t>(m)].rank; ++a)
+      if (plan.cls[static_cast<std::size_t>(m)][static_cast<std::size_t>(a)] == c) return m;
   }
-  return n;
+  return fallback;
 }
 
 /// Assigns each non-unit axis of each node its class; fails when a node would have two axes of
@@ -90,7 +86,7 @@ constexpr void assign_classes(plan_data<N>& plan, const std::array<node_info, N>
         if (plan.cls[n][p] >= 0 && plan.cls[n][p] == plan.cls[n][q]) {
           plan.error = failure::axis_conflict;
           plan.conflict_node = static_cast<int>(n);
-          plan.conflict_source = read_along_both(nodes, static_cast<int>(n), p, q);
+          plan.conflict_source = read_along_two_axes(plan, nodes, plan.cls[n][p], static_cast<int>(n));
           return;
         }
 }
