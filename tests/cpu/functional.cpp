@@ -24,6 +24,13 @@ TEST_CASE("Jacobian of an elementwise function is diagonal") {
     for (std::size_t j = 0; j < 4; ++j) CHECK(J(i, j) == doctest::Approx(i == j ? 3 * std::cos(X(i)) : 0.0));
 }
 
+TEST_CASE("Jacobian with bindings the function does not use: ignored, whatever they hold") {
+  const xt::xtensor<float, 1> labels = {1.f, 0.f};  // another element type, and no leaf of the function
+  const auto J = jacobian(sin(x) * k, x, input<"labels", 1> = labels, x = X, k = 3.0);
+  static_assert(std::is_same_v<decltype(J), const xt::xtensor<double, 2>>);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(J(i, i) == doctest::Approx(3 * std::cos(X(i))));
+}
+
 TEST_CASE("Jacobian of a normalisation couples every element: J = I/s − x·1ᵀ/s²") {
   const auto J = jacobian(x / sum(x), x, x = X);
   const double s = 8.0;

@@ -138,6 +138,12 @@ struct element_type_t<B, Bs...> {
   using type = typename bound_type<B>::value_type;
 };
 
+/// The element type of the bindings in a type_list.
+template <class List>
+struct element_type_of;
+template <class... Bindings>
+struct element_type_of<type_list<Bindings...>> : element_type_t<Bindings...> {};
+
 template <class T, class V>
 inline constexpr bool element_type_agrees = true;
 template <class T, tensor_value V>

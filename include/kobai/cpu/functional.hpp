@@ -27,7 +27,8 @@ std::size_t element_count(const V& value) {
 template <expression Y, expression X, class... Bindings>
 auto jacobian(Y y, X x, Bindings... bindings) {
   detail::check_variables<X>();
-  using T = typename detail::element_type_t<Bindings...>::type;
+  // (from the bindings the program uses: the others are ignored, whatever they hold)
+  using T = typename detail::element_type_of<detail::used_binding_types<leaves_of<Y, X>, Bindings...>>::type;
   const auto value = compile(y)(bindings...);
   const environment<Bindings...> point{std::tuple<Bindings...>{bindings...}};
   const std::size_t rows = detail::element_count(value);
