@@ -75,7 +75,7 @@ class program : cpu::outputs<Outputs...> {
       if constexpr (!detail::valid_bindings<leaves, detail::used_binding_types<leaves, Bindings...>>)
         return detail::rejected_call{};  // (a static_assert said why)
       else
-        return std::apply([this](auto... used) { return call_checked(std::move(used)...); },
+        return std::apply([&](auto... used) { return call_checked(std::move(used)...); },
                           detail::used_bindings<leaves>(std::move(bindings)...));
     } else if constexpr (!valid_call<Bindings...>) {
       return detail::rejected_call{};  // (a static_assert said why)
