@@ -447,8 +447,6 @@ struct access {
     e.value = x.value_;
     return t.push(e);
   }
-  static constexpr tape* tape_of(const tracer& x) { return x.tape_; }
-  static constexpr failure error_of(const tracer& x) { return x.error_; }
   // A tensor function with template arguments (axes, a position): recorded, never folded.
   template <class... Args>
   static constexpr tracer call(fn f, std::array<int, 8> axes, int naxes, bool keep, const Args&... args) {
