@@ -104,7 +104,7 @@ constexpr auto eval(E, const environment<Bindings...>& point) {
   } else {
     using order = topological_order<E>;
     std::array<T, order::size> values{};
-    detail::evaluate_in_order(values, order{}, [&]<fixed_string N, int R, role K>(leaf<N, R, K>) -> T {
+    detail::evaluate_in_order(values, order{}, [&]<fixed_string N, int R, role K, class U>(leaf<N, R, K, U>) -> T {
       if constexpr (environment<Bindings...>::template has<N>) {
         static_assert(R == 0 && std::is_arithmetic_v<std::remove_cvref_t<decltype(point.template get<N>())>>,
                       "kobai::eval: evaluates scalar leaves bound to numbers; a tensor leaf (rank > 0) is bound to a "

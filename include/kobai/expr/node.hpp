@@ -45,8 +45,10 @@ using spelled = decltype(spell<Name>(std::make_index_sequence<Name.size()>{}));
 enum class role { variable, data };
 
 /// A named leaf of compile-time rank; its extents arrive at run time. Writing `w = value`
-/// makes a binding for evaluation.
-template <fixed_string Name, int Rank, role Role>
+/// makes a binding for evaluation. `Use` is void for the leaves users write; the planner gives a
+/// leaf read along two axes of one computation (X in X·Xᵀ) one copy per use, each tagged by its
+/// own `Use` and bound to the same value (ir/uses.hpp).
+template <fixed_string Name, int Rank, role Role, class Use = void>
 struct leaf : expression_base {
   static_assert(Rank >= 0, "kobai: a leaf's rank must be 0 (scalar) or more");
   static constexpr auto name = Name;
@@ -190,8 +192,8 @@ inline constexpr bool is_constant = is_constant_t<std::remove_cvref_t<T>>::value
 
 template <class T>
 struct is_leaf_t : std::false_type {};
-template <fixed_string N, int R, role K>
-struct is_leaf_t<leaf<N, R, K>> : std::true_type {};
+template <fixed_string N, int R, role K, class U>
+struct is_leaf_t<leaf<N, R, K, U>> : std::true_type {};
 /// Whether `T` is a leaf (var<> or input<>), PyTorch's `is_leaf`.
 template <class T>
 inline constexpr bool is_leaf = is_leaf_t<std::remove_cvref_t<T>>::value;
@@ -205,13 +207,13 @@ inline constexpr bool is_node = is_node_t<std::remove_cvref_t<T>>::value;
 
 template <class T>
 inline constexpr bool is_var = false;
-template <fixed_string N, int R>
-inline constexpr bool is_var<leaf<N, R, role::variable>> = true;
+template <fixed_string N, int R, class U>
+inline constexpr bool is_var<leaf<N, R, role::variable, U>> = true;
 
 template <class T>
 inline constexpr bool is_input = false;
-template <fixed_string N, int R>
-inline constexpr bool is_input<leaf<N, R, role::data>> = true;
+template <fixed_string N, int R, class U>
+inline constexpr bool is_input<leaf<N, R, role::data, U>> = true;
 
 template <class T>
 inline constexpr bool is_zero = false;
@@ -224,8 +226,8 @@ inline constexpr bool is_one<constant<rational{1, 1}>> = true;
 
 template <class T>
 struct is_differentiable_t : std::false_type {};
-template <fixed_string N, int R>
-struct is_differentiable_t<leaf<N, R, role::variable>> : std::true_type {};
+template <fixed_string N, int R, class U>
+struct is_differentiable_t<leaf<N, R, role::variable, U>> : std::true_type {};
 template <class Op, class... A>
 struct is_differentiable_t<node<Op, A...>>
     : std::bool_constant<Op::differentiable && (is_differentiable_t<A>::value || ...)> {};

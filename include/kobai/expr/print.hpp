@@ -38,8 +38,8 @@ struct printer<constant<R>> {
     return {rational_text(R), R.is_integer() ? atom_level : product_level};
   }
 };
-template <fixed_string N, int R, role K>
-struct printer<leaf<N, R, K>> {
+template <fixed_string N, int R, role K, class U>
+struct printer<leaf<N, R, K, U>> {
   static printed print() { return {std::string(N.view()), atom_level}; }
 };
 

@@ -36,7 +36,7 @@ struct union_find {
 /// two or more users and an axis of class c, the tensor whose uses tie the two axes together (x in
 /// outer(x, x) and in x^T A x, x - mu in (x - mu)(x - mu)^T); `fallback` when there is none.
 template <std::size_t N>
-constexpr int read_along_two_axes(const plan_data<N>& plan, const std::array<node_info, N>& nodes, int c,
+constexpr int read_along_two_axes(const class_data<N>& plan, const std::array<node_info, N>& nodes, int c,
                                   int fallback) {
   std::array<int, N> users{};
   for (const node_info& node : nodes)
@@ -52,7 +52,7 @@ constexpr int read_along_two_axes(const plan_data<N>& plan, const std::array<nod
 /// Assigns each non-unit axis of each node its class; fails when a node would have two axes of
 /// one class (x + transpose(x) for a non-square x needs them equal) or too many classes.
 template <std::size_t N>
-constexpr void assign_classes(plan_data<N>& plan, const std::array<node_info, N>& nodes) {
+constexpr void assign_classes(class_data<N>& plan, const std::array<node_info, N>& nodes) {
   planning::union_find<N> sets;
   for (std::size_t n = 0; n < N; ++n) {
     if (nodes[n].rank > max_axes) {

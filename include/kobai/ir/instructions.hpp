@@ -35,14 +35,19 @@ struct instruction {
 
 enum class failure : std::uint8_t { none, axis_conflict, too_many_axes, too_many_classes, too_large };
 
+/// The iteration classes of a program's nodes (ir/classes.hpp), or why there are none.
 template <std::size_t N>
-struct plan_data {
+struct class_data {
   failure error = failure::none;
   int conflict_node = -1;    // axis_conflict: the node with two axes of one class
   int conflict_source = -1;  // and the subexpression read along both (a leaf, or x − μ)
   int classes = 0;
   std::array<std::array<int, max_axes>, N> cls{};  // class of each axis of each node, -1 for a unit
-  std::array<int, max_classes> position{};         // class → place in the loop order (0 outermost)
+};
+
+template <std::size_t N>
+struct plan_data : class_data<N> {
+  std::array<int, max_classes> position{};  // class → place in the loop order (0 outermost)
   // reductions
   std::array<bool, N> global{};                // completes only after a whole top-level loop
   std::array<std::uint64_t, N> buffer_dims{};  // classes (bits by class id) that index its buffer
