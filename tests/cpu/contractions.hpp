@@ -109,4 +109,10 @@ struct configuration {
 };
 inline constexpr configuration configurations[] = {{1, true}, {3, true}, {1, false}, {3, false}};
 
+/// A program set up to run in configuration `setting`, with one row per task (every split taken).
+template <class Program>
+void configure(Program& program, const configuration& setting) {
+  program.threads(setting.threads).grain(1).blocks(setting.blocks ? Program::block_extent : 0);
+}
+
 }  // namespace contraction_test

@@ -56,10 +56,7 @@ def broadcast(*shapes):
             elif axis != s[q]:
                 return None
         out.append(axis)
-    symbols = [a for a in out if a != 1]
-    if len(symbols) != len(set(symbols)):  # one symbol on two axes: kobai's axis_conflict
-        return None
-    return tuple(out)
+    return tuple(out)  # one symbol may sit on two axes: x·xᵀ-like products are programs too
 
 
 def interval_mul(a, b):
@@ -454,6 +451,26 @@ class Program:
         return self.emit(f"{a.kobai} * {b.kobai}", f"({a.text} * {b.text})", f"g.mul({a.ref}, {b.ref})", shape, lo, hi,
                          a.smooth and b.smooth, d)
 
+    def self_product(self, a):
+        """a against itself on two axes (issue 16): the outer product of a vector with itself, or a
+        matrix times its own transpose. The planner instantiates a once per index map it is read under."""
+        if a.rank not in (1, 2) or a.shape[-1] == 1 or (a.rank == 2 and a.shape[0] == a.shape[1]):
+            return None
+        a = self.bounded(a, 10)
+        lo, hi = interval_mul(a, a)
+        d = a.depth + 1
+        if a.rank == 1:
+            s = a.shape[0]
+            self.products.append((s, s))
+            return self.emit(f"unsqueeze<1>({a.kobai}) * unsqueeze<0>({a.kobai})", f"outer({a.text}, {a.text})",
+                             f"g.mul(g.unsqueeze({a.ref}, 1), g.unsqueeze({a.ref}, 0))", (s, s), lo, hi, a.smooth, d)
+        s, k = a.shape
+        self.products.append((s, k, s))
+        n = self.extent(k)
+        return self.emit(f"matmul({a.kobai}, transpose({a.kobai}))", f"matmul({a.text}, transpose({a.text}))",
+                         f"g.matmul({a.ref}, g.transpose({a.ref}))", (s, s), min(lo, lo * n), max(hi, hi * n),
+                         a.smooth, d)
+
     def flatten(self, a):
         """flatten: one axis of numel elements, a symbol of its own (the product of a's extents)."""
         if a.rank < 2:
@@ -463,8 +480,8 @@ class Program:
                          a.smooth, a.depth + 1)
 
     def step(self, a):
-        kind = self.rng.choices(["unary", "binary", "reduce", "reshape", "matmul", "normalize", "merge", "flatten"],
-                                [26, 30, 14, 7, 9, 8, 5, 2])[0]
+        kind = self.rng.choices(["unary", "binary", "reduce", "reshape", "matmul", "normalize", "merge", "flatten",
+                                 "self_product"], [26, 30, 14, 7, 9, 8, 5, 2, 5])[0]
         return getattr(self, kind)(a)
 
     # -- the program ---------------------------------------------------------------------------

@@ -57,24 +57,24 @@ template <int Rank>
 struct leaf_rank {};
 template <int Rank>
 struct bound_rank {};
-/// What the trace of an axis conflict shows: the subexpression read along two axes, a leaf by its
-/// name (leaf_named<'x'>), a computed value (x - mu) by its type.
+/// What the trace of an axis conflict the planner could not separate (ir/uses.hpp) shows: the
+/// subexpression read along two axes, a leaf by its name (leaf_named<'x'>), a computed value by its type.
 template <class Subexpression>
 struct used_along_two_axes {};
 template <class E>
 struct conflict_name {
   using type = E;
 };
-template <fixed_string Name, int Rank, role Role>
-struct conflict_name<leaf<Name, Rank, Role>> {
+template <fixed_string Name, int Rank, role Role, class Use>
+struct conflict_name<leaf<Name, Rank, Role, Use>> {
   using type = spelled<Name>;
 };
 template <class Subexpression>
 constexpr bool report_axis_conflict() {
   static_assert(dependent_false<used_along_two_axes<typename conflict_name<Subexpression>::type>>,
-                "kobai: an expression combines a tensor with itself along two different axes (as in outer(x, x), "
-                "x^T A x or X X^T); each axis of the computation must be one axis of each tensor. Bind a copy of the "
-                "tensor to a second leaf for the other role (the trace names it: used_along_two_axes<...>)");
+                "kobai: an expression reads a tensor along two different axes in more ways than the planner gives "
+                "instances of it (ir/uses.hpp: 8 per node); bind a copy of the tensor to a second leaf for the other "
+                "role (the trace names it: used_along_two_axes<...>)");
   return true;  // (the static_assert above is the one message)
 }
 template <bool Conflict, class Order, int Source>

@@ -231,7 +231,7 @@ struct layout : nest_info<Outputs...> {
   }
   template <class Output, class T>
   static std::array<std::size_t, Output::rank> output_shape(const call_state<T>& call) {
-    return ir::shape_of<Output::rank>(base::plan, index_of<Output, order>, call.extent);
+    return ir::shape_of<Output::rank>(base::plan, plan_type::template output_node<Output>, call.extent);
   }
   template <class Output, class Value, class T>
   static void resize(Value& value, const call_state<T>& call) {

@@ -15,6 +15,7 @@
 #include "kobai/ir/classes.hpp"
 #include "kobai/ir/loop_order.hpp"
 #include "kobai/ir/nests.hpp"
+#include "kobai/ir/uses.hpp"
 #include "kobai/ir/verify.hpp"
 
 namespace kobai::ir {
@@ -31,18 +32,29 @@ constexpr plan_data<N> make_plan(const std::array<node_info, N>& nodes, const st
   return plan;
 }
 
+/// The plan of a program's outputs, as ir/uses.hpp separated them.
+template <class Separated>
+struct separated_plan;
 template <class... Outputs>
-struct program_plan {
+struct separated_plan<type_list<Outputs...>> {
   using order = topological_order<Outputs...>;
-  using outputs = type_list<std::remove_cvref_t<Outputs>...>;
   static constexpr auto nodes = described<order>::value;
-  static constexpr std::array<int, sizeof...(Outputs)> output_index{
-      static_cast<int>(index_of<std::remove_cvref_t<Outputs>, order>)...};
+  static constexpr std::array<int, sizeof...(Outputs)> output_index{static_cast<int>(index_of<Outputs, order>)...};
   static constexpr plan_data<order::size> value = make_plan(nodes, output_index);
   static constexpr violation broken = value.error == failure::none ? verify(value, nodes) : violation{};
   static_assert(broken.ok(),
                 "kobai internal error: the planner placed a read of a value before the statement that completes "
                 "it in the same call (ir::verify names the rule, instruction and node). Please report the program.");
+};
+
+/// The plan of the program computing `Outputs`: `order` lists its nodes (with a copy of each
+/// subexpression per conflicting use, ir/uses.hpp), `output_index` the outputs' SSA indices.
+template <class... Outputs>
+struct program_plan : separated_plan<typename uses::separated<std::remove_cvref_t<Outputs>...>::type> {
+  /// The SSA index of output `Output` (one of Outputs).
+  template <class Output>
+  static constexpr int output_node = program_plan::output_index[kobai::detail::first_match(
+      std::array<bool, sizeof...(Outputs)>{std::is_same_v<Output, std::remove_cvref_t<Outputs>>...})];
 };
 
 /// Number of top-level loops over the data that computing the outputs takes.

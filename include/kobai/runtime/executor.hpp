@@ -308,7 +308,7 @@ class executor {
 
   template <class Output>
   static std::array<std::size_t, Output::rank> output_shape(const call_layout& call) {
-    return ir::shape_of<Output::rank>(plan, index_of<Output, order>, call.extent);
+    return ir::shape_of<Output::rank>(plan, plan_type::template output_node<Output>, call.extent);
   }
   template <std::size_t K, class T, class Target>
   static void prepare_output(const std::shared_ptr<device_backend>& backend, const call_layout& call, Target& target,
