@@ -5,6 +5,7 @@
 #include "kobai/diff/grad.hpp"
 #include "kobai/diff/gradcheck.hpp"
 #include "kobai/expr/environment.hpp"
+#include "kobai/expr/indices.hpp"
 #include "kobai/expr/linalg.hpp"
 #include "kobai/expr/literals.hpp"
 #include "kobai/expr/losses.hpp"

@@ -127,7 +127,8 @@ node_text describe_text() {
     text.label = identifier(E::name.view());
   } else if constexpr (is_node<E>) {
     text.label = identifier(E::op::name);
-    if constexpr (E::op::kind != op_kind::count) text.expression = &expression_of<E>;  // numel: from extents
+    if constexpr (E::op::kind != op_kind::count && E::op::kind != op_kind::index)
+      text.expression = &expression_of<E>;  // numel: from extents; arange: a leaf of 0, 1, 2, …
     if constexpr (ops::reduction<typename E::op>) {
       text.identity = E::op::identity;
       text.fold = E::op::device_fold;

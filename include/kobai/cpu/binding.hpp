@@ -65,8 +65,8 @@ template <class E>
 struct conflict_name {
   using type = E;
 };
-template <fixed_string Name, int Rank, role Role, class Use>
-struct conflict_name<leaf<Name, Rank, Role, Use>> {
+template <fixed_string Name, int Rank, role Role, class Use, class Element>
+struct conflict_name<leaf<Name, Rank, Role, Use, Element>> {
   using type = spelled<Name>;
 };
 template <class Subexpression>
@@ -94,6 +94,27 @@ constexpr void report_rank_mismatch() {
                 "leaf_rank<...>, bound_rank<...>>)");
 }
 
+/// What the trace of an integer leaf bound to another element type shows (or a floating-point
+/// leaf bound to integers): the leaf, the leaf's element type (void: the program's) and the bound one.
+template <class Leaf, class LeafElement, class BoundElement>
+struct element_mismatch {};
+template <class Leaf, class LeafElement, class BoundElement>
+constexpr void report_element_mismatch() {
+  static_assert(dependent_false<element_mismatch<Leaf, LeafElement, BoundElement>>,
+                "kobai: a binding's element type does not match its leaf: bind an integer leaf (input<\"y\", 1, "
+                "std::int64_t>) to a container of exactly that type, and other leaves to float or double (the trace "
+                "names them: element_mismatch<leaf_named<...>, leaf element, bound element>)");
+}
+
+template <class T>
+struct value_type_of {
+  using type = std::remove_cvref_t<T>;  // a number
+};
+template <tensor_value T>
+struct value_type_of<T> {
+  using type = typename std::remove_cvref_t<T>::value_type;
+};
+
 template <class Leaves, class Binding>
 struct check_binding;
 template <class... Leaves, class Binding>
@@ -106,7 +127,14 @@ struct check_binding<type_list<Leaves...>, Binding> {
   static constexpr bool rank_agrees =
       scalar_value<value> ? leaf_rank == 0
                           : leaf_rank != 0 && (static_rank<value>::value < 0 || static_rank<value>::value == leaf_rank);
-  static constexpr bool valid = container && known && rank_agrees;
+  // the element type of the leaf named (void: the program's), and whether the bound one fits it
+  using leaf_element = typename type_list<typename Leaves::element..., void>::template at<first_match(
+      std::array<bool, sizeof...(Leaves) + 1>{(Leaves::name.view() == Binding::name.view())..., true})>;
+  using bound_element = typename value_type_of<value>::type;
+  static constexpr bool element_agrees = std::is_void_v<leaf_element>
+                                             ? !tensor_value<value> || !std::is_integral_v<bound_element>
+                                             : std::is_same_v<bound_element, leaf_element>;
+  static constexpr bool valid = container && known && rank_agrees && element_agrees;
   /// The static_assert that says why the binding is not valid.
   static constexpr void report() {
     static_assert(container,
@@ -117,6 +145,8 @@ struct check_binding<type_list<Leaves...>, Binding> {
       report_unknown_name<spelled<Binding::name>>();
     else if constexpr (container && !rank_agrees)
       report_rank_mismatch<spelled<Binding::name>, leaf_rank, scalar_value<value> ? 0 : static_rank<value>::value>();
+    else if constexpr (container && !element_agrees)
+      report_element_mismatch<spelled<Binding::name>, leaf_element, bound_element>();
   }
 };
 
@@ -133,8 +163,8 @@ struct element_type_t {
 template <class B, class... Bs>
 struct element_type_t<B, Bs...> : element_type_t<Bs...> {};
 template <class B, class... Bs>
-requires tensor_value<bound_type<B>>
-struct element_type_t<B, Bs...> {
+requires(tensor_value<bound_type<B>> &&
+         !std::is_integral_v<typename bound_type<B>::value_type>) struct element_type_t<B, Bs...> {
   using type = typename bound_type<B>::value_type;
 };
 
@@ -147,7 +177,8 @@ struct element_type_of<type_list<Bindings...>> : element_type_t<Bindings...> {};
 template <class T, class V>
 inline constexpr bool element_type_agrees = true;
 template <class T, tensor_value V>
-inline constexpr bool element_type_agrees<T, V> = std::is_same_v<typename V::value_type, T>;
+inline constexpr bool element_type_agrees<T, V> =
+    std::is_same_v<typename V::value_type, T> || std::is_integral_v<typename V::value_type>;  // (integer leaves')
 
 /// Checks a call's bindings against the program's leaves: true, or false after one static_assert
 /// (the first mistake found; the caller compiles nothing more, so the message stands alone).

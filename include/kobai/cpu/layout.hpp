@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
 #include "kobai/cpu/nest_info.hpp"
+#include "kobai/expr/indices.hpp"
 #include "kobai/ir/extents.hpp"
 
 namespace kobai::detail {
@@ -102,7 +104,8 @@ struct layout : nest_info<Outputs...> {
 
   // The calling thread's memory for the tasks' accumulators (grown, never shrunk: after the first
   // call with a shape, no allocation). Which: 0 for T accumulators, 1 for double partials, 2 and 3
-  // for the folded results, 4 for SIMD-lane accumulators, 5 for views of computed values.
+  // for the folded results, 4 for SIMD-lane accumulators, 5 for views of computed values, 6 and 7
+  // for block mode's local buffers, 8 for arange's 0, 1, 2, …
   template <class T, int Which>
   static std::vector<T>& scratch() {
     thread_local std::vector<T> memory;
@@ -115,6 +118,8 @@ struct layout : nest_info<Outputs...> {
     [&]<class... Ns>(type_list<Ns...>) { (bind_leaf<T, Ns>(call, point, extents), ...); }(order{});
     extents.bind_views();
     for (std::size_t c = 0; c < base::classes; ++c) call.extent[c] = extents[c];
+    bind_ranges(call);
+    [&]<class... Ns>(type_list<Ns...>) { (check_indices<T, Ns>(call), ...); }(order{});
     bind_views(call);
     // reduction buffers, indexed by their classes in loop order (the innermost contiguous)
     std::size_t local = 0, fast = 0, partial = 0, final_size = 0;
@@ -170,6 +175,81 @@ struct layout : nest_info<Outputs...> {
     call.task_block_d = padded(block_d, sizeof(double));
   }
 
+  // An integer leaf's values in T (memory per leaf node, grown, never shrunk), each exactly: one
+  // past the integers T holds exactly (2^24 in float) is refused.
+  template <class T, std::size_t N, class I>
+  static const T* integers_as(std::string_view name, const I* data, std::size_t size) {
+    thread_local std::vector<T> memory;
+    if (memory.size() < size) memory.resize(size);
+    constexpr auto exact = std::int64_t{1} << std::numeric_limits<T>::digits;
+    for (std::size_t i = 0; i < size; ++i) {
+      const auto v = static_cast<std::int64_t>(data[i]);
+      if (v > exact || v < -exact)
+        throw binding_error(detail::join("kobai: '", name, "' holds ", std::to_string(v), " at element ",
+                                         std::to_string(i), ", past the integers ", sizeof(T) == 4 ? "float" : "double",
+                                         " holds exactly; run the program in double"));
+      memory[i] = static_cast<T>(v);
+    }
+    return memory.data();
+  }
+
+  // An integer leaf compared with an arange (one_hot, cross_entropy with class labels) holds
+  // indices into the arange's axis: each is checked once per call.
+  template <class T, class E>
+  static void check_indices(const call_state<T>& call) {
+    if constexpr (is_node<E>) {
+      [&]<class Op, class... Args>(node<Op, Args...>*) {
+        if constexpr (std::is_same_v<Op, ops::eq>) {
+          using A = typename type_list<Args...>::template at<0>;
+          using B = typename type_list<Args...>::template at<1>;
+          if constexpr (detail::is_range<B> && !std::is_void_v<detail::index_leaf<A>>)
+            check_index<T, detail::index_leaf<A>, B>(call);
+          else if constexpr (detail::is_range<A> && !std::is_void_v<detail::index_leaf<B>>)
+            check_index<T, detail::index_leaf<B>, A>(call);
+        }
+      }(static_cast<E*>(nullptr));
+    }
+  }
+  template <class T, class Leaf, class Range>
+  static void check_index(const call_state<T>& call) {
+    constexpr auto n = index_of<Leaf, order>;
+    const int c = base::plan.cls[index_of<Range, order>][0];
+    const std::size_t extent = c < 0 ? 1 : call.extent[static_cast<std::size_t>(c)];
+    std::size_t size = 1;
+    for (int p = 0; p < Leaf::rank; ++p) {
+      const int q = base::plan.cls[n][static_cast<std::size_t>(p)];
+      size *= q < 0 ? 1 : call.extent[static_cast<std::size_t>(q)];
+    }
+    const T* values = call.leaf[n];
+    for (std::size_t i = 0; i < size; ++i)
+      if (!(values[i] >= 0 && values[i] < static_cast<T>(extent)))
+        throw binding_error(detail::join("kobai: '", Leaf::name.view(), "' holds ",
+                                         std::to_string(static_cast<std::int64_t>(values[i])), " at element ",
+                                         std::to_string(i), ", an index out of range for the axis of extent ",
+                                         std::to_string(extent), " it indexes (one_hot, cross_entropy's classes)"));
+  }
+
+  // arange's memory: 0, 1, 2, … in T, as long as the longest arange of the call (grown, never shrunk).
+  template <class T>
+  static void bind_ranges(call_state<T>& call) {
+    auto extent_of = [&](std::size_t n) {
+      const int c = base::plan.cls[n][0];
+      return c < 0 ? std::size_t{1} : call.extent[static_cast<std::size_t>(c)];
+    };
+    std::size_t longest = 0;
+    for (std::size_t n = 0; n < base::nodes; ++n)
+      if (base::info(static_cast<int>(n)).range) longest = std::max(longest, extent_of(n));
+    if (longest == 0) return;
+    ir::check_range_extent<T>(longest);
+    std::vector<T>& memory = scratch<T, 8>();
+    for (std::size_t i = memory.size(); i < longest; ++i) memory.push_back(static_cast<T>(i));
+    for (std::size_t n = 0; n < base::nodes; ++n)
+      if (base::info(static_cast<int>(n)).range) {
+        call.leaf[n] = memory.data();
+        call.leaf_stride[n][0] = 1;
+      }
+  }
+
   // Views' memory: row-major strides by their own axes and by their source's (for writing it).
   template <class T>
   static void bind_views(call_state<T>& call) {
@@ -212,7 +292,10 @@ struct layout : nest_info<Outputs...> {
             detail::join("kobai: '", L::name.view(), "' is a rank-", std::to_string(L::rank),
                          " leaf but was bound to a container of shape ",
                          ir::shape_text(container.shape().data(), static_cast<int>(container.dimension()))));
-      call.leaf[n] = container.data();
+      if constexpr (std::is_void_v<typename L::element>)
+        call.leaf[n] = container.data();
+      else
+        call.leaf[n] = integers_as<T, n>(L::name.view(), container.data(), container.size());
       std::ptrdiff_t stride = 1;
       for (int p = L::rank - 1; p >= 0; --p) {
         call.leaf_stride[n][static_cast<std::size_t>(p)] = stride;

@@ -104,17 +104,19 @@ constexpr auto eval(E, const environment<Bindings...>& point) {
   } else {
     using order = topological_order<E>;
     std::array<T, order::size> values{};
-    detail::evaluate_in_order(values, order{}, [&]<fixed_string N, int R, role K, class U>(leaf<N, R, K, U>) -> T {
-      if constexpr (environment<Bindings...>::template has<N>) {
-        static_assert(R == 0 && std::is_arithmetic_v<std::remove_cvref_t<decltype(point.template get<N>())>>,
-                      "kobai::eval: evaluates scalar leaves bound to numbers; a tensor leaf (rank > 0) is bound to a "
-                      "container through compile(...)");
-        return static_cast<T>(point.template get<N>());
-      } else {
-        detail::report_unbound<N>();
-        return T{};
-      }
-    });
+    detail::evaluate_in_order(
+        values, order{}, [&]<fixed_string N, int R, role K, class U, class I>(leaf<N, R, K, U, I>) -> T {
+          if constexpr (environment<Bindings...>::template has<N>) {
+            static_assert(
+                R == 0 && std::is_arithmetic_v<std::remove_cvref_t<decltype(point.template get<N>())>>,
+                "kobai::eval: evaluates scalar leaves bound to numbers; a tensor leaf (rank > 0) is bound to a "
+                "container through compile(...)");
+            return static_cast<T>(point.template get<N>());
+          } else {
+            detail::report_unbound<N>();
+            return T{};
+          }
+        });
     return values[order::size - 1];
   }
 }

@@ -2,6 +2,7 @@
 // any other expression.
 #pragma once
 
+#include "kobai/expr/indices.hpp"
 #include "kobai/expr/linalg.hpp"
 #include "kobai/expr/reductions.hpp"
 
@@ -22,14 +23,24 @@ constexpr auto bce_with_logits(Z logits, Y target) {
   return mean(softplus(logits) - logits * target);
 }
 
-/// Cross-entropy on logits z (the last axis holds the classes) against target probabilities y of
-/// the same shape (one-hot rows for class labels), PyTorch's CrossEntropyLoss with probability
-/// targets: the mean over samples of logsumexp(zᵢ) − Σⱼ yᵢⱼ·zᵢⱼ, which is −Σⱼ yᵢⱼ·log softmax(zᵢ)ⱼ
-/// when each row of y sums to 1.  ∂/∂zᵢⱼ = (softmax(zᵢ)ⱼ·Σₖ yᵢₖ − yᵢⱼ)/n.
+/// Cross-entropy on logits z (the last axis holds the classes), PyTorch's CrossEntropyLoss, with
+/// either target:
+/// - probabilities y of the same shape (one-hot rows for class labels): the mean over samples of
+///   logsumexp(zᵢ)·Σⱼ yᵢⱼ − Σⱼ yᵢⱼ·zᵢⱼ, which is −Σⱼ yᵢⱼ·log softmax(zᵢ)ⱼ when each row of y sums to
+///   1.  ∂/∂zᵢⱼ = (softmax(zᵢ)ⱼ·Σₖ yᵢₖ − yᵢⱼ)/n;
+/// - class indices y with one axis fewer (an integer leaf, input<"y", 1, std::int64_t>, or
+///   indices computed as values): the mean of logsumexp(zᵢ) − zᵢ,yᵢ.  ∂/∂zᵢⱼ = (softmax(zᵢ)ⱼ − [j = yᵢ])/n.
+///   An integer leaf's labels outside [0, C) are a kobai::error naming it, checked once per call.
 template <expression Z, expression Y>
 constexpr auto cross_entropy(Z logits, Y target) {
   static_assert(Z::rank >= 1, "kobai::cross_entropy: the logits need a class axis (the last)");
-  return mean(logsumexp<-1>(logits) * sum<-1>(target) - sum<-1>(target * logits));
+  static_assert(Y::rank == Z::rank || Y::rank + 1 == Z::rank,
+                "kobai::cross_entropy(logits, target): the target is probabilities of the logits' shape, or class "
+                "indices with one axis fewer (the class axis)");
+  if constexpr (Y::rank == Z::rank)
+    return mean(logsumexp<-1>(logits) * sum<-1>(target) - sum<-1>(target * logits));
+  else
+    return mean(logsumexp<-1>(logits) - sum<-1>(where(one_hot(target, logits), logits, literal<0>)));
 }
 
 }  // namespace kobai

@@ -47,10 +47,17 @@ enum class role { variable, data };
 /// A named leaf of compile-time rank; its extents arrive at run time. Writing `w = value`
 /// makes a binding for evaluation. `Use` is void for the leaves users write; the planner gives a
 /// leaf read along two axes of one computation (X in X·Xᵀ) one copy per use, each tagged by its
-/// own `Use` and bound to the same value (ir/uses.hpp).
-template <fixed_string Name, int Rank, role Role, class Use = void>
+/// own `Use` and bound to the same value (ir/uses.hpp). `Element` is void for leaves of the
+/// program's element type, or the integer type of an integer data leaf (`input<"y", 1, std::int64_t>`).
+template <fixed_string Name, int Rank, role Role, class Use = void, class Element = void>
 struct leaf : expression_base {
   static_assert(Rank >= 0, "kobai: a leaf's rank must be 0 (scalar) or more");
+  static_assert(std::is_void_v<Element> || ((std::is_same_v<Element, std::int64_t> ||
+                                             std::is_same_v<Element, std::int32_t>)&&Role == role::data &&
+                                            Rank > 0),
+                "kobai: an integer leaf is a tensor input<> of std::int64_t or std::int32_t: input<\"y\", 1, "
+                "std::int64_t>");
+  using element = Element;
   static constexpr auto name = Name;
   static constexpr int rank = Rank;
   static constexpr std::uint32_t units = 0;  // no axis of a leaf is statically of extent 1
@@ -82,6 +89,7 @@ enum class op_kind : std::uint8_t {
   reduction,    // folds its argument over some axes with `combine` from `identity` (sum, amax, amin)
   layout,       // its argument's elements in row-major order, laid out anew (flatten, reshape)
   count,        // the number of elements of its argument, whose values it does not read (numel)
+  index,        // the index along one axis of its argument, whose values it does not read (arange)
 };
 
 /// Tensors have at most this many axes (the unit masks are 32 bits).
@@ -172,9 +180,11 @@ inline constexpr bool same_structure = A::rank == B::rank&& A::units == B::units
 template <fixed_string Name, int Rank = 0>
 inline constexpr leaf<Name, Rank, role::variable> var{};
 
-/// A data leaf, never differentiated (requires_grad=False): `input<"x", 1>`.
-template <fixed_string Name, int Rank = 0>
-inline constexpr leaf<Name, Rank, role::data> input{};
+/// A data leaf, never differentiated (requires_grad=False): `input<"x", 1>`. With an integer
+/// element type, `input<"y", 1, std::int64_t>` (or std::int32_t), it is bound to a container of
+/// that type (class labels, indices) and read as the program's element type, exactly.
+template <fixed_string Name, int Rank = 0, class Element = void>
+inline constexpr leaf<Name, Rank, role::data, void, Element> input{};
 
 /// The exact constant num/den: `literal<1, 3>`. See also the `_c` suffix in kobai::literals.
 template <std::int64_t Num, std::int64_t Den = 1>
@@ -192,8 +202,8 @@ inline constexpr bool is_constant = is_constant_t<std::remove_cvref_t<T>>::value
 
 template <class T>
 struct is_leaf_t : std::false_type {};
-template <fixed_string N, int R, role K, class U>
-struct is_leaf_t<leaf<N, R, K, U>> : std::true_type {};
+template <fixed_string N, int R, role K, class U, class E>
+struct is_leaf_t<leaf<N, R, K, U, E>> : std::true_type {};
 /// Whether `T` is a leaf (var<> or input<>), PyTorch's `is_leaf`.
 template <class T>
 inline constexpr bool is_leaf = is_leaf_t<std::remove_cvref_t<T>>::value;
@@ -207,13 +217,13 @@ inline constexpr bool is_node = is_node_t<std::remove_cvref_t<T>>::value;
 
 template <class T>
 inline constexpr bool is_var = false;
-template <fixed_string N, int R, class U>
-inline constexpr bool is_var<leaf<N, R, role::variable, U>> = true;
+template <fixed_string N, int R, class U, class E>
+inline constexpr bool is_var<leaf<N, R, role::variable, U, E>> = true;
 
 template <class T>
 inline constexpr bool is_input = false;
-template <fixed_string N, int R, class U>
-inline constexpr bool is_input<leaf<N, R, role::data, U>> = true;
+template <fixed_string N, int R, class U, class E>
+inline constexpr bool is_input<leaf<N, R, role::data, U, E>> = true;
 
 template <class T>
 inline constexpr bool is_zero = false;
@@ -226,8 +236,8 @@ inline constexpr bool is_one<constant<rational{1, 1}>> = true;
 
 template <class T>
 struct is_differentiable_t : std::false_type {};
-template <fixed_string N, int R, class U>
-struct is_differentiable_t<leaf<N, R, role::variable, U>> : std::true_type {};
+template <fixed_string N, int R, class U, class E>
+struct is_differentiable_t<leaf<N, R, role::variable, U, E>> : std::true_type {};
 template <class Op, class... A>
 struct is_differentiable_t<node<Op, A...>>
     : std::bool_constant<Op::differentiable && (is_differentiable_t<A>::value || ...)> {};

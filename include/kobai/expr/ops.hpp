@@ -66,7 +66,8 @@ enum class op_id : int {
   unsqueeze,
   transpose,
   flatten,
-  reshape
+  reshape,
+  arange
 };
 
 /// Base of the elementwise ops of one argument.
@@ -403,6 +404,31 @@ struct numel : unary {
   template <class T>
   static constexpr T apply(T) {
     return T(1);
+  }
+};
+
+/// arange<P>(like): 0, 1, …, n − 1, where n is like's extent on axis P (like's values are never
+/// read); a vector, torch.arange(n). It carries no gradient. The planner reads it as a tensor leaf
+/// whose memory holds 0, 1, 2, … (ir/lowering.hpp), bound by each backend.
+template <int P>
+struct arange : unary {
+  static constexpr op_id id = op_id::arange;
+  static constexpr std::string_view name = "arange";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::index;
+  static constexpr bool differentiable = false;
+  static constexpr std::array<bool, 3> reads{};
+  static constexpr rational parameter{P, 1};
+  template <class A>
+  static constexpr axis_map axes() {
+    static_assert(P >= 0 && P < A::rank, "kobai internal error: arange<P>(like) with P not an axis of like");
+    axis_map map(1);
+    map.from[0][0] = P;
+    return map;
+  }
+  template <class T>
+  static constexpr T apply(T) {
+    return T(0);  // (never evaluated: the backends read the index)
   }
 };
 

@@ -38,8 +38,8 @@ struct printer<constant<R>> {
     return {rational_text(R), R.is_integer() ? atom_level : product_level};
   }
 };
-template <fixed_string N, int R, role K, class U>
-struct printer<leaf<N, R, K, U>> {
+template <fixed_string N, int R, role K, class U, class E>
+struct printer<leaf<N, R, K, U, E>> {
   static printed print() { return {std::string(N.view()), atom_level}; }
 };
 
@@ -53,7 +53,7 @@ std::string op_label() {
         if (((Op::axes_folded >> p) & 1U) != 0) axes = join(axes, axes.empty() ? "" : ", ", std::to_string(p));
     if (Op::keepdims) axes = join(axes, axes.empty() ? "" : ", ", "keepdims");
     return axes.empty() ? std::string(Op::name) : join(Op::name, "<", axes, ">");
-  } else if constexpr (Op::id == ops::op_id::unsqueeze) {
+  } else if constexpr (Op::id == ops::op_id::unsqueeze || Op::id == ops::op_id::arange) {
     return join(Op::name, "<", std::to_string(Op::parameter.num), ">");
   } else {
     return std::string(Op::name);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -21,6 +22,17 @@ inline std::string shape_text(const std::size_t* extents, int rank) {
   std::string text = "(";
   for (int p = 0; p < rank; ++p) text += detail::join(p ? ", " : "", std::to_string(extents[p]));
   return text + (rank == 1 ? ",)" : ")");
+}
+
+/// arange's values are integers in the element type T: refuses an extent past the integers T holds
+/// exactly (2^24 in float), where the indices would round.
+template <class T>
+void check_range_extent(std::size_t extent) {
+  constexpr auto exact = std::size_t{1} << std::numeric_limits<T>::digits;
+  if (extent > exact + 1)
+    throw shape_error(detail::join("kobai: an arange over an axis of extent ", std::to_string(extent),
+                                   " cannot hold its indices exactly in ", sizeof(T) == 4 ? "float" : "double",
+                                   " (at most ", std::to_string(exact + 1), "); run the program in double"));
 }
 
 template <std::size_t N, std::size_t Classes>

@@ -31,6 +31,7 @@ struct node_info {
   std::uint32_t folded = 0;  // reductions: the argument's axes folded
   bool costly = false;       // a transcendental function: worth a buffer rather than recomputing
   bool passes = false;       // its value is its first argument's (unsqueeze, transpose, expand, detach)
+  bool range = false;        // arange: a tensor leaf whose memory, which the backend binds, holds 0, 1, 2, …
 };
 
 template <class E, class Order>
@@ -60,6 +61,9 @@ constexpr node_info describe() {
       }
       if constexpr (Op::kind == op_kind::count) {
         info.k = kind::numel;
+      } else if constexpr (Op::kind == op_kind::index) {
+        info.k = kind::tensor_leaf;  // arange: read from memory holding 0, 1, 2, … (its argument only ties its class)
+        info.range = true;
       } else if constexpr (Op::kind == op_kind::reduction) {
         info.folded = map.folded & ~units[0];
         info.k = info.folded == 0 ? kind::elementwise : kind::reduction;  // folding units only reshapes

@@ -180,10 +180,11 @@ template <class Plan, int I,
 struct instance_type {
   using type = E;  // constants
 };
-template <class Plan, int I, fixed_string Name, int Rank, role Role, class Use>
-struct instance_type<Plan, I, leaf<Name, Rank, Role, Use>> {
+template <class Plan, int I, fixed_string Name, int Rank, role Role, class Use, class Element>
+struct instance_type<Plan, I, leaf<Name, Rank, Role, Use, Element>> {
   static constexpr int copy = Plan::value.instances[I].copy;
-  using type = std::conditional_t<copy == 0, leaf<Name, Rank, Role, Use>, leaf<Name, Rank, Role, copy_for<Use, copy>>>;
+  using type = std::conditional_t<copy == 0, leaf<Name, Rank, Role, Use, Element>,
+                                  leaf<Name, Rank, Role, copy_for<Use, copy>, Element>>;
 };
 template <class Plan, int I, class Op, class... Args>
 struct instance_type<Plan, I, node<Op, Args...>> {

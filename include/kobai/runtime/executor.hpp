@@ -55,6 +55,7 @@ class executor {
     const loaded_program& loaded = *module;
     call_layout call;
     bind<T>(backend, point, call);
+    bind_ranges<T>(backend, call);
     plan_buffers<T>(*backend, call);
     // the workspace, grown when needed and kept
     const std::size_t threads = call.max_threads;
@@ -209,6 +210,10 @@ class executor {
               if constexpr (Ns::rank == 0) {
                 static_assert(std::is_arithmetic_v<V>, "kobai: bind a number to a scalar leaf");
                 call.scalar[n] = static_cast<double>(value);
+              } else if constexpr (!std::is_void_v<typename Ns::element>) {
+                static_assert(std::is_void_v<typename Ns::element>,
+                              "kobai: integer leaves (input<\"y\", 1, std::int64_t>) run on the CPU for now; compile "
+                              "the program with device::cpu, or bind the labels as values of the element type");
               } else {
                 constexpr bool fits = [] {
                   if constexpr (detail::is_device_tensor<V>)
@@ -242,6 +247,35 @@ class executor {
       call.view_count[v] = extents.elements(static_cast<int>(source));
       if (info(source).k == ir::kind::tensor_leaf) call.view_leaf[v] = call.leaf[source];
     }
+  }
+
+  // arange's memory on the device: 0, 1, 2, … in T, as long as the longest arange of the call
+  // (copied when it grows or the element type changes; kept otherwise).
+  template <class T>
+  void bind_ranges(const std::shared_ptr<device_backend>& backend, call_layout& call) {
+    auto extent_of = [&](std::size_t n) {
+      const int c = plan.cls[n][0];
+      return c < 0 ? std::size_t{1} : static_cast<std::size_t>(call.extent[static_cast<std::size_t>(c)]);
+    };
+    std::size_t longest = 0;
+    for (std::size_t n = 0; n < nodes; ++n)
+      if (info(n).range) longest = std::max(longest, extent_of(n));
+    if (longest == 0) return;
+    ir::check_range_extent<T>(longest);
+    if (longest > ranges_length_ || sizeof(T) != ranges_element_ || backend != ranges_on_) {
+      std::vector<T> host(longest);
+      for (std::size_t i = 0; i < longest; ++i) host[i] = static_cast<T>(i);
+      ranges_.reserve(backend, longest * sizeof(T));
+      backend->copy_to_device(ranges_.data(), host.data(), longest * sizeof(T));
+      ranges_length_ = longest;
+      ranges_element_ = sizeof(T);
+      ranges_on_ = backend;
+    }
+    for (std::size_t n = 0; n < nodes; ++n)
+      if (info(n).range) call.leaf[n] = ranges_.data();
+    for (std::size_t v = 0; v < nodes; ++v)  // views of an arange read its memory
+      if (info(v).k == ir::kind::view && info(static_cast<std::size_t>(info(v).args[0])).range)
+        call.view_leaf[v] = ranges_.data();
   }
 
   /// Most device memory the per-thread buffers of one loop may take: the grid shrinks to fit.
@@ -366,7 +400,9 @@ class executor {
   }
 
   std::mutex mutex_;
-  device_buffer scratch_, accumulators_, partials_, results_, views_;
+  device_buffer scratch_, accumulators_, partials_, results_, views_, ranges_;
+  std::size_t ranges_length_ = 0, ranges_element_ = 0;
+  std::shared_ptr<device_backend> ranges_on_;
   std::vector<std::uint64_t> args_;
   std::vector<double> host_results_;
   std::array<void*, sizeof...(Outputs)> out_{};  // this call's tensor outputs

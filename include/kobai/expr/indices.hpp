@@ -1,0 +1,125 @@
+// Tensors of indices, and what is built from them: arange (0, 1, …, n − 1 along an axis of a
+// tensor), eye_like, tril and triu, one_hot, argmax and argmin. One primitive, ops::arange, whose
+// extent is a tensor's axis; the rest are compositions with comparisons and reductions, so they fuse
+// into the loops around them and carry the gradients their compositions have (none for indices).
+#pragma once
+
+#include "kobai/expr/linalg.hpp"
+#include "kobai/expr/reductions.hpp"
+
+namespace kobai {
+
+namespace detail {
+template <class E>
+inline constexpr bool is_range = false;
+template <int P, class A>
+inline constexpr bool is_range<node<ops::arange<P>, A>> = true;
+// The integer leaf an expression reads through unsqueeze, or void.
+template <class E>
+struct index_leaf_t {
+  using type = void;
+};
+template <fixed_string N, int R, role K, class U, class I>
+requires std::is_integral_v<I>
+struct index_leaf_t<leaf<N, R, K, U, I>> {
+  using type = leaf<N, R, K, U, I>;
+};
+template <int P, class A>
+struct index_leaf_t<node<ops::unsqueeze<P>, A>> : index_leaf_t<A> {};
+template <class E>
+using index_leaf = typename index_leaf_t<E>::type;
+
+template <int Axis, int Rank>
+constexpr int axis_of_rank() {
+  static_assert(Rank >= 1 && Axis >= -Rank && Axis < Rank,
+                "kobai: the axis is out of range for the tensor's rank (axes count from 0, or from -1 for the last)");
+  return Axis < 0 ? Axis + Rank : Axis;
+}
+// v (a vector) as axis P of a tensor of rank Rank: units after it, and broadcasting adds those before.
+template <int P, int Rank, expression V>
+constexpr auto as_axis(V v) {
+  if constexpr (P == Rank - 1)
+    return v;
+  else
+    return as_axis<P + 1, Rank>(unsqueeze<1>(v));
+}
+}  // namespace detail
+
+/// arange<Axis>(x): the vector 0, 1, …, n − 1, where n is x's extent along Axis (negative counts
+/// from the end), torch.arange(x.shape[Axis]). x's values are not read. Its values are exact
+/// integers in the program's element type (an extent past 2^24 in float is refused at run time).
+template <int Axis, expression A>
+constexpr auto arange(A a) {
+  return detail::make_node<ops::arange<detail::axis_of_rank<Axis, A::rank>()>>(detail::shape_witness(a));
+}
+
+/// eye_like(x): 1 where the row index equals the column index over x's last two axes, else 0:
+/// torch.eye(n, m) for x of shape (…, n, m), as an (n, m) tensor.
+template <expression A>
+constexpr auto eye_like(A a) {
+  static_assert(A::rank >= 2, "kobai::eye_like(x): x needs two axes (the identity's rows and columns)");
+  return unsqueeze<1>(arange<-2>(a)) == arange<-1>(a);
+}
+
+/// tril<K>(x): x with the elements above its K-th diagonal zeroed, over its last two axes
+/// (torch.tril(x, K): kept where column ≤ row + K). The gradient is masked the same way.
+template <int K = 0, expression A>
+constexpr auto tril(A a) {
+  static_assert(A::rank >= 2, "kobai::tril(x): x needs two axes (rows and columns)");
+  return where(arange<-1>(a) <= unsqueeze<1>(arange<-2>(a)) + literal<K>, a, literal<0>);
+}
+/// triu<K>(x): x with the elements below its K-th diagonal zeroed (torch.triu(x, K): kept where
+/// column ≥ row + K).
+template <int K = 0, expression A>
+constexpr auto triu(A a) {
+  static_assert(A::rank >= 2, "kobai::triu(x): x needs two axes (rows and columns)");
+  return where(arange<-1>(a) >= unsqueeze<1>(arange<-2>(a)) + literal<K>, a, literal<0>);
+}
+
+/// one_hot(labels, like): for class indices `labels` of shape S, the 0/1 tensor of shape S + (C,)
+/// with a 1 at each label's class, where C is like's last extent (torch.nn.functional.one_hot with
+/// num_classes = C; like is typically the logits). Integer leaves compared this way are checked once
+/// per call: a label outside [0, C) is a kobai::error naming the leaf.
+template <expression L, expression Like>
+constexpr auto one_hot(L labels, Like like) {
+  static_assert(Like::rank >= 1, "kobai::one_hot(labels, like): like's last axis gives the number of classes");
+  return unsqueeze<L::rank>(labels) == arange<-1>(like);
+}
+
+namespace detail {
+// The first index along P where x equals its extremum m (kept axes), or the first NaN (as torch's
+// argmax and argmin: a NaN is the extremum); none of it carries a gradient.
+template <int P, expression A, expression M>
+constexpr auto first_index_of(A a, M m) {
+  const auto index = as_axis<P, A::rank>(arange<P>(a));
+  return where((a == m) + (a != a), index, numel(arange<P>(a)));
+}
+}  // namespace detail
+
+/// argmax<Axis>(x): the index of the largest element along Axis (the first of equal ones; a NaN
+/// counts as the largest), as torch.argmax(x, Axis). Indices are values of the program's element
+/// type. argmax<Axis>(x, keepdims) keeps the axis with extent 1. No gradient.
+template <int Axis, expression A>
+constexpr auto argmax(A a) {
+  constexpr int p = detail::axis_of_rank<Axis, A::rank>();
+  return min<p>(detail::first_index_of<p>(a, max<p>(a, keepdims)));
+}
+template <int Axis, expression A>
+constexpr auto argmax(A a, keepdims_t) {
+  constexpr int p = detail::axis_of_rank<Axis, A::rank>();
+  return min<p>(detail::first_index_of<p>(a, max<p>(a, keepdims)), keepdims);
+}
+/// argmin<Axis>(x): the index of the smallest element along Axis (the first of equal ones; a NaN
+/// counts as the smallest), as torch.argmin(x, Axis). No gradient.
+template <int Axis, expression A>
+constexpr auto argmin(A a) {
+  constexpr int p = detail::axis_of_rank<Axis, A::rank>();
+  return min<p>(detail::first_index_of<p>(a, min<p>(a, keepdims)));
+}
+template <int Axis, expression A>
+constexpr auto argmin(A a, keepdims_t) {
+  constexpr int p = detail::axis_of_rank<Axis, A::rank>();
+  return min<p>(detail::first_index_of<p>(a, min<p>(a, keepdims)), keepdims);
+}
+
+}  // namespace kobai

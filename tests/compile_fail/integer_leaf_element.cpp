@@ -1,0 +1,16 @@
+// An integer leaf is bound to a container of exactly its element type: int32 labels bound to an int64 leaf
+// are one error that names the leaf and both element types.
+// expect: kobai: a binding's element type does not match its leaf
+#include <cstdint>
+#include <kobai/cpu/program.hpp>
+#include <kobai/kobai.hpp>
+using namespace kobai;
+int main() {
+  constexpr auto Z = var<"Z", 2>;
+  constexpr auto y = input<"y", 1, std::int64_t>;
+  auto program = compile(cross_entropy(Z, y));
+  xt::xtensor<double, 2> z = xt::zeros<double>({2, 3});
+  xt::xtensor<std::int32_t, 1> labels = {0, 1};
+  double loss = program(Z = z, y = labels);
+  (void)loss;
+}

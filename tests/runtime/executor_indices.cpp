@@ -1,0 +1,19 @@
+// The GPU executor against the CPU (executor.hpp) on index tensors (expr/indices.hpp): arange's
+// memory on the device, masks from it, argmax, and cross-entropy against class labels held as values.
+#include "executor.hpp"
+
+TEST_CASE("arange, tril, eye_like, argmax and class-label cross-entropy on the device, as on the CPU") {
+  constexpr auto M = var<"M", 2>;
+  constexpr auto labels = input<"labels", 1>;  // class indices as values (integer leaves run on the CPU)
+  constexpr auto masked = sum(tril<-1>(M) * M) + sum(eye_like(M) * exp(M));
+  constexpr auto loss = cross_entropy(M, labels);
+  const auto bind = [&](const auto& p, unsigned call) {
+    const std::size_t n = 29 + 4 * call, classes = 7 + call;  // new extents on the second call
+    auto y = xt::xtensor<double, 1>::from_shape({n});
+    for (std::size_t i = 0; i < n; ++i) y(i) = static_cast<double>((i * 5 + call) % classes);
+    return std::tuple{M = to_device(random_tensor<double, 2>({n, classes}, 11 + 100 * call), p.backend()),
+                      labels = to_device(y, p.backend())};
+  };
+  CHECK(difference_from_cpu(bind, arange<0>(M), arange<1>(M), masked, grad(masked, M), argmax<1>(M), loss,
+                            grad(loss, M)) <= 1e-12);
+}
