@@ -20,7 +20,6 @@ constexpr auto W = input<"W", 2>;
 constexpr auto A = input<"A", 2>;
 constexpr auto x = var<"x", 1>;
 constexpr auto mu = var<"mu", 1>;
-constexpr auto v = input<"v", 1>;
 
 matrix gram_by_hand(const matrix& z) {
   matrix g(z.rows, z.rows);
