@@ -1,4 +1,4 @@
-// The GPU executor against the CPU (executor.hpp) on index tensors (expr/indices.hpp): arange's
+// The GPU executor against the CPU (executor.hpp) on index tensors (expr/indices.hpp) and reshape<E...>: arange's
 // memory on the device, masks from it, argmax, and cross-entropy against class labels held as values.
 #include "executor.hpp"
 
@@ -16,4 +16,14 @@ TEST_CASE("arange, tril, eye_like, argmax and class-label cross-entropy on the d
   };
   CHECK(difference_from_cpu(bind, arange<0>(M), arange<1>(M), masked, grad(masked, M), argmax<1>(M), loss,
                             grad(loss, M)) <= 1e-12);
+}
+
+TEST_CASE("reshape to extents given as numbers, of a leaf and of a computed value, on the device as on the CPU") {
+  constexpr auto flat = var<"flat", 1>;
+  constexpr auto points = reshape<-1, 3>(flat);
+  constexpr auto f = sum(sqrt(sum<1>(points * points) + 1_c)) + sum(reshape<3, -1>(exp(flat)) * reshape<3, -1>(flat));
+  const auto bind = [&](const auto& p, unsigned call) {
+    return std::tuple{flat = to_device(random_tensor<double, 1>({3 * (41 + 3 * call)}, 13 + 100 * call), p.backend())};
+  };
+  CHECK(difference_from_cpu(bind, points, f, grad(f, flat), reshape<3, -1>(exp(flat))) <= 1e-12);
 }

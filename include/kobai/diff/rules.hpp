@@ -212,6 +212,14 @@ constexpr auto rule(node<ops::flatten, A> self, auto g) {
     return reshape_as(detail::as_shape_of<decltype(self)>(g), A{});
 }
 
+template <std::size_t I, class A, std::int64_t... E>
+constexpr auto rule(node<ops::reshape_to<E...>, A> self, auto g) {
+  if constexpr (decltype(g)::rank == 0)
+    return g;
+  else
+    return reshape_as(detail::as_shape_of<decltype(self)>(g), A{});
+}
+
 template <std::size_t I, class A, class Like>
 constexpr auto rule(node<ops::reshape, A, Like> self, auto g) {
   if constexpr (I == 1)

@@ -43,6 +43,22 @@ constexpr auto reshape_as(A a, Like like) {
     return detail::make_node<ops::reshape>(a, detail::shape_witness(like));
 }
 
+/// x's elements in row-major order, in the shape given by the numbers Extents, one of which may be
+/// −1 for the count the others leave: reshape<-1, 3>(points) (torch's x.reshape(-1, 3)). An extent
+/// of 1 is an axis that broadcasts. The element counts are checked when the program is called.
+template <std::int64_t... Extents, expression A>
+constexpr auto reshape(A a) {
+  static_assert(sizeof...(Extents) >= 1 && sizeof...(Extents) <= 8,
+                "kobai::reshape<E...>: give the new shape's extents, one to eight of them");
+  static_assert(((Extents > 0 || Extents == -1) && ...),
+                "kobai::reshape<E...>: extents are positive, or -1 for the count the others leave");
+  static_assert(((Extents == -1 ? 1 : 0) + ...) <= 1, "kobai::reshape<E...>: at most one extent may be -1");
+  if constexpr (A::rank == 0)
+    return reshape<Extents...>(unsqueeze<0>(a));  // a one-element shape
+  else
+    return detail::make_node<ops::reshape_to<Extents...>>(a);
+}
+
 /// x with its last two axes swapped (x.mT); a vector or a scalar is its own transpose.
 template <expression A>
 constexpr auto transpose(A a) {

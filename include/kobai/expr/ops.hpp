@@ -67,7 +67,8 @@ enum class op_id : int {
   transpose,
   flatten,
   reshape,
-  arange
+  arange,
+  reshape_to
 };
 
 /// Base of the elementwise ops of one argument.
@@ -404,6 +405,25 @@ struct numel : unary {
   template <class T>
   static constexpr T apply(T) {
     return T(1);
+  }
+};
+
+/// reshape_to<E...>(x): x's elements in row-major order, in a shape given by numbers, one of them
+/// −1 for the count the others leave (torch's x.reshape(-1, 3)); the counts are checked when the
+/// program is called.  ∂/∂x: the adjoint reshaped back to x's shape.
+template <std::int64_t... Extents>
+struct reshape_to : passes_value {
+  static constexpr op_id id = op_id::reshape_to;
+  static constexpr std::string_view name = "reshape";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::layout;
+  static constexpr std::array<std::int64_t, sizeof...(Extents)> extents{Extents...};
+  template <class A>
+  static constexpr axis_map axes() {
+    axis_map map(static_cast<int>(sizeof...(Extents)));
+    for (int p = 0; p < map.rank; ++p)
+      if (extents[static_cast<std::size_t>(p)] != 1) map.fresh |= 1U << p;  // an extent of 1 is a unit axis
+    return map;
   }
 };
 

@@ -55,6 +55,10 @@ std::string op_label() {
     return axes.empty() ? std::string(Op::name) : join(Op::name, "<", axes, ">");
   } else if constexpr (Op::id == ops::op_id::unsqueeze || Op::id == ops::op_id::arange) {
     return join(Op::name, "<", std::to_string(Op::parameter.num), ">");
+  } else if constexpr (Op::id == ops::op_id::reshape_to) {
+    std::string extents;
+    for (const std::int64_t e : Op::extents) extents = join(extents, extents.empty() ? "" : ", ", std::to_string(e));
+    return join(Op::name, "<", extents, ">");
   } else {
     return std::string(Op::name);
   }

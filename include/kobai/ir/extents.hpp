@@ -72,14 +72,23 @@ class extents {
     for (std::size_t v = 0; v < N; ++v) {
       if (nodes_[v].k != kind::view) continue;
       const std::size_t count = elements(nodes_[v].args[0]);
-      if (nodes_[v].nargs == 1) {  // flatten: a new axis of `count` elements
-        const auto c = static_cast<std::size_t>(plan_.cls[v][0]);
-        if (owner_[c] < 0) {
-          owner_[c] = static_cast<int>(v);
-          extent_[c] = count;
-        } else if (extent_[c] != count) {
-          throw shape_error(detail::join("kobai: a flattened tensor of ", std::to_string(count),
-                                         " elements meets an axis of extent ", std::to_string(extent_[c])));
+      if (nodes_[v].nargs == 1) {  // flatten: a new axis of `count` elements; reshape<E...>: the axes given
+        const auto& fixed = nodes_[v].fixed;
+        const bool given = nodes_[v].rank > 1 || fixed[0] != 0;
+        std::size_t known = 1;
+        for (int p = 0; p < nodes_[v].rank; ++p)
+          if (fixed[static_cast<std::size_t>(p)] > 0)
+            known *= static_cast<std::size_t>(fixed[static_cast<std::size_t>(p)]);
+        if (given && (count % known != 0 || (count != known && !inferred(v))))
+          throw shape_error(detail::join("kobai: reshape<", shape_numbers(v), "> of a tensor of ",
+                                         std::to_string(count), " elements: ", std::to_string(count), " is not ",
+                                         inferred(v) ? "a multiple of " : "", std::to_string(known)));
+        for (int p = 0; p < nodes_[v].rank; ++p) {
+          const int c = plan_.cls[v][static_cast<std::size_t>(p)];
+          if (c < 0) continue;  // an extent of 1
+          const std::int64_t f = fixed[static_cast<std::size_t>(p)];
+          const std::size_t extent = !given ? count : f > 0 ? static_cast<std::size_t>(f) : count / known;
+          bind_class(static_cast<std::size_t>(c), static_cast<int>(v), extent, given ? "a reshaped" : "a flattened");
         }
       }
       const std::size_t shaped = elements(static_cast<int>(v));
@@ -90,6 +99,7 @@ class extents {
   }
 
   /// The extent of class c.
+
   [[nodiscard]] std::size_t operator[](std::size_t c) const { return extent_[c]; }
   /// The extent of node n's axis p (1 for a unit axis).
   [[nodiscard]] std::size_t of(int n, int p) const {
@@ -104,6 +114,28 @@ class extents {
   }
 
  private:
+  [[nodiscard]] bool inferred(std::size_t v) const {
+    for (int p = 0; p < nodes_[v].rank; ++p)
+      if (nodes_[v].fixed[static_cast<std::size_t>(p)] < 0) return true;
+    return false;
+  }
+  [[nodiscard]] std::string shape_numbers(std::size_t v) const {
+    std::string text;
+    for (int p = 0; p < nodes_[v].rank; ++p)
+      text = detail::join(text, p ? ", " : "", std::to_string(nodes_[v].fixed[static_cast<std::size_t>(p)]));
+    return text;
+  }
+  // A view's axis of class c has `extent` elements: the class's, or refused against another's.
+  void bind_class(std::size_t c, int v, std::size_t extent, std::string_view what) {
+    if (owner_[c] < 0) {
+      owner_[c] = v;
+      extent_[c] = extent;
+    } else if (extent_[c] != extent) {
+      throw shape_error(detail::join("kobai: ", what, " tensor's axis of extent ", std::to_string(extent),
+                                     " meets an axis of extent ", std::to_string(extent_[c])));
+    }
+  }
+
   const plan_data<N>& plan_;
   const std::array<node_info, N>& nodes_;
   std::array<std::size_t, Classes + 1> extent_{};

@@ -32,6 +32,8 @@ struct node_info {
   bool costly = false;       // a transcendental function: worth a buffer rather than recomputing
   bool passes = false;       // its value is its first argument's (unsqueeze, transpose, expand, detach)
   bool range = false;        // arange: a tensor leaf whose memory, which the backend binds, holds 0, 1, 2, …
+  // reshape<E...>: the extents given (−1: the count the others leave); 0 for the axes of other views
+  std::array<std::int64_t, max_axes> fixed{};
 };
 
 template <class E, class Order>
@@ -69,6 +71,8 @@ constexpr node_info describe() {
         info.k = info.folded == 0 ? kind::elementwise : kind::reduction;  // folding units only reshapes
       } else if constexpr (Op::kind == op_kind::layout) {
         info.k = kind::view;  // flatten's axis has its argument's element count; reshape has like's axes
+        if constexpr (requires { Op::extents; })
+          for (std::size_t p = 0; p < Op::extents.size() && p < max_axes; ++p) info.fixed[p] = Op::extents[p];
       } else {
         info.k = kind::elementwise;
         info.costly = Op::costly;
