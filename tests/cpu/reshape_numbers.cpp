@@ -72,9 +72,9 @@ TEST_CASE("an extent of 1 given to reshape broadcasts; its other axes meet the a
     }
   // reshape<2, 3> of a 2 × 3 computed value meets A's axes: A must be 2 × 3.
   auto fixed = compile(reshape<2, 3>(exp(v)) + A);
-  CHECK_THROWS_WITH_AS(fixed(v = xt::xtensor<double, 1>{1, 2, 3, 4, 5, 6}, A = xt::xtensor<double, 2>({{1, 2}, {3, 4}})),
-                       doctest::Contains("reshaped tensor's axis of extent 3 meets an axis of extent 2"),
-                       kobai::shape_error);
+  CHECK_THROWS_WITH_AS(
+      fixed(v = xt::xtensor<double, 1>{1, 2, 3, 4, 5, 6}, A = xt::xtensor<double, 2>({{1, 2}, {3, 4}})),
+      doctest::Contains("reshaped tensor's axis of extent 3 meets an axis of extent 2"), kobai::shape_error);
 }
 
 TEST_CASE("reshape's counts are checked when the program is called") {
