@@ -176,6 +176,24 @@ TEST_CASE("class labels fuse like probability targets: the same loops") {
         ir::loop_count(by_probability, grad(by_probability, W), grad(by_probability, b)));
 }
 
+TEST_CASE("only one_hot's comparison checks indices; a target that is not an integer leaf stays probabilities") {
+  // An integer leaf compared with an arange by == is a value like any other: fixed points of y counted.
+  auto fixed_points = compile(sum(labels64 == arange<0>(labels64)));
+  CHECK(fixed_points(labels64 = xt::xtensor<std::int64_t, 1>{0, -1, 2, 7}) == 2.0);
+  // A target with one axis fewer that is not an integer leaf broadcasts as probabilities, one row for every sample.
+  constexpr auto Z = var<"Z", 2>;
+  constexpr auto prior = input<"prior", 1>;
+  auto loss = compile(cross_entropy(Z, prior));
+  const xt::xtensor<double, 2> z = {{1, 2, 3}, {0, -1, 4}, {2, 2, 2}};
+  const xt::xtensor<double, 1> p = {0.2, 0.3, 0.5};
+  double want = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const double lse = std::log(std::exp(z(i, 0)) + std::exp(z(i, 1)) + std::exp(z(i, 2)));
+    for (std::size_t c = 0; c < 3; ++c) want += p(c) * (lse - z(i, c)) / 3;
+  }
+  CHECK(loss(Z = z, prior = p) == doctest::Approx(want).epsilon(1e-12));
+}
+
 TEST_CASE("labels out of range, and integers a float program cannot hold, are errors naming the leaf") {
   constexpr auto Z = var<"Z", 2>;
   auto program = compile(cross_entropy(Z, labels64), grad(cross_entropy(Z, labels64), Z));

@@ -173,3 +173,33 @@ TEST_CASE("x + xᵀ reads x along both axes: right for a square x, a shape error
     CHECK(message.find('4') != std::string::npos);
   }
 }
+
+TEST_CASE("a flattened tensor read along two axes: outer(flatten(X), flatten(X)) and the gradient through exp") {
+  // flatten's axis ties nothing to X's, so the planner copies the chain below the second instance
+  // down to the leaf (ir/uses.hpp, distinguish): without that, both instances were one type again.
+  constexpr auto M = var<"M", 2>;
+  constexpr auto f = flatten(exp(M));
+  constexpr auto outer = unsqueeze<1>(flatten(M)) * unsqueeze<0>(flatten(M));
+  constexpr auto square = sum(unsqueeze<1>(f) * unsqueeze<0>(f));  // (Σ exp(m))²
+  auto program = compile(outer, square, grad(square, M));
+  for (const std::size_t rows : {1U, 3U})
+    for (int call = 0; call < 2; ++call) {
+      const matrix m = random_matrix(rows + call, 2 + call, 1.0, static_cast<unsigned>(90 + rows + call));
+      const std::size_t n = m.data.size();
+      std::vector<double> want_outer(n * n), want_gradient(n);
+      double total = 0;
+      for (double v : m.data) total += std::exp(v);
+      for (std::size_t i = 0; i < n; ++i) {
+        want_gradient[i] = 2 * total * std::exp(m.data[i]);
+        for (std::size_t j = 0; j < n; ++j) want_outer[i * n + j] = m.data[i] * m.data[j];
+      }
+      for (const configuration& setting : configurations) {
+        configure(program, setting);
+        const auto [O, S, dM] = program(M = tensor<double>(m));
+        INFO(m.rows << " × " << m.columns << ", call " << call << ", " << setting);
+        CHECK(relative_error(O, want_outer) < 1e-12);
+        CHECK(relative_error(static_cast<double>(S), total * total) < 1e-12);
+        CHECK(relative_error(dM, want_gradient) < 1e-12);
+      }
+    }
+}

@@ -471,6 +471,17 @@ class Program:
                          f"g.matmul({a.ref}, g.transpose({a.ref}))", (s, s), min(lo, lo * n), max(hi, hi * n),
                          a.smooth, d)
 
+    def triangle(self, a):
+        """tril<K>(a) or triu<K>(a) over the last two axes (arange's masks, expr/indices.hpp)."""
+        if a.rank < 2:
+            return None
+        name = self.rng.choice(["tril", "triu"])
+        k = self.rng.choice([-1, 0, 0, 1])
+        param = f"<{k}>" if k != 0 else ""
+        return self.emit(f"{name}{param}({a.kobai})", f"{name}{param}({a.text})",
+                         f"g.triangle({a.ref}, {k}, {'true' if name == 'tril' else 'false'})", a.shape, min(a.lo, 0),
+                         max(a.hi, 0), a.smooth, a.depth + 1)
+
     def flatten(self, a):
         """flatten: one axis of numel elements, a symbol of its own (the product of a's extents)."""
         if a.rank < 2:
@@ -481,7 +492,7 @@ class Program:
 
     def step(self, a):
         kind = self.rng.choices(["unary", "binary", "reduce", "reshape", "matmul", "normalize", "merge", "flatten",
-                                 "self_product"], [26, 30, 14, 7, 9, 8, 5, 2, 5])[0]
+                                 "self_product", "triangle"], [26, 30, 14, 7, 9, 8, 5, 2, 5, 3])[0]
         return getattr(self, kind)(a)
 
     # -- the program ---------------------------------------------------------------------------

@@ -339,6 +339,25 @@ class graph {
           for (std::size_t j = 0; j < cols; ++j) out[0].data[o + i * cols + j] = g.data[o + j * rows + i];
     });
   }
+  /// torch.tril(a, k) (lower: kept where column ≤ row + k) or torch.triu(a, k) (kept where column ≥
+  /// row + k) over the last two axes; the adjoint is masked alike.
+  int triangle(int a, long k, bool lower) {
+    const T& x = (*this)[a];
+    const std::size_t r = x.shape.size(), rows = x.shape[r - 2], cols = x.shape[r - 1];
+    std::vector<bool> keep(x.size());
+    for (std::size_t e = 0; e < x.size(); ++e) {
+      const auto i = static_cast<long>(e / cols % rows), j = static_cast<long>(e % cols);
+      keep[e] = lower ? j <= i + k : j >= i + k;
+    }
+    T y = x;
+    for (std::size_t e = 0; e < y.size(); ++e)
+      if (!keep[e]) y.data[e] = S(0);
+    return push(std::move(y), {a}, [this, a, keep](const T& g, std::vector<T>& out) {
+      out[0] = {(*this)[a].shape, g.data};
+      for (std::size_t e = 0; e < keep.size(); ++e)
+        if (!keep[e]) out[0].data[e] = S(0);
+    });
+  }
   /// NumPy's matmul: 1-D operands get an axis for the product that is removed after it.
   int matmul(int a, int b) {
     const std::size_t ra = (*this)[a].shape.size(), rb = (*this)[b].shape.size();

@@ -1,12 +1,12 @@
 // The GPU executor against the CPU (executor.hpp) on index tensors (expr/indices.hpp) and reshape<E...>: arange's
-// memory on the device, masks from it, argmax, and cross-entropy against class labels held as values.
+// memory on the device, masks from it, argmax, and cross-entropy against one_hot of class labels held as values.
 #include "executor.hpp"
 
 TEST_CASE("arange, tril, eye_like, argmax and class-label cross-entropy on the device, as on the CPU") {
   constexpr auto M = var<"M", 2>;
   constexpr auto labels = input<"labels", 1>;  // class indices as values (integer leaves run on the CPU)
   constexpr auto masked = sum(tril<-1>(M) * M) + sum(eye_like(M) * exp(M));
-  constexpr auto loss = cross_entropy(M, labels);
+  constexpr auto loss = cross_entropy(M, one_hot(labels, M));
   const auto bind = [&](const auto& p, unsigned call) {
     const std::size_t n = 29 + 4 * call, classes = 7 + call;  // new extents on the second call
     auto y = xt::xtensor<double, 1>::from_shape({n});

@@ -193,13 +193,13 @@ struct layout : nest_info<Outputs...> {
     return memory.data();
   }
 
-  // An integer leaf compared with an arange (one_hot, cross_entropy with class labels) holds
-  // indices into the arange's axis: each is checked once per call.
+  // An integer leaf compared with an arange by index_eq (one_hot, cross_entropy with class labels)
+  // holds indices into the arange's axis: each is checked once per call.
   template <class T, class E>
   static void check_indices(const call_state<T>& call) {
     if constexpr (is_node<E>) {
       [&]<class Op, class... Args>(node<Op, Args...>*) {
-        if constexpr (std::is_same_v<Op, ops::eq>) {
+        if constexpr (std::is_same_v<Op, ops::index_eq>) {
           using A = typename type_list<Args...>::template at<0>;
           using B = typename type_list<Args...>::template at<1>;
           if constexpr (detail::is_range<B> && !std::is_void_v<detail::index_leaf<A>>)

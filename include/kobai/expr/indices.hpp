@@ -78,12 +78,13 @@ constexpr auto triu(A a) {
 
 /// one_hot(labels, like): for class indices `labels` of shape S, the 0/1 tensor of shape S + (C,)
 /// with a 1 at each label's class, where C is like's last extent (torch.nn.functional.one_hot with
-/// num_classes = C; like is typically the logits). Integer leaves compared this way are checked once
-/// per call: a label outside [0, C) is a kobai::error naming the leaf.
+/// num_classes = C; like is typically the logits). An integer leaf's labels are checked once per
+/// call: one outside [0, C) is a kobai::binding_error naming the leaf (labels held as values of
+/// the element type are not checked: one outside gives a row of zeros).
 template <expression L, expression Like>
 constexpr auto one_hot(L labels, Like like) {
   static_assert(Like::rank >= 1, "kobai::one_hot(labels, like): like's last axis gives the number of classes");
-  return unsqueeze<L::rank>(labels) == arange<-1>(like);
+  return detail::make_node<ops::index_eq>(unsqueeze<L::rank>(labels), arange<-1>(like));
 }
 
 namespace detail {

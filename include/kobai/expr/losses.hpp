@@ -28,19 +28,22 @@ constexpr auto bce_with_logits(Z logits, Y target) {
 /// - probabilities y of the same shape (one-hot rows for class labels): the mean over samples of
 ///   logsumexp(zᵢ)·Σⱼ yᵢⱼ − Σⱼ yᵢⱼ·zᵢⱼ, which is −Σⱼ yᵢⱼ·log softmax(zᵢ)ⱼ when each row of y sums to
 ///   1.  ∂/∂zᵢⱼ = (softmax(zᵢ)ⱼ·Σₖ yᵢₖ − yᵢⱼ)/n;
-/// - class indices y with one axis fewer (an integer leaf, input<"y", 1, std::int64_t>, or
-///   indices computed as values): the mean of logsumexp(zᵢ) − zᵢ,yᵢ.  ∂/∂zᵢⱼ = (softmax(zᵢ)ⱼ − [j = yᵢ])/n.
-///   An integer leaf's labels outside [0, C) are a kobai::error naming it, checked once per call.
+/// - class indices: an integer leaf y with one axis fewer (input<"y", 1, std::int64_t>), the mean
+///   of logsumexp(zᵢ) − zᵢ,yᵢ.  ∂/∂zᵢⱼ = (softmax(zᵢ)ⱼ − [j = yᵢ])/n. Labels outside [0, C) are a
+///   kobai::binding_error naming the leaf, checked once per call. (Indices held as values of the
+///   element type, argmax's, go through one_hot: cross_entropy(z, one_hot(y, z)). A target of
+///   another shape broadcasts as probabilities, as before.)
 template <expression Z, expression Y>
 constexpr auto cross_entropy(Z logits, Y target) {
   static_assert(Z::rank >= 1, "kobai::cross_entropy: the logits need a class axis (the last)");
-  static_assert(Y::rank == Z::rank || Y::rank + 1 == Z::rank,
-                "kobai::cross_entropy(logits, target): the target is probabilities of the logits' shape, or class "
-                "indices with one axis fewer (the class axis)");
-  if constexpr (Y::rank == Z::rank)
-    return mean(logsumexp<-1>(logits) * sum<-1>(target) - sum<-1>(target * logits));
-  else
+  if constexpr (is_leaf<Y> && !std::is_void_v<typename Y::element>) {
+    static_assert(Y::rank + 1 == Z::rank,
+                  "kobai::cross_entropy(logits, labels): integer class labels have one axis fewer than the logits "
+                  "(the class axis)");
     return mean(logsumexp<-1>(logits) - sum<-1>(where(one_hot(target, logits), logits, literal<0>)));
+  } else {
+    return mean(logsumexp<-1>(logits) * sum<-1>(target) - sum<-1>(target * logits));
+  }
 }
 
 }  // namespace kobai

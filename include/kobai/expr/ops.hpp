@@ -68,7 +68,8 @@ enum class op_id : int {
   flatten,
   reshape,
   arange,
-  reshape_to
+  reshape_to,
+  index_eq
 };
 
 /// Base of the elementwise ops of one argument.
@@ -302,6 +303,9 @@ KOBAI_COMPARISON(gt, >)
 KOBAI_COMPARISON(ge, >=)
 KOBAI_COMPARISON(eq, ==)
 KOBAI_COMPARISON(ne, !=)
+/// index_eq(y, i): y = i, where i is an arange and y holds indices into its axis (one_hot's
+/// comparison). An integer leaf compared this way is checked to hold such indices at each call.
+struct index_eq : comparison<op_id::index_eq, eq_fn, "==", "({0} == {1} ? {T}(1) : {T}(0))"> {};
 #undef KOBAI_COMPARISON
 
 /// detach(x) = x with zero derivative, like PyTorch's x.detach() or torch.no_grad().

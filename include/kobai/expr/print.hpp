@@ -146,7 +146,8 @@ struct printer<node<ops::power<R>, A>> {
 };
 
 template <class Op, class A, class B>
-requires(Op::id >= ops::op_id::lt && Op::id <= ops::op_id::ne) struct printer<node<Op, A, B>> {
+requires((Op::id >= ops::op_id::lt && Op::id <= ops::op_id::ne) ||
+         Op::id == ops::op_id::index_eq) struct printer<node<Op, A, B>> {
   static printed print() {
     return {join(detail::print<A>(sum_level), " ", Op::name, " ", detail::print<B>(sum_level)), 0};
   }

@@ -56,6 +56,7 @@ class separator {
       for (int o = 0; o < outputs_count; ++o)
         if (outputs[o] == m) outputs_[o] = first;
     }
+    for (int j = 0; j < count_ && !failed_; ++j) distinguish(j);
   }
   constexpr ~separator() {
     delete[] inst_;
@@ -135,6 +136,38 @@ class separator {
     const int g = add_instance(m, count_ - first);
     tie(u, k, g);  // new axes, each tied to one of u's: no conflict
     return g;
+  }
+
+  // Instances become types (instance_type): two instances of a node that read the same instances
+  // would be one type, one node again. That happens where an op's axes are not its argument's
+  // (flatten, reshape<E...>): a second instance of flatten(X) ties nothing to X's, so it shares X's
+  // instance. The later one reads a copy of its first argument instead, copied down to a leaf,
+  // whose copy is a type of its own. A copy has the ties of the instance it copies, on axes of its
+  // own: it only splits classes, so it adds no conflict.
+  constexpr void distinguish(int j) {
+    if (inst_[j].copy == 0 || info(j).nargs == 0) return;
+    for (int i = 0; i < j; ++i)
+      if (inst_[i].node == inst_[j].node && inst_[i].args == inst_[j].args) {
+        if (const int k = first_computed_arg(j); k >= 0)
+          inst_[j].args[static_cast<std::size_t>(k)] = copy_of(inst_[j].args[static_cast<std::size_t>(k)]);
+        return;
+      }
+  }
+  constexpr int first_computed_arg(int i) const {
+    for (int k = 0; k < info(i).nargs; ++k)
+      if (info(inst_[i].args[static_cast<std::size_t>(k)]).k != kind::constant) return k;
+    return -1;
+  }
+  constexpr int copy_of(int g) {
+    const int m = inst_[g].node;
+    int copies = 0;
+    for (int i = 0; i < count_; ++i) copies += inst_[i].node == m ? 1 : 0;
+    const int c = add_instance(m, copies);
+    if (failed_) return g;
+    inst_[c].args = inst_[g].args;
+    if (const int k = first_computed_arg(c); k >= 0)
+      inst_[c].args[static_cast<std::size_t>(k)] = copy_of(inst_[c].args[static_cast<std::size_t>(k)]);
+    return c;
   }
 
   // Instances at most (a bound on compile time; none of the programs tried comes near it).
