@@ -95,6 +95,20 @@ constexpr auto first_index_of(A a, M m) {
   const auto index = as_axis<P, A::rank>(arange<P>(a));
   return where((a == m) + (a != a), index, numel(arange<P>(a)));
 }
+template <int Axis, bool Largest, bool Keep, expression A>
+constexpr auto arg_extremum(A a) {
+  constexpr int p = axis_of_rank<Axis, A::rank>();
+  const auto first = [&] {
+    if constexpr (Largest)
+      return first_index_of<p>(a, max<p>(a, keepdims));
+    else
+      return first_index_of<p>(a, min<p>(a, keepdims));
+  }();
+  if constexpr (Keep)
+    return min<p>(first, keepdims);
+  else
+    return min<p>(first);
+}
 }  // namespace detail
 
 /// argmax<Axis>(x): the index of the largest element along Axis (the first of equal ones; a NaN
@@ -102,25 +116,21 @@ constexpr auto first_index_of(A a, M m) {
 /// type. argmax<Axis>(x, keepdims) keeps the axis with extent 1. No gradient.
 template <int Axis, expression A>
 constexpr auto argmax(A a) {
-  constexpr int p = detail::axis_of_rank<Axis, A::rank>();
-  return min<p>(detail::first_index_of<p>(a, max<p>(a, keepdims)));
+  return detail::arg_extremum<Axis, true, false>(a);
 }
 template <int Axis, expression A>
 constexpr auto argmax(A a, keepdims_t) {
-  constexpr int p = detail::axis_of_rank<Axis, A::rank>();
-  return min<p>(detail::first_index_of<p>(a, max<p>(a, keepdims)), keepdims);
+  return detail::arg_extremum<Axis, true, true>(a);
 }
 /// argmin<Axis>(x): the index of the smallest element along Axis (the first of equal ones; a NaN
 /// counts as the smallest), as torch.argmin(x, Axis). No gradient.
 template <int Axis, expression A>
 constexpr auto argmin(A a) {
-  constexpr int p = detail::axis_of_rank<Axis, A::rank>();
-  return min<p>(detail::first_index_of<p>(a, min<p>(a, keepdims)));
+  return detail::arg_extremum<Axis, false, false>(a);
 }
 template <int Axis, expression A>
 constexpr auto argmin(A a, keepdims_t) {
-  constexpr int p = detail::axis_of_rank<Axis, A::rank>();
-  return min<p>(detail::first_index_of<p>(a, min<p>(a, keepdims)), keepdims);
+  return detail::arg_extremum<Axis, false, true>(a);
 }
 
 }  // namespace kobai
