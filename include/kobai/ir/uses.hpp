@@ -146,8 +146,8 @@ class separator {
   // own: it only splits classes, so it adds no conflict.
   constexpr void distinguish(int j) {
     if (inst_[j].copy == 0 || info(j).nargs == 0) return;
-    for (int i = 0; i < j; ++i)
-      if (inst_[i].node == inst_[j].node && inst_[i].args == inst_[j].args) {
+    for (int i = j - 1; i >= 0 && inst_[i].node == inst_[j].node; --i)  // (a node's instances are placed together)
+      if (inst_[i].args == inst_[j].args) {
         if (const int k = first_computed_arg(j); k >= 0)
           inst_[j].args[static_cast<std::size_t>(k)] = copy_of(inst_[j].args[static_cast<std::size_t>(k)]);
         return;
