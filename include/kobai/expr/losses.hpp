@@ -36,7 +36,7 @@ constexpr auto bce_with_logits(Z logits, Y target) {
 template <expression Z, expression Y>
 constexpr auto cross_entropy(Z logits, Y target) {
   static_assert(Z::rank >= 1, "kobai::cross_entropy: the logits need a class axis (the last)");
-  if constexpr (is_leaf<Y> && !std::is_void_v<typename Y::element>) {
+  if constexpr (detail::is_integer_leaf<Y>) {
     static_assert(Y::rank + 1 == Z::rank,
                   "kobai::cross_entropy(logits, labels): integer class labels have one axis fewer than the logits "
                   "(the class axis)");

@@ -88,7 +88,9 @@ class extents {
           if (c < 0) continue;  // an extent of 1
           const std::int64_t f = fixed[static_cast<std::size_t>(p)];
           const std::size_t extent = !given ? count : f > 0 ? static_cast<std::size_t>(f) : count / known;
-          bind_class(static_cast<std::size_t>(c), static_cast<int>(v), extent, given ? "a reshaped" : "a flattened");
+          bind_class(static_cast<std::size_t>(c), static_cast<int>(v), extent,
+                     given ? detail::join("a reshaped tensor's axis of extent ", std::to_string(extent))
+                           : detail::join("a flattened tensor of ", std::to_string(count), " elements"));
         }
       }
       const std::size_t shaped = elements(static_cast<int>(v));
@@ -126,13 +128,12 @@ class extents {
     return text;
   }
   // A view's axis of class c has `extent` elements: the class's, or refused against another's.
-  void bind_class(std::size_t c, int v, std::size_t extent, std::string_view what) {
+  void bind_class(std::size_t c, int v, std::size_t extent, const std::string& what) {
     if (owner_[c] < 0) {
       owner_[c] = v;
       extent_[c] = extent;
     } else if (extent_[c] != extent) {
-      throw shape_error(detail::join("kobai: ", what, " tensor's axis of extent ", std::to_string(extent),
-                                     " meets an axis of extent ", std::to_string(extent_[c])));
+      throw shape_error(detail::join("kobai: ", what, " meets an axis of extent ", std::to_string(extent_[c])));
     }
   }
 
