@@ -29,7 +29,7 @@ struct index_leaf_t<node<ops::unsqueeze<P>, A>> : index_leaf_t<A> {};
 template <class E>
 using index_leaf = typename index_leaf_t<E>::type;
 template <class E>
-inline constexpr bool is_integer_leaf = is_leaf<E> && std::is_same_v<index_leaf<E>, E>;
+inline constexpr bool is_integer_leaf = is_leaf<E>&& std::is_same_v<index_leaf<E>, E>;
 
 template <int Axis, int Rank>
 constexpr int axis_of_rank() {
