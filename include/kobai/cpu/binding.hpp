@@ -72,9 +72,9 @@ struct conflict_name<leaf<Name, Rank, Role, Use, Element>> {
 template <class Subexpression>
 constexpr bool report_axis_conflict() {
   static_assert(dependent_false<used_along_two_axes<typename conflict_name<Subexpression>::type>>,
-                "kobai: an expression reads a tensor along two different axes in more ways than the planner gives "
-                "instances of it (ir/uses.hpp: 8 per node); bind a copy of the tensor to a second leaf for the other "
-                "role (the trace names it: used_along_two_axes<...>)");
+                "kobai: an expression reads a tensor along two different axes in more ways than the planner "
+                "separates (ir/uses.hpp: 8 instances per node, and a bound on the planning work); bind a copy of the "
+                "tensor to a second leaf for the other role (the trace names it: used_along_two_axes<...>)");
   return true;  // (the static_assert above is the one message)
 }
 template <bool Conflict, class Order, int Source>

@@ -128,6 +128,11 @@ class separator {
   // can share without tying two axes of one instance together, or a new one.
   constexpr int join(int u, int k, int m, int first) {
     for (int g = first; g < count_; ++g) {
+      work_ += 3 * count_;  // the copy, the check and the restore below, each over every instance
+      if (work_ > work_limit) {
+        failed_ = true;
+        return g;
+      }
       for (int e = 0; e < count_ * max_axes; ++e) saved_[e] = parent_[e];
       tie(u, k, g);
       if (!conflicted()) return g;
@@ -172,6 +177,12 @@ class separator {
 
   // Instances at most (a bound on compile time; none of the programs tried comes near it).
   static constexpr std::size_t capacity = 8 * N + 64;
+  // Instance visits at most: each share tried rechecks every instance, so the work grows with the
+  // square of the instances; past this bound the separation stops and the program is refused with
+  // kobai's message, within GCC's constexpr budget (33,554,432 operations per evaluation). An
+  // incremental conflict check would lift it. (An hvp of a 10-step program around X·Xᵀ reached it.)
+  static constexpr long long work_limit = 400'000;
+  long long work_ = 0;
 
   const std::array<node_info, N>& nodes_;
   bool failed_ = false;
