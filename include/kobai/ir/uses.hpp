@@ -180,8 +180,9 @@ class separator {
   // Instance visits at most: each share tried rechecks every instance, so the work grows with the
   // square of the instances; past this bound the separation stops and the program is refused with
   // kobai's message, within GCC's constexpr budget (33,554,432 operations per evaluation). An
-  // incremental conflict check would lift it. (An hvp of a 10-step program around X·Xᵀ reached it.)
-  static constexpr long long work_limit = 400'000;
+  // incremental conflict check would lift it. (An hvp of a 10-step program around X·Xᵀ reaches it;
+  // the attention step of tests/cpu/multi_use_attention.cpp fits in half of it.)
+  static constexpr long long work_limit = 100'000;
   long long work_ = 0;
 
   const std::array<node_info, N>& nodes_;
