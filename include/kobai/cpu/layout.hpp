@@ -232,15 +232,8 @@ struct layout : nest_info<Outputs...> {
   // arange's memory: 0, 1, 2, … in T, as long as the longest arange of the call (grown, never shrunk).
   template <class T>
   static void bind_ranges(call_state<T>& call) {
-    auto extent_of = [&](std::size_t n) {
-      const int c = base::plan.cls[n][0];
-      return c < 0 ? std::size_t{1} : call.extent[static_cast<std::size_t>(c)];
-    };
-    std::size_t longest = 0;
-    for (std::size_t n = 0; n < base::nodes; ++n)
-      if (base::info(static_cast<int>(n)).range) longest = std::max(longest, extent_of(n));
+    const std::size_t longest = ir::range_length<T>(base::plan, plan_type::nodes, call.extent);
     if (longest == 0) return;
-    ir::check_range_extent<T>(longest);
     std::vector<T>& memory = scratch<T, 8>();
     for (std::size_t i = memory.size(); i < longest; ++i) memory.push_back(static_cast<T>(i));
     for (std::size_t n = 0; n < base::nodes; ++n)

@@ -4,6 +4,7 @@
 // The classes themselves are assigned at compile time by ir/classes.hpp.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <limits>
@@ -24,15 +25,24 @@ inline std::string shape_text(const std::size_t* extents, int rank) {
   return text + (rank == 1 ? ",)" : ")");
 }
 
-/// arange's values are integers in the element type T: refuses an extent past the integers T holds
-/// exactly (2^24 in float), where the indices would round.
-template <class T>
-void check_range_extent(std::size_t extent) {
+/// The length of the memory holding 0, 1, 2, … that a call's aranges read (nodes marked `range`):
+/// the longest one's extent, or 0 without one. Their values are integers in the element type T: an
+/// extent past the integers T holds exactly (2^24 in float), where the indices would round, is refused.
+template <class T, std::size_t N, class Extents>
+std::size_t range_length(const plan_data<N>& plan, const std::array<node_info, N>& nodes, const Extents& extent) {
+  std::size_t longest = 0;
+  for (std::size_t n = 0; n < N; ++n)
+    if (nodes[n].range) {
+      const int c = plan.cls[n][0];
+      longest =
+          std::max(longest, c < 0 ? std::size_t{1} : static_cast<std::size_t>(extent[static_cast<std::size_t>(c)]));
+    }
   constexpr auto exact = std::size_t{1} << std::numeric_limits<T>::digits;
-  if (extent > exact + 1)
-    throw shape_error(detail::join("kobai: an arange over an axis of extent ", std::to_string(extent),
+  if (longest > exact + 1)
+    throw shape_error(detail::join("kobai: an arange over an axis of extent ", std::to_string(longest),
                                    " cannot hold its indices exactly in ", sizeof(T) == 4 ? "float" : "double",
                                    " (at most ", std::to_string(exact + 1), "); run the program in double"));
+  return longest;
 }
 
 template <std::size_t N, std::size_t Classes>

@@ -253,15 +253,8 @@ class executor {
   // (copied when it grows or the element type changes; kept otherwise).
   template <class T>
   void bind_ranges(const std::shared_ptr<device_backend>& backend, call_layout& call) {
-    auto extent_of = [&](std::size_t n) {
-      const int c = plan.cls[n][0];
-      return c < 0 ? std::size_t{1} : static_cast<std::size_t>(call.extent[static_cast<std::size_t>(c)]);
-    };
-    std::size_t longest = 0;
-    for (std::size_t n = 0; n < nodes; ++n)
-      if (info(n).range) longest = std::max(longest, extent_of(n));
+    const std::size_t longest = ir::range_length<T>(plan, plan_type::nodes, call.extent);
     if (longest == 0) return;
-    ir::check_range_extent<T>(longest);
     if (longest > ranges_length_ || sizeof(T) != ranges_element_ || backend != ranges_on_) {
       std::vector<T> host(longest);
       for (std::size_t i = 0; i < longest; ++i) host[i] = static_cast<T>(i);
