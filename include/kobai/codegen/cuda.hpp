@@ -18,6 +18,7 @@
 //   computed outside every loop (written by the last kernel).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <limits>
@@ -490,6 +491,8 @@ class renderer {
           s_ += join(indent, arg(field::view, n), "[", row_major(info(n).args[0]),
                      "] = ", operand(ins.operands[0], false), ";\n");
           break;
+        case ir::instr::indirect:  // (refused by render: take and put_add run on the CPU)
+          break;
       }
     }
   }
@@ -519,6 +522,9 @@ cuda_program render(Outputs...) {
   using plan_type = ir::program_plan<std::remove_cvref_t<Outputs>...>;
   static_assert(plan_type::value.error == ir::failure::none,
                 "kobai::codegen: the program cannot be planned; compile it with kobai::compile for the message");
+  // (device programs refuse take's integer leaves when they are bound, with the message to read)
+  if (std::any_of(plan_type::nodes.begin(), plan_type::nodes.end(), [](const ir::node_info& n) { return n.indirect; }))
+    throw error("kobai::codegen: take runs on the CPU for now; compile the program with device::cpu");
   std::vector<detail::node_text> text;
   [&]<class... Ns>(type_list<Ns...>) {
     (text.push_back(detail::describe_text<Ns>()), ...);

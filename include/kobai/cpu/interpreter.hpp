@@ -201,7 +201,7 @@ struct interpreter : folds<Outputs...> {
       auto* first = base::template accumulator<ins.node>(call, task);
       std::fill_n(first, call.size[ins.node], static_cast<std::remove_reference_t<decltype(*first)>>(op::identity));
     } else if constexpr (ins.op == ir::instr::materialize) {
-      call.view_data[ins.node][base::source_offset(call, task, ins.node)] =
+      call.source_data[ins.node][base::source_offset(call, task, ins.node)] =
           operand<mode::scalar, ins.operands[0], -1>(a);
     }
   }
@@ -309,7 +309,7 @@ struct interpreter : folds<Outputs...> {
     } else if constexpr (ins.op == ir::instr::materialize) {
       const std::ptrdiff_t stride = base::template view_step<true>(call, ins.node, C);
       base::scatter(operand<mode::batch, ins.operands[0], C>(a),
-                    call.view_data[ins.node] + at.source[ins.node] + a.i * stride, stride);
+                    call.source_data[ins.node] + at.source[ins.node] + a.i * stride, stride);
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = base::output_slot(ins.node);
       constexpr int axis = base::axis_of(ins.node, C);
@@ -565,7 +565,7 @@ struct interpreter : folds<Outputs...> {
         first = call.out[k] + base::offset_of(task, ins.node, call.out_stride[k]);
         stride = call.out_stride[k][static_cast<std::size_t>(base::axis_of(ins.node, C))];
       } else {
-        first = call.view_data[ins.node] + base::source_offset(call, task, ins.node);
+        first = call.source_data[ins.node] + base::source_offset(call, task, ins.node);
         stride = base::template view_step<true>(call, ins.node, C);
       }
       const auto value = reader<ins.operands[0], C>(a);

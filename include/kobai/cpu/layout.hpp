@@ -72,6 +72,10 @@ struct layout : nest_info<Outputs...> {
     std::array<std::array<std::ptrdiff_t, ir::max_axes>, base::nodes> source_stride{};
     std::array<std::size_t, base::nodes> view_scratch{};  // offset in the views' scratch memory
     std::size_t view_size = 0;
+    // where a view's computed source is written (its own memory, but for take and put_add, whose
+    // own memory is filled from it between loops)
+    std::array<T*, base::nodes> source_data{};
+    std::array<std::size_t, base::nodes> source_scratch{};
     std::array<T, base::code_size + 1> root{};  // values computed outside every loop
     T* final_t = nullptr;
     double* final_d = nullptr;
@@ -120,6 +124,7 @@ struct layout : nest_info<Outputs...> {
     for (std::size_t c = 0; c < base::classes; ++c) call.extent[c] = extents[c];
     bind_ranges(call);
     [&]<class... Ns>(type_list<Ns...>) { (check_indices<T, Ns>(call), ...); }(order{});
+    check_slices(call);
     bind_views(call);
     // reduction buffers, indexed by their classes in loop order (the innermost contiguous)
     std::size_t local = 0, fast = 0, partial = 0, final_size = 0;
@@ -229,6 +234,55 @@ struct layout : nest_info<Outputs...> {
                                          std::to_string(extent), " it indexes (one_hot, cross_entropy's classes)"));
   }
 
+  // Each leaf's name by SSA index (empty for other nodes), for messages.
+  static constexpr auto names = []<class... Ns>(type_list<Ns...>) {
+    return std::array<std::string_view, base::nodes>{[] {
+      if constexpr (is_leaf<Ns>)
+        return Ns::name.view();
+      else
+        return std::string_view{};
+    }()...};
+  }(order{});
+  // The extent of node n's axis p in this call (1 for a unit axis).
+  template <class T>
+  static std::size_t extent_of(const call_state<T>& call, int n, int p) {
+    const int c = base::plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+    return c < 0 ? 1 : call.extent[static_cast<std::size_t>(c)];
+  }
+  // take<A>(table, idx) and put_add<A>(g, idx, like): every index inside the axis it indexes, and
+  // g's slices in idx's shape, checked once per call before any loop runs.
+  template <class T>
+  static void check_slices(const call_state<T>& call) {
+    for (int v = 0; v < static_cast<int>(base::nodes); ++v) {
+      const ir::node_info& info = base::info(v);
+      if (!info.indirect) continue;
+      const int a = info.indirect_axis, index = info.args[1];
+      const bool gather = info.nargs == 2;
+      const std::size_t length = extent_of(call, gather ? info.args[0] : v, a);
+      std::size_t count = 1;
+      for (int p = 0; p < base::info(index).rank; ++p) count *= extent_of(call, index, p);
+      const T* values = call.leaf[static_cast<std::size_t>(index)];
+      for (std::size_t i = 0; i < count; ++i)
+        if (!(values[i] >= 0 && values[i] < static_cast<T>(length)))
+          throw binding_error(detail::join("kobai: '", names[static_cast<std::size_t>(index)], "' holds ",
+                                           std::to_string(static_cast<std::int64_t>(values[i])), " at element ",
+                                           std::to_string(i), ", an index out of range for take<", std::to_string(a),
+                                           ">'s axis of extent ", std::to_string(length)));
+      if (gather) continue;
+      const int g = info.args[0], indices = base::info(index).rank;
+      for (int p = 0; p < base::info(g).rank; ++p) {
+        const std::size_t expected = p < a             ? extent_of(call, v, p)
+                                     : p < a + indices ? extent_of(call, index, p - a)
+                                                       : extent_of(call, v, p - indices + 1);
+        if (extent_of(call, g, p) != expected)
+          throw shape_error(detail::join("kobai: put_add<", std::to_string(a), ">: slices of extent ",
+                                         std::to_string(extent_of(call, g, p)), " on axis ", std::to_string(p),
+                                         " where the indices '", names[static_cast<std::size_t>(index)],
+                                         "' and the target give ", std::to_string(expected)));
+      }
+    }
+  }
+
   // arange's memory: 0, 1, 2, … in T, as long as the longest arange of the call (grown, never shrunk).
   template <class T>
   static void bind_ranges(call_state<T>& call) {
@@ -261,12 +315,24 @@ struct layout : nest_info<Outputs...> {
         call.view_stride[n][static_cast<std::size_t>(p)] = stride;
         stride *= static_cast<std::ptrdiff_t>(extent_of(v, p));
       }
+      const auto own = static_cast<std::size_t>(stride);
       stride = 1;
       for (int p = base::info(source).rank - 1; p >= 0; --p) {
         call.source_stride[n][static_cast<std::size_t>(p)] = stride;
         stride *= static_cast<std::ptrdiff_t>(extent_of(source, p));
       }
-      if (base::info(source).k == ir::kind::tensor_leaf) {
+      if (base::info(v).indirect) {  // its own memory (or the output's), and its source's
+        if (base::info(source).k == ir::kind::tensor_leaf) {
+          call.source_data[n] = const_cast<T*>(call.leaf[static_cast<std::size_t>(source)]);  // only read
+        } else {
+          call.source_scratch[n] = call.view_size;
+          call.view_size += count;
+        }
+        if (!base::is_output(v)) {
+          call.view_scratch[n] = call.view_size;
+          call.view_size += own;
+        }
+      } else if (base::info(source).k == ir::kind::tensor_leaf) {
         call.view_data[n] = const_cast<T*>(call.leaf[static_cast<std::size_t>(source)]);  // only read
       } else if (!base::is_output(v)) {
         call.view_scratch[n] = call.view_size;

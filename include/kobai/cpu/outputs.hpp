@@ -51,10 +51,15 @@ struct outputs : tasks<Outputs...> {
     if (final_d.size() < call.final_size) final_d.resize(call.final_size);
     call.final_t = final_t.data();
     T* views = base::line_aligned(base::template scratch<T, 5>(), call.view_size);
-    for (std::size_t n = 0; n < base::nodes; ++n)
-      if (base::info(static_cast<int>(n)).k == ir::kind::view && call.view_data[n] == nullptr)
+    for (std::size_t n = 0; n < base::nodes; ++n) {
+      if (base::info(static_cast<int>(n)).k != ir::kind::view) continue;
+      if (call.view_data[n] == nullptr)
         call.view_data[n] = base::is_output(static_cast<int>(n)) ? call.out[base::output_slot(static_cast<int>(n))]
                                                                  : views + call.view_scratch[n];
+      if (call.source_data[n] == nullptr)
+        call.source_data[n] =
+            base::info(static_cast<int>(n)).indirect ? views + call.source_scratch[n] : call.view_data[n];
+    }
     call.final_d = final_d.data();
     base::template run_top<T, 0>(call, point);
     [&]<std::size_t... K>(std::index_sequence<K...>) { (write_output<K>(call, point, std::get<K>(results)), ...); }

@@ -36,6 +36,38 @@ struct tasks : interpreter<Outputs...> {
   std::size_t grain_ = min_elements_per_task;
   std::size_t block_extent_ = block_extent;
 
+  // take<A>(table, idx) fills its memory with the table's slices at the indices; put_add<A>(g, idx,
+  // like) zeroes its memory and adds g's slices at the indices, in order (the same bits for any
+  // number of threads). Row-major memory seen as (outer, length, inner) along axis A of the table
+  // (like), and (outer, count, inner) for the slices, count being the number of indices.
+  template <class T, int V>
+  static void fill_indirect(const call_state<T>& call) {
+    constexpr ir::node_info info = base::info(V);
+    constexpr int a = info.indirect_axis;
+    constexpr bool gather = info.nargs == 2;
+    constexpr int table = gather ? info.args[0] : V;
+    std::size_t outer = 1, inner = 1, count = 1;
+    for (int p = 0; p < a; ++p) outer *= base::extent_of(call, table, p);
+    for (int p = a + 1; p < base::info(table).rank; ++p) inner *= base::extent_of(call, table, p);
+    const std::size_t length = base::extent_of(call, table, a);
+    for (int p = 0; p < base::info(info.args[1]).rank; ++p) count *= base::extent_of(call, info.args[1], p);
+    const T* index = call.leaf[static_cast<std::size_t>(info.args[1])];
+    const T* from = call.source_data[V];
+    T* to = call.view_data[V];
+    if constexpr (!gather) std::fill_n(to, outer * length * inner, T(0));
+    for (std::size_t o = 0; o < outer; ++o)
+      for (std::size_t k = 0; k < count; ++k) {
+        const auto at = static_cast<std::size_t>(index[k]);
+        if constexpr (gather) {
+          std::copy_n(from + (o * length + at) * inner, inner, to + (o * count + k) * inner);
+        } else {
+          const T* slice = from + (o * count + k) * inner;
+          T* target = to + (o * length + at) * inner;
+          for (std::size_t i = 0; i < inner; ++i) target[i] += slice[i];
+        }
+      }
+  }
+
   // The instructions outside every loop in order: values in root mode, and each top-level loop.
   template <class T, int I, class Point>
   void run_top(call_state<T>& call, const Point& point) const {
@@ -49,7 +81,10 @@ struct tasks : interpreter<Outputs...> {
         run_top_loop<T, I>(call, point);
         run_top<T, ins.match + 1>(call, point);
       } else if constexpr (ins.op == ir::instr::materialize) {  // a source without axes: one element
-        call.view_data[ins.node][0] = base::template operand<mode::root, ins.operands[0], -1>(root);
+        call.source_data[ins.node][0] = base::template operand<mode::root, ins.operands[0], -1>(root);
+        run_top<T, I + 1>(call, point);
+      } else if constexpr (ins.op == ir::instr::indirect) {  // take, put_add: between loops, in order
+        fill_indirect<T, ins.node>(call);
         run_top<T, I + 1>(call, point);
       } else {
         run_top<T, I + 1>(call, point);  // resets of global reductions happen in each task

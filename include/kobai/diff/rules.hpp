@@ -4,6 +4,7 @@
 
 #include <cstddef>
 
+#include "kobai/expr/indices.hpp"
 #include "kobai/expr/linalg.hpp"
 #include "kobai/expr/operators.hpp"
 #include "kobai/expr/reductions.hpp"
@@ -218,6 +219,33 @@ constexpr auto rule(node<ops::reshape_to<E...>, A> self, auto g) {
     return g;
   else
     return reshape_as(detail::as_shape_of<decltype(self)>(g), A{});
+}
+
+namespace detail {
+// The adjoint g of an indirect node (a scalar, or broadcast) as a tensor of the node's own shape.
+template <class Self, class G>
+constexpr auto as_slices_of(G g) {
+  if constexpr (same_structure<G, Self>)
+    return g;
+  else
+    return kobai::detail::make_node<ops::expand>(g, Self{});
+}
+}  // namespace detail
+
+template <std::size_t I, int P, class Table, class Index>
+constexpr auto rule(node<ops::take<P>, Table, Index> self, auto g) {
+  if constexpr (I == 0)
+    return kobai::detail::make_node<ops::put_add<P>>(detail::as_slices_of<decltype(self)>(g), Index{}, Table{});
+  else
+    return literal<0>;  // indices carry no gradient
+}
+
+template <std::size_t I, int P, class G, class Index, class Like>
+constexpr auto rule(node<ops::put_add<P>, G, Index, Like> self, auto g) {
+  if constexpr (I == 0)
+    return take<P>(detail::as_slices_of<decltype(self)>(g), Index{});
+  else
+    return literal<0>;  // indices carry no gradient; only like's shape is used
 }
 
 template <std::size_t I, class A, class Like>

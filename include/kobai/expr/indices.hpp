@@ -89,6 +89,25 @@ constexpr auto one_hot(L labels, Like like) {
   return detail::make_node<ops::index_eq>(unsqueeze<L::rank>(labels), arange<-1>(like));
 }
 
+/// take<Axis>(table, idx): the table's slices along Axis at the positions idx holds, in idx's shape,
+/// as torch.index_select(table, Axis, idx) for a vector idx (an embedding lookup E[idx]): for
+/// table (V, D) and idx (N), the (N, D) tensor of rows table[idx[n]]; for idx (N, K), (N, K, D).
+/// idx is an integer leaf, `input<"idx", 1, std::int64_t>`; an index outside [0, V) is a
+/// kobai::binding_error naming the leaf, the index and the extent, checked once per call. The
+/// table's gradient adds the adjoint's slices back at their positions (a scatter-add), in order:
+/// the same bits for any number of threads. The CPU computes it between the loops around it.
+template <int Axis, expression Table, expression Index>
+constexpr auto take(Table table, Index idx) {
+  static_assert(Table::rank >= 1, "kobai::take<Axis>(table, idx): the table is a tensor (a scalar has no slices)");
+  static_assert(detail::is_integer_leaf<Index>,
+                "kobai::take<Axis>(table, idx): idx is an integer leaf, input<\"idx\", 1, std::int64_t> (or "
+                "std::int32_t), bound to the indices");
+  if constexpr (Table::rank < 1 || !detail::is_integer_leaf<Index>)
+    return table;  // (refused above: nothing more to report)
+  else
+    return detail::make_node<ops::take<detail::axis_of_rank<Axis, Table::rank>()>>(table, idx);
+}
+
 namespace detail {
 // The first index along P where x equals its extremum m (kept axes), or the first NaN (as torch's
 // argmax and argmin: a NaN is the extremum); none of it carries a gradient.

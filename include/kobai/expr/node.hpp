@@ -90,6 +90,7 @@ enum class op_kind : std::uint8_t {
   layout,       // its argument's elements in row-major order, laid out anew (flatten, reshape)
   count,        // the number of elements of its argument, whose values it does not read (numel)
   index,        // the index along one axis of its argument, whose values it does not read (arange)
+  indirect,     // its first argument's elements at positions read from an integer tensor (take, put_add)
 };
 
 /// Tensors have at most this many axes (the unit masks are 32 bits).

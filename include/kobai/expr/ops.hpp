@@ -69,7 +69,9 @@ enum class op_id : int {
   reshape,
   arange,
   reshape_to,
-  index_eq
+  index_eq,
+  take,
+  put_add
 };
 
 /// Base of the elementwise ops of one argument.
@@ -453,6 +455,70 @@ struct arange : unary {
   template <class T>
   static constexpr T apply(T) {
     return T(0);  // (never evaluated: the backends read the index)
+  }
+};
+
+/// take<A>(table, idx): the table's slices along axis A at the positions idx holds, in idx's shape
+/// (torch.index_select for a vector idx, an embedding lookup): for table (V, D) and idx (N), the
+/// (N, D) tensor of rows table[idx[n]]. idx is an integer leaf; its indices are checked once per
+/// call. Executors compute it between loops from the table's memory.  ∂/∂table = put_add<A>(g, idx,
+/// table): the adjoint's slices added back at their positions; idx carries no gradient.
+template <int A>
+struct take : binary {
+  static constexpr op_id id = op_id::take;
+  static constexpr std::string_view name = "take";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::indirect;
+  static constexpr std::string_view device = "{0}";  // (never rendered: the CUDA backend refuses take)
+  static constexpr std::array<bool, 3> reads{true, true, false};
+  static constexpr rational parameter{A, 1};
+  template <class Table, class Index>
+  static constexpr axis_map axes() {
+    static_assert(A >= 0 && A < Table::rank, "kobai internal error: take<A> with A not an axis of the table");
+    axis_map map(Table::rank - 1 + Index::rank);
+    for (int p = 0; p < map.rank; ++p) {
+      if (p < A)
+        map.from[0][p] = p;
+      else if (p < A + Index::rank)
+        map.from[1][p] = p - A;
+      else
+        map.from[0][p] = p - Index::rank + 1;
+    }
+    return map;
+  }
+  template <class T>
+  static constexpr T apply(T table, T) {
+    return table;  // (never evaluated: the executors gather)
+  }
+};
+
+/// put_add<A>(g, idx, like): zeros of like's shape, with g's slices along axes A … A + rank(idx) − 1
+/// added at the positions idx holds along like's axis A, in order (torch's index_add into zeros):
+/// the gradient of take, deterministic. like's values are not read.  ∂/∂g = take<A>(g', idx).
+template <int A>
+struct put_add : op_base {
+  static constexpr int arity = 3;
+  static constexpr op_id id = op_id::put_add;
+  static constexpr std::string_view name = "put_add";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::indirect;
+  static constexpr std::string_view device = "{0}";  // (never rendered: the CUDA backend refuses take)
+  static constexpr std::array<bool, 3> reads{true, true, false};
+  static constexpr rational parameter{A, 1};
+  template <class G, class Index, class Like>
+  static constexpr axis_map axes() {
+    static_assert(G::rank == Like::rank - 1 + Index::rank,
+                  "kobai internal error: put_add<A>(g, idx, like) of ranks that do not fit");
+    axis_map map(Like::rank);
+    for (int p = 0; p < map.rank; ++p) {
+      map.from[2][p] = p;
+      if (p != A) map.from[0][p] = p < A ? p : p - 1 + Index::rank;
+    }
+    return map;
+  }
+  template <class T>
+  static constexpr T apply(T g, T, T) {
+    return g;  // (never evaluated: the executors scatter)
   }
 };
 

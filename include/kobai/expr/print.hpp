@@ -53,7 +53,8 @@ std::string op_label() {
         if (((Op::axes_folded >> p) & 1U) != 0) axes = join(axes, axes.empty() ? "" : ", ", std::to_string(p));
     if (Op::keepdims) axes = join(axes, axes.empty() ? "" : ", ", "keepdims");
     return axes.empty() ? std::string(Op::name) : join(Op::name, "<", axes, ">");
-  } else if constexpr (Op::id == ops::op_id::unsqueeze || Op::id == ops::op_id::arange) {
+  } else if constexpr (Op::id == ops::op_id::unsqueeze || Op::id == ops::op_id::arange || Op::id == ops::op_id::take ||
+                       Op::id == ops::op_id::put_add) {
     return join(Op::name, "<", std::to_string(Op::parameter.num), ">");
   } else if constexpr (Op::id == ops::op_id::reshape_to) {
     std::string extents;

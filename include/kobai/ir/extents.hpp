@@ -80,7 +80,7 @@ class extents {
   /// After every leaf: the extents of flattened axes, and checks that reshapes keep the count.
   void bind_views() {
     for (std::size_t v = 0; v < N; ++v) {
-      if (nodes_[v].k != kind::view) continue;
+      if (nodes_[v].k != kind::view || nodes_[v].indirect) continue;  // (take and put_add: extents by their ties)
       const std::size_t count = elements(nodes_[v].args[0]);
       if (nodes_[v].nargs == 1) {  // flatten: a new axis of `count` elements; reshape<E...>: the axes given
         const auto& fixed = nodes_[v].fixed;

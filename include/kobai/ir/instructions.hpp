@@ -10,7 +10,7 @@
 
 namespace kobai::ir {
 
-enum class instr : std::uint8_t { enter, exit, compute, accumulate, store, reset, materialize };
+enum class instr : std::uint8_t { enter, exit, compute, accumulate, store, reset, materialize, indirect };
 enum class source : std::uint8_t { none, constant, scalar_leaf, tensor_leaf, reduction, value, view };
 
 struct operand {
@@ -23,7 +23,8 @@ struct operand {
 /// `match`); `compute` evaluates elementwise node `node` from its operands; `accumulate` folds the
 /// value of a reduction's argument into it; `store` writes a tensor output; `reset` starts a
 /// reduction over (just before the loop whose end completes it); `materialize` writes the value of
-/// a view's source (flatten, reshape) to memory in row-major order, for loops after its own.
+/// a view's source (flatten, reshape, a take's table) to memory in row-major order, for loops after
+/// its own; `indirect`, outside every loop, fills a take's or put_add's memory from its source's.
 struct instruction {
   instr op = instr::compute;
   int node = -1;
@@ -83,7 +84,8 @@ template <std::size_t N>
 constexpr bool written(const plan_data<N>& plan, int n) {
   for (int i = 0; i < plan.size; ++i) {
     const instruction& ins = plan.code[static_cast<std::size_t>(i)];
-    if ((ins.op == instr::store || ins.op == instr::materialize) && ins.node == n) return true;
+    if ((ins.op == instr::store || ins.op == instr::materialize || ins.op == instr::indirect) && ins.node == n)
+      return true;
   }
   return false;
 }

@@ -1,4 +1,5 @@
-// Loop order: classes are ordered outer to inner by the leaves' row-major axis order, then so that
+// Loop order: classes are ordered outer to inner by the leaves' row-major axis order (and that of
+// take's memory), then so that
 // a reduction folds classes inside the ones it keeps where it can (z[n] = Σ_d X[n,d]·w[d] completes
 // within one n).
 #pragma once
@@ -27,7 +28,7 @@ constexpr void order_loops(plan_data<N>& plan, const std::array<node_info, N>& n
       if (x == a || ((after[x] >> a) & 1U) != 0) after[x] |= add;
   };
   for (std::size_t n = 0; n < N; ++n)
-    if (nodes[n].k == kind::tensor_leaf)
+    if (nodes[n].k == kind::tensor_leaf || nodes[n].indirect)  // (take's memory is row-major too)
       for (int p = 1; p < nodes[n].rank; ++p) edge(plan.cls[n][p - 1], plan.cls[n][p]);
   for (std::size_t n = 0; n < N; ++n) {
     if (nodes[n].k != kind::reduction) continue;

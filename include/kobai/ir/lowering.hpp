@@ -32,6 +32,11 @@ struct node_info {
   bool costly = false;       // a transcendental function: worth a buffer rather than recomputing
   bool passes = false;       // its value is its first argument's (unsqueeze, transpose, expand, detach)
   bool range = false;        // arange: a tensor leaf whose memory, which the backend binds, holds 0, 1, 2, …
+  // take, put_add: a view whose memory the backend fills between loops, from its first argument's
+  // memory (written out by a loop when it is computed) at the positions its second, an integer
+  // leaf, holds along axis `indirect_axis`
+  bool indirect = false;
+  int indirect_axis = -1;
   // reshape<E...>: the extents given (−1: the count the others leave); 0 for the axes of other views
   std::array<std::int64_t, max_axes> fixed{};
 };
@@ -69,6 +74,10 @@ constexpr node_info describe() {
       } else if constexpr (Op::kind == op_kind::reduction) {
         info.folded = map.folded & ~units[0];
         info.k = info.folded == 0 ? kind::elementwise : kind::reduction;  // folding units only reshapes
+      } else if constexpr (Op::kind == op_kind::indirect) {
+        info.k = kind::view;
+        info.indirect = true;
+        info.indirect_axis = static_cast<int>(Op::parameter.num);
       } else if constexpr (Op::kind == op_kind::layout) {
         info.k = kind::view;  // flatten's axis has its argument's element count; reshape has like's axes
         if constexpr (requires { Op::extents; })

@@ -102,7 +102,7 @@ struct builder {
       const int m = info.args[a];
       if (!info.reads[a] || seen[m]) continue;
       seen[m] = true;
-      if (stored(m) || (nodes[m].k == kind::view && materialized(m)))
+      if (stored(m) || written_out(m))
         out[m] = true;
       else if (nodes[m].k == kind::elementwise)
         reductions_read(m, seen, out);
@@ -112,6 +112,9 @@ struct builder {
   // A view of a computed value reads it from memory written by an earlier loop; a view of a leaf
   // reads the leaf's own memory.
   constexpr bool materialized(int view) const { return nodes[nodes[view].args[0]].k != kind::tensor_leaf; }
+  // A view read from memory that the plan writes: a written-out view, or a take or put_add, whose
+  // memory is filled outside every loop (`indirect`, after the loops that write its source).
+  constexpr bool written_out(int m) const { return nodes[m].k == kind::view && (materialized(m) || nodes[m].indirect); }
 
   // Opens (or reuses) the loops over `positions` for a statement reading `deps`.
   constexpr void open(std::uint64_t positions, const std::array<bool, N>& deps) {
@@ -242,10 +245,12 @@ struct builder {
     // The values it reads that other statements produce: the value itself when it is stored (a
     // reduction, a cached value) or a written-out view, or those an elementwise value reads. A
     // cached value's own statement reads what its computation reads.
-    if (!cache && (stored(value) || (nodes[value].k == kind::view && materialized(value))))
+    if (!cache && (stored(value) || written_out(value)))
       deps[value] = true;
     else if (nodes[value].k == kind::elementwise)
       reductions_read(value, seen, deps);
+    for (std::size_t m = 0; m < N; ++m)  // the indirect views it reads are filled first
+      if (deps[m] && unfilled[m]) fill(static_cast<int>(m));
     open(positions_of(classes_of(value)), deps);
     item it;
     it.op = op;
@@ -276,6 +281,22 @@ struct builder {
     if (!plan.global[n])
       for (int i = 1; i < done; ++i) fixed |= std::uint64_t{1} << items[chain[i]].cls;
     plan.buffer_dims[n] = kept & ~fixed;
+  }
+
+  // The instruction filling an indirect view's memory, outside every loop after those placed so far
+  // (the loop writing its source among them); later readers open loops after it. It is placed
+  // just before the first statement that reads the view (or at the end), so that the statements
+  // before it share their loops.
+  std::array<bool, N> unfilled{};
+  constexpr void fill(int n) {
+    unfilled[n] = false;
+    item it;
+    it.op = instr::indirect;
+    it.node = n;
+    const int id = add(0, it);
+    accumulate_item[n] = id;
+    done_item[n] = id;
+    plan.global[n] = true;
   }
 
   // Depth-first flattening of the tree into instructions, with each reduction's reset before the
@@ -344,12 +365,13 @@ constexpr void build_nests(plan_data<N>& plan, const std::array<node_info, N>& n
       if (needed[n] && b.stored(static_cast<int>(n))) b.statement(instr::accumulate, static_cast<int>(n));
       if (needed[n] && nodes[n].k == kind::view && b.materialized(static_cast<int>(n)))
         b.statement(instr::materialize, static_cast<int>(n));  // an output view is written in place
+      if (needed[n] && nodes[n].indirect) b.unfilled[n] = true;
     }
     for (std::size_t n = 0; n < N; ++n) {
       if (!is_output[n] || b.classes_of(static_cast<int>(n)) == 0) continue;
       const kind k = nodes[n].k;
       if ((k == kind::reduction && !plan.global[n]) || k == kind::elementwise ||
-          (k == kind::view && !b.materialized(static_cast<int>(n))))
+          (k == kind::view && !b.materialized(static_cast<int>(n)) && !nodes[n].indirect))
         b.statement(instr::store, static_cast<int>(n));
     }
     for (int o : outputs)  // scalar outputs are computed at the end, once
@@ -357,6 +379,8 @@ constexpr void build_nests(plan_data<N>& plan, const std::array<node_info, N>& n
         b.chain_size = 1;
         b.compute(o, 0);
       }
+    for (std::size_t n = 0; n < N; ++n)  // outputs, and views only outputs read
+      if (b.unfilled[n]) b.fill(static_cast<int>(n));
     if (plan.error != failure::none) return;
     if (b.retry) {
       forced = b.outermost;

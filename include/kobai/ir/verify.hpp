@@ -82,6 +82,24 @@ constexpr violation verify(const plan_data<N>& plan, const std::array<node_info,
     const int loop = inner[static_cast<std::size_t>(inner_of)];
     return loop < 0 || (loop < at && at < code(loop).match);
   };
+  const auto computed_source = [&](int view) {
+    return nodes[static_cast<std::size_t>(nodes[static_cast<std::size_t>(view)].args[0])].k != kind::tensor_leaf;
+  };
+  const auto source_written = [&](int view) {  // the materialize, or the end of its top-level loop
+    int written = -1;
+    for (int m = 0; m < plan.size; ++m)
+      if (code(m).op == instr::materialize && code(m).node == view) {
+        written = m;
+        for (int p = 0; p < m; ++p)
+          if (code(p).op == instr::enter && code(p).depth == 0 && code(p).match > m) written = code(p).match;
+      }
+    return written;
+  };
+  const auto filled = [&](int view) {  // the first indirect instruction filling it
+    for (int m = 0; m < plan.size; ++m)
+      if (code(m).op == instr::indirect && code(m).node == view) return m;
+    return -1;
+  };
   // Stored values in the plan: one accumulate, inside the loop whose end completes them, and one
   // reset, among the resets right before that loop; a reduction is global (folded across tasks,
   // read from its folded result) exactly when that loop is a top-level one.
@@ -122,19 +140,16 @@ constexpr violation verify(const plan_data<N>& plan, const std::array<node_info,
           return {violation::rule::buffer_not_complete, i, o.node};
         if (!plan.global[r] && code(i).depth == 0) return {violation::rule::local_read_at_root, i, o.node};
         if (!in_scope_of(done, i)) return {violation::rule::buffer_out_of_scope, i, o.node};
-      } else if (o.s == source::view &&
-                 nodes[static_cast<std::size_t>(nodes[static_cast<std::size_t>(o.node)].args[0])].k !=
-                     kind::tensor_leaf) {
-        int written = -1;  // the materialize, or the end of its top-level loop
-        for (int m = 0; m < plan.size; ++m)
-          if (code(m).op == instr::materialize && code(m).node == o.node) {
-            written = m;
-            for (int p = 0; p < m; ++p)
-              if (code(p).op == instr::enter && code(p).depth == 0 && code(p).match > m) written = code(p).match;
-          }
+      } else if (o.s == source::view && (nodes[static_cast<std::size_t>(o.node)].indirect || computed_source(o.node))) {
+        const int written = nodes[static_cast<std::size_t>(o.node)].indirect ? filled(o.node) : source_written(o.node);
         if (written < 0 || written >= i) return {violation::rule::view_not_written, i, o.node};
       }
     }
+    // an indirect view is filled outside every loop, once, after its computed source is written
+    if (code(i).op == instr::indirect &&
+        (code(i).depth != 0 || filled(code(i).node) != i || !nodes[static_cast<std::size_t>(code(i).node)].indirect ||
+         (computed_source(code(i).node) && (source_written(code(i).node) < 0 || source_written(code(i).node) >= i))))
+      return {violation::rule::view_not_written, i, code(i).node};
   }
   return {};
 }
