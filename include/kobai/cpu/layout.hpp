@@ -249,37 +249,39 @@ struct layout : nest_info<Outputs...> {
     const int c = base::plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
     return c < 0 ? 1 : call.extent[static_cast<std::size_t>(c)];
   }
-  // take<A>(table, idx) and put_add<A>(g, idx, like): every index inside the axis it indexes, and
-  // g's slices in idx's shape, checked once per call before any loop runs.
+  // take, put_add, slice and unslice: every index inside the axis it indexes, and a scatter's
+  // slices of the shape the indices and its target give, checked once per call before any loop runs.
   template <class T>
   static void check_slices(const call_state<T>& call) {
     for (int v = 0; v < static_cast<int>(base::nodes); ++v) {
       const ir::node_info& info = base::info(v);
       if (!info.indirect) continue;
-      const int a = info.indirect_axis, index = info.args[1];
-      const bool gather = info.nargs == 2;
-      const std::size_t length = extent_of(call, gather ? info.args[0] : v, a);
-      std::size_t count = 1;
-      for (int p = 0; p < base::info(index).rank; ++p) count *= extent_of(call, index, p);
-      const T* values = call.leaf[static_cast<std::size_t>(index)];
-      for (std::size_t i = 0; i < count; ++i)
-        if (!(values[i] >= 0 && values[i] < static_cast<T>(length)))
-          throw binding_error(detail::join("kobai: '", names[static_cast<std::size_t>(index)], "' holds ",
-                                           std::to_string(static_cast<std::int64_t>(values[i])), " at element ",
-                                           std::to_string(i), ", an index out of range for take<", std::to_string(a),
-                                           ">'s axis of extent ", std::to_string(length)));
-      if (gather) continue;
-      const int g = info.args[0], indices = base::info(index).rank;
-      for (int p = 0; p < base::info(g).rank; ++p) {
-        const std::size_t expected = p < a             ? extent_of(call, v, p)
-                                     : p < a + indices ? extent_of(call, index, p - a)
-                                                       : extent_of(call, v, p - indices + 1);
-        if (extent_of(call, g, p) != expected)
-          throw shape_error(detail::join("kobai: put_add<", std::to_string(a), ">: slices of extent ",
-                                         std::to_string(extent_of(call, g, p)), " on axis ", std::to_string(p),
-                                         " where the indices '", names[static_cast<std::size_t>(index)],
-                                         "' and the target give ", std::to_string(expected)));
+      const int a = info.indirect_axis;
+      const ir::slicing s = ir::slicing_of(plan_type::nodes, v, [&](int n, int p) { return extent_of(call, n, p); });
+      if (info.first >= 0) {
+        if (static_cast<std::size_t>(info.first) + s.count > s.length)
+          throw shape_error(detail::join("kobai: ", info.keep ? "narrow<" : "select<", std::to_string(a), ", ",
+                                         std::to_string(info.first), info.keep ? ", " : "",
+                                         info.keep ? std::to_string(info.count) : "", "> of an axis of extent ",
+                                         std::to_string(s.length), ": past its end"));
+      } else {
+        const int index = info.args[1];
+        const T* values = call.leaf[static_cast<std::size_t>(index)];
+        for (std::size_t i = 0; i < s.count; ++i)
+          if (!(values[i] >= 0 && values[i] < static_cast<T>(s.length)))
+            throw binding_error(detail::join("kobai: '", names[static_cast<std::size_t>(index)], "' holds ",
+                                             std::to_string(static_cast<std::int64_t>(values[i])), " at element ",
+                                             std::to_string(i), ", an index out of range for take<", std::to_string(a),
+                                             ">'s axis of extent ", std::to_string(s.length)));
       }
+      if (!info.scatters) continue;
+      const int g = info.args[0];
+      std::size_t slices = 1;
+      for (int p = 0; p < base::info(g).rank; ++p) slices *= extent_of(call, g, p);
+      if (slices != s.outer * s.count * s.inner)
+        throw shape_error(detail::join("kobai: slices of ", std::to_string(slices), " elements added into a tensor ",
+                                       "whose slices along axis ", std::to_string(a), " hold ",
+                                       std::to_string(s.outer * s.count * s.inner)));
     }
   }
 

@@ -36,34 +36,27 @@ struct tasks : interpreter<Outputs...> {
   std::size_t grain_ = min_elements_per_task;
   std::size_t block_extent_ = block_extent;
 
-  // take<A>(table, idx) fills its memory with the table's slices at the indices; put_add<A>(g, idx,
-  // like) zeroes its memory and adds g's slices at the indices, in order (the same bits for any
-  // number of threads). Row-major memory seen as (outer, length, inner) along axis A of the table
-  // (like), and (outer, count, inner) for the slices, count being the number of indices.
+  // take and slice fill their memory with the table's slices at the indices; put_add and unslice
+  // zero theirs and add the slices at the indices, in order (the same bits for any number of
+  // threads). Memory as ir::slicing_of lays it out.
   template <class T, int V>
   static void fill_indirect(const call_state<T>& call) {
     constexpr ir::node_info info = base::info(V);
-    constexpr int a = info.indirect_axis;
-    constexpr bool gather = info.nargs == 2;
-    constexpr int table = gather ? info.args[0] : V;
-    std::size_t outer = 1, inner = 1, count = 1;
-    for (int p = 0; p < a; ++p) outer *= base::extent_of(call, table, p);
-    for (int p = a + 1; p < base::info(table).rank; ++p) inner *= base::extent_of(call, table, p);
-    const std::size_t length = base::extent_of(call, table, a);
-    for (int p = 0; p < base::info(info.args[1]).rank; ++p) count *= base::extent_of(call, info.args[1], p);
-    const T* index = call.leaf[static_cast<std::size_t>(info.args[1])];
+    const ir::slicing s =
+        ir::slicing_of(plan_type::nodes, V, [&](int n, int p) { return base::extent_of(call, n, p); });
+    const T* index = info.first >= 0 ? nullptr : call.leaf[static_cast<std::size_t>(info.args[1])];
     const T* from = call.source_data[V];
     T* to = call.view_data[V];
-    if constexpr (!gather) std::fill_n(to, outer * length * inner, T(0));
-    for (std::size_t o = 0; o < outer; ++o)
-      for (std::size_t k = 0; k < count; ++k) {
-        const auto at = static_cast<std::size_t>(index[k]);
-        if constexpr (gather) {
-          std::copy_n(from + (o * length + at) * inner, inner, to + (o * count + k) * inner);
+    if constexpr (info.scatters) std::fill_n(to, s.outer * s.length * s.inner, T(0));
+    for (std::size_t o = 0; o < s.outer; ++o)
+      for (std::size_t k = 0; k < s.count; ++k) {
+        const std::size_t at = index ? static_cast<std::size_t>(index[k]) : static_cast<std::size_t>(info.first) + k;
+        if constexpr (info.scatters) {
+          const T* slice = from + (o * s.count + k) * s.inner;
+          T* target = to + (o * s.length + at) * s.inner;
+          for (std::size_t i = 0; i < s.inner; ++i) target[i] += slice[i];
         } else {
-          const T* slice = from + (o * count + k) * inner;
-          T* target = to + (o * length + at) * inner;
-          for (std::size_t i = 0; i < inner; ++i) target[i] += slice[i];
+          std::copy_n(from + (o * s.length + at) * s.inner, s.inner, to + (o * s.count + k) * s.inner);
         }
       }
   }

@@ -248,6 +248,19 @@ constexpr auto rule(node<ops::put_add<P>, G, Index, Like> self, auto g) {
     return literal<0>;  // indices carry no gradient; only like's shape is used
 }
 
+template <std::size_t I, int P, std::int64_t F, std::int64_t C, bool K, class X>
+constexpr auto rule(node<ops::slice<P, F, C, K>, X> self, auto g) {
+  return kobai::detail::make_node<ops::unslice<P, F, C, K>>(detail::as_slices_of<decltype(self)>(g), X{});
+}
+
+template <std::size_t I, int P, std::int64_t F, std::int64_t C, bool K, class G, class Like>
+constexpr auto rule(node<ops::unslice<P, F, C, K>, G, Like> self, auto g) {
+  if constexpr (I == 0)
+    return kobai::detail::make_node<ops::slice<P, F, C, K>>(detail::as_slices_of<decltype(self)>(g));
+  else
+    return literal<0>;  // only like's shape is used
+}
+
 template <std::size_t I, class A, class Like>
 constexpr auto rule(node<ops::reshape, A, Like> self, auto g) {
   if constexpr (I == 1)

@@ -108,6 +108,30 @@ constexpr auto take(Table table, Index idx) {
     return detail::make_node<ops::take<detail::axis_of_rank<Axis, Table::rank>()>>(table, idx);
 }
 
+/// select<Axis, Index>(x): x's slice at Index along Axis, the axis removed: torch.select(x, Axis,
+/// Index), x[:, Index] for Axis 1 (a column of a matrix). narrow<Axis, Start, Length>(x): the
+/// slices Start … Start + Length − 1, the axis kept with extent Length: torch.narrow, x[:, a:b].
+/// Indices past the end of the axis are a kobai::shape_error when the program is called. Their
+/// gradients place the adjoint's slices back (zeros elsewhere). Like take, the CPU computes them
+/// between the loops around them.
+template <int Axis, std::int64_t Index, expression A>
+constexpr auto select(A a) {
+  static_assert(Index >= 0, "kobai::select<Axis, Index>(x): Index counts from 0 along the axis");
+  if constexpr (Index < 0)
+    return a;  // (refused above)
+  else
+    return detail::make_node<ops::slice<detail::axis_of_rank<Axis, A::rank>(), Index, 1, false>>(a);
+}
+template <int Axis, std::int64_t Start, std::int64_t Length, expression A>
+constexpr auto narrow(A a) {
+  static_assert(Start >= 0 && Length >= 1,
+                "kobai::narrow<Axis, Start, Length>(x): Start counts from 0 along the axis, Length is 1 or more");
+  if constexpr (Start < 0 || Length < 1)
+    return a;  // (refused above)
+  else
+    return detail::make_node<ops::slice<detail::axis_of_rank<Axis, A::rank>(), Start, Length, true>>(a);
+}
+
 namespace detail {
 // The first index along P where x equals its extremum m (kept axes), or the first NaN (as torch's
 // argmax and argmin: a NaN is the extremum); none of it carries a gradient.

@@ -71,7 +71,9 @@ enum class op_id : int {
   reshape_to,
   index_eq,
   take,
-  put_add
+  put_add,
+  slice,
+  unslice
 };
 
 /// Base of the elementwise ops of one argument.
@@ -472,6 +474,7 @@ struct take : binary {
   static constexpr std::string_view device = "{0}";  // (never rendered: the CUDA backend refuses take)
   static constexpr std::array<bool, 3> reads{true, true, false};
   static constexpr rational parameter{A, 1};
+  static constexpr bool scatters = false;
   template <class Table, class Index>
   static constexpr axis_map axes() {
     static_assert(A >= 0 && A < Table::rank, "kobai internal error: take<A> with A not an axis of the table");
@@ -505,6 +508,7 @@ struct put_add : op_base {
   static constexpr std::string_view device = "{0}";  // (never rendered: the CUDA backend refuses take)
   static constexpr std::array<bool, 3> reads{true, true, false};
   static constexpr rational parameter{A, 1};
+  static constexpr bool scatters = true;
   template <class G, class Index, class Like>
   static constexpr axis_map axes() {
     static_assert(G::rank == Like::rank - 1 + Index::rank,
@@ -518,6 +522,69 @@ struct put_add : op_base {
   }
   template <class T>
   static constexpr T apply(T g, T, T) {
+    return g;  // (never evaluated: the executors scatter)
+  }
+};
+
+/// slice<A, First, Count, Keep>(x): x's slices First, First + 1, …, First + Count − 1 along axis A:
+/// torch.narrow(x, A, First, Count) with Keep (the axis stays, of extent Count), torch.select(x, A,
+/// First) without (Count = 1, the axis removed). Past the end of the axis is a shape_error, checked
+/// when the program is called. Computed between loops, as take is.  ∂/∂x = unslice(g, x).
+template <int A, std::int64_t First, std::int64_t Count, bool Keep>
+struct slice : unary {
+  static constexpr op_id id = op_id::slice;
+  static constexpr std::string_view name = Keep ? "narrow" : "select";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::indirect;
+  static constexpr std::string_view device = "{0}";  // (never rendered: the CUDA backend refuses slices)
+  static constexpr rational parameter{A, 1};
+  static constexpr std::int64_t first = First, count = Count;
+  static constexpr bool keep = Keep, scatters = false;
+  template <class X>
+  static constexpr axis_map axes() {
+    static_assert(A >= 0 && A < X::rank && First >= 0 && Count >= 1 && (Keep || Count == 1),
+                  "kobai internal error: a slice outside its tensor's axes");
+    axis_map map(Keep ? X::rank : X::rank - 1);
+    for (int p = 0; p < map.rank; ++p) {
+      if (Keep && p == A) {
+        if (Count != 1) map.fresh |= 1U << p;  // an axis of Count elements (one of 1 is a unit)
+      } else {
+        map.from[0][p] = Keep || p < A ? p : p + 1;
+      }
+    }
+    return map;
+  }
+  template <class T>
+  static constexpr T apply(T x) {
+    return x;  // (never evaluated: the executors copy the slices)
+  }
+};
+
+/// unslice<A, First, Count, Keep>(g, like): zeros of like's shape with g's slices at First, …,
+/// First + Count − 1 along axis A (g lacks the axis when !Keep): slice's gradient. like's values
+/// are not read.  ∂/∂g = slice(g').
+template <int A, std::int64_t First, std::int64_t Count, bool Keep>
+struct unslice : binary {
+  static constexpr op_id id = op_id::unslice;
+  static constexpr std::string_view name = "unslice";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::indirect;
+  static constexpr std::string_view device = "{0}";
+  static constexpr std::array<bool, 3> reads{true, false, false};
+  static constexpr rational parameter{A, 1};
+  static constexpr std::int64_t first = First, count = Count;
+  static constexpr bool keep = Keep, scatters = true;
+  template <class G, class Like>
+  static constexpr axis_map axes() {
+    axis_map map(Like::rank);
+    for (int p = 0; p < map.rank; ++p) {
+      map.from[1][p] = p;
+      if (p != A) map.from[0][p] = Keep || p < A ? p : p - 1;
+    }
+    return map;
+  }
+  template <class T>
+  static constexpr T apply(T g, T) {
     return g;  // (never evaluated: the executors scatter)
   }
 };

@@ -56,6 +56,9 @@ std::string op_label() {
   } else if constexpr (Op::id == ops::op_id::unsqueeze || Op::id == ops::op_id::arange || Op::id == ops::op_id::take ||
                        Op::id == ops::op_id::put_add) {
     return join(Op::name, "<", std::to_string(Op::parameter.num), ">");
+  } else if constexpr (Op::id == ops::op_id::slice || Op::id == ops::op_id::unslice) {
+    return join(Op::name, "<", std::to_string(Op::parameter.num), ", ", std::to_string(Op::first),
+                Op::keep ? join(", ", std::to_string(Op::count)) : std::string(), ">");
   } else if constexpr (Op::id == ops::op_id::reshape_to) {
     std::string extents;
     for (const std::int64_t e : Op::extents) extents = join(extents, extents.empty() ? "" : ", ", std::to_string(e));

@@ -45,6 +45,28 @@ std::size_t range_length(const plan_data<N>& plan, const std::array<node_info, N
   return longest;
 }
 
+/// Where the slices of an indirect view v (take, put_add, slice, unslice) lie, in row-major memory
+/// around its axis: the table a gather reads (a scatter's own memory) as (outer, length, inner), and
+/// the slices (a gather's own memory, a scatter's source) as (outer, count, inner), count being the
+/// number of indices. `extent(n, p)` is the extent of node n's axis p.
+struct slicing {
+  std::size_t outer = 1, length = 1, inner = 1, count = 1;
+};
+template <std::size_t N, class Extent>
+slicing slicing_of(const std::array<node_info, N>& nodes, int v, Extent extent) {
+  const node_info& info = nodes[static_cast<std::size_t>(v)];
+  const int table = info.scatters ? v : info.args[0], a = info.indirect_axis;
+  slicing s;
+  for (int p = 0; p < a; ++p) s.outer *= extent(table, p);
+  for (int p = a + 1; p < nodes[static_cast<std::size_t>(table)].rank; ++p) s.inner *= extent(table, p);
+  s.length = extent(table, a);
+  if (info.first >= 0)
+    s.count = static_cast<std::size_t>(info.count);
+  else
+    for (int p = 0; p < nodes[static_cast<std::size_t>(info.args[1])].rank; ++p) s.count *= extent(info.args[1], p);
+  return s;
+}
+
 template <std::size_t N, std::size_t Classes>
 class extents {
  public:
@@ -80,7 +102,17 @@ class extents {
   /// After every leaf: the extents of flattened axes, and checks that reshapes keep the count.
   void bind_views() {
     for (std::size_t v = 0; v < N; ++v) {
-      if (nodes_[v].k != kind::view || nodes_[v].indirect) continue;  // (take and put_add: extents by their ties)
+      if (nodes_[v].k != kind::view) continue;
+      if (nodes_[v].indirect) {  // take and put_add: extents by their ties; a narrow's axis: its count
+        if (nodes_[v].first >= 0 && nodes_[v].keep) {
+          const int sliced = nodes_[v].scatters ? nodes_[v].args[0] : static_cast<int>(v);
+          const int c = plan_.cls[static_cast<std::size_t>(sliced)][static_cast<std::size_t>(nodes_[v].indirect_axis)];
+          if (c >= 0)
+            bind_class(static_cast<std::size_t>(c), static_cast<int>(v), static_cast<std::size_t>(nodes_[v].count),
+                       detail::join("narrow's axis of extent ", std::to_string(nodes_[v].count)));
+        }
+        continue;
+      }
       const std::size_t count = elements(nodes_[v].args[0]);
       if (nodes_[v].nargs == 1) {  // flatten: a new axis of `count` elements; reshape<E...>: the axes given
         const auto& fixed = nodes_[v].fixed;

@@ -32,11 +32,15 @@ struct node_info {
   bool costly = false;       // a transcendental function: worth a buffer rather than recomputing
   bool passes = false;       // its value is its first argument's (unsqueeze, transpose, expand, detach)
   bool range = false;        // arange: a tensor leaf whose memory, which the backend binds, holds 0, 1, 2, …
-  // take, put_add: a view whose memory the backend fills between loops, from its first argument's
-  // memory (written out by a loop when it is computed) at the positions its second, an integer
-  // leaf, holds along axis `indirect_axis`
+  // take, put_add, slice, unslice: a view whose memory the backend fills between loops, from its
+  // first argument's memory (written out by a loop when it is computed) at the positions its
+  // second, an integer leaf, holds along axis `indirect_axis` (or a constant range)
   bool indirect = false;
   int indirect_axis = -1;
+  bool scatters = false;    // put_add, unslice: zeros, with the slices added at the indices
+  std::int64_t first = -1;  // slice, unslice: the indices first, first + 1, …, `count` of them
+  std::int64_t count = 0;   // (first = -1: the indices an integer leaf holds, take and put_add)
+  bool keep = true;         // slice, unslice: false when the sliced axis is removed (select)
   // reshape<E...>: the extents given (−1: the count the others leave); 0 for the axes of other views
   std::array<std::int64_t, max_axes> fixed{};
 };
@@ -78,6 +82,12 @@ constexpr node_info describe() {
         info.k = kind::view;
         info.indirect = true;
         info.indirect_axis = static_cast<int>(Op::parameter.num);
+        info.scatters = Op::scatters;
+        if constexpr (requires { Op::first; }) {
+          info.first = Op::first;
+          info.count = Op::count;
+          info.keep = Op::keep;
+        }
       } else if constexpr (Op::kind == op_kind::layout) {
         info.k = kind::view;  // flatten's axis has its argument's element count; reshape has like's axes
         if constexpr (requires { Op::extents; })

@@ -283,17 +283,17 @@ struct builder {
     plan.buffer_dims[n] = kept & ~fixed;
   }
 
-  // The instruction filling an indirect view's memory, outside every loop after those placed so far
-  // (the loop writing its source among them); later readers open loops after it. It is placed
-  // just before the first statement that reads the view (or at the end), so that the statements
-  // before it share their loops.
+  // The instruction filling an indirect view's memory, outside every loop. From a leaf, it comes
+  // first, before every loop; from a computed source, after the loops placed so far (the one
+  // writing its source among them), just before the first statement that reads the view (or at
+  // the end), so that the statements before it share their loops; later readers open loops after it.
   std::array<bool, N> unfilled{};
   constexpr void fill(int n) {
     unfilled[n] = false;
     item it;
     it.op = instr::indirect;
     it.node = n;
-    const int id = add(0, it);
+    const int id = materialized(n) ? add(0, it) : add(0, it, items[0].first);
     accumulate_item[n] = id;
     done_item[n] = id;
     plan.global[n] = true;
@@ -365,7 +365,12 @@ constexpr void build_nests(plan_data<N>& plan, const std::array<node_info, N>& n
       if (needed[n] && b.stored(static_cast<int>(n))) b.statement(instr::accumulate, static_cast<int>(n));
       if (needed[n] && nodes[n].k == kind::view && b.materialized(static_cast<int>(n)))
         b.statement(instr::materialize, static_cast<int>(n));  // an output view is written in place
-      if (needed[n] && nodes[n].indirect) b.unfilled[n] = true;
+      if (needed[n] && nodes[n].indirect) {
+        if (b.materialized(static_cast<int>(n)))
+          b.unfilled[n] = true;
+        else
+          b.fill(static_cast<int>(n));
+      }
     }
     for (std::size_t n = 0; n < N; ++n) {
       if (!is_output[n] || b.classes_of(static_cast<int>(n)) == 0) continue;
