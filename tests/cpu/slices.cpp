@@ -111,3 +111,104 @@ TEST_CASE("the per-row model's program: the columns copied before the rows' one 
   CHECK(fills == 6);              // three slices, and three gradients put back
   CHECK(plan::value.loops == 2);  // the rows (the loss, the slices' gradients), then ∂P's sum of the three
 }
+
+TEST_CASE_TEMPLATE("concat: features joined before a linear layer, each part's gradient its slices", T, float, double) {
+  // Z = [A, tanh(B)] along axis 1, R = Z·W − Y, loss = ½ Σ R²: W's rows meet the joined axis
+  constexpr auto A = var<"A", 2>;
+  constexpr auto B = var<"B", 2>;
+  constexpr auto W = var<"W", 2>;
+  constexpr auto Y = input<"Y", 2>;
+  constexpr auto joined = concat<1>(A, tanh(B));
+  constexpr auto loss = sum(pow<2>(matmul(joined, W) - Y)) / 2_c;
+  auto program = compile(joined, loss, grad(loss, A, B, W));
+  unsigned seed = 1000;
+  struct size {
+    std::size_t n, m1, m2, k;
+  };
+  for (const size& s : {size{5, 2, 3, 4}, size{1, 1, 1, 1}, size{40, 7, 17, 3}})
+    for (int call = 0; call < 2; ++call, seed += 4) {
+      const std::size_t n = s.n + 3 * call, m1 = s.m1 + call, m2 = s.m2, k = s.k + call, m = m1 + m2;
+      const matrix a = rounded<T>(random_matrix(n, m1, 1.0, seed)), b = rounded<T>(random_matrix(n, m2, 1.0, seed + 1));
+      const matrix w = rounded<T>(random_matrix(m, k, 1.0, seed + 2)),
+                   y = rounded<T>(random_matrix(n, k, 1.0, seed + 3));
+      matrix z(n, m);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < m; ++j) z(i, j) = j < m1 ? a(i, j) : std::tanh(b(i, j - m1));
+      std::vector<double> da(n * m1), db(n * m2), dw(m * k);
+      double value = 0;
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < k; ++c) {
+          double r = -y(i, c);
+          for (std::size_t j = 0; j < m; ++j) r += z(i, j) * w(j, c);
+          value += r * r / 2;
+          for (std::size_t j = 0; j < m; ++j) {
+            dw[j * k + c] += z(i, j) * r;
+            if (j < m1)
+              da[i * m1 + j] += w(j, c) * r;
+            else
+              db[i * m2 + j - m1] += w(j, c) * r * (1 - z(i, j) * z(i, j));
+          }
+        }
+      for (const configuration& setting : configurations) {
+        configure(program, setting);
+        INFO(n << " rows, " << m1 << " + " << m2 << " features, call " << call << ", " << setting);
+        const auto [got_z, got_loss, got_da, got_db, got_dw] =
+            program(A = tensor<T>(a), B = tensor<T>(b), W = tensor<T>(w), Y = tensor<T>(y));
+        CHECK(got_z.shape() == std::array<std::size_t, 2>{n, m});
+        CHECK(relative_error(got_z, z.data) < tolerance<T>);
+        CHECK(relative_error(static_cast<double>(got_loss), value) < tolerance<T>);
+        CHECK(relative_error(got_da, da) < tolerance<T>);
+        CHECK(relative_error(got_db, db) < tolerance<T>);
+        CHECK(relative_error(got_dw, dw) < tolerance<T>);
+      }
+    }
+}
+
+TEST_CASE_TEMPLATE("stack: three vectors along a new first or last axis, differentiated twice", T, float, double) {
+  // S = stack<0>(c, 2c, c²) (3, N), L = stack<-1>(c, c²) (N, 2); f = Σ S² + Σ L·Q
+  constexpr auto c = var<"c", 1>;
+  constexpr auto Q = input<"Q", 2>;
+  constexpr auto S = stack<0>(c, c * 2_c, c * c);
+  constexpr auto L = stack<-1>(c, c * c);
+  constexpr auto f = sum(S * S) + sum(L * Q);
+  auto program = compile(S, L, f, grad(f, c), grad(sum(grad(f, c)), c));
+  for (int call = 0; call < 2; ++call) {
+    const std::size_t n = 5 + 12 * call;
+    const matrix cs = rounded<T>(random_matrix(1, n, 1.0, 70 + call)),
+                 q = rounded<T>(random_matrix(n, 2, 1.0, 80 + call));
+    std::vector<double> s(3 * n), l(n * 2), gradient(n), second(n);
+    double value = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double x = cs.data[i];
+      s[i] = x;
+      s[n + i] = 2 * x;
+      s[2 * n + i] = x * x;
+      l[2 * i] = x;
+      l[2 * i + 1] = x * x;
+      value += 5 * x * x + x * x * x * x + x * q(i, 0) + x * x * q(i, 1);
+      gradient[i] = 10 * x + 4 * x * x * x + q(i, 0) + 2 * x * q(i, 1);
+      second[i] = 10 + 12 * x * x + 2 * q(i, 1);
+    }
+    for (const configuration& setting : configurations) {
+      configure(program, setting);
+      INFO(n << " elements, call " << call << ", " << setting);
+      const auto [got_s, got_l, got_f, got_g, got_second] = program(c = vector<T>(cs), Q = tensor<T>(q));
+      CHECK(got_s.shape() == std::array<std::size_t, 2>{3, n});
+      CHECK(got_l.shape() == std::array<std::size_t, 2>{n, 2});
+      CHECK(relative_error(got_s, s) < tolerance<T>);
+      CHECK(relative_error(got_l, l) < tolerance<T>);
+      CHECK(relative_error(static_cast<double>(got_f), value) < tolerance<T>);
+      CHECK(relative_error(got_g, gradient) < tolerance<T>);
+      CHECK(relative_error(got_second, second) < tolerance<T>);
+    }
+  }
+}
+
+TEST_CASE("a joined axis that meets another extent is a shape_error naming both") {
+  constexpr auto A = var<"A", 2>;
+  constexpr auto W = var<"W", 2>;
+  auto program = compile(sum(matmul(concat<1>(A, A), W)));
+  const matrix a = random_matrix(2, 3, 1.0, 5), w = random_matrix(5, 2, 1.0, 6);
+  CHECK_THROWS_WITH_AS(program(A = tensor<double>(a), W = tensor<double>(w)),
+                       "kobai: a concatenation's axis of extent 6 meets an axis of extent 5", kobai::shape_error);
+}

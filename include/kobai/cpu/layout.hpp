@@ -259,12 +259,12 @@ struct layout : nest_info<Outputs...> {
       const int a = info.indirect_axis;
       const ir::slicing s = ir::slicing_of(plan_type::nodes, v, [&](int n, int p) { return extent_of(call, n, p); });
       if (info.first >= 0) {
-        if (static_cast<std::size_t>(info.first) + s.count > s.length)
+        if (s.offset + s.count > s.length)
           throw shape_error(detail::join("kobai: ", info.keep ? "narrow<" : "select<", std::to_string(a), ", ",
                                          std::to_string(info.first), info.keep ? ", " : "",
                                          info.keep ? std::to_string(info.count) : "", "> of an axis of extent ",
                                          std::to_string(s.length), ": past its end"));
-      } else {
+      } else if (info.first == -1) {
         const int index = info.args[1];
         const T* values = call.leaf[static_cast<std::size_t>(index)];
         for (std::size_t i = 0; i < s.count; ++i)

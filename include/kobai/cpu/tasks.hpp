@@ -44,13 +44,13 @@ struct tasks : interpreter<Outputs...> {
     constexpr ir::node_info info = base::info(V);
     const ir::slicing s =
         ir::slicing_of(plan_type::nodes, V, [&](int n, int p) { return base::extent_of(call, n, p); });
-    const T* index = info.first >= 0 ? nullptr : call.leaf[static_cast<std::size_t>(info.args[1])];
+    const T* index = info.first == -1 ? call.leaf[static_cast<std::size_t>(info.args[1])] : nullptr;
     const T* from = call.source_data[V];
     T* to = call.view_data[V];
     if constexpr (info.scatters) std::fill_n(to, s.outer * s.length * s.inner, T(0));
     for (std::size_t o = 0; o < s.outer; ++o)
       for (std::size_t k = 0; k < s.count; ++k) {
-        const std::size_t at = index ? static_cast<std::size_t>(index[k]) : static_cast<std::size_t>(info.first) + k;
+        const std::size_t at = index ? static_cast<std::size_t>(index[k]) : s.offset + k;
         if constexpr (info.scatters) {
           const T* slice = from + (o * s.count + k) * s.inner;
           T* target = to + (o * s.length + at) * s.inner;

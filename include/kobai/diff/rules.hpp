@@ -261,6 +261,22 @@ constexpr auto rule(node<ops::unslice<P, F, C, K>, G, Like> self, auto g) {
     return literal<0>;  // only like's shape is used
 }
 
+template <std::size_t I, int P, bool S, class G, class Other>
+constexpr auto rule(node<ops::place<P, S>, G, Other> self, auto g) {
+  if constexpr (I == 0)
+    return kobai::detail::make_node<ops::cut<P, S>>(detail::as_slices_of<decltype(self)>(g), G{}, Other{});
+  else
+    return literal<0>;  // only other's extent is used
+}
+
+template <std::size_t I, int P, bool S, class X, class Like, class Other>
+constexpr auto rule(node<ops::cut<P, S>, X, Like, Other> self, auto g) {
+  if constexpr (I == 0)
+    return kobai::detail::make_node<ops::place<P, S>>(detail::as_slices_of<decltype(self)>(g), Other{});
+  else
+    return literal<0>;  // only like's shape and other's extent are used
+}
+
 template <std::size_t I, class A, class Like>
 constexpr auto rule(node<ops::reshape, A, Like> self, auto g) {
   if constexpr (I == 1)

@@ -132,6 +132,35 @@ constexpr auto narrow(A a) {
     return detail::make_node<ops::slice<detail::axis_of_rank<Axis, A::rank>(), Start, Length, true>>(a);
 }
 
+/// concat<Axis>(a, b, …): the tensors joined along Axis, torch.cat((a, b, …), Axis): tensors of
+/// one rank whose other axes agree (or broadcast); the result's axis holds a's extent and b's
+/// together. stack<Axis>(a, b, …): joined along a new axis at Axis, torch.stack. Each part's
+/// gradient is the adjoint's slices where it was placed. The CPU copies the parts between loops.
+template <int Axis, expression A, expression B, expression... Rest>
+constexpr auto concat(A a, B b, Rest... rest) {
+  static_assert(A::rank == B::rank && ((Rest::rank == A::rank) && ...),
+                "kobai::concat<Axis>(a, b, ...): the tensors have one rank (stack adds an axis)");
+  if constexpr (A::rank != B::rank || !((Rest::rank == A::rank) && ...)) {
+    return a;  // (refused above)
+  } else {
+    constexpr int p = detail::axis_of_rank<Axis, A::rank>();
+    const auto joined = detail::make_node<ops::place<p, false>>(a, b) + detail::make_node<ops::place<p, true>>(b, a);
+    if constexpr (sizeof...(Rest) == 0)
+      return joined;
+    else
+      return concat<p>(joined, rest...);
+  }
+}
+template <int Axis, expression A, expression... Rest>
+constexpr auto stack(A a, Rest... rest) {
+  static_assert(sizeof...(Rest) > 0, "kobai::stack<Axis>(a, b, ...): stack two tensors or more");
+  constexpr int p = detail::axis_of_rank<Axis, A::rank + 1>();
+  if constexpr (sizeof...(Rest) == 0)
+    return unsqueeze<p>(a);  // (refused above)
+  else
+    return concat<p>(unsqueeze<p>(a), unsqueeze<p>(rest)...);
+}
+
 namespace detail {
 // The first index along P where x equals its extremum m (kept axes), or the first NaN (as torch's
 // argmax and argmin: a NaN is the extremum); none of it carries a gradient.

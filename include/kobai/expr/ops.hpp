@@ -73,7 +73,9 @@ enum class op_id : int {
   take,
   put_add,
   slice,
-  unslice
+  unslice,
+  place,
+  cut
 };
 
 /// Base of the elementwise ops of one argument.
@@ -586,6 +588,66 @@ struct unslice : binary {
   template <class T>
   static constexpr T apply(T g, T) {
     return g;  // (never evaluated: the executors scatter)
+  }
+};
+
+/// place<A, Second>(g, other): zeros with g's shape but for axis A, which holds g's slices and
+/// other's (g's first, or other's when Second): the half of concat<A>(g, other) (Second: of
+/// concat<A>(other, g)) that g fills; concat is the sum of the two halves. other's values are not
+/// read.  ∂/∂g = cut<A, Second>(g', g, other).
+template <int A, bool Second>
+struct place : binary {
+  static constexpr op_id id = op_id::place;
+  static constexpr std::string_view name = Second ? "place_second" : "place_first";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::indirect;
+  static constexpr std::string_view device = "{0}";  // (never rendered: the CUDA backend refuses it)
+  static constexpr std::array<bool, 3> reads{true, false, false};
+  static constexpr rational parameter{A, 1};
+  static constexpr bool scatters = true, second = Second;
+  template <class G, class Other>
+  static constexpr axis_map axes() {
+    static_assert(G::rank == Other::rank && A >= 0 && A < G::rank,
+                  "kobai internal error: place<A>(g, other) of tensors of different ranks");
+    axis_map map(G::rank);
+    for (int p = 0; p < map.rank; ++p)
+      if (p == A)
+        map.fresh |= 1U << p;  // g's extent and other's together
+      else
+        map.from[0][p] = p;
+    return map;
+  }
+  template <class T>
+  static constexpr T apply(T g, T) {
+    return g;  // (never evaluated: the executors copy the slices)
+  }
+};
+
+/// cut<A, Second>(x, like, other): x's slices along A where place<A, Second>(like, other) put like's:
+/// the gradient of place, in like's shape.  ∂/∂x = place<A, Second>(g', other).
+template <int A, bool Second>
+struct cut : op_base {
+  static constexpr int arity = 3;
+  static constexpr op_id id = op_id::cut;
+  static constexpr std::string_view name = Second ? "cut_second" : "cut_first";
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::indirect;
+  static constexpr std::string_view device = "{0}";
+  static constexpr std::array<bool, 3> reads{true, false, false};
+  static constexpr rational parameter{A, 1};
+  static constexpr bool scatters = false, second = Second;
+  template <class X, class Like, class Other>
+  static constexpr axis_map axes() {
+    axis_map map(Like::rank);
+    for (int p = 0; p < map.rank; ++p) {
+      map.from[1][p] = p;
+      if (p != A) map.from[0][p] = p;
+    }
+    return map;
+  }
+  template <class T>
+  static constexpr T apply(T x, T, T) {
+    return x;  // (never evaluated: the executors copy the slices)
   }
 };
 

@@ -51,6 +51,7 @@ std::size_t range_length(const plan_data<N>& plan, const std::array<node_info, N
 /// number of indices. `extent(n, p)` is the extent of node n's axis p.
 struct slicing {
   std::size_t outer = 1, length = 1, inner = 1, count = 1;
+  std::size_t offset = 0;  // a range's first index (slice, and the parts of a concatenation)
 };
 template <std::size_t N, class Extent>
 slicing slicing_of(const std::array<node_info, N>& nodes, int v, Extent extent) {
@@ -60,10 +61,16 @@ slicing slicing_of(const std::array<node_info, N>& nodes, int v, Extent extent) 
   for (int p = 0; p < a; ++p) s.outer *= extent(table, p);
   for (int p = a + 1; p < nodes[static_cast<std::size_t>(table)].rank; ++p) s.inner *= extent(table, p);
   s.length = extent(table, a);
-  if (info.first >= 0)
+  if (info.first >= 0) {
+    s.offset = static_cast<std::size_t>(info.first);
     s.count = static_cast<std::size_t>(info.count);
-  else
+  } else if (info.first == -1) {
     for (int p = 0; p < nodes[static_cast<std::size_t>(info.args[1])].rank; ++p) s.count *= extent(info.args[1], p);
+  } else {  // place(g, other): g's part; cut(x, like, other): like's; the second part after other's
+    const bool scatter = info.scatters;
+    s.count = extent(info.args[scatter ? 0 : 1], a);
+    s.offset = info.first == -3 ? extent(info.args[scatter ? 1 : 2], a) : 0;
+  }
   return s;
 }
 
@@ -103,8 +110,19 @@ class extents {
   void bind_views() {
     for (std::size_t v = 0; v < N; ++v) {
       if (nodes_[v].k != kind::view) continue;
-      if (nodes_[v].indirect) {  // take and put_add: extents by their ties; a narrow's axis: its count
-        if (nodes_[v].first >= 0 && nodes_[v].keep) {
+      if (nodes_[v].indirect) {  // take and put_add: extents by their ties; a narrow's axis: its count;
+        // a concatenation's axis: its parts' extents together
+        if (nodes_[v].first <= -2) {
+          const node_info& info = nodes_[v];
+          const int a = info.indirect_axis, part = info.args[info.scatters ? 0 : 1],
+                    other = info.args[info.scatters ? 1 : 2],
+                    joined = info.scatters ? static_cast<int>(v) : info.args[0];
+          const int c = plan_.cls[static_cast<std::size_t>(joined)][static_cast<std::size_t>(a)];
+          const std::size_t extent = of(part, a) + of(other, a);
+          if (c >= 0)
+            bind_class(static_cast<std::size_t>(c), static_cast<int>(v), extent,
+                       detail::join("a concatenation's axis of extent ", std::to_string(extent)));
+        } else if (nodes_[v].first >= 0 && nodes_[v].keep) {
           const int sliced = nodes_[v].scatters ? nodes_[v].args[0] : static_cast<int>(v);
           const int c = plan_.cls[static_cast<std::size_t>(sliced)][static_cast<std::size_t>(nodes_[v].indirect_axis)];
           if (c >= 0)

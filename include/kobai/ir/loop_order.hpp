@@ -29,7 +29,8 @@ constexpr void order_loops(plan_data<N>& plan, const std::array<node_info, N>& n
   };
   for (std::size_t n = 0; n < N; ++n)
     if (nodes[n].k == kind::tensor_leaf || nodes[n].indirect)  // (take's memory is row-major too)
-      for (int p = 1; p < nodes[n].rank; ++p) edge(plan.cls[n][p - 1], plan.cls[n][p]);
+      for (int p = 1; p < nodes[n].rank; ++p)
+        if (plan.cls[n][p - 1] >= 0 && plan.cls[n][p] >= 0) edge(plan.cls[n][p - 1], plan.cls[n][p]);
   for (std::size_t n = 0; n < N; ++n) {
     if (nodes[n].k != kind::reduction) continue;
     const int arg = nodes[n].args[0];

@@ -39,7 +39,8 @@ struct node_info {
   int indirect_axis = -1;
   bool scatters = false;    // put_add, unslice: zeros, with the slices added at the indices
   std::int64_t first = -1;  // slice, unslice: the indices first, first + 1, …, `count` of them
-  std::int64_t count = 0;   // (first = -1: the indices an integer leaf holds, take and put_add)
+  std::int64_t count = 0;   // (first = -1: the indices an integer leaf holds, take and put_add;
+                            // -2, -3: the first or the second part of a concatenation, place and cut)
   bool keep = true;         // slice, unslice: false when the sliced axis is removed (select)
   // reshape<E...>: the extents given (−1: the count the others leave); 0 for the axes of other views
   std::array<std::int64_t, max_axes> fixed{};
@@ -87,6 +88,8 @@ constexpr node_info describe() {
           info.first = Op::first;
           info.count = Op::count;
           info.keep = Op::keep;
+        } else if constexpr (requires { Op::second; }) {
+          info.first = Op::second ? -3 : -2;
         }
       } else if constexpr (Op::kind == op_kind::layout) {
         info.k = kind::view;  // flatten's axis has its argument's element count; reshape has like's axes
