@@ -522,9 +522,12 @@ cuda_program render(Outputs...) {
   using plan_type = ir::program_plan<std::remove_cvref_t<Outputs>...>;
   static_assert(plan_type::value.error == ir::failure::none,
                 "kobai::codegen: the program cannot be planned; compile it with kobai::compile for the message");
-  // (device programs refuse take's integer leaves when they are bound, with the message to read)
+  // (device::automatic runs such programs on the CPU; take's integer leaves are refused on a device
+  // when they are bound)
   if (std::any_of(plan_type::nodes.begin(), plan_type::nodes.end(), [](const ir::node_info& n) { return n.indirect; }))
-    throw error("kobai::codegen: take runs on the CPU for now; compile the program with device::cpu");
+    throw error(
+        "kobai::codegen: take, select, narrow, concat and stack run on the CPU for now; compile the program "
+        "with device::cpu");
   std::vector<detail::node_text> text;
   [&]<class... Ns>(type_list<Ns...>) {
     (text.push_back(detail::describe_text<Ns>()), ...);
