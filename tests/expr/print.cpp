@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "kobai/diff/grad.hpp"
@@ -58,4 +59,15 @@ TEST_CASE("to_dot of a gradient draws the backward graph") {
   const std::string both = to_dot(f, grad(f, x), grad(f, y));
   CHECK(count(both, "doublecircle") == 3);
   CHECK(count(both, "label=\"sin\"") == 1);  // shared between f and ∂f/∂y
+}
+
+TEST_CASE("to_string names lookups, slices and joins with their axes and indices") {
+  constexpr auto E = var<"E", 2>;
+  constexpr auto idx = input<"idx", 1, std::int64_t>;
+  CHECK(to_string(take<0>(E, idx)) == "take<0>(E, idx)");
+  CHECK(to_string(grad(sum(take<0>(E, idx)), E)) == "put_add<0>(expand(1, take<0>(E, idx)), idx, E)");
+  CHECK(to_string(select<1, 2>(E)) == "select<1, 2>(E)");
+  CHECK(to_string(narrow<-1, 1, 3>(E)) == "narrow<1, 1, 3>(E)");
+  CHECK(to_string(grad(sum(narrow<1, 1, 3>(E)), E)) == "unslice<1, 1, 3>(expand(1, narrow<1, 1, 3>(E)), E)");
+  CHECK(to_string(concat<0>(E, E)) == "place_first<0>(E, E) + place_second<0>(E, E)");
 }

@@ -54,7 +54,7 @@ std::string op_label() {
     if (Op::keepdims) axes = join(axes, axes.empty() ? "" : ", ", "keepdims");
     return axes.empty() ? std::string(Op::name) : join(Op::name, "<", axes, ">");
   } else if constexpr (Op::id == ops::op_id::unsqueeze || Op::id == ops::op_id::arange || Op::id == ops::op_id::take ||
-                       Op::id == ops::op_id::put_add) {
+                       Op::id == ops::op_id::put_add || Op::id == ops::op_id::place || Op::id == ops::op_id::cut) {
     return join(Op::name, "<", std::to_string(Op::parameter.num), ">");
   } else if constexpr (Op::id == ops::op_id::slice || Op::id == ops::op_id::unslice) {
     return join(Op::name, "<", std::to_string(Op::parameter.num), ", ", std::to_string(Op::first),
