@@ -204,6 +204,44 @@ TEST_CASE_TEMPLATE("stack: three vectors along a new first or last axis, differe
   }
 }
 
+TEST_CASE_TEMPLATE("scalars stacked, and one element selected, as outputs and outside every loop", T, float,
+                   double) {
+  // v = stack<0>(sin(a), a², b) for scalar vars a, b; f = Σ_j v_j·w_j, g = select<0, 1>(tanh(x)·f)
+  // for a vector x. ∂f/∂a reads the gradient's slices of the stacked scalars outside every loop
+  // (fuzz seed 104: it read them before they were filled), and g is a scalar view (fuzz seed 104,
+  // program 39: it had no memory, and crashed).
+  constexpr auto a = var<"a", 0>;
+  constexpr auto b = var<"b", 0>;
+  constexpr auto w = input<"w", 1>;
+  constexpr auto x = var<"x", 1>;
+  constexpr auto f = sum(stack<0>(sin(a), a * a, b) * w);
+  constexpr auto g = select<0, 1>(tanh(x) * f);
+  auto program = compile(f, grad(f, a), grad(f, b), g, grad(g, x), grad(g, a));
+  for (int call = 0; call < 2; ++call) {
+    const std::size_t n = 3 + 14 * call;
+    const matrix ws = rounded<T>(random_matrix(1, 3, 1.0, 40 + call)),
+                 xs = rounded<T>(random_matrix(1, n, 1.0, 50 + call));
+    const double av = static_cast<T>(0.3 + 0.4 * call), bv = static_cast<T>(-0.7 + call);
+    const double value = std::sin(av) * ws.data[0] + av * av * ws.data[1] + bv * ws.data[2];
+    const double da = std::cos(av) * ws.data[0] + 2 * av * ws.data[1];
+    const double t = std::tanh(xs.data[1]);
+    std::vector<double> dx(n, 0.0);
+    dx[1] = (1 - t * t) * value;
+    for (const configuration& setting : configurations) {
+      configure(program, setting);
+      INFO("call " << call << ", " << setting);
+      const auto [got_f, got_da, got_db, got_g, got_dx, got_ga] =
+          program(a = static_cast<T>(av), b = static_cast<T>(bv), w = vector<T>(ws), x = vector<T>(xs));
+      CHECK(relative_error(static_cast<double>(got_f), value) < tolerance<T>);
+      CHECK(relative_error(static_cast<double>(got_da), da) < tolerance<T>);
+      CHECK(relative_error(static_cast<double>(got_db), ws.data[2]) < tolerance<T>);
+      CHECK(relative_error(static_cast<double>(got_g), t * value) < tolerance<T>);
+      CHECK(relative_error(got_dx, dx) < tolerance<T>);
+      CHECK(relative_error(static_cast<double>(got_ga), t * da) < tolerance<T>);
+    }
+  }
+}
+
 TEST_CASE("a joined axis that meets another extent is a shape_error naming both") {
   constexpr auto A = var<"A", 2>;
   constexpr auto W = var<"W", 2>;

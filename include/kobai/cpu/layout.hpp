@@ -330,13 +330,13 @@ struct layout : nest_info<Outputs...> {
           call.source_scratch[n] = call.view_size;
           call.view_size += count;
         }
-        if (!base::is_output(v)) {
+        if (!base::in_output(v)) {
           call.view_scratch[n] = call.view_size;
           call.view_size += own;
         }
       } else if (base::info(source).k == ir::kind::tensor_leaf) {
         call.view_data[n] = const_cast<T*>(call.leaf[static_cast<std::size_t>(source)]);  // only read
-      } else if (!base::is_output(v)) {
+      } else if (!base::in_output(v)) {
         call.view_scratch[n] = call.view_size;
         call.view_size += count;
       }

@@ -50,6 +50,8 @@ struct nest_info {
       if (o == n) return true;
     return false;
   }
+  // An output view is written in place, in the output's memory; a scalar output has none.
+  static constexpr bool in_output(int n) { return is_output(n) && info(n).rank > 0; }
   static constexpr std::size_t output_slot(int n) {
     for (std::size_t k = 0; k < output_count; ++k)
       if (output_node[k] == n) return k;

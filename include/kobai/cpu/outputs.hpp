@@ -54,7 +54,7 @@ struct outputs : tasks<Outputs...> {
     for (std::size_t n = 0; n < base::nodes; ++n) {
       if (base::info(static_cast<int>(n)).k != ir::kind::view) continue;
       if (call.view_data[n] == nullptr)
-        call.view_data[n] = base::is_output(static_cast<int>(n)) ? call.out[base::output_slot(static_cast<int>(n))]
+        call.view_data[n] = base::in_output(static_cast<int>(n)) ? call.out[base::output_slot(static_cast<int>(n))]
                                                                  : views + call.view_scratch[n];
       if (call.source_data[n] == nullptr)
         call.source_data[n] =
@@ -73,7 +73,9 @@ struct outputs : tasks<Outputs...> {
     constexpr int n = base::output_node[K];
     constexpr ir::kind k = base::info(n).k;
     if constexpr (ir::written(base::plan, n)) {
-      if constexpr (base::output_slot(n) != K)  // the same expression asked for twice: copy the first
+      if constexpr (output::rank == 0)  // a view of one element (select of a vector): its memory
+        target = call.view_data[n][0];
+      else if constexpr (base::output_slot(n) != K)  // the same expression asked for twice: copy the first
         std::copy_n(call.out[base::output_slot(n)], target.size(), target.data());
     } else if constexpr (output::rank == 0 || base::classes_of(n) == 0) {
       const double value = ir::scalar_output<output, k>(

@@ -249,8 +249,7 @@ struct builder {
       deps[value] = true;
     else if (nodes[value].k == kind::elementwise)
       reductions_read(value, seen, deps);
-    for (std::size_t m = 0; m < N; ++m)  // the indirect views it reads are filled first
-      if (deps[m] && unfilled[m]) fill(static_cast<int>(m));
+    fill_read(deps);
     open(positions_of(classes_of(value)), deps);
     item it;
     it.op = op;
@@ -288,6 +287,10 @@ struct builder {
   // writing its source among them), just before the first statement that reads the view (or at
   // the end), so that the statements before it share their loops; later readers open loops after it.
   std::array<bool, N> unfilled{};
+  constexpr void fill_read(const std::array<bool, N>& deps) {  // the indirect views read are filled first
+    for (std::size_t m = 0; m < N; ++m)
+      if (deps[m] && unfilled[m]) fill(static_cast<int>(m));
+  }
   constexpr void fill(int n) {
     unfilled[n] = false;
     item it;
@@ -381,6 +384,9 @@ constexpr void build_nests(plan_data<N>& plan, const std::array<node_info, N>& n
     }
     for (int o : outputs)  // scalar outputs are computed at the end, once
       if ((nodes[o].k == kind::elementwise || nodes[o].k == kind::numel) && b.classes_of(o) == 0) {
+        std::array<bool, N> seen{}, deps{};
+        b.reductions_read(o, seen, deps);
+        b.fill_read(deps);
         b.chain_size = 1;
         b.compute(o, 0);
       }
