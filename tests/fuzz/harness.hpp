@@ -29,6 +29,7 @@ struct leaf_data {
   std::string name;
   std::vector<std::size_t> shape;
   std::vector<double> values;
+  std::size_t bound = 0;  // an index leaf's: its values are drawn from 0 … bound − 1
 };
 
 /// The data of one call: every leaf, by name.
@@ -52,6 +53,12 @@ struct call {
   template <class T>
   T scalar(const std::string& name) const {
     return static_cast<T>(find(name).values.at(0));
+  }
+  /// An index leaf's values, as positions along the axis it indexes.
+  std::vector<std::size_t> positions(const std::string& name) const {
+    std::vector<std::size_t> out;
+    for (double v : find(name).values) out.push_back(static_cast<std::size_t>(v));
+    return out;
   }
   /// The leaf as a reference tensor; with `tangent`, the named leaf of the same shape as its
   /// tangent (dual numbers).
@@ -126,7 +133,7 @@ inline std::vector<call> draw(const program_case& p, std::uint64_t seed) {
       std::size_t count = 1;
       for (std::size_t e : l.shape) count *= e;
       l.values.resize(count);
-      for (double& v : l.values) v = uniform(rng);
+      for (double& v : l.values) v = l.bound > 0 ? static_cast<double>(rng() % l.bound) : uniform(rng);
     }
     out.push_back(std::move(c));
   }

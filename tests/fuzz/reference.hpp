@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <functional>
@@ -358,6 +359,51 @@ class graph {
         if (!keep[e]) out[0].data[e] = S(0);
     });
   }
+  /// Slices of a along `axis` picked by `positions` and laid out in `shape` in the axis's place:
+  /// torch.index_select (take), select (shape {}) and narrow (a range). The adjoint adds each
+  /// slice back where it was read.
+  int gather(int a, int axis, const std::vector<std::size_t>& positions, const std::vector<std::size_t>& shape) {
+    const T& x = (*this)[a];
+    std::vector<std::size_t> out_shape(x.shape.begin(), x.shape.begin() + axis);
+    out_shape.insert(out_shape.end(), shape.begin(), shape.end());
+    out_shape.insert(out_shape.end(), x.shape.begin() + axis + 1, x.shape.end());
+    for (std::size_t k : positions)
+      if (k >= x.shape[static_cast<std::size_t>(axis)]) throw std::runtime_error("reference: an index past its axis");
+    T y = gathered(x, axis, positions, out_shape);
+    return push(std::move(y), {a}, [this, a, axis, positions](const T& g, std::vector<T>& out) {
+      out[0] = scattered(g, (*this)[a].shape, axis, positions);
+    });
+  }
+  /// The parts joined along `axis` (torch.cat), their other axes broadcast against each other.
+  int concat(const std::vector<int>& parts, int axis) {
+    std::vector<std::size_t> common = (*this)[parts[0]].shape;
+    common[static_cast<std::size_t>(axis)] = 1;
+    for (int part : parts) {
+      std::vector<std::size_t> shape = (*this)[part].shape;
+      shape[static_cast<std::size_t>(axis)] = 1;
+      common = detail::broadcast(common, shape);
+    }
+    std::size_t total = 0;
+    for (int part : parts) total += (*this)[part].shape[static_cast<std::size_t>(axis)];
+    int joined = -1;
+    std::size_t start = 0;
+    for (int part : parts) {
+      std::vector<std::size_t> shape = common;
+      const std::size_t n = (*this)[part].shape[static_cast<std::size_t>(axis)];
+      shape[static_cast<std::size_t>(axis)] = n;
+      const int expanded = add(part, leaf(T::filled(shape, S(0))));
+      std::vector<std::size_t> positions(n);
+      for (std::size_t k = 0; k < n; ++k) positions[k] = start + k;
+      start += n;
+      const T& x = (*this)[expanded];
+      T y = scattered(x, with_extent(x.shape, axis, total), axis, positions);
+      const int placed = push(std::move(y), {expanded}, [this, expanded, axis, positions](const T& g, std::vector<T>& out) {
+        out[0] = gathered(g, axis, positions, (*this)[expanded].shape);
+      });
+      joined = joined < 0 ? placed : add(joined, placed);
+    }
+    return joined;
+  }
   /// NumPy's matmul: 1-D operands get an axis for the product that is removed after it.
   int matmul(int a, int b) {
     const std::size_t ra = (*this)[a].shape.size(), rb = (*this)[b].shape.size();
@@ -502,6 +548,38 @@ class graph {
       value_.t = tangent;
     }
     return value_;
+  }
+
+  static std::array<std::size_t, 3> split(const std::vector<std::size_t>& shape, int axis) {
+    std::size_t outer = 1, inner = 1;
+    for (int p = 0; p < axis; ++p) outer *= shape[static_cast<std::size_t>(p)];
+    for (std::size_t p = static_cast<std::size_t>(axis) + 1; p < shape.size(); ++p) inner *= shape[p];
+    return {outer, shape[static_cast<std::size_t>(axis)], inner};
+  }
+  static std::vector<std::size_t> with_extent(std::vector<std::size_t> shape, int axis, std::size_t extent) {
+    shape[static_cast<std::size_t>(axis)] = extent;
+    return shape;
+  }
+  // g's slices along `axis` (in g's layout: outer × positions × inner) added into a tensor of
+  // `shape` at `positions`.
+  static T scattered(const T& g, const std::vector<std::size_t>& shape, int axis, const std::vector<std::size_t>& positions) {
+    T out = T::filled(shape, S(0));
+    const auto [outer, extent, inner] = split(shape, axis);
+    const std::size_t m = positions.size();
+    for (std::size_t o = 0; o < outer; ++o)
+      for (std::size_t k = 0; k < m; ++k)
+        for (std::size_t i = 0; i < inner; ++i) out.data[(o * extent + positions[k]) * inner + i] += g.data[(o * m + k) * inner + i];
+    return out;
+  }
+  // The slices of x at `positions` along `axis`, in a tensor of `shape` (x's with the axis's extent m).
+  static T gathered(const T& x, int axis, const std::vector<std::size_t>& positions, const std::vector<std::size_t>& shape) {
+    T out = T::filled(shape, S(0));
+    const auto [outer, extent, inner] = split(x.shape, axis);
+    const std::size_t m = positions.size();
+    for (std::size_t o = 0; o < outer; ++o)
+      for (std::size_t k = 0; k < m; ++k)
+        for (std::size_t i = 0; i < inner; ++i) out.data[(o * m + k) * inner + i] = x.data[(o * extent + positions[k]) * inner + i];
+    return out;
   }
 
   enum class fold_kind { sum, max, min };
