@@ -120,8 +120,8 @@ lstm_data random_lstm(std::size_t b, std::size_t c, unsigned seed) {
     for (double& e : v) e = uniform(rng);
     return v;
   };
-  return {b, c, draw(4 * b), draw(4 * b), draw(4 * b), draw(4 * b), draw(3 * b),
-          draw(b), draw(b), draw(b), draw(b), draw(c * b)};
+  return {b,           c,       draw(4 * b), draw(4 * b), draw(4 * b), draw(4 * b),
+          draw(3 * b), draw(b), draw(b),     draw(b),     draw(b),     draw(c * b)};
 }
 
 template <class T, std::size_t R>
@@ -177,12 +177,11 @@ TEST_CASE_TEMPLATE("scan: ADBench's LSTM, the objective and every gradient", T, 
         for (double& e : *v) e = static_cast<float>(e);
     const auto xs = as_tensor<T, 2>(d.sequence, {c - 1, b});
     const auto ys = as_tensor<T, 2>(d.sequence, {c - 1, b}, b);
-    const auto r = lstm.gradient(W1 = as_tensor<T, 2>(d.w1, {4, b}), B1 = as_tensor<T, 2>(d.b1, {4, b}),
-                                 W2 = as_tensor<T, 2>(d.w2, {4, b}), B2 = as_tensor<T, 2>(d.b2, {4, b}),
-                                 E = as_tensor<T, 2>(d.extra, {3, b}), h1 = as_tensor<T, 1>(d.h1, {b}),
-                                 c1 = as_tensor<T, 1>(d.c1, {b}), h2 = as_tensor<T, 1>(d.h2, {b}),
-                                 c2 = as_tensor<T, 1>(d.c2, {b}), x = xs, y = ys,
-                                 scale = static_cast<T>(1.0 / static_cast<double>((c - 1) * b)));
+    const auto r = lstm.gradient(
+        W1 = as_tensor<T, 2>(d.w1, {4, b}), B1 = as_tensor<T, 2>(d.b1, {4, b}), W2 = as_tensor<T, 2>(d.w2, {4, b}),
+        B2 = as_tensor<T, 2>(d.b2, {4, b}), E = as_tensor<T, 2>(d.extra, {3, b}), h1 = as_tensor<T, 1>(d.h1, {b}),
+        c1 = as_tensor<T, 1>(d.c1, {b}), h2 = as_tensor<T, 1>(d.h2, {b}), c2 = as_tensor<T, 1>(d.c2, {b}), x = xs,
+        y = ys, scale = static_cast<T>(1.0 / static_cast<double>((c - 1) * b)));
     const double tolerance = std::is_same_v<T, double> ? 1e-7 : 2e-4;
     INFO("call " << call << ", b = " << b << ", c = " << c);
     const double objective = lstm_objective(d);

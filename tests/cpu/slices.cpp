@@ -204,8 +204,7 @@ TEST_CASE_TEMPLATE("stack: three vectors along a new first or last axis, differe
   }
 }
 
-TEST_CASE_TEMPLATE("scalars stacked, and one element selected, as outputs and outside every loop", T, float,
-                   double) {
+TEST_CASE_TEMPLATE("scalars stacked, and one element selected, as outputs and outside every loop", T, float, double) {
   // v = stack<0>(sin(a), a², b) for scalar vars a, b; f = Σ_j v_j·w_j, g = select<0, 1>(tanh(x)·f)
   // for a vector x. ∂f/∂a reads the gradient's slices of the stacked scalars outside every loop
   // (fuzz seed 104: it read them before they were filled), and g is a scalar view (fuzz seed 104,

@@ -397,9 +397,10 @@ class graph {
       start += n;
       const T& x = (*this)[expanded];
       T y = scattered(x, with_extent(x.shape, axis, total), axis, positions);
-      const int placed = push(std::move(y), {expanded}, [this, expanded, axis, positions](const T& g, std::vector<T>& out) {
-        out[0] = gathered(g, axis, positions, (*this)[expanded].shape);
-      });
+      const int placed =
+          push(std::move(y), {expanded}, [this, expanded, axis, positions](const T& g, std::vector<T>& out) {
+            out[0] = gathered(g, axis, positions, (*this)[expanded].shape);
+          });
       joined = joined < 0 ? placed : add(joined, placed);
     }
     return joined;
@@ -562,23 +563,27 @@ class graph {
   }
   // g's slices along `axis` (in g's layout: outer × positions × inner) added into a tensor of
   // `shape` at `positions`.
-  static T scattered(const T& g, const std::vector<std::size_t>& shape, int axis, const std::vector<std::size_t>& positions) {
+  static T scattered(const T& g, const std::vector<std::size_t>& shape, int axis,
+                     const std::vector<std::size_t>& positions) {
     T out = T::filled(shape, S(0));
     const auto [outer, extent, inner] = split(shape, axis);
     const std::size_t m = positions.size();
     for (std::size_t o = 0; o < outer; ++o)
       for (std::size_t k = 0; k < m; ++k)
-        for (std::size_t i = 0; i < inner; ++i) out.data[(o * extent + positions[k]) * inner + i] += g.data[(o * m + k) * inner + i];
+        for (std::size_t i = 0; i < inner; ++i)
+          out.data[(o * extent + positions[k]) * inner + i] += g.data[(o * m + k) * inner + i];
     return out;
   }
   // The slices of x at `positions` along `axis`, in a tensor of `shape` (x's with the axis's extent m).
-  static T gathered(const T& x, int axis, const std::vector<std::size_t>& positions, const std::vector<std::size_t>& shape) {
+  static T gathered(const T& x, int axis, const std::vector<std::size_t>& positions,
+                    const std::vector<std::size_t>& shape) {
     T out = T::filled(shape, S(0));
     const auto [outer, extent, inner] = split(x.shape, axis);
     const std::size_t m = positions.size();
     for (std::size_t o = 0; o < outer; ++o)
       for (std::size_t k = 0; k < m; ++k)
-        for (std::size_t i = 0; i < inner; ++i) out.data[(o * m + k) * inner + i] = x.data[(o * extent + positions[k]) * inner + i];
+        for (std::size_t i = 0; i < inner; ++i)
+          out.data[(o * m + k) * inner + i] = x.data[(o * extent + positions[k]) * inner + i];
     return out;
   }
 

@@ -30,7 +30,9 @@ namespace kobai {
 
 namespace detail {
 template <class Leaf, role Role>
-inline constexpr bool leaf_of_role = is_leaf<Leaf> && requires { requires Leaf::kind == Role; };
+inline constexpr bool leaf_of_role = is_leaf<Leaf>&& requires {
+  requires Leaf::kind == Role;
+};
 
 template <class Leaf, class Next>
 struct carry_piece {};
@@ -129,8 +131,9 @@ auto as_tuple(R&& results) {
 template <class Leaf, expression Next>
 constexpr auto carry(Leaf, Next) {
   constexpr bool state = detail::leaf_of_role<Leaf, role::variable>;
-  static_assert(state, "kobai::carry(h, next): h, the carried state, is a var<> leaf (its gradient is the initial "
-                       "state's)");
+  static_assert(state,
+                "kobai::carry(h, next): h, the carried state, is a var<> leaf (its gradient is the initial "
+                "state's)");
   if constexpr (!state) {
     return detail::invalid_piece{};
   } else {
@@ -147,8 +150,9 @@ constexpr auto carry(Leaf, Next) {
 template <class... Leaves>
 constexpr auto over(Leaves...) {
   constexpr bool inputs = (detail::leaf_of_role<Leaves, role::data> && ...);
-  static_assert(inputs, "kobai::over(x, ...): the sequences are input<> leaves, each bound to one more axis than "
-                        "the leaf has (the steps first)");
+  static_assert(inputs,
+                "kobai::over(x, ...): the sequences are input<> leaves, each bound to one more axis than "
+                "the leaf has (the steps first)");
   if constexpr (!inputs)
     return detail::invalid_piece{};
   else
@@ -167,8 +171,9 @@ constexpr auto step_loss(Loss) {
 /// final_loss(f): a scalar of the final state (and the parameters), added to the steps' losses.
 template <expression Loss>
 constexpr auto final_loss(Loss) {
-  static_assert(Loss::rank == 0, "kobai::final_loss(f): the loss of the final state is a scalar; reduce it with sum "
-                                 "or mean");
+  static_assert(Loss::rank == 0,
+                "kobai::final_loss(f): the loss of the final state is a scalar; reduce it with sum "
+                "or mean");
   if constexpr (Loss::rank != 0)
     return detail::invalid_piece{};
   else
@@ -262,16 +267,16 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
     }(static_cast<std::remove_cv_t<Tuple>*>(nullptr));
   }
   template <class Binding>
-  static constexpr bool carried_or_sequence =
-      ((Binding::name.view() == H::name.view()) || ...) || ((Binding::name.view() == X::name.view()) || ...);
+  static constexpr bool carried_or_sequence = ((Binding::name.view() == H::name.view()) || ...) ||
+                                              ((Binding::name.view() == X::name.view()) || ...);
 
   template <bool Gradient, class... Bindings>
   auto run(Bindings... bindings) const {
     using T = typename detail::element_type_t<Bindings...>::type;
     const environment<Bindings...> point{std::tuple<Bindings...>{bindings...}};
-    static_assert(((environment<Bindings...>::template has<H::name>) && ...),
+    static_assert(((environment<Bindings...>::template has<H::name>)&&...),
                   "kobai::scan: bind every carried leaf to its initial state (h = h0)");
-    static_assert(((environment<Bindings...>::template has<X::name>) && ...),
+    static_assert(((environment<Bindings...>::template has<X::name>)&&...),
                   "kobai::scan: bind every sequence of over(...) to its steps (x = X, the steps first)");
     // The parameters' bindings (and any other), passed to every program as they are.
     const auto fixed = std::tuple_cat([&] {
@@ -294,7 +299,8 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
       loss += static_cast<double>(std::get<sizeof...(H)>(next));
       state = [&]<std::size_t... K>(std::index_sequence<K...>) {
         return std::tuple<detail::state_storage<T, H>...>{std::move(std::get<K>(next))...};
-      }(std::index_sequence_for<H...>{});
+      }
+      (std::index_sequence_for<H...>{});
     }
     auto final = final_program();
     final.threads(threads_);
@@ -308,20 +314,23 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
     if constexpr (Gradient) {
       out.gradients = [&]<std::size_t... K>(std::index_sequence<K...>) {
         return decltype(out.gradients){std::move(std::get<K + 1>(last))...};
-      }(std::make_index_sequence<std::tuple_size_v<decltype(wrt)>>{});
+      }
+      (std::make_index_sequence<std::tuple_size_v<decltype(wrt)>>{});
       auto backward = backward_program();
       backward.threads(threads_);
       for (std::size_t t = steps; t-- > 0;) {
         auto sent = [&]<std::size_t... K>(std::index_sequence<K...>) {
-          return detail::as_tuple(call(backward, std::tuple_cat(fixed, std::tuple{(adjoint<H>{} = std::get<K>(
-                                                                                        out.gradients))...}),
-                                       history[t], point, t));
-        }(std::index_sequence_for<H...>{});
+          return detail::as_tuple(
+              call(backward, std::tuple_cat(fixed, std::tuple{(adjoint<H>{} = std::get<K>(out.gradients))...}),
+                   history[t], point, t));
+        }
+        (std::index_sequence_for<H...>{});
         [&]<std::size_t... K>(std::index_sequence<K...>) {
           ((K < sizeof...(H) ? assign(std::get<K>(out.gradients), std::get<K>(sent))
                              : add(std::get<K>(out.gradients), std::get<K>(sent))),
            ...);
-        }(std::make_index_sequence<std::tuple_size_v<decltype(wrt)>>{});
+        }
+        (std::make_index_sequence<std::tuple_size_v<decltype(wrt)>>{});
       }
     }
     return out;
@@ -333,7 +342,9 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
     return std::apply(
         [&](const auto&... f) {
           return std::apply(
-              [&](const auto&... s) { return program(f..., (H{} = s)..., (X{} = slice(point.template get<X::name>(), t))...); },
+              [&](const auto&... s) {
+                return program(f..., (H{} = s)..., (X{} = slice(point.template get<X::name>(), t))...);
+              },
               state);
         },
         fixed);
@@ -346,19 +357,19 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
     (
         [&] {
           const auto& sequence = point.template get<X::name>();
-          static_assert(requires { sequence.shape(); } && std::remove_cvref_t<decltype(sequence)>::rank == X::rank + 1,
-                        "kobai::scan: a sequence is bound to a tensor of one more axis than its leaf (the steps first)");
+          static_assert(
+              requires { sequence.shape(); } && std::remove_cvref_t<decltype(sequence)>::rank == X::rank + 1,
+              "kobai::scan: a sequence is bound to a tensor of one more axis than its leaf (the steps first)");
           const std::size_t length = sequence.shape()[0];
           if (given && length != steps)
-            throw shape_error(kobai::detail::join("kobai::scan: the sequence '", std::string(X::name.view()),
-                                                  "' has ", std::to_string(length), " steps where ",
-                                                  std::to_string(steps), " were given"));
+            throw shape_error(kobai::detail::join("kobai::scan: the sequence '", std::string(X::name.view()), "' has ",
+                                                  std::to_string(length), " steps where ", std::to_string(steps),
+                                                  " were given"));
           steps = length;
           given = true;
         }(),
         ...);
-    if (!given)
-      throw error("kobai::scan: no sequence gives the number of steps; set it with .steps(n)");
+    if (!given) throw error("kobai::scan: no sequence gives the number of steps; set it with .steps(n)");
     return steps;
   }
   bool steps_set() const { return steps_ != unset; }
@@ -377,11 +388,11 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
     if constexpr (S::rank == 1) {
       return sequence.data()[t];  // a number per step
     } else {
-    constexpr std::size_t rank = S::rank - 1;
-    std::array<std::size_t, rank> shape{};
-    std::size_t width = 1;
-    for (std::size_t p = 0; p < rank; ++p) width *= (shape[p] = sequence.shape()[p + 1]);
-    return xt::adapt(const_cast<value_type*>(sequence.data()) + t * width, width, xt::no_ownership(), shape);
+      constexpr std::size_t rank = S::rank - 1;
+      std::array<std::size_t, rank> shape{};
+      std::size_t width = 1;
+      for (std::size_t p = 0; p < rank; ++p) width *= (shape[p] = sequence.shape()[p + 1]);
+      return xt::adapt(const_cast<value_type*>(sequence.data()) + t * width, width, xt::no_ownership(), shape);
     }
   }
   template <class A, class B>
@@ -407,17 +418,17 @@ constexpr auto scan(Pieces...) {
   using step_losses = decltype(std::tuple_cat(typename detail::loss_in<Pieces, detail::step_loss_piece>::type{}...));
   using final_losses = decltype(std::tuple_cat(typename detail::loss_in<Pieces, detail::final_loss_piece>::type{}...));
   constexpr bool refused = (std::is_same_v<Pieces, detail::invalid_piece> || ...);
-  constexpr bool once = std::tuple_size_v<overs> <= 1 && std::tuple_size_v<step_losses> <= 1 &&
-                        std::tuple_size_v<final_losses> <= 1;
-  constexpr bool carried = std::tuple_size_v<carries> > 0;
+  constexpr bool once =
+      std::tuple_size_v<overs> <= 1 && std::tuple_size_v<step_losses> <= 1 && std::tuple_size_v<final_losses> <= 1;
+  constexpr bool carried = std::tuple_size_v < carries >> 0;
   static_assert(refused || once, "kobai::scan: give over(...), step_loss and final_loss once each");
   static_assert(refused || !once || carried, "kobai::scan: give the carried state with kobai::carry(h, next)");
   if constexpr (refused || !once || !carried)
     return detail::rejected_scan{};
   else
     return scan_program<carries, typename detail::first_or<overs, detail::over_piece<>>::type,
-                      typename detail::first_or<step_losses, detail::zero_loss>::type,
-                      typename detail::first_or<final_losses, detail::zero_loss>::type>{};
+                        typename detail::first_or<step_losses, detail::zero_loss>::type,
+                        typename detail::first_or<final_losses, detail::zero_loss>::type>{};
 }
 
 }  // namespace kobai
