@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -352,8 +353,8 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
 
   template <class Point>
   std::size_t count_steps(const Point& point) const {
-    std::size_t steps = steps_;
-    bool given = steps_set();
+    std::size_t steps = steps_.value_or(0);
+    bool given = steps_.has_value();
     (
         [&] {
           const auto& sequence = point.template get<X::name>();
@@ -372,7 +373,6 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
     if (!given) throw error("kobai::scan: no sequence gives the number of steps; set it with .steps(n)");
     return steps;
   }
-  bool steps_set() const { return steps_ != unset; }
 
   template <class T, class Leaf, class V>
   static detail::state_storage<T, Leaf> initial(const V& value) {
@@ -404,8 +404,7 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
     to += from;
   }
 
-  static constexpr std::size_t unset = static_cast<std::size_t>(-1);
-  std::size_t steps_ = unset;
+  std::optional<std::size_t> steps_;
   unsigned threads_ = 1;
 };
 
