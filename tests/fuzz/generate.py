@@ -101,7 +101,7 @@ class Program:
 
     def emit(self, kobai, text, ref, shape, lo, hi, smooth, depth):
         k = self.fresh()
-        self.kobai_lines.append(f"constexpr auto e{k} = {kobai};")
+        self.kobai_lines.append(f"[[maybe_unused]] constexpr auto e{k} = {kobai};")
         self.ref_lines.append(f"[[maybe_unused]] const int r{k} = {ref};")
         lo, hi = min(lo, hi), max(lo, hi)
         node = Expr(f"e{k}", text, f"r{k}", shape, lo, hi, smooth, depth)
