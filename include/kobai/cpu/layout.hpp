@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <string_view>
 #include <type_traits>
@@ -119,11 +120,16 @@ struct layout : nest_info<Outputs...> {
   template <class T, class Point>
   static void bind(call_state<T>& call, const Point& point) {
     ir::extents<base::nodes, base::classes> extents(base::plan, plan_type::nodes);
-    [&]<class... Ns>(type_list<Ns...>) { (bind_leaf<T, Ns>(call, point, extents), ...); }(order{});
+    // (Pack expansions in braced lists, not folds: clang refuses folds of more than 256 terms.)
+    [&]<class... Ns>(type_list<Ns...>) {
+      (void)std::initializer_list<int>{(bind_leaf<T, Ns>(call, point, extents), 0)...};
+    }(order{});
     extents.bind_views();
     for (std::size_t c = 0; c < base::classes; ++c) call.extent[c] = extents[c];
     bind_ranges(call);
-    [&]<class... Ns>(type_list<Ns...>) { (check_indices<T, Ns>(call), ...); }(order{});
+    [&]<class... Ns>(type_list<Ns...>) {
+      (void)std::initializer_list<int>{(check_indices<T, Ns>(call), 0)...};
+    }(order{});
     check_slices(call);
     bind_views(call);
     // reduction buffers, indexed by their classes in loop order (the innermost contiguous)

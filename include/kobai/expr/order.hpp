@@ -8,20 +8,12 @@
 namespace kobai::detail {
 
 template <class A, class B>
-constexpr int compare();
+struct comparison;
 
-template <class... As>
-struct arguments {};
-
-template <class... As, class... Bs>
-constexpr int compare_arguments(arguments<As...>, arguments<Bs...>) {
-  if constexpr (sizeof...(As) != sizeof...(Bs)) {
-    return sizeof...(As) < sizeof...(Bs) ? -1 : 1;
-  } else {
-    int result = 0;
-    ((result = result != 0 ? result : compare<As, Bs>()), ...);
-    return result;
-  }
+/// −1, 0 or 1: constants first (by value), then leaves (by name), then nodes (by op, then operands).
+template <class A, class B>
+constexpr int compare() {
+  return comparison<A, B>::value;
 }
 
 template <class T>
@@ -34,29 +26,41 @@ constexpr int three_way(const A& a, const B& b) {
   return a < b ? -1 : (b < a ? 1 : 0);
 }
 
-template <class OpA, class... As, class OpB, class... Bs>
-constexpr int compare_nodes(node<OpA, As...>*, node<OpB, Bs...>*) {
-  if (OpA::id != OpB::id) return three_way(static_cast<int>(OpA::id), static_cast<int>(OpB::id));
-  if (OpA::parameter != OpB::parameter) return three_way(OpA::parameter, OpB::parameter);
-  return compare_arguments(arguments<As...>{}, arguments<Bs...>{});
-}
-
-/// −1, 0 or 1: constants first (by value), then leaves (by name), then nodes (by op, then operands).
+// One class instantiation per level of the operands compared (function templates calling one
+// another took three), so the comparison of two deep graphs stays within -ftemplate-depth.
 template <class A, class B>
-constexpr int compare() {
-  if constexpr (std::is_same_v<A, B>) {
-    return 0;
-  } else if constexpr (category<A>() != category<B>()) {
-    return three_way(category<A>(), category<B>());
-  } else if constexpr (is_constant<A>) {
-    return three_way(A::value, B::value);
-  } else if constexpr (is_leaf<A>) {
-    if (A::name.view() != B::name.view()) return three_way(A::name.view(), B::name.view());
-    if (A::kind != B::kind) return three_way(static_cast<int>(A::kind), static_cast<int>(B::kind));
-    return three_way(A::rank, B::rank);
-  } else {
-    return compare_nodes(static_cast<A*>(nullptr), static_cast<B*>(nullptr));
-  }
-}
+struct comparison {
+  static constexpr int value = [] {
+    if constexpr (std::is_same_v<A, B>) {
+      return 0;
+    } else if constexpr (category<A>() != category<B>()) {
+      return three_way(category<A>(), category<B>());
+    } else if constexpr (is_constant<A>) {
+      return three_way(A::value, B::value);
+    } else {
+      if (A::name.view() != B::name.view()) return three_way(A::name.view(), B::name.view());
+      if (A::kind != B::kind) return three_way(static_cast<int>(A::kind), static_cast<int>(B::kind));
+      return three_way(A::rank, B::rank);
+    }
+  }();
+};
+template <class OpA, class... As, class OpB, class... Bs>
+struct comparison<node<OpA, As...>, node<OpB, Bs...>> {
+  static constexpr int value = [] {
+    if constexpr (std::is_same_v<node<OpA, As...>, node<OpB, Bs...>>) {
+      return 0;
+    } else {
+      if (OpA::id != OpB::id) return three_way(static_cast<int>(OpA::id), static_cast<int>(OpB::id));
+      if (OpA::parameter != OpB::parameter) return three_way(OpA::parameter, OpB::parameter);
+      if constexpr (sizeof...(As) != sizeof...(Bs)) {
+        return sizeof...(As) < sizeof...(Bs) ? -1 : 1;
+      } else {
+        int result = 0;
+        ((result = result != 0 ? result : comparison<As, Bs>::value), ...);
+        return result;
+      }
+    }
+  }();
+};
 
 }  // namespace kobai::detail

@@ -95,19 +95,26 @@ struct builder {
     return id;
   }
 
-  // The reductions whose values a statement on node n reads, through elementwise nodes.
-  constexpr void reductions_read(int n, std::array<bool, N>& seen, std::array<bool, N>& out) const {
-    const node_info& info = nodes[n];
-    for (int a = 0; a < info.nargs; ++a) {
-      const int m = info.args[a];
-      if (!info.reads[a] || seen[m]) continue;
-      seen[m] = true;
-      if (stored(m) || written_out(m))
-        out[m] = true;
-      else if (nodes[m].k == kind::elementwise)
-        reductions_read(m, seen, out);
+  // The reductions whose values a statement on node n reads, through elementwise nodes. A walk
+  // with its own stack: the recursion would be as deep as the longest elementwise chain, past the
+  // compilers' constant-evaluation depth (GCC's 512) in programs of a few hundred nodes.
+  constexpr void reductions_read(int n, std::array<bool, N>& seen, std::array<bool, N>& out) {
+    int top = 0;
+    walk[top++] = n;
+    while (top > 0) {
+      const node_info& info = nodes[walk[--top]];
+      for (int a = 0; a < info.nargs; ++a) {
+        const int m = info.args[a];
+        if (!info.reads[a] || seen[m]) continue;
+        seen[m] = true;
+        if (stored(m) || written_out(m))
+          out[m] = true;
+        else if (nodes[m].k == kind::elementwise)
+          walk[top++] = m;
+      }
     }
   }
+  std::array<int, N + 1> walk{};  // reductions_read's stack: each node is pushed at most once
 
   // A view of a computed value reads it from memory written by an earlier loop; a view of a leaf
   // reads the leaf's own memory.
@@ -142,6 +149,12 @@ struct builder {
 
   // The operand for node m read by an instruction placed in chain[0..level].
   constexpr operand resolve(int m, int level) {
+    const operand o = read(m);
+    return o.s == source::value ? operand{source::value, m, compute(m, level)} : o;
+  }
+  // The operand for node m when it needs no instruction: source::value (with no item) when it is
+  // an elementwise value to compute.
+  constexpr operand read(int m) {
     const node_info& info = nodes[m];
     if (plan.cached[m]) return read_buffer(m);
     switch (info.k) {
@@ -156,7 +169,7 @@ struct builder {
       case kind::reduction:
         return read_buffer(m);
       default:
-        return {source::value, m, compute(m, level)};
+        return {source::value, m, -1};
     }
   }
 
@@ -193,8 +206,48 @@ struct builder {
   }
 
   // The instruction computing node m, found or placed at the outermost level of the chain where
-  // its classes are fixed.
+  // its classes are fixed, after those computing its operands. Depth-first with its own stack of
+  // frames, for the reason reductions_read gives.
+  struct frame {
+    item it;
+    int level = 0, arg = 0;
+    bool caching = false;
+  };
+  std::array<frame, N + 1> frames{};
   constexpr int compute(int m, int limit) {
+    int top = 0, result = enter(m, limit, top);
+    while (top > 0) {
+      frame& f = frames[top - 1];
+      if (result >= 0) {  // the operand f.arg was waiting for
+        f.it.operands[f.arg] = {source::value, nodes[f.it.node].args[f.arg], result};
+        ++f.arg;
+        result = -1;
+      }
+      const node_info& info = nodes[f.it.node];
+      while (f.arg < info.nargs && !info.reads[f.arg]) ++f.arg;
+      if (f.arg < info.nargs) {
+        const operand o = read(info.args[f.arg]);
+        if (o.s == source::value) {
+          result = enter(info.args[f.arg], f.level, top);
+        } else {
+          f.it.operands[f.arg] = o;
+          ++f.arg;
+        }
+        continue;
+      }
+      suppress -= f.caching ? 1 : 0;
+      const int level = f.level;
+      f.it.earlier = latest_compute[f.it.node];
+      const int before = level + 1 < chain_size ? chain[level + 1] : -1;
+      const int id = add(chain[level], f.it, before);
+      if (id > 0) latest_compute[f.it.node] = id;
+      --top;
+      result = id;
+    }
+    return result;
+  }
+  // Starts computing m: the instruction already in its block (its id), or a new frame (-1).
+  constexpr int enter(int m, int limit, int& top) {
     const std::uint64_t positions = positions_of(classes_of(m));
     int level = 0;
     for (int i = 1; i < chain_size && i <= limit; ++i)
@@ -224,18 +277,14 @@ struct builder {
     const int block = chain[level];
     for (int i = latest_compute[m]; i > block; i = items[i].earlier)
       if (items[i].parent == block) return i;
-    item it;
-    it.op = instr::compute;
-    it.node = m;
+    frame& f = frames[top++];
+    f = frame{};
+    f.it.op = instr::compute;
+    f.it.node = m;
+    f.level = level;
+    f.caching = caching;
     suppress += caching ? 1 : 0;
-    for (int a = 0; a < nodes[m].nargs; ++a)
-      if (nodes[m].reads[a]) it.operands[a] = resolve(nodes[m].args[a], level);
-    suppress -= caching ? 1 : 0;
-    it.earlier = latest_compute[m];
-    const int before = level + 1 < chain_size ? chain[level + 1] : -1;
-    const int id = add(block, it, before);
-    if (id > 0) latest_compute[m] = id;
-    return id;
+    return -1;
   }
 
   constexpr void statement(instr op, int n) {
