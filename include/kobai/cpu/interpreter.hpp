@@ -11,6 +11,7 @@
 #include "kobai/core/simd.hpp"
 
 #include "kobai/cpu/folds.hpp"
+#include "kobai/cpu/transpose.hpp"
 
 namespace kobai::cpu {
 
@@ -383,9 +384,21 @@ struct interpreter : folds<Outputs...> {
       if (!rows_first<I>(n) || out == nullptr) continue;
       const std::ptrdiff_t row = call.leaf_stride[static_cast<std::size_t>(n)][0];
       const T* in = call.leaf[static_cast<std::size_t>(n)] + first * row;
-      for (std::size_t r = 0; r < width; ++r) {
+      if (row == 1 && rows.full) {  // a vector's rows: already one per lane
+        std::copy_n(in, width, out);
+        continue;
+      }
+      // a full block in square tiles of SIMD width transposed in registers, the rest (the
+      // elements past the last whole tile of a row, and a short last block) one by one
+      constexpr auto tile = static_cast<std::ptrdiff_t>(detail::tile_size<T>);
+      const std::ptrdiff_t tiled = rows.full ? row - row % tile : 0;
+      for (std::ptrdiff_t r = 0; r < static_cast<std::ptrdiff_t>(width) && tiled > 0; r += tile)
+        for (std::ptrdiff_t e = 0; e < tiled; e += tile)
+          detail::transpose_tile(in + r * row + e, row, out + e * static_cast<std::ptrdiff_t>(width) + r,
+                                 static_cast<std::ptrdiff_t>(width));
+      for (std::size_t r = 0; r < width && tiled < row; ++r) {
         const T* source = in + static_cast<std::ptrdiff_t>(rows.row[r]) * row;
-        for (std::ptrdiff_t e = 0; e < row; ++e) out[static_cast<std::size_t>(e) * width + r] = source[e];
+        for (std::ptrdiff_t e = tiled; e < row; ++e) out[static_cast<std::size_t>(e) * width + r] = source[e];
       }
     }
   }
