@@ -102,8 +102,8 @@ inline void transpose_avx(const double* in, std::ptrdiff_t is, double* out, std:
   __m256d r[4];
   for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(in + i * is);
   // per 128-bit lane l, rows 2h and 2h + 1 of column 2l + c in s[2h + c]
-  const __m256d s[4] = {_mm256_unpacklo_pd(r[0], r[1]), _mm256_unpackhi_pd(r[0], r[1]),
-                        _mm256_unpacklo_pd(r[2], r[3]), _mm256_unpackhi_pd(r[2], r[3])};
+  const __m256d s[4] = {_mm256_unpacklo_pd(r[0], r[1]), _mm256_unpackhi_pd(r[0], r[1]), _mm256_unpacklo_pd(r[2], r[3]),
+                        _mm256_unpackhi_pd(r[2], r[3])};
   for (int c = 0; c < 2; ++c) {
     _mm256_store_pd(out + c * os, _mm256_permute2f128_pd(s[c], s[2 + c], 0x20));
     _mm256_store_pd(out + (2 + c) * os, _mm256_permute2f128_pd(s[c], s[2 + c], 0x31));
