@@ -151,9 +151,18 @@ class Program:
                          f"g.add(g.sigmoid({a.ref}), g.scalar(0.25))", a.shape, 0.25, 1.25, a.smooth, a.depth + 1)
 
     def bounded(self, a, limit=6.0):
-        """a, or tanh(a) when a may exceed the limit (before exp, powers)."""
-        if max(abs(a.lo), abs(a.hi)) <= limit:
+        """a, or tanh(a / 2^k) when a may exceed the limit (before exp, powers), 2^k bringing the
+        argument within ±4: there tanh's derivative is at least 1.3e-3, where a saturated tanh's
+        1 − tanh² is a difference of nearly equal numbers, a few float32 ulps of 1 off by tens of
+        percent (seed 107, program 0: a gradient of 7e-6, 22% off in float)."""
+        largest = max(abs(a.lo), abs(a.hi))
+        if largest <= limit:
             return a
+        k = min(60, max(0, math.ceil(math.log2(largest / 4))))
+        if k > 0:
+            a = self.emit(f"literal<1, {2 ** k}> * {a.kobai}", f"{2.0 ** -k!r} * ({a.text})",
+                          f"g.mul({a.ref}, g.scalar({2.0 ** -k!r}))", a.shape, a.lo / 2 ** k, a.hi / 2 ** k, a.smooth,
+                          a.depth + 1)
         return self.emit(f"tanh({a.kobai})", f"tanh({a.text})", f"g.tanh({a.ref})", a.shape, -1, 1, a.smooth,
                          a.depth + 1)
 
