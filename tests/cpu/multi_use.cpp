@@ -145,6 +145,53 @@ TEST_CASE_TEMPLATE("a computed value read along two axes: (x − μ)(x − μ)�
     }
 }
 
+TEST_CASE_TEMPLATE("a maximum over a self-product's contraction: its gradient's tie test compares one instance's sums",
+                   T, float, double) {
+  // ∂/∂v Σ_j max_i (tanh(v·vᵀ)·B)[i, j]. The gradient of max<0>(Z) is (Z == max<0>(Z)) / count; the
+  // gradient through v's second use reads a second instance of Z, summed in another loop nest in
+  // another order. Compared with max<0> of the first instance, its maximum was not found equal to
+  // itself on 3 threads, and that part of the gradient was lost (fuzz seed 109).
+  constexpr auto v = var<"v", 1>;
+  constexpr auto B = input<"B", 2>;
+  constexpr auto loss = sum(max<0>(matmul(tanh(unsqueeze<1>(v) * unsqueeze<0>(v)), B), keepdims));
+  auto step = compile(loss, grad(loss, v));
+  unsigned seed = 300;
+  for (std::size_t n : {4U, 7U, 9U})
+    for (int call = 0; call < 2; ++call, seed += 2) {
+      const std::size_t m = 3 + 2 * static_cast<std::size_t>(call);
+      const matrix point = rounded<T>(random_matrix(1, n, 1.0, seed));
+      const matrix b = rounded<T>(random_matrix(n, m, 1.0, seed + 1));
+      const auto& p = point.data;
+      matrix t(n, n), z(n, m), dt(n, n);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t k = 0; k < n; ++k) t(i, k) = std::tanh(p[i] * p[k]);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < m; ++j)
+          for (std::size_t k = 0; k < n; ++k) z(i, j) += t(i, k) * b(k, j);
+      double value = 0;
+      for (std::size_t j = 0; j < m; ++j) {
+        std::size_t top = 0;
+        for (std::size_t i = 1; i < n; ++i) top = z(i, j) > z(top, j) ? i : top;
+        value += z(top, j);
+        for (std::size_t k = 0; k < n; ++k) dt(top, k) += b(k, j);  // dZ is 1 at the maximum
+      }
+      std::vector<double> gradient(n);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t k = 0; k < n; ++k) {
+          const double through = dt(i, k) * (1 - t(i, k) * t(i, k));
+          gradient[i] += through * p[k];
+          gradient[k] += through * p[i];
+        }
+      for (const configuration& setting : configurations) {
+        configure(step, setting);
+        const auto [L, dv] = step(v = vector<T>(point), B = tensor<T>(b));
+        INFO("N = " << n << ", M = " << m << ", call " << call << ", " << setting);
+        CHECK(relative_error(static_cast<double>(L), value) < tolerance<T>);
+        CHECK(relative_error(dv, gradient) < tolerance<T>);
+      }
+    }
+}
+
 TEST_CASE("x + xᵀ reads x along both axes: right for a square x, a shape error naming x otherwise") {
   constexpr auto M = input<"M", 2>;
   CHECK(ir::loop_count(M + transpose(M), sum(M * transpose(M))) == 1);

@@ -282,10 +282,12 @@ struct where : op_base {
   }
 };
 
+/// Marks the comparisons (ir/uses.hpp keeps what their two sides read consistent).
+struct relation {};
 /// Base of the comparisons: 1 where the relation holds, else 0; not differentiable. `Name` is the
 /// C++ operator, as printed and as spelled in CUDA.
 template <op_id Id, class Relation, fixed_string Name, fixed_string Device>
-struct comparison : binary {
+struct comparison : binary, relation {
   static constexpr op_id id = Id;
   static constexpr std::string_view name = Name.view();
   static constexpr std::string_view device = Device.view();

@@ -31,6 +31,7 @@ struct node_info {
   std::uint32_t folded = 0;  // reductions: the argument's axes folded
   bool costly = false;       // a transcendental function: worth a buffer rather than recomputing
   bool passes = false;       // its value is its first argument's (unsqueeze, transpose, expand, detach)
+  bool compares = false;     // a comparison (==, <, …): its result depends on its arguments' exact bits
   bool range = false;        // arange: a tensor leaf whose memory, which the backend binds, holds 0, 1, 2, …
   // take, put_add, slice, unslice: a view whose memory the backend fills between loops, from its
   // first argument's memory (written out by a loop when it is computed) at the positions its
@@ -99,6 +100,7 @@ constexpr node_info describe() {
         info.k = kind::elementwise;
         info.costly = Op::costly;
         info.passes = std::is_base_of_v<ops::passes_value, Op> || std::is_same_v<Op, ops::expand>;
+        info.compares = std::is_base_of_v<ops::relation, Op>;
       }
     }(static_cast<E*>(nullptr));
   }

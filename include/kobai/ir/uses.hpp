@@ -51,11 +51,14 @@ class separator {
     parent_ = new int[capacity * max_axes];
     saved_ = new int[capacity * max_axes];
     outputs_ = new int[static_cast<std::size_t>(outputs_count)];
+    seen_ = new int[N];
+    memo_ = new int[capacity];
     for (int m = static_cast<int>(N) - 1; m >= 0 && !failed_; --m) {
       const int first = place(m);
       for (int o = 0; o < outputs_count; ++o)
         if (outputs[o] == m) outputs_[o] = first;
     }
+    for (int j = 0; j < count_ && !failed_; ++j) agree(j);
     for (int j = 0; j < count_ && !failed_; ++j) distinguish(j);
   }
   constexpr ~separator() {
@@ -63,6 +66,8 @@ class separator {
     delete[] parent_;
     delete[] saved_;
     delete[] outputs_;
+    delete[] seen_;
+    delete[] memo_;
   }
   separator(const separator&) = delete;
   separator& operator=(const separator&) = delete;
@@ -143,6 +148,91 @@ class separator {
     return g;
   }
 
+  // A comparison's two sides are compared bit for bit. Where one side reads a reduction through one
+  // instance and the other side through another, the two were summed in different loop nests, in
+  // different orders, and may differ in their last bits: the gradient of max<0>(Z) is
+  // (Z == max<0>(Z)) / count, and with Z's second instance on the left and max<0> of its first on
+  // the right, a maximum was not found equal to itself and its gradient was lost, on some thread
+  // counts. So one side is rebuilt over the other side's instances of the reductions both read
+  // (max<0> of the left side's Z), where that ties no two axes of one instance together; otherwise
+  // the program is left as it was (a known gap: the gradient of max<0>(tril(Z)) with Z a product
+  // of a self-product, fuzz seed 109 program 29, still mixes them and can be off on 3 threads).
+  constexpr void agree(int c) {
+    if (!info(c).compares) return;
+    for (int side = 0; side < 2; ++side) {
+      for (std::size_t m = 0; m < N; ++m) seen_[m] = -1;
+      for (int i = 0; i < count_; ++i) memo_[i] = 0;
+      mark_reductions(inst_[c].args[static_cast<std::size_t>(side)], 0);
+      const int before = count_;
+      for (int i = 0; i < count_; ++i) memo_[i] = -1;
+      const int other = inst_[c].args[static_cast<std::size_t>(1 - side)];
+      const int rebuilt = rebuild(other, 0);
+      if (failed_ || rebuilt == other) return;  // nothing to agree on (or past the bounds)
+      inst_[c].args[static_cast<std::size_t>(1 - side)] = rebuilt;
+      retie();  // the ties of the program as it now reads (the old side's are gone)
+      if (!conflicted()) return;
+      inst_[c].args[static_cast<std::size_t>(1 - side)] = other;
+      count_ = before;
+      retie();
+    }
+  }
+  constexpr void retie() {
+    work_ += 4 * count_;
+    for (int e = 0; e < count_ * max_axes; ++e) parent_[e] = e;
+    for (int i = 0; i < count_; ++i)
+      for (int k = 0; k < info(i).nargs; ++k)
+        if (inst_[i].args[static_cast<std::size_t>(k)] >= 0) tie(i, k, inst_[i].args[static_cast<std::size_t>(k)]);
+  }
+  // seen_[node]: the first instance of each reduction whose value instance g reads (itself included).
+  constexpr void mark_reductions(int g, int depth) {
+    if (g < 0 || memo_[g] != 0 || depth > 200) return;
+    memo_[g] = 1;
+    work_ += 1;
+    if (info(g).k == kind::reduction && seen_[inst_[g].node] < 0) seen_[inst_[g].node] = g;
+    for (int k = 0; k < info(g).nargs; ++k)  // values only: a shape (arange's, expand's `like`) has no bits
+      if (info(g).reads[static_cast<std::size_t>(k)])
+        mark_reductions(inst_[g].args[static_cast<std::size_t>(k)], depth + 1);
+  }
+  // Instance g with the reductions in seen_ read through those instances: g itself, or a new
+  // instance (its ties added) over rebuilt arguments.
+  constexpr int rebuild(int g, int depth) {
+    if (g < 0 || g >= static_cast<int>(capacity) || depth > 200 || failed_) return g;
+    if (g < count_ && memo_[g] >= 0) return memo_[g];
+    if (++work_ > work_limit) {
+      failed_ = true;
+      return g;
+    }
+    const int m = inst_[g].node;
+    int result = g;
+    if (info(g).k == kind::reduction && seen_[m] >= 0) {
+      result = seen_[m];
+    } else {
+      std::array<int, 3> args = inst_[g].args;
+      bool changed = false;
+      for (int k = 0; k < info(g).nargs; ++k) {
+        const int a = rebuild(args[static_cast<std::size_t>(k)], depth + 1);
+        changed = changed || a != args[static_cast<std::size_t>(k)];
+        args[static_cast<std::size_t>(k)] = a;
+      }
+      if (changed) {
+        work_ += count_;  // the search below
+        result = -1;
+        for (int i = 0; i < count_ && result < 0; ++i)
+          if (inst_[i].node == m && inst_[i].args == args) result = i;
+        if (result < 0) {
+          int copies = 0;
+          for (int i = 0; i < count_; ++i) copies += inst_[i].node == m ? 1 : 0;
+          result = add_instance(m, copies);
+          if (failed_) return g;
+          memo_[result] = result;
+          inst_[result].args = args;
+        }
+      }
+    }
+    memo_[g] = result;
+    return result;
+  }
+
   // Instances become types (instance_type): two instances of a node that read the same instances
   // would be one type, one node again. That happens where an op's axes are not its argument's
   // (flatten, reshape<E...>): a second instance of flatten(X) ties nothing to X's, so it shares X's
@@ -192,6 +282,8 @@ class separator {
   int* parent_ = nullptr;
   int* saved_ = nullptr;
   int* outputs_ = nullptr;
+  int* seen_ = nullptr;  // agree: by node
+  int* memo_ = nullptr;  // agree: by instance
 };
 
 }  // namespace detail
