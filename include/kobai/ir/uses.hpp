@@ -193,10 +193,10 @@ class separator {
       if (info(g).reads[static_cast<std::size_t>(k)])
         mark_reductions(inst_[g].args[static_cast<std::size_t>(k)], depth + 1);
   }
-  // Instance g with the reductions in seen_ read through those instances: g itself, or a new
-  // instance (its ties added) over rebuilt arguments.
+  // Instance g with the reductions in seen_ read through those instances: g itself, an instance
+  // of its node over the rebuilt arguments, or a new one (tied by agree's retie).
   constexpr int rebuild(int g, int depth) {
-    if (g < 0 || g >= static_cast<int>(capacity) || depth > 200 || failed_) return g;
+    if (g < 0 || depth > 200 || failed_) return g;
     if (g < count_ && memo_[g] >= 0) return memo_[g];
     if (++work_ > work_limit) {
       failed_ = true;
@@ -220,9 +220,7 @@ class separator {
         for (int i = 0; i < count_ && result < 0; ++i)
           if (inst_[i].node == m && inst_[i].args == args) result = i;
         if (result < 0) {
-          int copies = 0;
-          for (int i = 0; i < count_; ++i) copies += inst_[i].node == m ? 1 : 0;
-          result = add_instance(m, copies);
+          result = add_instance(m, copies_of(m));
           if (failed_) return g;
           memo_[result] = result;
           inst_[result].args = args;
@@ -253,11 +251,14 @@ class separator {
       if (info(inst_[i].args[static_cast<std::size_t>(k)]).k != kind::constant) return k;
     return -1;
   }
-  constexpr int copy_of(int g) {
-    const int m = inst_[g].node;
+  constexpr int copies_of(int m) const {  // the instances of node m so far
     int copies = 0;
     for (int i = 0; i < count_; ++i) copies += inst_[i].node == m ? 1 : 0;
-    const int c = add_instance(m, copies);
+    return copies;
+  }
+  constexpr int copy_of(int g) {
+    const int m = inst_[g].node;
+    const int c = add_instance(m, copies_of(m));
     if (failed_) return g;
     inst_[c].args = inst_[g].args;
     if (const int k = first_computed_arg(c); k >= 0)
