@@ -75,7 +75,8 @@ enum class op_id : int {
   slice,
   unslice,
   place,
-  cut
+  cut,
+  reread
 };
 
 /// Base of the elementwise ops of one argument.
@@ -282,12 +283,10 @@ struct where : op_base {
   }
 };
 
-/// Marks the comparisons (ir/uses.hpp keeps what their two sides read consistent).
-struct relation {};
 /// Base of the comparisons: 1 where the relation holds, else 0; not differentiable. `Name` is the
 /// C++ operator, as printed and as spelled in CUDA.
 template <op_id Id, class Relation, fixed_string Name, fixed_string Device>
-struct comparison : binary, relation {
+struct comparison : binary {
   static constexpr op_id id = Id;
   static constexpr std::string_view name = Name.view();
   static constexpr std::string_view device = Device.view();
@@ -435,6 +434,25 @@ struct reshape_to : passes_value {
     axis_map map(static_cast<int>(sizeof...(Extents)));
     for (int p = 0; p < map.rank; ++p)
       if (extents[static_cast<std::size_t>(p)] != 1) map.fresh |= 1U << p;  // an extent of 1 is a unit axis
+    return map;
+  }
+};
+
+/// reread<Copy>(x): x's stored value, read from memory on axes of its own. Never written by users:
+/// the planner reads a sum again this way under each further index map (ir/uses.hpp), rather than
+/// summing it again in another loop nest and order. `Copy` (1, 2, …) keeps each reading a node of
+/// its own.
+template <int Copy>
+struct reread : passes_value {
+  static constexpr op_id id = op_id::reread;
+  static constexpr std::string_view name = "reread";
+  static constexpr rational parameter{Copy, 1};
+  static constexpr bool broadcasts = false;
+  static constexpr op_kind kind = op_kind::layout;
+  template <class A>
+  static constexpr axis_map axes() {
+    axis_map map(A::rank);
+    map.fresh = static_cast<std::uint32_t>(~std::uint64_t{A::units} & ((std::uint64_t{1} << A::rank) - 1));
     return map;
   }
 };

@@ -132,6 +132,16 @@ class extents {
         continue;
       }
       const std::size_t count = elements(nodes_[v].args[0]);
+      if (nodes_[v].rereads) {  // its argument's extents, axis by axis
+        for (int p = 0; p < nodes_[v].rank; ++p)
+          if (const int c = plan_.cls[v][static_cast<std::size_t>(p)]; c >= 0)
+            bind_class(
+                static_cast<std::size_t>(c), static_cast<int>(v), of(nodes_[v].args[0], p),
+                detail::join("an axis of extent ", std::to_string(of(nodes_[v].args[0], p)),
+                             named(plan_.cls[static_cast<std::size_t>(nodes_[v].args[0])][static_cast<std::size_t>(p)]),
+                             ", read along another axis of the same computation,"));
+        continue;
+      }
       if (nodes_[v].nargs == 1) {  // flatten: a new axis of `count` elements; reshape<E...>: the axes given
         const auto& fixed = nodes_[v].fixed;
         const bool given = nodes_[v].rank > 1 || fixed[0] != 0;
@@ -193,8 +203,16 @@ class extents {
       owner_[c] = v;
       extent_[c] = extent;
     } else if (extent_[c] != extent) {
-      throw shape_error(detail::join("kobai: ", what, " meets an axis of extent ", std::to_string(extent_[c])));
+      throw shape_error(detail::join("kobai: ", what, " meets an axis of extent ", std::to_string(extent_[c]),
+                                     named(static_cast<int>(c))));
     }
+  }
+  // " (from 'X')": the leaf whose shape gave class c its extent, if a leaf did.
+  [[nodiscard]] std::string named(int c) const {
+    const int o = c < 0 ? -1 : owner_[static_cast<std::size_t>(c)];
+    return o < 0 || names_[static_cast<std::size_t>(o)].empty()
+               ? std::string{}
+               : detail::join(" (from '", names_[static_cast<std::size_t>(o)], "')");
   }
 
   const plan_data<N>& plan_;

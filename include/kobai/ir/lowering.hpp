@@ -31,7 +31,7 @@ struct node_info {
   std::uint32_t folded = 0;  // reductions: the argument's axes folded
   bool costly = false;       // a transcendental function: worth a buffer rather than recomputing
   bool passes = false;       // its value is its first argument's (unsqueeze, transpose, expand, detach)
-  bool compares = false;     // a comparison (==, <, …): its result depends on its arguments' exact bits
+  bool rereads = false;      // reread: a stored value read again from memory, on axes of its own (ir/uses.hpp)
   bool range = false;        // arange: a tensor leaf whose memory, which the backend binds, holds 0, 1, 2, …
   // take, put_add, slice, unslice: a view whose memory the backend fills between loops, from its
   // first argument's memory (written out by a loop when it is computed) at the positions its
@@ -94,13 +94,13 @@ constexpr node_info describe() {
         }
       } else if constexpr (Op::kind == op_kind::layout) {
         info.k = kind::view;  // flatten's axis has its argument's element count; reshape has like's axes
+        info.rereads = Op::id == ops::op_id::reread;
         if constexpr (requires { Op::extents; })
           for (std::size_t p = 0; p < Op::extents.size() && p < max_axes; ++p) info.fixed[p] = Op::extents[p];
       } else {
         info.k = kind::elementwise;
         info.costly = Op::costly;
         info.passes = std::is_base_of_v<ops::passes_value, Op> || std::is_same_v<Op, ops::expand>;
-        info.compares = std::is_base_of_v<ops::relation, Op>;
       }
     }(static_cast<E*>(nullptr));
   }

@@ -2,7 +2,12 @@
 // one computation (X in X·Xᵀ, x in xᵀAx, x − μ in (x − μ)(x − μ)ᵀ, X in softmax(XWq(XWk)ᵀ)) would
 // tie those axes into one iteration class (ir/classes.hpp): one loop index for two axes. Instead,
 // such a subexpression is instantiated once per way it is read; a leaf's instances are copies with
-// the same name, bound to the same value, whose axes take classes of their own.
+// the same name, bound to the same value, whose axes take classes of their own. A sum (any
+// reduction) is computed once: its further instances read its stored value again from memory, on
+// axes of their own (ops::reread). Summed again in another loop nest, it would be summed in
+// another order, and a comparison of the two (the gradient of max<0>(Z) tests Z == max<0>(Z))
+// could find a maximum not equal to itself. Elementwise values are recomputed per instance, with
+// the same bits (cpu/interpreter.hpp computes one element as a SIMD lane would).
 //
 // The instances are planned as constexpr data, then made types (the backends render nodes by
 // type), and only for programs that have such a conflict. The nodes are taken users first; each
@@ -12,8 +17,7 @@
 // results has no conflict, and a node has at most one instance per use: X·Xᵀ reads two instances of
 // X; attention's V = X·Wv shares K's instance of X, not Q's. Greedy, it is not always the fewest
 // instances: sharing decided near the outputs can force splits nearer the leaves (the gradient of
-// Σ W⊙(Z·Zᵀ) takes three instances of W where two would do; self-attention's step plans 28 loops
-// where three leaves for X, their gradients added, plan 21).
+// Σ W⊙(Z·Zᵀ) takes three instances of W where two would do).
 //
 // The gradient of a leaf read under several maps needs nothing here: reverse mode already sums its
 // adjoints over its uses (diff/reverse.hpp), and the instances only change how that sum's terms are
@@ -39,6 +43,7 @@ struct instance {
   int node = -1;
   int copy = 0;
   std::array<int, 3> args{-1, -1, -1};
+  bool reread = false;  // node's stored value, read again: args[0] is the instance that computes it
 };
 
 namespace detail {
@@ -51,14 +56,12 @@ class separator {
     parent_ = new int[capacity * max_axes];
     saved_ = new int[capacity * max_axes];
     outputs_ = new int[static_cast<std::size_t>(outputs_count)];
-    seen_ = new int[N];
-    memo_ = new int[capacity];
+    reread_ = new node_info[N];
     for (int m = static_cast<int>(N) - 1; m >= 0 && !failed_; --m) {
       const int first = place(m);
       for (int o = 0; o < outputs_count; ++o)
         if (outputs[o] == m) outputs_[o] = first;
     }
-    for (int j = 0; j < count_ && !failed_; ++j) agree(j);
     for (int j = 0; j < count_ && !failed_; ++j) distinguish(j);
   }
   constexpr ~separator() {
@@ -66,8 +69,7 @@ class separator {
     delete[] parent_;
     delete[] saved_;
     delete[] outputs_;
-    delete[] seen_;
-    delete[] memo_;
+    delete[] reread_;
   }
   separator(const separator&) = delete;
   separator& operator=(const separator&) = delete;
@@ -82,7 +84,9 @@ class separator {
   }
 
  private:
-  constexpr const node_info& info(int i) const { return nodes_[static_cast<std::size_t>(inst_[i].node)]; }
+  constexpr const node_info& info(int i) const {
+    return inst_[i].reread ? reread_[inst_[i].node] : nodes_[static_cast<std::size_t>(inst_[i].node)];
+  }
 
   constexpr int find(int x) {
     while (parent_[x] != x) x = parent_[x] = parent_[parent_[x]];
@@ -144,91 +148,25 @@ class separator {
       for (int e = 0; e < count_ * max_axes; ++e) parent_[e] = saved_[e];
     }
     const int g = add_instance(m, count_ - first);
+    if (!failed_ && g > first && nodes_[static_cast<std::size_t>(m)].k == kind::reduction) reread(g, first);
     tie(u, k, g);  // new axes, each tied to one of u's: no conflict
     return g;
   }
-
-  // A comparison's two sides are compared bit for bit. Where one side reads a reduction through one
-  // instance and the other side through another, the two were summed in different loop nests, in
-  // different orders, and may differ in their last bits: the gradient of max<0>(Z) is
-  // (Z == max<0>(Z)) / count, and with Z's second instance on the left and max<0> of its first on
-  // the right, a maximum was not found equal to itself and its gradient was lost, on some thread
-  // counts. So one side is rebuilt over the other side's instances of the reductions both read
-  // (max<0> of the left side's Z), where that ties no two axes of one instance together; otherwise
-  // the program is left as it was (a known gap: the gradient of max<0>(tril(Z)) with Z a product
-  // of a self-product, fuzz seed 109 program 29, still mixes them and can be off on 3 threads).
-  constexpr void agree(int c) {
-    if (!info(c).compares) return;
-    for (int side = 0; side < 2; ++side) {
-      for (std::size_t m = 0; m < N; ++m) seen_[m] = -1;
-      for (int i = 0; i < count_; ++i) memo_[i] = 0;
-      mark_reductions(inst_[c].args[static_cast<std::size_t>(side)], 0);
-      const int before = count_;
-      for (int i = 0; i < count_; ++i) memo_[i] = -1;
-      const int other = inst_[c].args[static_cast<std::size_t>(1 - side)];
-      const int rebuilt = rebuild(other, 0);
-      if (failed_ || rebuilt == other) return;  // nothing to agree on (or past the bounds)
-      inst_[c].args[static_cast<std::size_t>(1 - side)] = rebuilt;
-      retie();  // the ties of the program as it now reads (the old side's are gone)
-      if (!conflicted()) return;
-      inst_[c].args[static_cast<std::size_t>(1 - side)] = other;
-      count_ = before;
-      retie();
-    }
-  }
-  constexpr void retie() {
-    work_ += 4 * count_;
-    for (int e = 0; e < count_ * max_axes; ++e) parent_[e] = e;
-    for (int i = 0; i < count_; ++i)
-      for (int k = 0; k < info(i).nargs; ++k)
-        if (inst_[i].args[static_cast<std::size_t>(k)] >= 0) tie(i, k, inst_[i].args[static_cast<std::size_t>(k)]);
-  }
-  // seen_[node]: the first instance of each reduction whose value instance g reads (itself included).
-  constexpr void mark_reductions(int g, int depth) {
-    if (g < 0 || memo_[g] != 0 || depth > 200) return;
-    memo_[g] = 1;
-    work_ += 1;
-    if (info(g).k == kind::reduction && seen_[inst_[g].node] < 0) seen_[inst_[g].node] = g;
-    for (int k = 0; k < info(g).nargs; ++k)  // values only: a shape (arange's, expand's `like`) has no bits
-      if (info(g).reads[static_cast<std::size_t>(k)])
-        mark_reductions(inst_[g].args[static_cast<std::size_t>(k)], depth + 1);
-  }
-  // Instance g with the reductions in seen_ read through those instances: g itself, an instance
-  // of its node over the rebuilt arguments, or a new one (tied by agree's retie).
-  constexpr int rebuild(int g, int depth) {
-    if (g < 0 || depth > 200 || failed_) return g;
-    if (g < count_ && memo_[g] >= 0) return memo_[g];
-    if (++work_ > work_limit) {
-      failed_ = true;
-      return g;
-    }
+  // Instance g reads the value instance `source` (of a reduction) stores, on axes of its own.
+  constexpr void reread(int g, int source) {
     const int m = inst_[g].node;
-    int result = g;
-    if (info(g).k == kind::reduction && seen_[m] >= 0) {
-      result = seen_[m];
-    } else {
-      std::array<int, 3> args = inst_[g].args;
-      bool changed = false;
-      for (int k = 0; k < info(g).nargs; ++k) {
-        const int a = rebuild(args[static_cast<std::size_t>(k)], depth + 1);
-        changed = changed || a != args[static_cast<std::size_t>(k)];
-        args[static_cast<std::size_t>(k)] = a;
-      }
-      if (changed) {
-        work_ += count_;  // the search below
-        result = -1;
-        for (int i = 0; i < count_ && result < 0; ++i)
-          if (inst_[i].node == m && inst_[i].args == args) result = i;
-        if (result < 0) {
-          result = add_instance(m, copies_of(m));
-          if (failed_) return g;
-          memo_[result] = result;
-          inst_[result].args = args;
-        }
-      }
-    }
-    memo_[g] = result;
-    return result;
+    node_info& view = reread_[m];
+    view = node_info{};
+    view.k = kind::view;
+    view.rank = nodes_[static_cast<std::size_t>(m)].rank;
+    view.units = nodes_[static_cast<std::size_t>(m)].units;
+    view.nargs = 1;
+    view.args[0] = m;
+    view.reads[0] = true;
+    for (auto& axes : view.map) axes.fill(-1);
+    view.rereads = true;
+    inst_[g].reread = true;
+    inst_[g].args = {source, -1, -1};
   }
 
   // Instances become types (instance_type): two instances of a node that read the same instances
@@ -237,10 +175,11 @@ class separator {
   // instance. The later one reads a copy of its first argument instead, copied down to a leaf,
   // whose copy is a type of its own. A copy has the ties of the instance it copies, on axes of its
   // own: it only splits classes, so it adds no conflict.
+  // (A reread is a type of its own, by its copy number.)
   constexpr void distinguish(int j) {
-    if (inst_[j].copy == 0 || info(j).nargs == 0) return;
+    if (inst_[j].copy == 0 || info(j).nargs == 0 || inst_[j].reread) return;
     for (int i = j - 1; i >= 0 && inst_[i].node == inst_[j].node; --i)  // (a node's instances are placed together)
-      if (inst_[i].args == inst_[j].args) {
+      if (!inst_[i].reread && inst_[i].args == inst_[j].args) {
         if (const int k = first_computed_arg(j); k >= 0)
           inst_[j].args[static_cast<std::size_t>(k)] = copy_of(inst_[j].args[static_cast<std::size_t>(k)]);
         return;
@@ -256,10 +195,14 @@ class separator {
     for (int i = 0; i < count_; ++i) copies += inst_[i].node == m ? 1 : 0;
     return copies;
   }
-  constexpr int copy_of(int g) {
+  constexpr int copy_of(int g) {  // a sum's copy reads its value again
     const int m = inst_[g].node;
     const int c = add_instance(m, copies_of(m));
     if (failed_) return g;
+    if (inst_[g].reread || nodes_[static_cast<std::size_t>(m)].k == kind::reduction) {
+      reread(c, inst_[g].reread ? inst_[g].args[0] : g);
+      return c;
+    }
     inst_[c].args = inst_[g].args;
     if (const int k = first_computed_arg(c); k >= 0)
       inst_[c].args[static_cast<std::size_t>(k)] = copy_of(inst_[c].args[static_cast<std::size_t>(k)]);
@@ -283,8 +226,7 @@ class separator {
   int* parent_ = nullptr;
   int* saved_ = nullptr;
   int* outputs_ = nullptr;
-  int* seen_ = nullptr;  // agree: by node
-  int* memo_ = nullptr;  // agree: by instance
+  node_info* reread_ = nullptr;  // by node: how a reread of it is seen (reread)
 };
 
 }  // namespace detail
@@ -314,18 +256,24 @@ constexpr separation<Count, K> separate(const std::array<node_info, N>& nodes, c
 
 /// The type of instance I of a separation (`Plan::value`) of the nodes of `Order`.
 template <class Plan, int I,
-          class E = typename Plan::order::template at<static_cast<std::size_t>(Plan::value.instances[I].node)>>
+          class E = typename Plan::order::template at<static_cast<std::size_t>(Plan::value.instances[I].node)>,
+          bool Reread = Plan::value.instances[I].reread>
 struct instance_type {
   using type = E;  // constants
 };
+template <class Plan, int I, class E>
+struct instance_type<Plan, I, E, true> {
+  using type = node<ops::reread<Plan::value.instances[I].copy>,
+                    typename instance_type<Plan, Plan::value.instances[I].args[0]>::type>;
+};
 template <class Plan, int I, fixed_string Name, int Rank, role Role, class Use, class Element>
-struct instance_type<Plan, I, leaf<Name, Rank, Role, Use, Element>> {
+struct instance_type<Plan, I, leaf<Name, Rank, Role, Use, Element>, false> {
   static constexpr int copy = Plan::value.instances[I].copy;
   using type = std::conditional_t<copy == 0, leaf<Name, Rank, Role, Use, Element>,
                                   leaf<Name, Rank, Role, copy_for<Use, copy>, Element>>;
 };
 template <class Plan, int I, class Op, class... Args>
-struct instance_type<Plan, I, node<Op, Args...>> {
+struct instance_type<Plan, I, node<Op, Args...>, false> {
   template <std::size_t... K>
   static auto build(std::index_sequence<K...>)
       -> node<Op, typename instance_type<Plan, Plan::value.instances[I].args[K]>::type...>;
