@@ -143,15 +143,27 @@ struct addressing : layout<Outputs...> {
     return V::load_aligned(lanes.data());
   }
 
+  // first[j·stride] = lane j of value, for the lanes from `from` on.
   template <class V, class T>
-  static void scatter(const V& value, T* first, std::ptrdiff_t stride) {
+  static void scatter(const V& value, T* first, std::ptrdiff_t stride, std::ptrdiff_t from = 0) {
     if (stride == 1) {
-      value.store_unaligned(first);
+      (from == 0 ? value : xsimd::select(lanes_from<T>(from), value, V::load_unaligned(first))).store_unaligned(first);
       return;
     }
     alignas(V::arch_type::alignment()) std::array<T, V::size> lanes;
     value.store_aligned(lanes.data());
-    for (std::size_t j = 0; j < V::size; ++j) first[static_cast<std::ptrdiff_t>(j) * stride] = lanes[j];
+    for (auto j = static_cast<std::size_t>(from); j < V::size; ++j)
+      first[static_cast<std::ptrdiff_t>(j) * stride] = lanes[j];
+  }
+  // The lanes from `from` on, as a mask.
+  template <class T>
+  static xsimd::batch_bool<T> lanes_from(std::ptrdiff_t from) {
+    static constexpr auto index = [] {
+      std::array<T, xsimd::batch<T>::size> lanes{};
+      for (std::size_t j = 0; j < lanes.size(); ++j) lanes[j] = static_cast<T>(j);
+      return lanes;
+    }();
+    return xsimd::batch<T>::load_unaligned(index.data()) >= xsimd::batch<T>(static_cast<T>(from));
   }
 
   // A float batch as two double batches (its first and second halves), and back: the SIMD
@@ -189,7 +201,15 @@ struct addressing : layout<Outputs...> {
   // first[j·stride] = Op::combine(first[j·stride], lane j of value), for each lane; first holds the
   // batch's element type, or double.
   template <class Op, class V, class U>
-  static void combine_into(const V& value, U* first, std::ptrdiff_t stride) {
+  static void combine_into(const V& value, U* first, std::ptrdiff_t stride, std::ptrdiff_t from = 0) {
+    if (from > 0) {  // the lanes from `from` on (an overlapped tail's)
+      alignas(V::arch_type::alignment()) std::array<typename V::value_type, V::size> lanes;
+      value.store_aligned(lanes.data());
+      for (auto j = static_cast<std::size_t>(from); j < V::size; ++j)
+        first[static_cast<std::ptrdiff_t>(j) * stride] =
+            Op::combine(first[static_cast<std::ptrdiff_t>(j) * stride], static_cast<U>(lanes[j]));
+      return;
+    }
     if constexpr (std::is_same_v<U, typename V::value_type>) {
       if (stride == 1) {
         Op::combine(V::load_unaligned(first), value).store_unaligned(first);

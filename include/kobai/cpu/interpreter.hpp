@@ -283,14 +283,25 @@ struct interpreter : folds<Outputs...> {
       fold_registers();
       if constexpr (ins.depth == 0) base::template flush<T, I, false>(call, task);
     }
+    if (a.i < end && end - begin >= width) {  // the tail as the last whole batch, its first lanes done already
+      const std::ptrdiff_t done = a.i - (end - width);
+      a.i = end - width;
+      base::template for_body<I>([&]<int J>() { batch_step<J, c, true>(a, local, folding, done); });
+      fold_registers();
+      if constexpr (ins.depth == 0) base::template flush<T, I, false>(call, task);
+      return;
+    }
     for (std::ptrdiff_t i = a.i; i < end; ++i) {
       task.index[c] = i;
       base::template for_body<I>([&]<int J>() { scalar_step<T, J>(call, task, point); });
     }
   }
 
-  template <int J, int C, class T, class Point>
-  static void batch_step(const access<T, Point>& a, batches<T>& local, batches<T>& folding) {
+  // One batch of the innermost loop over class C at element a.i. Overlapped (the tail), its first
+  // `done` lanes are elements already done: each statement keeps what they hold (an accumulator's
+  // lanes, memory's elements), so an output bound over an input it reads is not read back.
+  template <int J, int C, bool Overlapped = false, class T, class Point>
+  static void batch_step(const access<T, Point>& a, batches<T>& local, batches<T>& folding, std::ptrdiff_t done = 0) {
     using V = detail::batch<T>;
     constexpr ir::instruction ins = base::code(J);
     const call_state<T>& call = a.call;
@@ -301,25 +312,30 @@ struct interpreter : folds<Outputs...> {
       using op = reducer<ins.node>;
       const V value = operand<mode::batch, ins.operands[0], C>(a);
       if constexpr (((base::plan.buffer_dims[ins.node] >> C) & 1U) == 0) {
-        folding[J] = op::combine(folding[J], value);
+        if constexpr (Overlapped)
+          folding[J] = xsimd::select(base::template lanes_from<T>(done), op::combine(folding[J], value), folding[J]);
+        else
+          folding[J] = op::combine(folding[J], value);
       } else {
         const std::ptrdiff_t stride = call.stride[ins.node][C];
         base::template combine_into<op>(
-            value, base::template accumulator<ins.node>(call, *a.task) + at.buffer[ins.node] + a.i * stride, stride);
+            value, base::template accumulator<ins.node>(call, *a.task) + at.buffer[ins.node] + a.i * stride, stride,
+            done);
       }
     } else if constexpr (ins.op == ir::instr::materialize) {
       const std::ptrdiff_t stride = base::template view_step<true>(call, ins.node, C);
       base::scatter(operand<mode::batch, ins.operands[0], C>(a),
-                    call.source_data[ins.node] + at.source[ins.node] + a.i * stride, stride);
+                    call.source_data[ins.node] + at.source[ins.node] + a.i * stride, stride, done);
     } else if constexpr (ins.op == ir::instr::store) {
       constexpr std::size_t k = base::output_slot(ins.node);
       constexpr int axis = base::axis_of(ins.node, C);
       const V value = operand<mode::batch, ins.operands[0], C>(a);
-      if constexpr (axis == base::info(ins.node).rank - 1) {  // row-major: the last axis is contiguous
+      if constexpr (axis == base::info(ins.node).rank - 1 && !Overlapped) {  // row-major: the last axis is contiguous
         value.store_unaligned(call.out[k] + at.out[k] + a.i);
       } else {
-        const std::ptrdiff_t stride = call.out_stride[k][static_cast<std::size_t>(axis)];
-        base::scatter(value, call.out[k] + at.out[k] + a.i * stride, stride);
+        const std::ptrdiff_t stride =
+            axis == base::info(ins.node).rank - 1 ? 1 : call.out_stride[k][static_cast<std::size_t>(axis)];
+        base::scatter(value, call.out[k] + at.out[k] + a.i * stride, stride, done);
       }
     }
   }
