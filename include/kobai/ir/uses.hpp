@@ -161,7 +161,7 @@ class separator {
     view.rank = nodes_[static_cast<std::size_t>(m)].rank;
     view.units = nodes_[static_cast<std::size_t>(m)].units;
     view.nargs = 1;
-    view.args[0] = m;
+    view.args[0] = -1;  // (the instance it reads is inst_[g].args[0], not a node: place() must not see it)
     view.reads[0] = true;
     for (auto& axes : view.map) axes.fill(-1);
     view.rereads = true;
