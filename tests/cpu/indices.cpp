@@ -229,3 +229,58 @@ TEST_CASE("labels out of range, and integers a float program cannot hold, are er
     CHECK(message.find("'y' holds 33554433 at element 1, past the integers float holds exactly") != std::string::npos);
   }
 }
+
+TEST_CASE_TEMPLATE("arange<\"n\">() takes its extent from a number given at run time: a polynomial fit and eye(n, m)",
+                   T, float, double) {
+  // y = Σ_k c_k t^k with the exponents k = arange<"K">() (before, users bound 0, 1, …, K − 1 as
+  // data), its loss and gradient; and eye(n, m) from two aranges of numbers.
+  constexpr auto k = arange<"K">();
+  constexpr auto t = input<"t", 1>;
+  constexpr auto target = input<"target", 1>;
+  constexpr auto c = var<"c", 1>;
+  constexpr auto fit = sum(pow<2>(sum<1>(unsqueeze<0>(c) * pow(unsqueeze<1>(t), unsqueeze<0>(k))) - target));
+  constexpr auto rows = arange<"n">();
+  constexpr auto columns = arange<"m">();
+  auto program = compile(fit, grad(fit, c), k * 2_c);
+  auto eye = compile(unsqueeze<1>(rows) == unsqueeze<0>(columns));
+  unsigned seed = 40;
+  for (const std::size_t degree : {1U, 4U, 9U})
+    for (int call = 0; call < 2; ++call, seed += 3) {
+      const std::size_t points = 5 + 7 * static_cast<std::size_t>(call), K = degree + static_cast<std::size_t>(call);
+      const matrix ts = rounded<T>(random_matrix(1, points, 0.5, seed)),
+                   ys = rounded<T>(random_matrix(1, points, 1, seed + 1));
+      const matrix cs = rounded<T>(random_matrix(1, K, 1.0, seed + 2));
+      std::vector<double> ts_shifted(points), gradient(K), doubled(K);
+      double loss = 0;
+      for (std::size_t i = 0; i < points; ++i) {
+        ts_shifted[i] = static_cast<double>(static_cast<T>(ts.data[i] + 0.6));  // in (0.1, 1.1)
+        double y = 0;
+        for (std::size_t j = 0; j < K; ++j) y += cs.data[j] * std::pow(ts_shifted[i], static_cast<double>(j));
+        loss += (y - ys.data[i]) * (y - ys.data[i]);
+        for (std::size_t j = 0; j < K; ++j)
+          gradient[j] += 2 * (y - ys.data[i]) * std::pow(ts_shifted[i], static_cast<double>(j));
+      }
+      for (std::size_t j = 0; j < K; ++j) doubled[j] = 2.0 * static_cast<double>(j);
+      for (const configuration& setting : configurations) {
+        configure(program, setting);
+        const auto [L, dc, twice] =
+            program(k = K, t = vector<T>(matrix(1, points, ts_shifted)), target = vector<T>(ys), c = vector<T>(cs));
+        INFO("K = " << K << ", " << points << " points, call " << call << ", " << setting);
+        CHECK(relative_error(static_cast<double>(L), loss) < tolerance<T>);
+        CHECK(relative_error(dc, gradient) < tolerance<T>);
+        CHECK(values_of(twice) == doubled);
+      }
+      const std::size_t n = degree + 1, m = 2 * degree + static_cast<std::size_t>(call);
+      const auto identity = eye(rows = n, columns = static_cast<int>(m));
+      REQUIRE(identity.shape(0) == n);
+      REQUIRE(identity.shape(1) == m);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < m; ++j) CHECK(identity(i, j) == (i == j ? 1.0 : 0.0));
+    }
+  // The number must agree with the tensors it meets, and be a count.
+  CHECK_THROWS_WITH_AS(program(k = 3, t = xt::xtensor<double, 1>{0.5, 0.7}, target = xt::xtensor<double, 1>{1, 2},
+                               c = xt::xtensor<double, 1>{1, 2}),
+                       doctest::Contains("'K'"), shape_error);
+  CHECK_THROWS_WITH_AS(eye(rows = -2, columns = 3),
+                       "kobai: 'n' (arange) is bound to -2; bind the number of elements, 0 or more", binding_error);
+}

@@ -27,3 +27,18 @@ TEST_CASE("reshape to extents given as numbers, of a leaf and of a computed valu
   };
   CHECK(difference_from_cpu(bind, points, f, grad(f, flat), reshape<3, -1>(exp(flat))) <= 1e-12);
 }
+
+TEST_CASE("arange<\"n\">() with its extent bound as a number, on the device as on the CPU") {
+  constexpr auto k = arange<"K">();
+  constexpr auto t = input<"t", 1>;
+  constexpr auto c = var<"c", 1>;
+  constexpr auto fit = sum(pow<2>(sum<1>(unsqueeze<0>(c) * pow(unsqueeze<1>(t), unsqueeze<0>(k)))));
+  const auto bind = [&](const auto& p, unsigned call) {
+    const std::size_t points = 31 + 6 * call, degree = 5 + 2 * call;  // new extents on the second call
+    auto ts = xt::xtensor<double, 1>::from_shape({points});
+    for (std::size_t i = 0; i < points; ++i) ts(i) = 0.1 + static_cast<double>(i) / static_cast<double>(points);
+    return std::tuple{k = degree, t = to_device(ts, p.backend()),
+                      c = to_device(random_tensor<double, 1>({degree}, 21 + 100 * call), p.backend())};
+  };
+  CHECK(difference_from_cpu(bind, fit, grad(fit, c), k * 2_c) <= 1e-12);
+}

@@ -89,9 +89,9 @@ struct rank_mismatch {};
 template <class Leaf, int LeafRank, int BoundRank>
 constexpr void report_rank_mismatch() {
   static_assert(dependent_false<rank_mismatch<Leaf, leaf_rank<LeafRank>, bound_rank<BoundRank>>>,
-                "kobai: a binding's rank does not match its leaf: bind numbers to rank-0 leaves and containers "
-                "of the leaf's rank to tensor leaves (the trace names both: rank_mismatch<leaf_named<...>, "
-                "leaf_rank<...>, bound_rank<...>>)");
+                "kobai: a binding's rank does not match its leaf: bind numbers to rank-0 leaves and to "
+                "arange<\"n\">(), and containers of the leaf's rank to tensor leaves (the trace names both: "
+                "rank_mismatch<leaf_named<...>, leaf_rank<...>, bound_rank<...>>)");
 }
 
 /// What the trace of an integer leaf bound to another element type shows (or a floating-point
@@ -102,8 +102,9 @@ template <class Leaf, class LeafElement, class BoundElement>
 constexpr void report_element_mismatch() {
   static_assert(dependent_false<element_mismatch<Leaf, LeafElement, BoundElement>>,
                 "kobai: a binding's element type does not match its leaf: bind an integer leaf (input<\"y\", 1, "
-                "std::int64_t>) to a container of exactly that type, and other leaves to float or double (the trace "
-                "names them: element_mismatch<leaf_named<...>, leaf element, bound element>)");
+                "std::int64_t>) to a container of exactly that type, arange<\"n\">() to a whole number, and other "
+                "leaves to float or double (the trace names them: element_mismatch<leaf_named<...>, leaf element, "
+                "bound element>)");
 }
 
 template <class T>
@@ -124,14 +125,18 @@ struct check_binding<type_list<Leaves...>, Binding> {
   static constexpr int leaf_rank = ((Leaves::name.view() == Binding::name.view() ? Leaves::rank : 0) + ... + 0);
   static constexpr bool container =
       scalar_value<value> || (tensor_value<value> && is_row_major_container<value>::value);
-  static constexpr bool rank_agrees =
-      scalar_value<value> ? leaf_rank == 0
-                          : leaf_rank != 0 && (static_rank<value>::value < 0 || static_rank<value>::value == leaf_rank);
   // the element type of the leaf named (void: the program's), and whether the bound one fits it
   using leaf_element = typename type_list<typename Leaves::element..., void>::template at<first_match(
       std::array<bool, sizeof...(Leaves) + 1>{(Leaves::name.view() == Binding::name.view())..., true})>;
   using bound_element = typename value_type_of<value>::type;
-  static constexpr bool element_agrees = std::is_void_v<leaf_element>
+  static constexpr bool counted = std::is_same_v<leaf_element, index_values>;  // arange<"n">(): a whole number
+  static constexpr bool rank_agrees =
+      counted ? scalar_value<value>
+      : scalar_value<value>
+          ? leaf_rank == 0
+          : leaf_rank != 0 && (static_rank<value>::value < 0 || static_rank<value>::value == leaf_rank);
+  static constexpr bool element_agrees = counted ? std::is_integral_v<bound_element>
+                                         : std::is_void_v<leaf_element>
                                              ? !tensor_value<value> || !std::is_integral_v<bound_element>
                                              : std::is_same_v<bound_element, leaf_element>;
   static constexpr bool valid = container && known && rank_agrees && element_agrees;

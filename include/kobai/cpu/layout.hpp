@@ -351,7 +351,10 @@ struct layout : nest_info<Outputs...> {
 
   template <class T, class L, class Point>
   static void bind_leaf(call_state<T>& call, const Point& point, ir::extents<base::nodes, base::classes>& extents) {
-    if constexpr (is_leaf<L> && L::rank > 0) {
+    if constexpr (is_counted<L>) {  // arange<"n">(): its extent
+      extents.bind_leaf(static_cast<int>(index_of<L, order>), L::name.view(),
+                        std::array<std::size_t, 1>{ir::count_bound(L::name.view(), point.template get<L::name>())});
+    } else if constexpr (is_leaf<L> && L::rank > 0) {
       constexpr auto n = index_of<L, order>;
       const auto& container = point.template get<L::name>();
       if (static_cast<int>(container.dimension()) != L::rank)

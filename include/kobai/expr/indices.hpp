@@ -1,7 +1,9 @@
 // Tensors of indices, and what is built from them: arange (0, 1, …, n − 1 along an axis of a
-// tensor), eye_like, tril and triu, one_hot, argmax and argmin. One primitive, ops::arange, whose
-// extent is a tensor's axis; the rest are compositions with comparisons and reductions, so they fuse
-// into the loops around them and carry the gradients their compositions have (none for indices).
+// tensor, or for a number n given at run time), eye_like, tril and triu, one_hot, argmax and argmin.
+// Two primitives, ops::arange, whose extent is a tensor's axis, and arange<"n">()'s leaf, bound to
+// the number n (both read by the backends from memory holding 0, 1, 2, …); the rest are
+// compositions with comparisons and reductions, so they fuse into the loops around them and carry
+// the gradients their compositions have (none for indices).
 #pragma once
 
 #include "kobai/expr/linalg.hpp"
@@ -53,6 +55,14 @@ constexpr auto as_axis(V v) {
 template <int Axis, expression A>
 constexpr auto arange(A a) {
   return detail::make_node<ops::arange<detail::axis_of_rank<Axis, A::rank>()>>(detail::shape_witness(a));
+}
+
+/// arange<"n">(): the vector 0, 1, …, n − 1 with n given at run time, torch.arange(n): a data leaf
+/// bound to a whole number, `program(n = 10)` for `constexpr auto n = arange<"n">();`. Its values
+/// are exact integers in the program's element type, like arange<Axis>(x)'s.
+template <fixed_string Name>
+constexpr leaf<Name, 1, role::data, void, index_values> arange() {
+  return {};
 }
 
 /// eye_like(x): 1 where the row index equals the column index over x's last two axes, else 0:

@@ -28,6 +28,9 @@ struct binding {
   Value value;
 };
 
+/// The element type of arange<"n">()'s leaf: its values are 0, 1, …, n − 1, with n bound at run time.
+struct index_values {};
+
 namespace detail {
 /// A leaf's name as a character pack, so compilers print it legibly in errors: leaf_named<'w'>.
 template <char... Chars>
@@ -48,13 +51,15 @@ enum class role { variable, data };
 /// makes a binding for evaluation. `Use` is void for the leaves users write; the planner gives a
 /// leaf read along two axes of one computation (X in X·Xᵀ) one copy per use, each tagged by its
 /// own `Use` and bound to the same value (ir/uses.hpp). `Element` is void for leaves of the
-/// program's element type, or the integer type of an integer data leaf (`input<"y", 1, std::int64_t>`).
+/// program's element type, the integer type of an integer data leaf (`input<"y", 1, std::int64_t>`),
+/// or index_values for arange<"n">() (its values 0, 1, …, n − 1, bound as the number n).
 template <fixed_string Name, int Rank, role Role, class Use = void, class Element = void>
 struct leaf : expression_base {
   static_assert(Rank >= 0, "kobai: a leaf's rank must be 0 (scalar) or more");
-  static_assert(std::is_void_v<Element> || ((std::is_same_v<Element, std::int64_t> ||
-                                             std::is_same_v<Element, std::int32_t>)&&Role == role::data &&
-                                            Rank > 0),
+  static_assert(std::is_void_v<Element> ||
+                    ((std::is_same_v<Element, std::int64_t> || std::is_same_v<Element, std::int32_t> ||
+                      std::is_same_v<Element, index_values>)&&Role == role::data &&
+                     Rank > 0),
                 "kobai: an integer leaf is a tensor input<> of std::int64_t or std::int32_t: input<\"y\", 1, "
                 "std::int64_t>");
   using element = Element;
@@ -208,6 +213,12 @@ struct is_leaf_t<leaf<N, R, K, U, E>> : std::true_type {};
 /// Whether `T` is a leaf (var<> or input<>), PyTorch's `is_leaf`.
 template <class T>
 inline constexpr bool is_leaf = is_leaf_t<std::remove_cvref_t<T>>::value;
+
+/// Whether T is arange<"n">()'s leaf (or a copy of it): bound to a number, its values 0, 1, …, n − 1.
+template <class T>
+inline constexpr bool is_counted = false;
+template <fixed_string Name, class Use>
+inline constexpr bool is_counted<leaf<Name, 1, role::data, Use, index_values>> = true;
 
 template <class T>
 struct is_node_t : std::false_type {};

@@ -74,6 +74,16 @@ slicing slicing_of(const std::array<node_info, N>& nodes, int v, Extent extent) 
   return s;
 }
 
+/// The extent n bound to arange<"n">()'s leaf `name`: a whole number, not negative.
+template <class Number>
+std::size_t count_bound(std::string_view name, Number n) {
+  if constexpr (std::is_signed_v<Number>)
+    if (n < 0)
+      throw binding_error(detail::join("kobai: '", name, "' (arange) is bound to ", std::to_string(n),
+                                       "; bind the number of elements, 0 or more"));
+  return static_cast<std::size_t>(n);
+}
+
 template <std::size_t N, std::size_t Classes>
 class extents {
  public:

@@ -57,6 +57,7 @@ constexpr node_info describe() {
     info.k = kind::constant;
   } else if constexpr (is_leaf<E>) {
     info.k = E::rank == 0 ? kind::scalar_leaf : kind::tensor_leaf;
+    info.range = is_counted<E>;  // arange<"n">()
   } else {
     [&]<class Op, class... Args>(node<Op, Args...>*) {
       info.nargs = sizeof...(Args);

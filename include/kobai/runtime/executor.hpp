@@ -210,6 +210,9 @@ class executor {
               if constexpr (Ns::rank == 0) {
                 static_assert(std::is_arithmetic_v<V>, "kobai: bind a number to a scalar leaf");
                 call.scalar[n] = static_cast<double>(value);
+              } else if constexpr (is_counted<Ns>) {  // arange<"n">()
+                extents.bind_leaf(static_cast<int>(n), Ns::name.view(),
+                                  std::array<std::size_t, 1>{ir::count_bound(Ns::name.view(), value)});
               } else if constexpr (!std::is_void_v<typename Ns::element>) {
                 static_assert(std::is_void_v<typename Ns::element>,
                               "kobai: integer leaves (input<\"y\", 1, std::int64_t>) run on the CPU for now; compile "
