@@ -47,6 +47,16 @@ using spelled = decltype(spell<Name>(std::make_index_sequence<Name.size()>{}));
 /// Whether a leaf is differentiable (var<>, PyTorch's requires_grad=True) or data (input<>).
 enum class role { variable, data };
 
+namespace detail {
+/// A leaf's Element: void (the program's type), or an integer type or index_values on a data tensor.
+template <class Element, role Role, int Rank>
+inline constexpr bool valid_element = std::is_void_v<Element> ||
+                                      ((std::is_same_v<Element, std::int64_t> ||
+                                        std::is_same_v<Element, std::int32_t> ||
+                                        std::is_same_v<Element, index_values>)&&Role == role::data &&
+                                       Rank > 0);
+}  // namespace detail
+
 /// A named leaf of compile-time rank; its extents arrive at run time. Writing `w = value`
 /// makes a binding for evaluation. `Use` is void for the leaves users write; the planner gives a
 /// leaf read along two axes of one computation (X in X·Xᵀ) one copy per use, each tagged by its
@@ -56,10 +66,7 @@ enum class role { variable, data };
 template <fixed_string Name, int Rank, role Role, class Use = void, class Element = void>
 struct leaf : expression_base {
   static_assert(Rank >= 0, "kobai: a leaf's rank must be 0 (scalar) or more");
-  static_assert(std::is_void_v<Element> ||
-                    ((std::is_same_v<Element, std::int64_t> || std::is_same_v<Element, std::int32_t> ||
-                      std::is_same_v<Element, index_values>)&&Role == role::data &&
-                     Rank > 0),
+  static_assert(detail::valid_element<Element, Role, Rank>,
                 "kobai: an integer leaf is a tensor input<> of std::int64_t or std::int32_t: input<\"y\", 1, "
                 "std::int64_t>");
   using element = Element;
