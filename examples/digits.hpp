@@ -11,9 +11,9 @@
 #include <thread>
 #include <utility>
 #include <vector>
-#include <xsimd/xsimd.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "kobai/core/simd.hpp"  // (xsimd, with the intrinsics headers between kobai's diagnostic pragmas)
 #include "kobai/cpu/program.hpp"
 #include "kobai/cpu/thread_pool.hpp"
 #include "kobai/kobai.hpp"

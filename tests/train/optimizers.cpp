@@ -3,10 +3,12 @@
 // loss, whose gradient both sides write out by hand.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
@@ -122,6 +124,63 @@ TEST_CASE("rmsprop matches torch.optim.RMSprop over 50 steps in every setting") 
                                    {0.79998089025149544, 0.20821940858747359, -1.1705350679621347, 0.23380385319985317,
                                     -0.49946720896915597, 1.5179443979089282, -0.16758001831302563}},
   });
+}
+
+// Optimizer `make()` on a parameter of `size` elements of type T (SIMD runs, their tail, several
+// of the chunks the update converts at a time) against each element stepped alone as a number,
+// over 20 steps of a gradient that differs by element and step: the same value and the same
+// state for every element, the state slot-major as state().of() says (slot s of element i at
+// s·size + i). A mixed-up index, tail or conversion changes some elements and not others.
+template <class T, class Make>
+void check_elementwise(Make make, std::size_t size) {
+  INFO("size " << size);
+  auto optimizer = make();
+  std::vector<decltype(make())> alone;
+  for (std::size_t i = 0; i < size; ++i) alone.push_back(make());
+  xt::xtensor<T, 1> p = xt::zeros<T>({size});
+  std::vector<T> q(size);
+  for (std::size_t i = 0; i < size; ++i) p(i) = q[i] = static_cast<T>(0.01 * static_cast<double>(i % 37) - 0.2);
+  auto g = [](T value, std::size_t i, int step) {
+    return static_cast<T>(std::sin(0.3 * static_cast<double>(i) + step) + 0.5 * static_cast<double>(value));
+  };
+  for (int step = 0; step < 20; ++step) {
+    xt::xtensor<T, 1> dp = xt::zeros<T>({size});
+    for (std::size_t i = 0; i < size; ++i) dp(i) = g(p(i), i, step);
+    optimizer.step(std::tie(p), std::tie(dp));
+    for (std::size_t i = 0; i < size; ++i) {
+      const T dq = g(q[i], i, step);
+      alone[i].step(std::tie(q[i]), std::tie(dq));
+    }
+  }
+  const std::vector<double>& state = optimizer.state().of(0);
+  const std::size_t slots = state.size() / size;
+  REQUIRE(state.size() == slots * size);
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    bool same = std::abs(static_cast<double>(p(i)) - static_cast<double>(q[i])) <=
+                (std::is_same_v<T, float> ? 1e-6 : 1e-14) * std::max(1.0, std::abs(static_cast<double>(q[i])));
+    for (std::size_t s = 0; s < slots; ++s)
+      same = same && std::abs(state[s * size + i] - alone[i].state().of(0)[s]) <=
+                         1e-12 * std::max(1.0, std::abs(alone[i].state().of(0)[s]));
+    if (!same) ++wrong;
+  }
+  CHECK(wrong == 0);
+  CHECK(std::abs(static_cast<double>(p(size - 1)) + 0.2 - 0.01 * static_cast<double>((size - 1) % 37)) > 1e-3);
+}
+
+template <class T>
+void check_every_optimizer_elementwise() {
+  for (std::size_t size : {1, 7, 8, 17, 613}) {
+    check_elementwise<T>([] { return adam({.learning_rate = 0.05, .weight_decay = 0.1, .amsgrad = true}); }, size);
+    check_elementwise<T>([] { return adamw({.learning_rate = 0.05}); }, size);
+    check_elementwise<T>([] { return rmsprop({.learning_rate = 0.01, .momentum = 0.5, .centered = true}); }, size);
+    check_elementwise<T>([] { return sgd({.learning_rate = 0.1, .momentum = 0.9, .nesterov = true}); }, size);
+  }
+}
+
+TEST_CASE("every element of a large parameter gets the update it gets alone, in double and float") {
+  check_every_optimizer_elementwise<double>();
+  check_every_optimizer_elementwise<float>();
 }
 
 // Each epoch's rate from a schedule over an SGD optimizer of base rate 0.1, against torch's.

@@ -47,18 +47,18 @@ class adam_update {
     const double correction2 = std::sqrt(1 - std::pow(beta2, t));
     const double decay = options_.weight_decay, rate = options_.learning_rate, eps = options_.eps;
     const bool decoupled = decoupled_, amsgrad = options_.amsgrad;
-    state_.for_each(name_, parameters, gradients, [&](double& value, double g, double* moments) {
+    state_.for_each(name_, parameters, gradients, [=](auto& value, auto g, auto& moments) {
+      using std::max, std::sqrt;  // (xsimd's for batches)
       if (decoupled)
         value *= 1 - rate * decay;
       else
         g += decay * value;
-      double& m = moments[0];
-      double& v = moments[1];
+      auto& m = moments[0];
+      auto& v = moments[1];
       m = beta1 * m + (1 - beta1) * g;
       v = beta2 * v + (1 - beta2) * g * g;
-      double second = v;
-      if (amsgrad) second = moments[2] = std::max(moments[2], v);
-      value -= step_size * m / (std::sqrt(second) / correction2 + eps);
+      if (amsgrad) moments[2] = max(moments[2], v);
+      value -= step_size * m / (sqrt(amsgrad ? moments[2] : v) / correction2 + eps);
     });
   }
 

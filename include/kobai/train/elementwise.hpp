@@ -1,8 +1,12 @@
 // What every host optimizer shares: the parameters (numbers or contiguous containers such as
 // xt::xtensor) and their gradients walked element by element in double, with the per-element
-// state (momentum, moment estimates) the optimizer owns, zero before the first step.
+// state (momentum, moment estimates) the optimizer owns, zero before the first step. The state is
+// slot-major (all of a parameter's first moments, then all its second ones, …), so that the walk
+// over a parameter is unit-stride in every array and the compiler vectorises it.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <string>
 #include <tuple>
@@ -11,6 +15,7 @@
 #include <vector>
 
 #include "kobai/core/error.hpp"
+#include "kobai/core/simd.hpp"
 #include "kobai/core/text.hpp"
 
 namespace kobai::train::detail {
@@ -19,7 +24,10 @@ template <std::size_t Slots>  // doubles of state per element
 class elementwise_state {
  public:
   /// Starts a step and calls update(value, gradient, state) for every element of every parameter:
-  /// value is the element in double (written back after), state its Slots doubles.
+  /// value and gradient are the element in double, state a std::array of its Slots doubles (value
+  /// and state are written back after). Runs of elements come as SIMD batches of doubles instead
+  /// (xsimd::batch<double>, the same arithmetic lane by lane), so an update is written once for
+  /// both: `using std::sqrt; sqrt(v)`, not std::sqrt(v).
   template <class Update, class... Parameters, class... Gradients>
   void for_each(const char* optimizer, std::tuple<Parameters&...> parameters, const std::tuple<Gradients...>& gradients,
                 Update&& update) {
@@ -41,8 +49,8 @@ class elementwise_state {
   /// Steps started so far (the current one included, inside for_each).
   [[nodiscard]] std::size_t steps() const { return steps_; }
 
-  /// The state of parameter k, Slots doubles per element interleaved (empty before its first step),
-  /// for checkpoints: read after steps, written with restore() before the next.
+  /// The state of parameter k, slot-major: slot s of element i at s·size + i (empty before its first
+  /// step), for checkpoints: read after steps, written with restore() before the next.
   [[nodiscard]] const std::vector<double>& of(std::size_t k) const {
     static const std::vector<double> none;
     return k < state_.size() ? state_[k] : none;
@@ -62,7 +70,10 @@ class elementwise_state {
                     "kobai::train: a number parameter's gradient is a number");
       if (state.empty()) state.resize(Slots);
       double value = static_cast<double>(parameter);
-      update(value, static_cast<double>(gradient), state.data());
+      std::array<double, Slots> slots;
+      std::copy_n(state.data(), Slots, slots.begin());
+      update(value, static_cast<double>(gradient), slots);
+      std::copy_n(slots.begin(), Slots, state.data());
       parameter = static_cast<Parameter>(value);
     } else {
       const std::size_t size = parameter.size();
@@ -77,10 +88,35 @@ class elementwise_state {
                                               " elements at the first step and has ", std::to_string(size), " now"));
       auto* values = parameter.data();
       const auto* grads = gradient.data();
-      for (std::size_t i = 0; i < size; ++i) {
-        double value = static_cast<double>(values[i]);
-        update(value, static_cast<double>(grads[i]), state.data() + Slots * i);
-        values[i] = static_cast<std::remove_reference_t<decltype(values[i])>>(value);
+      double* const first = state.data();
+      using value_type = std::remove_cvref_t<decltype(*values)>;
+      using batch = xsimd::batch<double>;
+      // (in chunks converted to double first: a converting SIMD load costs more than the update)
+      constexpr std::size_t chunk = 256;
+      alignas(64) std::array<double, chunk> value_in, gradient_in;
+      for (std::size_t begin = 0; begin < size; begin += chunk) {
+        const std::size_t n = std::min(chunk, size - begin);
+        for (std::size_t i = 0; i < n; ++i) {
+          value_in[i] = static_cast<double>(values[begin + i]);
+          gradient_in[i] = static_cast<double>(grads[begin + i]);
+        }
+        double* const at = first + begin;
+        std::size_t i = 0;
+        for (; i + batch::size <= n; i += batch::size) {
+          auto value = batch::load_aligned(value_in.data() + i);
+          std::array<batch, Slots> slots;
+          for (std::size_t k = 0; k < Slots; ++k) slots[k] = batch::load_unaligned(at + k * size + i);
+          update(value, batch::load_aligned(gradient_in.data() + i), slots);
+          for (std::size_t k = 0; k < Slots; ++k) slots[k].store_unaligned(at + k * size + i);
+          value.store_aligned(value_in.data() + i);
+        }
+        for (; i < n; ++i) {
+          std::array<double, Slots> slots;
+          for (std::size_t k = 0; k < Slots; ++k) slots[k] = at[k * size + i];
+          update(value_in[i], gradient_in[i], slots);
+          for (std::size_t k = 0; k < Slots; ++k) at[k * size + i] = slots[k];
+        }
+        for (std::size_t j = 0; j < n; ++j) values[begin + j] = static_cast<value_type>(value_in[j]);
       }
     }
   }

@@ -34,19 +34,15 @@ class rmsprop {
   template <class... Parameters, class... Gradients>
   void step(std::tuple<Parameters&...> parameters, const std::tuple<Gradients...>& gradients) {
     const rmsprop_options o = options_;
-    state_.for_each("rmsprop", parameters, gradients, [&o](double& value, double g, double* state) {
-      double& square_avg = state[0];
-      double& momentum_buffer = state[1];
-      double& grad_avg = state[2];
+    state_.for_each("rmsprop", parameters, gradients, [o](auto& value, auto g, auto& state) {
+      using std::sqrt;  // (xsimd's for batches)
+      auto& square_avg = state[0];
+      auto& momentum_buffer = state[1];
+      auto& grad_avg = state[2];
       g += o.weight_decay * value;
       square_avg = o.alpha * square_avg + (1 - o.alpha) * g * g;
-      double denominator;
-      if (o.centered) {
-        grad_avg = o.alpha * grad_avg + (1 - o.alpha) * g;
-        denominator = std::sqrt(square_avg - grad_avg * grad_avg) + o.eps;
-      } else {
-        denominator = std::sqrt(square_avg) + o.eps;
-      }
+      if (o.centered) grad_avg = o.alpha * grad_avg + (1 - o.alpha) * g;
+      const auto denominator = sqrt(o.centered ? square_avg - grad_avg * grad_avg : square_avg) + o.eps;
       if (o.momentum > 0) {
         momentum_buffer = o.momentum * momentum_buffer + g / denominator;
         value -= o.learning_rate * momentum_buffer;

@@ -36,13 +36,15 @@ class sgd {
   template <class... Parameters, class... Gradients>
   void step(std::tuple<Parameters&...> parameters, const std::tuple<Gradients...>& gradients) {
     const bool first = state_.steps() == 0;
-    state_.for_each("sgd", parameters, gradients, [&](double& value, double gradient, double* momentum_buffer) {
-      double g = gradient + options_.weight_decay * value;
-      if (options_.momentum != 0) {
-        *momentum_buffer = first ? g : options_.momentum * *momentum_buffer + (1 - options_.dampening) * g;
-        g = options_.nesterov ? g + options_.momentum * *momentum_buffer : *momentum_buffer;
+    const sgd_options o = options_;
+    state_.for_each("sgd", parameters, gradients, [o, first](auto& value, auto gradient, auto& state) {
+      auto g = gradient + o.weight_decay * value;
+      if (o.momentum != 0) {
+        auto& momentum_buffer = state[0];
+        momentum_buffer = first ? g : o.momentum * momentum_buffer + (1 - o.dampening) * g;
+        g = o.nesterov ? g + o.momentum * momentum_buffer : momentum_buffer;
       }
-      value -= options_.learning_rate * g;
+      value -= o.learning_rate * g;
     });
   }
 

@@ -7,6 +7,7 @@
 // itself, so a call names only the data. Checkpoints hold both, as .npz files NumPy reads.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -159,7 +160,7 @@ class training_step {
                 if (values.size() == slots * size)
                   for (std::size_t s = 0; s < slots; ++s) {
                     auto slot = xt::xtensor<double, 1>::from_shape({size});
-                    for (std::size_t i = 0; i < size; ++i) slot(i) = values[slots * i + s];
+                    std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(s * size), size, slot.begin());
                     archive.put(name + "." + Optimizer::state_names[s], reshaped(slot, p));
                   }
                 ++k;
@@ -207,7 +208,7 @@ class training_step {
                       throw shape_error(kobai::detail::join(
                           "kobai::train: the checkpoint's ", name, ".", Optimizer::state_names[s], " has ",
                           std::to_string(slot.size()), " elements, the parameter ", std::to_string(size)));
-                    for (std::size_t i = 0; i < size; ++i) state[k][slots * i + s] = slot.data()[i];
+                    std::copy_n(slot.data(), size, state[k].begin() + static_cast<std::ptrdiff_t>(s * size));
                   }
                 }
                 ++k;
