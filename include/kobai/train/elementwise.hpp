@@ -69,12 +69,7 @@ class elementwise_state {
       static_assert(std::is_arithmetic_v<std::remove_cvref_t<Gradient>>,
                     "kobai::train: a number parameter's gradient is a number");
       if (state.empty()) state.resize(Slots);
-      double value = static_cast<double>(parameter);
-      std::array<double, Slots> slots;
-      std::copy_n(state.data(), Slots, slots.begin());
-      update(value, static_cast<double>(gradient), slots);
-      std::copy_n(slots.begin(), Slots, state.data());
-      parameter = static_cast<Parameter>(value);
+      walk(&parameter, &gradient, 1, state.data(), update);  // (a number is a parameter of one element)
     } else {
       const std::size_t size = parameter.size();
       if (gradient.size() != size)
@@ -86,38 +81,40 @@ class elementwise_state {
         throw shape_error(kobai::detail::join("kobai::train::", optimizer, ": parameter ", std::to_string(index),
                                               " had ", std::to_string(state.size() / (Slots == 0 ? 1 : Slots)),
                                               " elements at the first step and has ", std::to_string(size), " now"));
-      auto* values = parameter.data();
-      const auto* grads = gradient.data();
-      double* const first = state.data();
-      using value_type = std::remove_cvref_t<decltype(*values)>;
-      using batch = xsimd::batch<double>;
-      // (in chunks converted to double first: a converting SIMD load costs more than the update)
-      constexpr std::size_t chunk = 256;
-      alignas(64) std::array<double, chunk> value_in, gradient_in;
-      for (std::size_t begin = 0; begin < size; begin += chunk) {
-        const std::size_t n = std::min(chunk, size - begin);
-        for (std::size_t i = 0; i < n; ++i) {
-          value_in[i] = static_cast<double>(values[begin + i]);
-          gradient_in[i] = static_cast<double>(grads[begin + i]);
-        }
-        double* const at = first + begin;
-        std::size_t i = 0;
-        for (; i + batch::size <= n; i += batch::size) {
-          auto value = batch::load_aligned(value_in.data() + i);
-          std::array<batch, Slots> slots;
-          for (std::size_t k = 0; k < Slots; ++k) slots[k] = batch::load_unaligned(at + k * size + i);
-          update(value, batch::load_aligned(gradient_in.data() + i), slots);
-          for (std::size_t k = 0; k < Slots; ++k) slots[k].store_unaligned(at + k * size + i);
-          value.store_aligned(value_in.data() + i);
-        }
-        for (; i < n; ++i) {
-          std::array<double, Slots> slots;
-          for (std::size_t k = 0; k < Slots; ++k) slots[k] = at[k * size + i];
-          update(value_in[i], gradient_in[i], slots);
-          for (std::size_t k = 0; k < Slots; ++k) at[k * size + i] = slots[k];
-        }
-        for (std::size_t j = 0; j < n; ++j) values[begin + j] = static_cast<value_type>(value_in[j]);
+      walk(parameter.data(), gradient.data(), size, state.data(), update);
+    }
+  }
+
+  // The update of `size` elements and their slot-major state (slot k of element i at first[k·size + i]).
+  template <class Value, class Grad, class Update>
+  static void walk(Value* values, const Grad* grads, std::size_t size, double* first, Update& update) {
+    using batch = xsimd::batch<double>;
+    // (in chunks converted to double first: a converting SIMD load costs more than the update)
+    constexpr std::size_t chunk = 256;
+    alignas(64) std::array<double, chunk> value_in, gradient_in;
+    for (std::size_t begin = 0; begin < size; begin += chunk) {
+      const std::size_t n = std::min(chunk, size - begin);
+      for (std::size_t i = 0; i < n; ++i) {
+        value_in[i] = static_cast<double>(values[begin + i]);
+        gradient_in[i] = static_cast<double>(grads[begin + i]);
       }
+      double* const at = first + begin;
+      std::size_t i = 0;
+      for (; i + batch::size <= n; i += batch::size) {
+        auto value = batch::load_aligned(value_in.data() + i);
+        std::array<batch, Slots> slots;
+        for (std::size_t k = 0; k < Slots; ++k) slots[k] = batch::load_unaligned(at + k * size + i);
+        update(value, batch::load_aligned(gradient_in.data() + i), slots);
+        for (std::size_t k = 0; k < Slots; ++k) slots[k].store_unaligned(at + k * size + i);
+        value.store_aligned(value_in.data() + i);
+      }
+      for (; i < n; ++i) {
+        std::array<double, Slots> slots;
+        for (std::size_t k = 0; k < Slots; ++k) slots[k] = at[k * size + i];
+        update(value_in[i], gradient_in[i], slots);
+        for (std::size_t k = 0; k < Slots; ++k) at[k * size + i] = slots[k];
+      }
+      for (std::size_t j = 0; j < n; ++j) values[begin + j] = static_cast<Value>(value_in[j]);
     }
   }
 
