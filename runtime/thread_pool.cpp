@@ -1,9 +1,36 @@
-// The CPU executor's thread pool: the process-wide pool and the workers' loop.
+// The CPU executor's thread pool: the process-wide pool, the claiming of tasks and the workers' loop.
 #include "kobai/cpu/thread_pool.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace kobai::cpu {
+
+namespace {
+
+// A claim word: the run's generation (bits 32-63), its task count (16-31) and its next unclaimed
+// task (0-15). A claim is one compare-and-swap of the word, so it fails once the run it read is
+// over, and both the count and the index it checks are the run's own.
+constexpr std::uint64_t most_tasks = 0xffff;
+constexpr std::uint64_t generation_of(std::uint64_t claim) { return claim >> 32; }
+constexpr std::size_t count_of(std::uint64_t claim) { return static_cast<std::size_t>((claim >> 16) & most_tasks); }
+constexpr std::size_t task_of(std::uint64_t claim) { return static_cast<std::size_t>(claim & most_tasks); }
+
+// Polls `ready` for a short while (yielding the core to any other runnable thread), before a
+// waiter goes to sleep: waking a sleeping thread costs tens of microseconds on some machines
+// (virtual CPUs), more than a small loop's whole task, and steps called back to back find the
+// workers awake. Whether `ready` turned true.
+template <class Ready>
+bool spin_until(Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+  for (unsigned polls = 1;; ++polls) {
+    if (ready()) return true;
+    if (polls % 64 == 0 && std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::yield();
+  }
+}
+
+}  // namespace
 
 thread_pool& thread_pool::instance() {
   static thread_pool pool(std::max(1u, std::thread::hardware_concurrency()));
@@ -11,43 +38,74 @@ thread_pool& thread_pool::instance() {
 }
 
 thread_pool::thread_pool(unsigned threads) {
-  for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+  for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
 }
 
 thread_pool::~thread_pool() {
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true, std::memory_order_relaxed);
   }
   start_.notify_all();
   for (auto& worker : workers_) worker.join();
 }
 
-void thread_pool::drain() {
-  for (;;) {
-    std::size_t i;
+void thread_pool::run_erased(std::size_t tasks, void (*call)(void*, std::size_t), void* context) {
+  std::unique_lock busy(run_mutex_, std::try_to_lock);
+  if (!busy.owns_lock() || workers_.empty() || tasks < 2) {
+    for (std::size_t i = 0; i < tasks; ++i) call(context, i);
+    return;
+  }
+  for (std::size_t first = 0; first < tasks; first += most_tasks) {  // (rounds of at most 65535)
+    const std::size_t count = std::min<std::size_t>(tasks - first, most_tasks);
+    // (no worker reads these now: every task of the last round has run, and its word is spent)
+    call_.store(call, std::memory_order_relaxed);
+    context_.store(context, std::memory_order_relaxed);
+    first_.store(first, std::memory_order_relaxed);
+    finished_.store(0, std::memory_order_relaxed);
+    const std::uint64_t generation = generation_of(claim_.load(std::memory_order_relaxed)) + 1;
     {
-      std::lock_guard lock(mutex_);
-      if (next_ >= tasks_) return;
-      i = next_++;
+      std::lock_guard lock(mutex_);  // (a worker going to sleep either sees the round or is woken)
+      claim_.store(generation << 32 | count << 16, std::memory_order_release);
     }
-    call_(context_, i);
+    start_.notify_all();
+    drain(generation);
+    const auto done = [&] { return finished_.load(std::memory_order_acquire) == count; };
+    if (!spin_until(done)) {
+      std::unique_lock lock(mutex_);
+      done_.wait(lock, done);
+    }
   }
 }
 
-void thread_pool::work(unsigned) {
-  std::size_t seen = 0;
+void thread_pool::drain(std::uint64_t generation) {
   for (;;) {
-    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
-    {
-      std::unique_lock lock(mutex_);
-      start_.wait(lock, [&] { return stopping_ || generation_.load(std::memory_order_relaxed) != seen; });
-      if (stopping_) return;
-      seen = generation_.load(std::memory_order_relaxed);
+    std::uint64_t claim = claim_.load(std::memory_order_acquire);
+    do {
+      if (generation_of(claim) != generation || task_of(claim) >= count_of(claim)) return;
+    } while (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel, std::memory_order_acquire));
+    const std::size_t task = first_.load(std::memory_order_relaxed) + task_of(claim);
+    call_.load(std::memory_order_relaxed)(context_.load(std::memory_order_relaxed), task);
+    if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == count_of(claim)) {
+      std::lock_guard lock(mutex_);
+      done_.notify_one();
     }
-    drain();
-    std::lock_guard lock(mutex_);
-    if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.notify_one();
+  }
+}
+
+void thread_pool::work() {
+  std::uint64_t seen = 0;
+  const auto woken = [&] {
+    return stopping_.load(std::memory_order_relaxed) || generation_of(claim_.load(std::memory_order_acquire)) != seen;
+  };
+  for (;;) {
+    if (!spin_until(woken)) {
+      std::unique_lock lock(mutex_);
+      start_.wait(lock, woken);
+    }
+    if (stopping_.load(std::memory_order_relaxed)) return;
+    seen = generation_of(claim_.load(std::memory_order_acquire));
+    drain(seen);
   }
 }
 
