@@ -127,14 +127,16 @@ struct tasks : interpreter<Outputs...> {
         work += visits;
       }
     }
-    const std::size_t wanted = threads_ == 0 ? cpu::thread_pool::instance().size() : threads_;
-    const std::size_t task_count = std::clamp<std::size_t>(
-        std::min({wanted, static_cast<std::size_t>(extent) * std::max<std::size_t>(work, 1) / grain_,
-                  static_cast<std::size_t>(extent)}),
-        1, max_tasks);
+    // (tasks start at multiples of `width` rows: no more tasks than runs of `width` rows, for a
+    // task would get no rows, or a partial block costing as much as a whole one)
     const auto width = static_cast<std::ptrdiff_t>(base::innermost(I) ? detail::batch<T>::size
                                                    : blocks           ? base::template block_rows<T>
                                                                       : 1);
+    const std::size_t wanted = threads_ == 0 ? cpu::thread_pool::instance().size() : threads_;
+    const std::size_t task_count = std::clamp<std::size_t>(
+        std::min({wanted, static_cast<std::size_t>(extent) * std::max<std::size_t>(work, 1) / grain_,
+                  static_cast<std::size_t>((extent + width - 1) / width)}),
+        1, max_tasks);
     const std::ptrdiff_t chunk = (extent / static_cast<std::ptrdiff_t>(task_count) + width - 1) / width * width;
     T* base_t = base::line_aligned(base::template scratch<T, 0>(), task_count * call.task_elements);
     double* base_d = base::line_aligned(base::template scratch<double, 1>(), task_count * call.task_doubles);
