@@ -264,16 +264,27 @@ std::array<std::size_t, Rank> shape_of(const plan_data<N>& plan, int n, const Ex
 template <std::size_t N, class Strides, class Source, class Target, std::size_t Rank>
 void to_axis_order(const plan_data<N>& plan, int n, const Strides& stride, const Source* source, Target* target,
                    const std::array<std::size_t, Rank>& shape) {
-  std::size_t count = 1;
-  for (std::size_t e : shape) count *= e;
+  static_assert(Rank > 0);
+  std::array<std::ptrdiff_t, Rank> step{};  // the source's stride along each axis of n (0: a unit axis)
+  for (std::size_t p = 0; p < Rank; ++p)
+    if (const int c = plan.cls[static_cast<std::size_t>(n)][p]; c >= 0)
+      step[p] = static_cast<std::ptrdiff_t>(stride[static_cast<std::size_t>(c)]);
+  std::size_t rows = 1;
+  for (std::size_t p = 0; p + 1 < Rank; ++p) rows *= shape[p];
+  const std::size_t length = shape[Rank - 1];
+  const std::ptrdiff_t inner = step[Rank - 1];
   std::array<std::size_t, Rank> at{};
-  for (std::size_t e = 0; e < count; ++e) {
+  for (std::size_t row = 0; row < rows; ++row, target += length) {  // the last axis as one run
     std::ptrdiff_t offset = 0;
-    for (std::size_t p = 0; p < Rank; ++p)
-      if (const int c = plan.cls[static_cast<std::size_t>(n)][p]; c >= 0)
-        offset += static_cast<std::ptrdiff_t>(at[p]) * static_cast<std::ptrdiff_t>(stride[static_cast<std::size_t>(c)]);
-    target[e] = static_cast<Target>(source[offset]);
-    for (std::size_t p = Rank; p-- > 0;) {
+    for (std::size_t p = 0; p + 1 < Rank; ++p) offset += static_cast<std::ptrdiff_t>(at[p]) * step[p];
+    const Source* from = source + offset;
+    if (inner == 1) {
+      std::copy_n(from, length, target);
+    } else {
+      for (std::size_t e = 0; e < length; ++e)
+        target[e] = static_cast<Target>(from[static_cast<std::ptrdiff_t>(e) * inner]);
+    }
+    for (std::size_t p = Rank - 1; p-- > 0;) {
       if (++at[p] < shape[p]) break;
       at[p] = 0;
     }
