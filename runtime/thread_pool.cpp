@@ -30,6 +30,25 @@ bool spin_until(Ready ready) {
   }
 }
 
+// Runs one task; a task that throws ends the process here (std::terminate), rather than unwinding
+// a caller whose tasks other threads are still running.
+void run_task(void (*call)(void*, std::size_t), void* context, std::size_t i) noexcept { call(context, i); }
+
+// The pool whose run this thread is inside, if any: a task that runs tasks runs them itself
+// (try_lock on a mutex the thread already holds would be undefined).
+thread_local const thread_pool* running = nullptr;
+
+// Tells the workers to stop, wakes them and waits for them.
+void stop(std::mutex& mutex, std::atomic<bool>& stopping, std::condition_variable& start,
+          std::vector<std::thread>& workers) {
+  {
+    std::lock_guard lock(mutex);
+    stopping.store(true, std::memory_order_relaxed);
+  }
+  start.notify_all();
+  for (auto& worker : workers) worker.join();
+}
+
 }  // namespace
 
 thread_pool& thread_pool::instance() {
@@ -38,24 +57,28 @@ thread_pool& thread_pool::instance() {
 }
 
 thread_pool::thread_pool(unsigned threads) {
-  for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  try {
+    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  } catch (...) {  // (a thread that failed to start: stop those that did, then report it)
+    stop(mutex_, stopping_, start_, workers_);
+    throw;
+  }
 }
 
-thread_pool::~thread_pool() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_.store(true, std::memory_order_relaxed);
-  }
-  start_.notify_all();
-  for (auto& worker : workers_) worker.join();
-}
+thread_pool::~thread_pool() { stop(mutex_, stopping_, start_, workers_); }
 
 void thread_pool::run_erased(std::size_t tasks, void (*call)(void*, std::size_t), void* context) {
-  std::unique_lock busy(run_mutex_, std::try_to_lock);
-  if (!busy.owns_lock() || workers_.empty() || tasks < 2) {
-    for (std::size_t i = 0; i < tasks; ++i) call(context, i);
+  std::unique_lock busy(run_mutex_, std::defer_lock);
+  if (running == this || workers_.empty() || tasks < 2 || !busy.try_lock()) {
+    for (std::size_t i = 0; i < tasks; ++i) run_task(call, context, i);
     return;
   }
+  const thread_pool* outer = running;
+  running = this;
+  struct restore {
+    const thread_pool* outer;
+    ~restore() { running = outer; }
+  } restore_running{outer};
   for (std::size_t first = 0; first < tasks; first += most_tasks) {  // (rounds of at most 65535)
     const std::size_t count = std::min<std::size_t>(tasks - first, most_tasks);
     // (no worker reads these now: every task of the last round has run, and its word is spent)
@@ -63,7 +86,7 @@ void thread_pool::run_erased(std::size_t tasks, void (*call)(void*, std::size_t)
     context_.store(context, std::memory_order_relaxed);
     first_.store(first, std::memory_order_relaxed);
     finished_.store(0, std::memory_order_relaxed);
-    const std::uint64_t generation = generation_of(claim_.load(std::memory_order_relaxed)) + 1;
+    const std::uint64_t generation = (generation_of(claim_.load(std::memory_order_relaxed)) + 1) & 0xffffffffu;
     {
       std::lock_guard lock(mutex_);  // (a worker going to sleep either sees the round or is woken)
       claim_.store(generation << 32 | count << 16, std::memory_order_release);
@@ -85,7 +108,7 @@ void thread_pool::drain(std::uint64_t generation) {
       if (generation_of(claim) != generation || task_of(claim) >= count_of(claim)) return;
     } while (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel, std::memory_order_acquire));
     const std::size_t task = first_.load(std::memory_order_relaxed) + task_of(claim);
-    call_.load(std::memory_order_relaxed)(context_.load(std::memory_order_relaxed), task);
+    run_task(call_.load(std::memory_order_relaxed), context_.load(std::memory_order_relaxed), task);
     if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == count_of(claim)) {
       std::lock_guard lock(mutex_);
       done_.notify_one();
