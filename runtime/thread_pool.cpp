@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 namespace kobai::cpu {
 
@@ -73,12 +74,10 @@ void thread_pool::run_erased(std::size_t tasks, void (*call)(void*, std::size_t)
     for (std::size_t i = 0; i < tasks; ++i) run_task(call, context, i);
     return;
   }
-  const thread_pool* outer = running;
-  running = this;
-  struct restore {
+  struct mark {  // (this thread is inside this pool's run until it returns)
     const thread_pool* outer;
-    ~restore() { running = outer; }
-  } restore_running{outer};
+    ~mark() { running = outer; }
+  } const marked{std::exchange(running, this)};
   for (std::size_t first = 0; first < tasks; first += most_tasks) {  // (rounds of at most 65535)
     const std::size_t count = std::min<std::size_t>(tasks - first, most_tasks);
     // (no worker reads these now: every task of the last round has run, and its word is spent)

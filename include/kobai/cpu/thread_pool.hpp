@@ -32,7 +32,8 @@ class KOBAI_RUNTIME_API thread_pool {
   /// Runs task(i) for every i in [0, tasks). Tasks are claimed one at a time by whichever thread
   /// is free, the caller first: the call returns once every task has run, and never waits for a
   /// worker that has not claimed one (a worker descheduled by another process costs nothing).
-  /// When another caller holds the pool, this caller runs them all itself. A task must not throw.
+  /// When another caller holds the pool, or a task runs tasks, the caller runs them all itself.
+  /// A task that throws ends the process (std::terminate).
   template <class Task>
   void run(std::size_t tasks, Task& task) {
     run_erased(
