@@ -27,17 +27,22 @@ def graph(nodes, variables, rank):
     i = 0
     while count < nodes:
         a = names[-1]
-        b = names[(len(names) * 7 + 3) % (len(names) - 1)]
-        c = names[(len(names) * 5 + 1) % (len(names) - 1)]
+        # (with one var, a leaf as second operand would make (x·v0)·v0 or (x·v0)·x, which the
+        # simplifier folds into powers: the one-var graphs of the order knob take their second
+        # operands from the other nodes, and start with a unary op while there are none)
+        pool = names[:-1] if variables > 1 else names[len(leaves):-1]
+        if pool:
+            b = pool[(len(names) * 7 + 3) % len(pool)]
+            c = pool[(len(names) * 5 + 1) % len(pool)]
         if unused:
             expr, made = f"{a} * {unused.pop(0)}", 1
-        elif i % 2 == 0:
+        elif i % 2 == 0 or not pool:
             expr, made = UNARY[(i // 2) % len(UNARY)].format(a=a), 1
         else:
             form = BINARY[(i // 2) % len(BINARY)]
             expr, made = form.format(a=a, b=b, c=c), 2 if "+ {c}" in form else 1
         if count + made > nodes:  # the last node, a single op to land on the count exactly
-            expr, made = f"{a} * {b}", 1
+            expr, made = (f"{a} * {b}" if pool else UNARY[0].format(a=a)), 1
         names.append(f"n{i}")
         lines.append(f"constexpr auto n{i} = {expr};")
         count += made

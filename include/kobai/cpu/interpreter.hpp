@@ -243,6 +243,13 @@ struct interpreter : folds<Outputs...> {
   // A reduction folding this class accumulates in a register (`folding`), added to its
   // accumulator every 16 batches; a top-level loop's accumulators also move to double every block.
 
+  // The accumulates of the innermost loop entered at I that fold its class: in registers (`folding`).
+  template <int I>
+  static constexpr auto register_folds = base::body_if(I, [](int j) {
+    const ir::instruction& step = base::code(j);
+    return step.op == ir::instr::accumulate &&
+           ((base::plan.buffer_dims[static_cast<std::size_t>(step.node)] >> base::code(I).cls) & 1U) == 0;
+  });
   template <class T, int I, class Point>
   static void run_innermost(const call_state<T>& call, task_state<T>& task, const Point& point, std::ptrdiff_t begin,
                             std::ptrdiff_t end) {
@@ -254,27 +261,22 @@ struct interpreter : folds<Outputs...> {
     batches<T> folding;  // by instruction: registers of reductions over c
     const cursor at = base::template start<T, I>(call, task);
     auto fold_registers = [&] {
-      base::template for_body<I>([&]<int J>() {
+      base::template for_each<register_folds<I>>([&]<int J>() {
         constexpr ir::instruction step = base::code(J);
-        if constexpr (step.op == ir::instr::accumulate && ((base::plan.buffer_dims[step.node] >> c) & 1U) == 0) {
-          using op = reducer<step.node>;
-          if constexpr (base::plan.global[step.node]) {  // straight into the task's double partial
-            double& slot =
-                task.partial[call.partial_offset[step.node] + static_cast<std::size_t>(at.buffer[step.node])];
-            slot = op::combine(slot, base::template horizontal<op>(folding[J]));
-          } else {
-            auto* slot = base::template accumulator<step.node>(call, task) + at.buffer[step.node];
-            *slot = static_cast<std::remove_reference_t<decltype(*slot)>>(
-                op::combine(static_cast<double>(*slot), base::template horizontal<op>(folding[J])));
-          }
-          folding[J] = V(static_cast<T>(op::identity));
+        using op = reducer<step.node>;
+        if constexpr (base::plan.global[step.node]) {  // straight into the task's double partial
+          double& slot = task.partial[call.partial_offset[step.node] + static_cast<std::size_t>(at.buffer[step.node])];
+          slot = op::combine(slot, base::template horizontal<op>(folding[J]));
+        } else {
+          auto* slot = base::template accumulator<step.node>(call, task) + at.buffer[step.node];
+          *slot = static_cast<std::remove_reference_t<decltype(*slot)>>(
+              op::combine(static_cast<double>(*slot), base::template horizontal<op>(folding[J])));
         }
+        folding[J] = V(static_cast<T>(op::identity));
       });
     };
-    base::template for_body<I>([&]<int J>() {
-      constexpr ir::instruction step = base::code(J);
-      if constexpr (step.op == ir::instr::accumulate) folding[J] = V(static_cast<T>(reducer<step.node>::identity));
-    });
+    base::template for_each<register_folds<I>>(
+        [&]<int J>() { folding[J] = V(static_cast<T>(reducer<base::code(J).node>::identity)); });
     access<T, Point> a{call, &task, point, &at, begin, &local, ins.depth};
     while (a.i + width <= end) {
       const std::ptrdiff_t block_end = std::min(end, a.i + 16 * width);
@@ -614,15 +616,13 @@ struct interpreter : folds<Outputs...> {
 
   // An innermost loop in block mode: the reductions it folds (folds_in_registers) accumulate in
   // registers across its iterations; every other instruction runs as block_step.
+  template <int I>
+  static constexpr auto held_folds = base::body_if(I, [](int j) { return base::folds_in_registers(j, I); });
   template <class T, int I, int C, class Point>
   static void block_innermost(const access<T, Point>& a, task_state<T>& task) {
     constexpr ir::instruction ins = base::code(I);
     const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
-    constexpr int held_count = [] {
-      int count = 0;
-      for (int j = I + 1; j < ins.match; ++j) count += base::folds_in_registers(j, I) ? 1 : 0;
-      return count;
-    }();
+    constexpr int held_count = static_cast<int>(held_folds<I>.size);
     if constexpr (held_count == 0) {
       for (std::ptrdiff_t j = 0; j < extent; ++j) {
         task.index[ins.cls] = j;
@@ -639,9 +639,8 @@ struct interpreter : folds<Outputs...> {
       }();
       std::array<rows_of<T>, held_count> held;
       auto reset = [&] {
-        base::template for_body<I>([&]<int J>() {
-          if constexpr (held_slot[J] >= 0)
-            held[held_slot[J]].fill(detail::batch<T>(static_cast<T>(reducer<base::code(J).node>::identity)));
+        base::template for_each<held_folds<I>>([&]<int J>() {
+          held[held_slot[J]].fill(detail::batch<T>(static_cast<T>(reducer<base::code(J).node>::identity)));
         });
       };
       reset();
@@ -659,10 +658,8 @@ struct interpreter : folds<Outputs...> {
             }
           });
         }
-        base::template for_body<I>([&]<int J>() {
-          if constexpr (held_slot[J] >= 0)
-            block_accumulate<base::code(J).node, C, false>(a, task,
-                                                           [&](std::size_t b) { return held[held_slot[J]][b]; });
+        base::template for_each<held_folds<I>>([&]<int J>() {
+          block_accumulate<base::code(J).node, C, false>(a, task, [&](std::size_t b) { return held[held_slot[J]][b]; });
         });
         reset();
       }

@@ -315,11 +315,35 @@ struct nest_info {
   [[gnu::noinline]] static void outlined_chunk(F& f) {
     run_chunk<First, Count>(f);
   }
-  // Calls f.operator()<R>() for each stored node R (reductions and cached values), in SSA order.
-  template <class F>
-  static void for_reductions(F&& f) {
-    [&]<std::size_t... K>(std::index_sequence<K...>) { (f.template operator()<stored_nodes[K]>(), ...); }
-    (std::make_index_sequence<stored_nodes.size()>{});
+  /// Node or instruction indices chosen at compile time: what for_each calls f for. A caller keeps
+  /// its list in a static constexpr member (stored_if, body_if), so that f is instantiated for the
+  /// indices it has work for only, not for every stored node or statement with an `if constexpr`
+  /// that discards the rest (most of a program's per-loop folds and flushes touch no reduction).
+  struct index_list {
+    std::array<int, std::max<std::size_t>({nodes, code_size, 1})> at{};
+    std::size_t size = 0;
+  };
+  /// The stored nodes R (reductions and cached values) that keep(R) accepts, in SSA order.
+  template <class Keep>
+  static constexpr index_list stored_if(Keep keep) {
+    index_list list;
+    for (int r : stored_nodes)
+      if (keep(r)) list.at[list.size++] = r;
+    return list;
+  }
+  /// The instructions J of the body of the loop entered at I that keep(J) accepts, in order.
+  template <class Keep>
+  static constexpr index_list body_if(int i, Keep keep) {
+    index_list list;
+    for (int j = i + 1; j < code(i).match; ++j)
+      if (keep(j)) list.at[list.size++] = j;
+    return list;
+  }
+  /// Calls f.operator()<K>() for each index K of List, in order.
+  template <const index_list& List, class F>
+  static void for_each(F&& f) {
+    [&]<std::size_t... K>(std::index_sequence<K...>) { (f.template operator()<List.at[K]>(), ...); }
+    (std::make_index_sequence<List.size>{});
   }
 };
 

@@ -155,12 +155,10 @@ struct tasks : interpreter<Outputs...> {
       task.pack = task.block_t + call.task_block_t + block_values;
       if (blocks) base::template assign_transposed<T, I>(call, task, task.pack + call.task_pack);
       task.block_d = base_block_d + k * call.task_block_d;
-      base::for_reductions([&]<int R>() {
-        if constexpr (base::template completes<I>(R)) {
-          using op = reducer<R>;
-          std::fill_n(base::buffer(call, task, R), call.size[R], static_cast<T>(op::identity));
-          std::fill_n(task.partial + call.partial_offset[R], call.size[R], op::identity);
-        }
+      base::template for_each<base::template completed_by<I>>([&]<int R>() {
+        using op = reducer<R>;
+        std::fill_n(base::buffer(call, task, R), call.size[R], static_cast<T>(op::identity));
+        std::fill_n(task.partial + call.partial_offset[R], call.size[R], op::identity);
       });
       const std::ptrdiff_t begin = std::min(extent, static_cast<std::ptrdiff_t>(k) * chunk);
       const std::ptrdiff_t end = k + 1 == task_count ? extent : std::min(extent, begin + chunk);
