@@ -40,16 +40,7 @@ class device_program {
 
   /// Runs from now on on `wanted`; device::cuda throws when CUDA is unusable.
   device_program& on(device::choice wanted) {
-    // take, select, narrow, concat and stack run on the CPU: an automatic choice takes it
-    constexpr bool cpu_only =
-        std::any_of(ir::program_plan<Outputs...>::nodes.begin(), ir::program_plan<Outputs...>::nodes.end(),
-                    [](const ir::node_info& n) { return n.indirect; });
-    if (cpu_only && wanted == device::automatic) {
-      choice_ = select_backend(device::cpu);
-      choice_.why = "running on the CPU: take, select, narrow, concat and stack run on the CPU for now";
-    } else {
-      choice_ = select_backend(wanted);
-    }
+    choice_ = select_backend(wanted);
     return *this;
   }
   /// The backend in use: device::cpu, device::cuda or device::emulated.

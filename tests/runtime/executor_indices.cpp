@@ -4,7 +4,7 @@
 
 TEST_CASE("arange, tril, eye_like, argmax and class-label cross-entropy on the device, as on the CPU") {
   constexpr auto M = var<"M", 2>;
-  constexpr auto labels = input<"labels", 1>;  // class indices as values (integer leaves run on the CPU)
+  constexpr auto labels = input<"labels", 1>;  // class indices held as values (integer leaves: executor_slices.cpp)
   constexpr auto masked = sum(tril<-1>(M) * M) + sum(eye_like(M) * exp(M));
   constexpr auto loss = cross_entropy(M, one_hot(labels, M));
   const auto bind = [&](const auto& p, unsigned call) {

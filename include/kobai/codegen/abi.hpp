@@ -13,7 +13,7 @@
 namespace kobai::codegen {
 
 /// Bumped whenever generated code changes meaning; part of every kernel cache key.
-inline constexpr int version = 2;
+inline constexpr int version = 3;
 
 /// What one 8-byte field of `kobai_args` holds. `index` is an SSA node for leaves, views, scalars
 /// and stored values; an output's position for outputs and output_offset; a class for extents; a
@@ -35,7 +35,13 @@ enum class field : std::uint8_t {
   partial_width,   // long long: a loop's partials per block
   grid,            // long long: blocks a loop's kernel is launched with
   output_offset,   // long long: where a scalar output computed outside the loops sits in results
+  source,          // T*: what an indirect view (take, select, narrow, concat, stack) gathers from or scatters
+  slicing,         // long long: one number of an indirect view's ir::slicing (index: node · 8 + slicing_part)
 };
+
+/// The numbers of an indirect view's ir::slicing, in the order the slicing fields give them.
+enum class slicing_part : int { outer, length, inner, count, offset };
+inline constexpr std::array<std::string_view, 5> slicing_parts{"outer", "length", "inner", "count", "offset"};
 
 /// How the executor writes a field's 8 bytes.
 enum class representation : std::uint8_t { address, integer, real };
@@ -47,7 +53,7 @@ struct field_spec {
   std::string_view prefix;
   representation as;
 };
-inline constexpr std::array<field_spec, 16> field_specs{{
+inline constexpr std::array<field_spec, 18> field_specs{{
     {"const T* __restrict__", "in", representation::address},  // leaf
     {"T* __restrict__", "out", representation::address},       // output
     {"T*", "view", representation::address},                   // view
@@ -57,15 +63,17 @@ inline constexpr std::array<field_spec, 16> field_specs{{
     {"double* __restrict__", "partials", representation::address},
     {"T* __restrict__", "scratch", representation::address},
     {"double* __restrict__", "accumulators", representation::address},
-    {"long long", "n", representation::integer},  // size
-    {"long long", "b", representation::integer},  // base
-    {"long long", "f", representation::integer},  // result_offset
-    {"long long", "p", representation::integer},  // partial_offset
-    {"long long", "w", representation::integer},  // partial_width
-    {"long long", "g", representation::integer},  // grid
-    {"long long", "o", representation::integer},  // output_offset
+    {"long long", "n", representation::integer},   // size
+    {"long long", "b", representation::integer},   // base
+    {"long long", "f", representation::integer},   // result_offset
+    {"long long", "p", representation::integer},   // partial_offset
+    {"long long", "w", representation::integer},   // partial_width
+    {"long long", "g", representation::integer},   // grid
+    {"long long", "o", representation::integer},   // output_offset
+    {"T*", "src", representation::address},        // source
+    {"long long", "sl", representation::integer},  // slicing
 }};
-static_assert(field_specs.size() == static_cast<std::size_t>(field::output_offset) + 1,
+static_assert(field_specs.size() == static_cast<std::size_t>(field::slicing) + 1,
               "codegen::field_specs: one row per field, in the order of the enum");
 constexpr const field_spec& spec(field kind) { return field_specs[static_cast<std::size_t>(kind)]; }
 
@@ -78,12 +86,14 @@ struct field_info {
 };
 
 /// One generated kernel, in launch order: a loop's kernel (any grid, blockDim.x a multiple of 32,
-/// at most 1024), the finishing kernel that folds its partials (one block), or a tail computing
-/// scalar outputs when no finishing kernel does.
+/// at most 1024), the finishing kernel that folds its partials (one block), a tail computing
+/// scalar outputs when no finishing kernel does, or the fill of an indirect view's memory between
+/// loops (any grid: a gather's threads share its elements, a scatter's its columns).
 struct kernel {
   std::string name;
-  int loop = -1;  // the top-level loop (0, 1, …); -1 for the tail
+  int loop = -1;  // the top-level loop (0, 1, …); -1 for the tail and fills
   bool finish = false;
+  int fill = -1;  // the indirect view a fill kernel fills (an SSA node)
 };
 
 /// Generated source, its kernels, and the fields of their one argument.

@@ -154,6 +154,7 @@ class renderer {
       if (code(i).op == ir::instr::enter && code(i).depth == 0) last_enter = i;
     for (int i = 0; i < plan_.size; ++i) {
       const ir::instruction& ins = code(i);
+      if (ins.op == ir::instr::indirect) fill_kernel(ins.node);  // (outside every loop, in order)
       if (ins.op != ir::instr::enter || ins.depth != 0) continue;
       loop_kernel(i, loop);
       const bool tail_here = i == last_enter && has_tail();
@@ -200,9 +201,14 @@ class renderer {
         const std::string& label = text(index).label;
         return join(prefix, str(index), label.empty() ? "" : "_", label);
       }
+      case field::slicing:
+        return join(prefix, str(index / 8), "_", slicing_parts[static_cast<std::size_t>(index % 8)]);
       default:
         return join(prefix, str(index));
     }
+  }
+  std::string slicing_arg(int v, slicing_part part) const {
+    return arg(field::slicing, v * 8 + static_cast<int>(part));
   }
   std::string arg(field kind, int index) const { return join("a.", field_name(kind, index)); }
 
@@ -221,6 +227,11 @@ class renderer {
       if (ir::classes_of(plan_, nodes_, outputs_[k]) != 0) add(field::output, static_cast<int>(k));
     for (int n = 0; n < static_cast<int>(N); ++n)
       if (info(n).k == ir::kind::view) add(field::view, n);
+    for (int n = 0; n < static_cast<int>(N); ++n)
+      if (info(n).indirect) {
+        add(field::source, n);
+        for (int part = 0; part < static_cast<int>(slicing_parts.size()); ++part) add(field::slicing, n * 8 + part);
+      }
     add(field::results, -1);
     add(field::partials, -1);
     add(field::scratch, -1);
@@ -432,6 +443,40 @@ class renderer {
     program_.kernels.push_back({name, loop, true});
   }
 
+  // Fills indirect view v's memory (row-major, as ir::slicing lays it out) from its source, as the
+  // CPU's tasks::fill_indirect does. A gather (take, select, narrow, the parts of concat and stack)
+  // copies one element per thread; a scatter (their gradients: put_add, unslice) zeroes and adds
+  // one column (outer, inner) per thread, the indices in order: the same bits on every run, and as
+  // on the CPU.
+  void fill_kernel(int v) {
+    const std::string name = join("kobai_fill_", str(v));
+    const std::string t(type_), to = arg(field::view, v), from = arg(field::source, v);
+    const auto part = [&](slicing_part p) { return slicing_arg(v, p); };
+    const std::string outer = part(slicing_part::outer), length = part(slicing_part::length),
+                      inner = part(slicing_part::inner), count = part(slicing_part::count);
+    const std::string at = info(v).first == -1 ? join("(long long)", arg(field::leaf, info(v).args[1]), "[k]")
+                                               : join(part(slicing_part::offset), " + k");
+    s_ += join("\nextern \"C\" __global__ void ", name, "(const kobai_args a) {\n");
+    s_ += "  const long long kobai_threads = (long long)gridDim.x * blockDim.x;\n";
+    s_ += "  const long long kobai_tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n";
+    if (info(v).scatters) {
+      s_ += join("  for (long long e = kobai_tid; e < ", outer, " * ", inner, "; e += kobai_threads) {\n");
+      s_ += join("    const long long i = e % ", inner, ", o = e / ", inner, ";\n");
+      s_ += join("    for (long long j = 0; j < ", length, "; ++j) ", to, "[(o * ", length, " + j) * ", inner,
+                 " + i] = ", t, "(0);\n");
+      s_ += join("    for (long long k = 0; k < ", count, "; ++k) ", to, "[(o * ", length, " + ", at, ") * ", inner,
+                 " + i] += ", from, "[(o * ", count, " + k) * ", inner, " + i];\n");
+    } else {
+      s_ +=
+          join("  for (long long e = kobai_tid; e < ", outer, " * ", count, " * ", inner, "; e += kobai_threads) {\n");
+      s_ += join("    const long long i = e % ", inner, ", k = e / ", inner, " % ", count, ", o = e / ", inner, " / ",
+                 count, ";\n");
+      s_ += join("    ", to, "[e] = ", from, "[(o * ", length, " + ", at, ") * ", inner, " + i];\n");
+    }
+    s_ += "  }\n}\n";
+    program_.kernels.push_back({name, -1, false, v});
+  }
+
   // Thread 0 computes the values outside the loops and writes the scalar outputs among them.
   void tail(int depth) {
     s_ += join(pad(depth), "if (threadIdx.x == 0 && blockIdx.x == 0) {\n");
@@ -487,11 +532,11 @@ class renderer {
           s_ += join(indent, arg(field::output, first_output(n)), "[", row_major(n),
                      "] = ", operand(ins.operands[0], false), ";\n");
           break;
-        case ir::instr::materialize:
-          s_ += join(indent, arg(field::view, n), "[", row_major(info(n).args[0]),
+        case ir::instr::materialize:  // (an indirect view's source has memory of its own)
+          s_ += join(indent, arg(info(n).indirect ? field::source : field::view, n), "[", row_major(info(n).args[0]),
                      "] = ", operand(ins.operands[0], false), ";\n");
           break;
-        case ir::instr::indirect:  // (refused by render: take and put_add run on the CPU)
+        case ir::instr::indirect:  // (a kernel of its own: fill_kernel)
           break;
       }
     }
@@ -522,12 +567,6 @@ cuda_program render(Outputs...) {
   using plan_type = ir::program_plan<std::remove_cvref_t<Outputs>...>;
   static_assert(plan_type::value.error == ir::failure::none,
                 "kobai::codegen: the program cannot be planned; compile it with kobai::compile for the message");
-  // (device::automatic runs such programs on the CPU; take's integer leaves are refused on a device
-  // when they are bound)
-  if (std::any_of(plan_type::nodes.begin(), plan_type::nodes.end(), [](const ir::node_info& n) { return n.indirect; }))
-    throw error(
-        "kobai::codegen: take, select, narrow, concat and stack run on the CPU for now; compile the program "
-        "with device::cpu");
   std::vector<detail::node_text> text;
   [&]<class... Ns>(type_list<Ns...>) {
     (text.push_back(detail::describe_text<Ns>()), ...);

@@ -19,6 +19,7 @@
 #include "kobai/cpu/nest_info.hpp"
 #include "kobai/expr/indices.hpp"
 #include "kobai/ir/extents.hpp"
+#include "kobai/ir/index_checks.hpp"
 
 namespace kobai::detail {
 template <class T>
@@ -127,10 +128,7 @@ struct layout : nest_info<Outputs...> {
     extents.bind_views();
     for (std::size_t c = 0; c < base::classes; ++c) call.extent[c] = extents[c];
     bind_ranges(call);
-    [&]<class... Ns>(type_list<Ns...>) {
-      (void)std::initializer_list<int>{(check_indices<T, Ns>(call), 0)...};
-    }(order{});
-    check_slices(call);
+    check_indices(call);
     bind_views(call);
     // reduction buffers, indexed by their classes in loop order (the innermost contiguous)
     std::size_t local = 0, fast = 0, partial = 0, final_size = 0;
@@ -186,109 +184,30 @@ struct layout : nest_info<Outputs...> {
     call.task_block_d = padded(block_d, sizeof(double));
   }
 
-  // An integer leaf's values in T (memory per leaf node, grown, never shrunk), each exactly: one
-  // past the integers T holds exactly (2^24 in float) is refused.
+  // An integer leaf's values in T, exactly (ir::integers_into): memory per leaf node, grown, never shrunk.
   template <class T, std::size_t N, class I>
   static const T* integers_as(std::string_view name, const I* data, std::size_t size) {
     thread_local std::vector<T> memory;
     if (memory.size() < size) memory.resize(size);
-    constexpr auto exact = std::int64_t{1} << std::numeric_limits<T>::digits;
-    for (std::size_t i = 0; i < size; ++i) {
-      const auto v = static_cast<std::int64_t>(data[i]);
-      if (v > exact || v < -exact)
-        throw binding_error(detail::join("kobai: '", name, "' holds ", std::to_string(v), " at element ",
-                                         std::to_string(i), ", past the integers ", sizeof(T) == 4 ? "float" : "double",
-                                         " holds exactly; run the program in double"));
-      memory[i] = static_cast<T>(v);
-    }
+    ir::integers_into(name, data, size, memory.data());
     return memory.data();
   }
 
-  // An integer leaf compared with an arange by index_eq (one_hot, cross_entropy with class labels)
-  // holds indices into the arange's axis: each is checked once per call.
-  template <class T, class E>
-  static void check_indices(const call_state<T>& call) {
-    if constexpr (is_node<E>) {
-      [&]<class Op, class... Args>(node<Op, Args...>*) {
-        if constexpr (std::is_same_v<Op, ops::index_eq>) {
-          using A = typename type_list<Args...>::template at<0>;
-          using B = typename type_list<Args...>::template at<1>;
-          if constexpr (detail::is_range<B> && !std::is_void_v<detail::index_leaf<A>>)
-            check_index<T, detail::index_leaf<A>, B>(call);
-          else if constexpr (detail::is_range<A> && !std::is_void_v<detail::index_leaf<B>>)
-            check_index<T, detail::index_leaf<B>, A>(call);
-        }
-      }(static_cast<E*>(nullptr));
-    }
-  }
-  template <class T, class Leaf, class Range>
-  static void check_index(const call_state<T>& call) {
-    constexpr auto n = index_of<Leaf, order>;
-    const int c = base::plan.cls[index_of<Range, order>][0];
-    const std::size_t extent = c < 0 ? 1 : call.extent[static_cast<std::size_t>(c)];
-    std::size_t size = 1;
-    for (int p = 0; p < Leaf::rank; ++p) {
-      const int q = base::plan.cls[n][static_cast<std::size_t>(p)];
-      size *= q < 0 ? 1 : call.extent[static_cast<std::size_t>(q)];
-    }
-    const T* values = call.leaf[n];
-    for (std::size_t i = 0; i < size; ++i)
-      if (!(values[i] >= 0 && values[i] < static_cast<T>(extent)))
-        throw binding_error(detail::join("kobai: '", Leaf::name.view(), "' holds ",
-                                         std::to_string(static_cast<std::int64_t>(values[i])), " at element ",
-                                         std::to_string(i), ", an index out of range for the axis of extent ",
-                                         std::to_string(extent), " it indexes (one_hot, cross_entropy's classes)"));
-  }
-
-  // Each leaf's name by SSA index (empty for other nodes), for messages.
-  static constexpr auto names = []<class... Ns>(type_list<Ns...>) {
-    return std::array<std::string_view, base::nodes>{[] {
-      if constexpr (is_leaf<Ns>)
-        return Ns::name.view();
-      else
-        return std::string_view{};
-    }()...};
-  }(order{});
   // The extent of node n's axis p in this call (1 for a unit axis).
   template <class T>
   static std::size_t extent_of(const call_state<T>& call, int n, int p) {
     const int c = base::plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
     return c < 0 ? 1 : call.extent[static_cast<std::size_t>(c)];
   }
-  // take, put_add, slice and unslice: every index inside the axis it indexes, and a scatter's
-  // slices of the shape the indices and its target give, checked once per call before any loop runs.
+  // Every index the integer leaves hold inside the axis it indexes, and a scatter's slices of the
+  // shape its target gives (ir/index_checks.hpp), once per call before any loop runs.
   template <class T>
-  static void check_slices(const call_state<T>& call) {
-    for (int v = 0; v < static_cast<int>(base::nodes); ++v) {
-      const ir::node_info& info = base::info(v);
-      if (!info.indirect) continue;
-      const int a = info.indirect_axis;
-      const ir::slicing s = ir::slicing_of(plan_type::nodes, v, [&](int n, int p) { return extent_of(call, n, p); });
-      if (info.first >= 0) {
-        if (s.offset + s.count > s.length)
-          throw shape_error(detail::join("kobai: ", info.keep ? "narrow<" : "select<", std::to_string(a), ", ",
-                                         std::to_string(info.first), info.keep ? ", " : "",
-                                         info.keep ? std::to_string(info.count) : "", "> of an axis of extent ",
-                                         std::to_string(s.length), ": past its end"));
-      } else if (info.first == -1) {
-        const int index = info.args[1];
-        const T* values = call.leaf[static_cast<std::size_t>(index)];
-        for (std::size_t i = 0; i < s.count; ++i)
-          if (!(values[i] >= 0 && values[i] < static_cast<T>(s.length)))
-            throw binding_error(detail::join("kobai: '", names[static_cast<std::size_t>(index)], "' holds ",
-                                             std::to_string(static_cast<std::int64_t>(values[i])), " at element ",
-                                             std::to_string(i), ", an index out of range for take<", std::to_string(a),
-                                             ">'s axis of extent ", std::to_string(s.length)));
-      }
-      if (!info.scatters) continue;
-      const int g = info.args[0];
-      std::size_t slices = 1;
-      for (int p = 0; p < base::info(g).rank; ++p) slices *= extent_of(call, g, p);
-      if (slices != s.outer * s.count * s.inner)
-        throw shape_error(detail::join("kobai: slices of ", std::to_string(slices), " elements added into a tensor ",
-                                       "whose slices along axis ", std::to_string(a), " hold ",
-                                       std::to_string(s.outer * s.count * s.inner)));
-    }
+  static void check_indices(const call_state<T>& call) {
+    const auto values = [&](int n) { return call.leaf[static_cast<std::size_t>(n)]; };
+    ir::check_class_indices<order, T>(
+        base::plan, [&](int c) { return call.extent[static_cast<std::size_t>(c)]; }, values);
+    ir::check_slices<T>(
+        plan_type::nodes, [&](int n, int p) { return extent_of(call, n, p); }, values, ir::leaf_names<order>);
   }
 
   // arange's memory: 0, 1, 2, … in T, as long as the longest arange of the call (grown, never shrunk).

@@ -21,6 +21,7 @@
 #include "kobai/core/error.hpp"
 #include "kobai/expr/environment.hpp"
 #include "kobai/ir/extents.hpp"
+#include "kobai/ir/index_checks.hpp"
 #include "kobai/runtime/memory.hpp"
 #include "kobai/runtime/tensor.hpp"
 
@@ -63,11 +64,13 @@ class executor {
     accumulators_.reserve(backend, std::max<std::size_t>(1, threads * call.accumulated) * sizeof(double));
     partials_.reserve(backend, std::max<std::size_t>(1, call.partials) * sizeof(double));
     results_.reserve(backend, std::max<std::size_t>(1, call.results) * sizeof(double));
-    std::array<const void*, nodes> view{};
+    std::array<const void*, nodes> view{}, source{};
     std::size_t view_bytes = 0;
-    for (std::size_t n = 0; n < nodes; ++n)
+    for (std::size_t n = 0; n < nodes; ++n) {
       if (info(n).k == ir::kind::view && call.view_leaf[n] == nullptr && output_of(n) < 0)
         view_bytes += call.view_count[n] * sizeof(T);
+      if (call.source[n] == nullptr) view_bytes += call.source_count[n] * sizeof(T);
+    }
     views_.reserve(backend, std::max<std::size_t>(1, view_bytes));
     // outputs: tensors on the device, allocated when their shape changes
     auto& out = out_;
@@ -86,6 +89,13 @@ class executor {
         } else {
           view[n] = base;
           base += call.view_count[n] * sizeof(T);
+        }
+        if (!info(n).indirect) continue;
+        if (call.source[n] != nullptr) {
+          source[n] = call.source[n];
+        } else {
+          source[n] = base;
+          base += call.source_count[n] * sizeof(T);
         }
       }
     }
@@ -152,14 +162,24 @@ class executor {
         case codegen::field::output_offset:
           write(static_cast<long long>(call.output_offset[at]));
           break;
+        case codegen::field::source:
+          write(source[at]);
+          break;
+        case codegen::field::slicing:
+          write(static_cast<long long>(slicing_part(call.slicing[at / 8], at % 8)));
+          break;
       }
     }
     for (std::size_t k = 0; k < program.kernels.size(); ++k) {
       const codegen::kernel& kernel = program.kernels[k];
       const auto loop = static_cast<std::size_t>(std::max(kernel.loop, 0));
       const bool whole = kernel.loop >= 0 && !kernel.finish;
-      backend->launch(loaded.kernels[k], whole ? static_cast<unsigned>(call.grid[loop]) : 1U, backend->block_threads(),
-                      args_.data(), args_.size() * sizeof(std::uint64_t));
+      const unsigned grid = kernel.fill >= 0 ? fill_grid(*backend, call.slicing[static_cast<std::size_t>(kernel.fill)],
+                                                         info(static_cast<std::size_t>(kernel.fill)).scatters)
+                            : whole          ? static_cast<unsigned>(call.grid[loop])
+                                             : 1U;
+      backend->launch(loaded.kernels[k], grid, backend->block_threads(), args_.data(),
+                      args_.size() * sizeof(std::uint64_t));
     }
     host_results_.resize(call.read_back);
     backend->copy_to_host(host_results_.data(), results_.data(), call.read_back * sizeof(double));  // waits
@@ -190,6 +210,11 @@ class executor {
     std::array<double, nodes> scalar{};
     std::array<const void*, nodes> view_leaf{};
     std::array<std::size_t, nodes> view_count{};
+    // an indirect view's source: a leaf's memory, or (null) memory of its own of source_count elements
+    std::array<const void*, nodes> source{};
+    std::array<std::size_t, nodes> source_count{};
+    std::array<ir::slicing, nodes> slicing{};
+    std::array<std::size_t, nodes> integer_offset{};  // an integer leaf's values in the staging, in T
     std::array<long long, nodes> size{}, base{}, result_offset{}, partial_offset{};
     std::array<long long, loops + 1> width{}, grid{};
     std::array<long long, sizeof...(Outputs)> output_offset{};
@@ -198,8 +223,9 @@ class executor {
 
   // Extents from the bound tensors, checked against each other; pointers and scalars.
   template <class T, class Point>
-  static void bind(const std::shared_ptr<device_backend>& backend, const Point& point, call_layout& call) {
+  void bind(const std::shared_ptr<device_backend>& backend, const Point& point, call_layout& call) {
     ir::extents<nodes, classes> extents(plan, plan_type::nodes);
+    std::size_t integers = 0;  // integer leaves' values in T, staged on the host
     [&]<class... Ns>(type_list<Ns...>) {
       (
           [&] {
@@ -214,9 +240,31 @@ class executor {
                 extents.bind_leaf(static_cast<int>(n), Ns::name.view(),
                                   std::array<std::size_t, 1>{ir::count_bound(Ns::name.view(), value)});
               } else if constexpr (!std::is_void_v<typename Ns::element>) {
-                static_assert(std::is_void_v<typename Ns::element>,
-                              "kobai: integer leaves (input<\"y\", 1, std::int64_t>) run on the CPU for now; compile "
-                              "the program with device::cpu, or bind the labels as values of the element type");
+                constexpr bool fits = [] {
+                  if constexpr (detail::is_device_tensor<V>)
+                    return false;
+                  else if constexpr (requires { typename V::value_type; })
+                    return std::is_same_v<typename V::value_type, typename Ns::element>;
+                  else
+                    return false;
+                }();
+                static_assert(fits,
+                              "kobai: on a device, bind an integer leaf (input<\"y\", 1, std::int64_t>) to a host "
+                              "container of its element type (xt::xtensor<std::int64_t, 1>): its values are checked "
+                              "and copied to the device with each call");
+                if constexpr (fits) {
+                  if (static_cast<int>(value.dimension()) != Ns::rank)
+                    throw binding_error(
+                        detail::join("kobai: '", Ns::name.view(), "' is a rank-", std::to_string(Ns::rank),
+                                     " leaf but was bound to a container of shape ",
+                                     ir::shape_text(value.shape().data(), static_cast<int>(value.dimension()))));
+                  extents.bind_leaf(static_cast<int>(n), Ns::name.view(), value.shape());
+                  call.integer_offset[n] = integers;
+                  integers += value.size();
+                  if (staging_.size() < integers * sizeof(T)) staging_.resize(integers * sizeof(T));
+                  ir::integers_into(Ns::name.view(), value.data(), value.size(),
+                                    reinterpret_cast<T*>(staging_.data()) + call.integer_offset[n]);
+                }
               } else {
                 constexpr bool fits = [] {
                   if constexpr (detail::is_device_tensor<V>)
@@ -244,13 +292,44 @@ class executor {
     }(order{});
     extents.bind_views();
     for (std::size_t c = 0; c < classes; ++c) call.extent[c] = static_cast<long long>(extents[c]);
+    // every index inside the axis it indexes, checked on the host before anything runs; then the
+    // integers go to the device
+    const auto extent_of = [&](int n, int p) -> std::size_t {
+      const int c = plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+      return c < 0 ? 1 : static_cast<std::size_t>(call.extent[static_cast<std::size_t>(c)]);
+    };
+    const auto staged = [&](int n) {
+      return reinterpret_cast<const T*>(staging_.data()) + call.integer_offset[static_cast<std::size_t>(n)];
+    };
+    ir::check_class_indices<order, T>(
+        plan, [&](int c) { return call.extent[static_cast<std::size_t>(c)]; }, staged);
+    ir::check_slices<T>(plan_type::nodes, extent_of, staged, ir::leaf_names<order>);
+    if (integers > 0) {
+      integers_.reserve(backend, integers * sizeof(T));
+      backend->copy_to_device(integers_.data(), staging_.data(), integers * sizeof(T));
+      for (std::size_t n = 0; n < nodes; ++n)
+        if (is_integer_leaf[n]) call.leaf[n] = static_cast<const T*>(integers_.data()) + call.integer_offset[n];
+    }
     for (std::size_t v = 0; v < nodes; ++v) {
       if (info(v).k != ir::kind::view) continue;
       const auto source = static_cast<std::size_t>(info(v).args[0]);
-      call.view_count[v] = extents.elements(static_cast<int>(source));
-      if (info(source).k == ir::kind::tensor_leaf) call.view_leaf[v] = call.leaf[source];
+      const bool from_leaf = info(source).k == ir::kind::tensor_leaf;
+      if (info(v).indirect) {  // memory of its own, and its source's unless a leaf's
+        call.view_count[v] = extents.elements(static_cast<int>(v));
+        call.slicing[v] = ir::slicing_of(plan_type::nodes, static_cast<int>(v), extent_of);
+        if (from_leaf)
+          call.source[v] = call.leaf[source];
+        else
+          call.source_count[v] = extents.elements(static_cast<int>(source));
+      } else {
+        call.view_count[v] = extents.elements(static_cast<int>(source));
+        if (from_leaf) call.view_leaf[v] = call.leaf[source];
+      }
     }
   }
+  static constexpr std::array<bool, nodes> is_integer_leaf = []<class... Ns>(type_list<Ns...>) {
+    return std::array<bool, nodes>{detail::is_integer_leaf<Ns>...};
+  }(order{});
 
   // arange's memory on the device: 0, 1, 2, … in T, as long as the longest arange of the call
   // (copied when it grows or the element type changes; kept otherwise).
@@ -270,8 +349,26 @@ class executor {
     for (std::size_t n = 0; n < nodes; ++n)
       if (info(n).range) call.leaf[n] = ranges_.data();
     for (std::size_t v = 0; v < nodes; ++v)  // views of an arange read its memory
-      if (info(v).k == ir::kind::view && info(static_cast<std::size_t>(info(v).args[0])).range)
-        call.view_leaf[v] = ranges_.data();
+      if (info(v).k == ir::kind::view && info(static_cast<std::size_t>(info(v).args[0])).range) {
+        if (info(v).indirect) {
+          call.source[v] = ranges_.data();
+          call.source_count[v] = 0;
+        } else {
+          call.view_leaf[v] = ranges_.data();
+        }
+      }
+  }
+
+  static std::size_t slicing_part(const ir::slicing& s, std::size_t part) {
+    const std::array<std::size_t, 5> parts{s.outer, s.length, s.inner, s.count, s.offset};  // (codegen::slicing_part)
+    return parts[part];
+  }
+  // Blocks for a fill kernel: a gather's elements, or a scatter's columns, one per thread.
+  static unsigned fill_grid(const device_backend& backend, const ir::slicing& s, bool scatters) {
+    const unsigned long long work = scatters ? s.outer * s.inner : s.outer * s.count * s.inner,
+                             threads = backend.block_threads();
+    return static_cast<unsigned>(std::clamp<unsigned long long>((work + threads - 1) / threads, 1ULL,
+                                                                static_cast<unsigned long long>(backend.max_blocks())));
   }
 
   /// Most device memory the per-thread buffers of one loop may take: the grid shrinks to fit.
@@ -396,7 +493,8 @@ class executor {
   }
 
   std::mutex mutex_;
-  device_buffer scratch_, accumulators_, partials_, results_, views_, ranges_;
+  device_buffer scratch_, accumulators_, partials_, results_, views_, ranges_, integers_;
+  std::vector<char> staging_;  // integer leaves' values in T, on the host
   std::size_t ranges_length_ = 0, ranges_element_ = 0;
   std::shared_ptr<device_backend> ranges_on_;
   std::vector<std::uint64_t> args_;

@@ -1,0 +1,126 @@
+// The integer data of a call, as every backend reads it: an integer leaf's values in the element
+// type, each exactly, and every index checked against the axis it indexes, once per call on the
+// host before any loop or kernel runs (take's rows, one_hot's and cross_entropy's class labels,
+// select's and narrow's ranges). The CPU and the device executors both call these.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "kobai/core/error.hpp"
+#include "kobai/core/text.hpp"
+#include "kobai/expr/indices.hpp"
+#include "kobai/ir/extents.hpp"
+
+namespace kobai::ir {
+
+/// Writes an integer leaf's `size` values into `out` in T, each exactly: one past the integers T
+/// holds exactly (2^24 in float) is a binding_error naming the leaf.
+template <class T, class I>
+void integers_into(std::string_view name, const I* data, std::size_t size, T* out) {
+  constexpr auto exact = std::int64_t{1} << std::numeric_limits<T>::digits;
+  for (std::size_t i = 0; i < size; ++i) {
+    const auto v = static_cast<std::int64_t>(data[i]);
+    if (v > exact || v < -exact)
+      throw binding_error(detail::join("kobai: '", name, "' holds ", std::to_string(v), " at element ",
+                                       std::to_string(i), ", past the integers ", sizeof(T) == 4 ? "float" : "double",
+                                       " holds exactly; run the program in double"));
+    out[i] = static_cast<T>(v);
+  }
+}
+
+/// An integer leaf compared with an arange by index_eq (one_hot, cross_entropy with class labels)
+/// holds indices into the arange's axis: each inside it. Order lists the program's nodes;
+/// `extent(c)` is class c's extent in this call, `values(n)` leaf n's values in T (host memory).
+template <class Order, class T, std::size_t N, class Extent, class Values>
+void check_class_indices(const plan_data<N>& plan, Extent extent, Values values) {
+  const auto axis = [&](int n, int p) -> std::size_t {
+    const int c = plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
+    return c < 0 ? 1 : static_cast<std::size_t>(extent(c));
+  };
+  const auto check = [&]<class Leaf, class Range>() {
+    constexpr auto n = static_cast<int>(index_of<Leaf, Order>);
+    const std::size_t length = axis(static_cast<int>(index_of<Range, Order>), 0);
+    std::size_t size = 1;
+    for (int p = 0; p < Leaf::rank; ++p) size *= axis(n, p);
+    const T* held = values(n);
+    for (std::size_t i = 0; i < size; ++i)
+      if (!(held[i] >= 0 && held[i] < static_cast<T>(length)))
+        throw binding_error(detail::join("kobai: '", Leaf::name.view(), "' holds ",
+                                         std::to_string(static_cast<std::int64_t>(held[i])), " at element ",
+                                         std::to_string(i), ", an index out of range for the axis of extent ",
+                                         std::to_string(length), " it indexes (one_hot, cross_entropy's classes)"));
+  };
+  const auto visit = [&]<class Op, class... Args>(node<Op, Args...>*) {
+    if constexpr (std::is_same_v<Op, ops::index_eq>) {
+      using A = typename type_list<Args...>::template at<0>;
+      using B = typename type_list<Args...>::template at<1>;
+      if constexpr (detail::is_range<B> && !std::is_void_v<detail::index_leaf<A>>)
+        check.template operator()<detail::index_leaf<A>, B>();
+      else if constexpr (detail::is_range<A> && !std::is_void_v<detail::index_leaf<B>>)
+        check.template operator()<detail::index_leaf<B>, A>();
+    }
+  };
+  // (a braced list, not a fold: clang refuses folds of more than 256 terms)
+  [&]<class... Ns>(type_list<Ns...>) {
+    (void)std::initializer_list<int>{([&] {
+      if constexpr (is_node<Ns>) visit(static_cast<Ns*>(nullptr));
+    }(), 0)...};
+  }(Order{});
+}
+
+/// take, put_add, slice and unslice: every index inside the axis it indexes, and a scatter's
+/// slices of the shape the indices and its target give. `extent(n, p)` is node n's axis p in this
+/// call, `values(n)` an index leaf's values in T (host memory), `names[n]` a leaf's name.
+template <class T, std::size_t N, class Extent, class Values>
+void check_slices(const std::array<node_info, N>& nodes, Extent extent, Values values,
+                  const std::array<std::string_view, N>& names) {
+  for (int v = 0; v < static_cast<int>(N); ++v) {
+    const node_info& info = nodes[static_cast<std::size_t>(v)];
+    if (!info.indirect) continue;
+    const int a = info.indirect_axis;
+    const slicing s = slicing_of(nodes, v, extent);
+    if (info.first >= 0) {
+      if (s.offset + s.count > s.length)
+        throw shape_error(detail::join("kobai: ", info.keep ? "narrow<" : "select<", std::to_string(a), ", ",
+                                       std::to_string(info.first), info.keep ? ", " : "",
+                                       info.keep ? std::to_string(info.count) : "", "> of an axis of extent ",
+                                       std::to_string(s.length), ": past its end"));
+    } else if (info.first == -1) {
+      const int index = info.args[1];
+      const T* held = values(index);
+      for (std::size_t i = 0; i < s.count; ++i)
+        if (!(held[i] >= 0 && held[i] < static_cast<T>(s.length)))
+          throw binding_error(detail::join("kobai: '", names[static_cast<std::size_t>(index)], "' holds ",
+                                           std::to_string(static_cast<std::int64_t>(held[i])), " at element ",
+                                           std::to_string(i), ", an index out of range for take<", std::to_string(a),
+                                           ">'s axis of extent ", std::to_string(s.length)));
+    }
+    if (!info.scatters) continue;
+    const int g = info.args[0];
+    std::size_t slices = 1;
+    for (int p = 0; p < nodes[static_cast<std::size_t>(g)].rank; ++p) slices *= extent(g, p);
+    if (slices != s.outer * s.count * s.inner)
+      throw shape_error(detail::join("kobai: slices of ", std::to_string(slices), " elements added into a tensor ",
+                                     "whose slices along axis ", std::to_string(a), " hold ",
+                                     std::to_string(s.outer * s.count * s.inner)));
+  }
+}
+
+/// Each leaf's name by SSA index (empty for other nodes), for messages.
+template <class Order>
+inline constexpr auto leaf_names = []<class... Ns>(type_list<Ns...>) {
+  return std::array<std::string_view, sizeof...(Ns)>{[] {
+    if constexpr (is_leaf<Ns>)
+      return Ns::name.view();
+    else
+      return std::string_view{};
+  }()...};
+}(Order{});
+
+}  // namespace kobai::ir
