@@ -118,3 +118,28 @@ TEST_CASE("indices outside their axis on the device: an error naming the leaf, b
     CHECK(dE(3, j) == 2);
   }
 }
+
+TEST_CASE("indirect views outside every loop: stacked scalars, a selected element, as outputs, on the device") {
+  // v = stack<0>(sin(a), a², b) for scalar vars a, b: the parts are values without axes, computed
+  // outside every loop; g = select<0, 1>(tanh(x)·f) is a view of one element, an output, read by a
+  // scalar output computed after the last loop (an independent review found each of these wrong or
+  // crashing on the emulator before the fill kernels were ordered and given the parts' values).
+  constexpr auto a = var<"a", 0>;
+  constexpr auto bb = var<"bb", 0>;
+  constexpr auto wv = input<"wv", 1>;
+  constexpr auto xv = var<"xv", 1>;
+  constexpr auto f = sum(stack<0>(sin(a), a * a, bb) * wv);
+  constexpr auto g = select<0, 1>(tanh(xv) * f);
+  constexpr auto stacked_sums = stack<0>(sum(xv), sum(xv * xv));
+  const auto bind = [&](const auto& p, unsigned call) {
+    return std::tuple{a = 0.3 + 0.4 * call, bb = -0.7 + call,
+                      wv = to_device(random_tensor<double, 1>({3}, 81 + 100 * call), p.backend()),
+                      xv = to_device(random_tensor<double, 1>({5 + 12 * call}, 82 + 100 * call), p.backend())};
+  };
+  CHECK(difference_from_cpu(bind, f, grad(f, a), grad(f, bb), g, grad(g, xv), grad(g, a),
+                            stack<0>(sin(a), a * a, bb)) <= 1e-12);
+  CHECK(difference_from_cpu(bind, select<0, 1>(sin(xv)) * 2_c, sum(xv)) <= 1e-12);  // filled after the last loop
+  CHECK(difference_from_cpu(bind, stacked_sums, sum(stacked_sums * stacked_sums),
+                            grad(sum(stacked_sums * stacked_sums), xv)) <= 1e-12);
+  CHECK(difference_from_cpu(bind, select<0, 1>(xv), sum(xv), select<0, 2>(tanh(xv) * 2_c)) <= 1e-12);
+}

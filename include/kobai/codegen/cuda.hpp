@@ -149,20 +149,25 @@ class renderer {
   cuda_program render() {
     program_.source = prelude();
     declare_fields();
-    int loop = 0, last_enter = -1;
-    for (int i = 0; i < plan_.size; ++i)
+    int loop = 0, last_enter = -1, last_fill = -1;
+    for (int i = 0; i < plan_.size; ++i) {
       if (code(i).op == ir::instr::enter && code(i).depth == 0) last_enter = i;
+      if (code(i).op == ir::instr::indirect) last_fill = i;
+    }
+    // The tail runs in the last loop's finishing kernel unless a fill follows that loop (the tail
+    // may read what it fills): then, as without loops, in a kernel of its own after everything.
+    const bool tail_in_finish = last_enter >= 0 && last_fill < code(last_enter).match;
     for (int i = 0; i < plan_.size; ++i) {
       const ir::instruction& ins = code(i);
-      if (ins.op == ir::instr::indirect) fill_kernel(ins.node);  // (outside every loop, in order)
+      if (ins.op == ir::instr::indirect) fill_kernel(i);  // (outside every loop, in order)
       if (ins.op != ir::instr::enter || ins.depth != 0) continue;
       loop_kernel(i, loop);
-      const bool tail_here = i == last_enter && has_tail();
+      const bool tail_here = i == last_enter && tail_in_finish && has_tail();
       if (has_globals(i) || tail_here) finish_kernel(i, loop, tail_here);
       i = ins.match;
       ++loop;
     }
-    if (last_enter < 0 && has_tail()) {  // no loops: scalar outputs of scalars
+    if (!tail_in_finish && has_tail()) {  // scalar outputs computed after the last loop and fill
       s_ += "\nextern \"C\" __global__ void kobai_tail(const kobai_args a) {\n";
       tail(1);
       s_ += "}\n";
@@ -272,10 +277,19 @@ class renderer {
       if (root_output(static_cast<int>(k))) return true;
     return root_materialize(-1) >= 0;
   }
-  // The materialize of view v outside every loop (v = -1: any), or -1.
+  // The materialize of view v outside every loop (v = -1: any), or -1. An indirect view's is not
+  // written to memory: its fill kernel computes the one value it reads (fill_kernel).
   int root_materialize(int v) const {
     for (int i = 0; i < plan_.size; ++i)
-      if (code(i).op == ir::instr::materialize && code(i).depth == 0 && (v < 0 || code(i).node == v)) return i;
+      if (code(i).op == ir::instr::materialize && code(i).depth == 0 && (v < 0 || code(i).node == v) &&
+          !info(code(i).node).indirect)
+        return i;
+    return -1;
+  }
+  // The materialize outside every loop of indirect view v's source (a value without axes), or -1.
+  int root_source(int v) const {
+    for (int i = 0; i < plan_.size; ++i)
+      if (code(i).op == ir::instr::materialize && code(i).depth == 0 && code(i).node == v) return i;
     return -1;
   }
   bool has_globals(int enter) const {
@@ -448,9 +462,10 @@ class renderer {
   // copies one element per thread; a scatter (their gradients: put_add, unslice) zeroes and adds
   // one column (outer, inner) per thread, the indices in order: the same bits on every run, and as
   // on the CPU.
-  void fill_kernel(int v) {
+  void fill_kernel(int fill) {
+    const int v = code(fill).node;
     const std::string name = join("kobai_fill_", str(v));
-    const std::string t(type_), to = arg(field::view, v), from = arg(field::source, v);
+    const std::string t(type_), to = arg(field::view, v);
     const auto part = [&](slicing_part p) { return slicing_arg(v, p); };
     const std::string outer = part(slicing_part::outer), length = part(slicing_part::length),
                       inner = part(slicing_part::inner), count = part(slicing_part::count);
@@ -459,19 +474,26 @@ class renderer {
     s_ += join("\nextern \"C\" __global__ void ", name, "(const kobai_args a) {\n");
     s_ += "  const long long kobai_threads = (long long)gridDim.x * blockDim.x;\n";
     s_ += "  const long long kobai_tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n";
+    // a source without axes (a stacked scalar) is computed here, from the values outside every loop
+    const int scalar_source = root_source(v);
+    if (scalar_source >= 0) root_values(fill, 1);
+    const auto from = [&](const std::string& element) {
+      return scalar_source >= 0 ? join(t, "(", operand(code(scalar_source).operands[0], true), ")")
+                                : join(arg(field::source, v), "[", element, "]");
+    };
     if (info(v).scatters) {
       s_ += join("  for (long long e = kobai_tid; e < ", outer, " * ", inner, "; e += kobai_threads) {\n");
       s_ += join("    const long long i = e % ", inner, ", o = e / ", inner, ";\n");
       s_ += join("    for (long long j = 0; j < ", length, "; ++j) ", to, "[(o * ", length, " + j) * ", inner,
                  " + i] = ", t, "(0);\n");
       s_ += join("    for (long long k = 0; k < ", count, "; ++k) ", to, "[(o * ", length, " + ", at, ") * ", inner,
-                 " + i] += ", from, "[(o * ", count, " + k) * ", inner, " + i];\n");
+                 " + i] += ", from(join("(o * ", count, " + k) * ", inner, " + i")), ";\n");
     } else {
       s_ +=
           join("  for (long long e = kobai_tid; e < ", outer, " * ", count, " * ", inner, "; e += kobai_threads) {\n");
       s_ += join("    const long long i = e % ", inner, ", k = e / ", inner, " % ", count, ", o = e / ", inner, " / ",
                  count, ";\n");
-      s_ += join("    ", to, "[e] = ", from, "[(o * ", length, " + ", at, ") * ", inner, " + i];\n");
+      s_ += join("    ", to, "[e] = ", from(join("(o * ", length, " + ", at, ") * ", inner, " + i")), ";\n");
     }
     s_ += "  }\n}\n";
     program_.kernels.push_back({name, -1, false, v});
@@ -486,7 +508,7 @@ class renderer {
         s_ += join(pad(depth + 1), arg(field::results, -1), "[", arg(field::output_offset, static_cast<long long>(k)),
                    "] = r", str(ir::root_instruction(plan_, outputs_[k])), ";\n");
     for (int i = 0; i < plan_.size; ++i)  // views of values without axes, for the outputs among them
-      if (code(i).op == ir::instr::materialize && code(i).depth == 0)
+      if (code(i).op == ir::instr::materialize && code(i).depth == 0 && !info(code(i).node).indirect)
         s_ += join(pad(depth + 1), arg(field::view, code(i).node), "[0] = ", type_, "(",
                    operand(code(i).operands[0], true), ");\n");
     s_ += join(pad(depth), "}\n");

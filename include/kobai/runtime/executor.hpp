@@ -64,10 +64,11 @@ class executor {
     accumulators_.reserve(backend, std::max<std::size_t>(1, threads * call.accumulated) * sizeof(double));
     partials_.reserve(backend, std::max<std::size_t>(1, call.partials) * sizeof(double));
     results_.reserve(backend, std::max<std::size_t>(1, call.results) * sizeof(double));
-    std::array<const void*, nodes> view{}, source{};
+    auto& view = view_;
+    std::array<const void*, nodes> source{};
     std::size_t view_bytes = 0;
     for (std::size_t n = 0; n < nodes; ++n) {
-      if (info(n).k == ir::kind::view && call.view_leaf[n] == nullptr && output_of(n) < 0)
+      if (info(n).k == ir::kind::view && call.view_leaf[n] == nullptr && !in_output(n))
         view_bytes += call.view_count[n] * sizeof(T);
       if (call.source[n] == nullptr) view_bytes += call.source_count[n] * sizeof(T);
     }
@@ -84,8 +85,8 @@ class executor {
         if (info(n).k != ir::kind::view) continue;
         if (call.view_leaf[n] != nullptr) {
           view[n] = call.view_leaf[n];
-        } else if (const int k = output_of(n); k >= 0) {
-          view[n] = out[static_cast<std::size_t>(k)];
+        } else if (in_output(n)) {
+          view[n] = out[static_cast<std::size_t>(output_of(n))];
         } else {
           view[n] = base;
           base += call.view_count[n] * sizeof(T);
@@ -203,6 +204,13 @@ class executor {
     return -1;
   }
   static constexpr int loops = plan.loops;
+  // A view whose memory is an output's: a tensor output's (a view of one element has its own,
+  // read back by finish_output).
+  static constexpr bool in_output(std::size_t n) {
+    constexpr std::array<int, sizeof...(Outputs)> ranks{Outputs::rank...};
+    const int k = output_of(n);
+    return k >= 0 && ranks[static_cast<std::size_t>(k)] > 0;
+  }
 
   struct call_layout {
     std::array<long long, classes + 1> extent{};
@@ -461,8 +469,13 @@ class executor {
     constexpr ir::kind k = info(n).k;
     constexpr bool scalar = ir::classes_of(plan, plan_type::nodes, static_cast<int>(n)) == 0;
     if constexpr (ir::written(plan, static_cast<int>(n))) {
-      if constexpr (output_of(n) != static_cast<int>(K))  // the same expression asked for twice
+      if constexpr (output::rank == 0) {  // a view of one element (select of a vector): its memory
+        T value{};
+        backend->copy_to_host(&value, view_[n], sizeof(T));
+        target = value;
+      } else if constexpr (output_of(n) != static_cast<int>(K)) {  // the same expression asked for twice
         backend->copy_on_device(target.data(), out_pointer_of<output_of(n)>(), target.size() * sizeof(T));
+      }
     } else if constexpr (k == ir::kind::tensor_leaf) {
       backend->copy_on_device(target.data(), call.leaf[n], target.size() * sizeof(T));
     } else {
@@ -500,6 +513,7 @@ class executor {
   std::vector<std::uint64_t> args_;
   std::vector<double> host_results_;
   std::array<void*, sizeof...(Outputs)> out_{};  // this call's tensor outputs
+  std::array<const void*, nodes> view_{};        // this call's views' memory
   std::array<std::pair<std::shared_ptr<device_backend>, const loaded_program*>, 2> loaded_{};  // float, double
 };
 
