@@ -730,19 +730,28 @@ class Program:
         out = [f"namespace fuzz_{name} {{", "using namespace kobai;", "using namespace kobai::literals;"]
         out += self.kobai_lines
         out.append(f"constexpr auto program = compile({', '.join(self.outputs)});")
-        binds = []
+        binds, device_binds = [], []
         for leaf_name, role, shape in self.leaves:
-            if role == "index":
-                binds.append(f'{leaf_name} = c.tensor<{self.indices[leaf_name][0]}, {len(shape)}>("{leaf_name}")')
+            if role == "index":  # (a host container on every backend)
+                bind = f'{leaf_name} = c.tensor<{self.indices[leaf_name][0]}, {len(shape)}>("{leaf_name}")'
+                binds.append(bind)
+                device_binds.append(bind)
             elif shape:
                 binds.append(f'{leaf_name} = c.tensor<T, {len(shape)}>("{leaf_name}")')
+                device_binds.append(f'{leaf_name} = to_device(c.tensor<T, {len(shape)}>("{leaf_name}"), p.backend())')
             else:
                 binds.append(f'{leaf_name} = c.scalar<T>("{leaf_name}")')
+                device_binds.append(binds[-1])
         out += ["template <class T>",
                 "std::vector<fuzz::flat> run(const fuzz::call& c, unsigned threads, bool blocks) {",
                 "  auto p = program;",
                 "  p.threads(threads).grain(1).blocks(blocks ? decltype(p)::block_extent : 0);",
                 f"  return fuzz::flatten(p({', '.join(binds)}));",
+                "}",
+                "template <class T>",
+                "std::vector<fuzz::flat> run_device(const fuzz::call& c) {",
+                f"  static const auto p = compile(device::emulated, {', '.join(self.outputs)});",
+                f"  return fuzz::flatten(p({', '.join(device_binds)}));",
                 "}",
                 "template <class S>",
                 "std::vector<int> build(fuzz::ref::graph<S>& g, const fuzz::call& c, std::vector<int>& vars,",
@@ -782,7 +791,8 @@ class Program:
                 f"      [](const fuzz::call& c) {{ return {reference}; }},",
                 f"      [](const fuzz::call& c) {{ return fuzz::reference_loss({build}, c{loss_seed}); }},",
                 f'      {vars_list}, "{direction}",',
-                "      {" + ", ".join(calls) + "}};",
+                "      {" + ", ".join(calls) + "},",
+                "      run_device<double>, run_device<float>};",
                 f"  fuzz::check_program(p, {self.seed * 1000003 + self.index}ULL);",
                 "}",
                 f"}}  // namespace fuzz_{name}"]

@@ -1,8 +1,9 @@
 // The differential fuzzer's harness: each generated program (tests/fuzz/generate.py) is run by kobai
 // in double and in float, on 1 and 3 threads (split into tasks however small), with rows in blocks
-// and row by row (cpu/interpreter.hpp's block and batch modes), on a first call, a
-// repeated one with new data and one with new extents, and compared with the naive reference of
-// reference.hpp. A failure prints the program in kobai syntax, the shapes of its data and the seed.
+// and row by row (cpu/interpreter.hpp's block and batch modes), and as generated CUDA kernels on the
+// host emulator (device::emulated), on a first call, a repeated one with new data and one with new
+// extents, and compared with the naive reference of reference.hpp. A failure prints the program in
+// kobai syntax, the shapes of its data and the seed.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -20,6 +21,7 @@
 
 #include "fuzz/reference.hpp"
 #include "kobai/cpu/program.hpp"
+#include "kobai/device_program.hpp"
 #include "kobai/kobai.hpp"
 
 namespace fuzz {
@@ -89,7 +91,9 @@ struct flat {
 
 template <class V>
 flat flatten_one(const V& v) {
-  if constexpr (std::is_arithmetic_v<V>) {
+  if constexpr (kobai::detail::is_device_tensor<V>) {
+    return flatten_one(kobai::to_host(v));
+  } else if constexpr (std::is_arithmetic_v<V>) {
     return {{}, {static_cast<double>(v)}};
   } else {
     flat out{{v.shape().begin(), v.shape().end()}, {}};
@@ -120,6 +124,8 @@ struct program_case {
   std::vector<std::string> variables;
   std::string direction;
   std::vector<std::vector<leaf_data>> calls;  // shapes and roles; values are drawn by the harness
+  // The program on the host emulator (its generated kernels), in double and in float.
+  std::function<std::vector<flat>(const call&)> device_double, device_float;
 };
 
 /// Seeds the data of a program's calls: uniform in [-1, 1].
@@ -256,26 +262,30 @@ inline void check_program(const program_case& p, std::uint64_t seed) {
       continue;
     }
     if (p.smooth && k == 0) check_reference(p, c, want, where);
-    for (int configuration = 0; configuration < 8; ++configuration) {
+    // 8 CPU configurations, then the emulated device in double and in float
+    for (int configuration = 0; configuration < 10; ++configuration) {
       const unsigned threads = configuration % 2 == 0 ? 1U : 3U;
       const bool blocks = configuration / 2 % 2 == 0;  // rows in blocks where a loop can, or row by row
-      {
-        const bool single = configuration / 4 == 1;
-        const std::vector<flat> got = single ? p.run_float(c32, threads, blocks) : p.run_double(c, threads, blocks);
-        const auto& expected = single ? want32 : want;
-        REQUIRE(got.size() == expected.size());
-        for (std::size_t o = 0; o < got.size(); ++o) {
-          std::string why;
-          const bool ok = single ? agrees(got[o], expected[o], 1e-4, 0.05, 1e-6, why)
-                                 : agrees(got[o], expected[o], 1e-8, 1e-3, 1e-11, why);
-          totals().comparisons += static_cast<long>(expected[o].data.size());
-          if (!ok) {
-            ++totals().failures;
-            FAIL_CHECK(where << "\n  output " << o << " in " << std::string(single ? "float" : "double") << " on "
-                             << threads << " thread(s), " << std::string(blocks ? "rows in blocks" : "row by row")
-                             << ": " << why);
-            return;
-          }
+      const bool device = configuration >= 8;
+      const bool single = device ? configuration == 9 : configuration / 4 == 1;
+      const std::vector<flat> got = device   ? (single ? p.device_float(c32) : p.device_double(c))
+                                    : single ? p.run_float(c32, threads, blocks)
+                                             : p.run_double(c, threads, blocks);
+      const auto& expected = single ? want32 : want;
+      REQUIRE(got.size() == expected.size());
+      for (std::size_t o = 0; o < got.size(); ++o) {
+        std::string why;
+        const bool ok = single ? agrees(got[o], expected[o], 1e-4, 0.05, 1e-6, why)
+                               : agrees(got[o], expected[o], 1e-8, 1e-3, 1e-11, why);
+        totals().comparisons += static_cast<long>(expected[o].data.size());
+        if (!ok) {
+          ++totals().failures;
+          const std::string how = device ? std::string("on the emulated device")
+                                         : "on " + std::to_string(threads) + " thread(s), " +
+                                               std::string(blocks ? "rows in blocks" : "row by row");
+          FAIL_CHECK(where << "\n  output " << o << " in " << std::string(single ? "float" : "double") << " " << how
+                           << ": " << why);
+          return;
         }
       }
     }
