@@ -3,6 +3,8 @@
 //   and its derivatives with respect to the initial state and the frequency.
 // - ADBench's diagonal LSTM (two layers, the objective summed over the sequence), against the
 //   benchmark's algorithm written here in float64 loops, every gradient by central differences.
+// - Checkpointing: the same bits with every segment length, and the memory it saves.
+// - Values emitted by each step (jax's ys), against the recurrence written here as a loop.
 // Each runs twice, the second time with new data and another number of steps.
 #include <doctest/doctest.h>
 
@@ -11,6 +13,7 @@
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
+#include "../heap_count.hpp"
 #include "kobai/cpu/scan.hpp"
 #include "kobai/kobai.hpp"
 
@@ -235,4 +238,80 @@ TEST_CASE("scan: the number of steps is a run-time fact, checked") {
   const auto doubled = no_sequence.gradient(s = s0);
   CHECK(doubled.loss == 240);
   CHECK(doubled.gradient(s)(0) == 8);
+}
+
+TEST_CASE("scan: checkpointing keeps every k-th state, recomputes the rest, and gives the same bits") {
+  constexpr auto h = var<"h", 1>;
+  constexpr auto W = var<"W", 2>;
+  constexpr auto x = input<"x", 1>;
+  auto rnn = scan(carry(h, tanh(matmul(W, h) + x)), over(x), step_loss(sum(h * h)), final_loss(sum(h)));
+  std::mt19937 generator(7);
+  std::normal_distribution<double> normal;
+  for (const std::size_t steps : {std::size_t{400}, std::size_t{23}}) {  // the second call: new data, new steps
+    constexpr std::size_t n = 32;
+    auto xs = xt::xtensor<double, 2>::from_shape({steps, n});
+    auto h0 = xt::xtensor<double, 1>::from_shape({n});
+    auto w0 = xt::xtensor<double, 2>::from_shape({n, n});
+    for (auto& v : xs) v = normal(generator);
+    for (auto& v : h0) v = normal(generator);
+    for (auto& v : w0) v = 0.3 * normal(generator) / std::sqrt(double(n));
+    reset_peak_bytes();
+    const auto kept = rnn.checkpoint_every(1).gradient(h = h0, x = xs, W = w0);
+    const long every_state = peak_bytes();
+    for (const std::size_t every : {std::size_t{0}, std::size_t{7}, steps - 1, steps, std::size_t{1000}}) {
+      CAPTURE(every);
+      reset_peak_bytes();
+      const auto r = rnn.checkpoint_every(every).gradient(h = h0, x = xs, W = w0);
+      const long checkpointed = peak_bytes();
+      CHECK(r.loss == kept.loss);
+      CHECK(r.final(h) == kept.final(h));
+      CHECK(r.gradient(h) == kept.gradient(h));
+      CHECK(r.gradient(W) == kept.gradient(W));
+      // ⌈√400⌉ = 20: 20 checkpoints and one segment of 20 states, against 400 states
+      if (every == 0 && steps == 400) CHECK(checkpointed * 4 < every_state);
+    }
+  }
+}
+
+TEST_CASE("scan: values emitted by each step, stacked over the steps, against a loop written here") {
+  constexpr auto h = var<"h", 1>;
+  constexpr auto W = var<"W", 2>;
+  constexpr auto x = input<"x", 1>;
+  auto rnn = scan(carry(h, tanh(matmul(W, h) + x)), over(x), emit(h * 2_c, sum(h * x)), final_loss(sum(h)));
+  std::mt19937 generator(9);
+  std::normal_distribution<double> normal;
+  for (const std::size_t steps : {std::size_t{17}, std::size_t{5}}) {  // the second call: new data, new steps
+    const std::size_t n = 6 + steps % 4;
+    auto xs = xt::xtensor<double, 2>::from_shape({steps, n});
+    auto h0 = xt::xtensor<double, 1>::from_shape({n});
+    auto w0 = xt::xtensor<double, 2>::from_shape({n, n});
+    for (auto& v : xs) v = normal(generator);
+    for (auto& v : h0) v = normal(generator);
+    for (auto& v : w0) v = 0.5 * normal(generator);
+    const auto forward = rnn(h = h0, x = xs, W = w0);
+    const auto both = rnn.checkpoint_every(3).gradient(h = h0, x = xs, W = w0);
+    const auto& doubled = forward.emitted<0>();
+    const auto& dots = forward.emitted<1>();
+    REQUIRE(doubled.shape() == std::array<std::size_t, 2>{steps, n});
+    REQUIRE(dots.shape() == std::array<std::size_t, 1>{steps});
+    CHECK(both.emitted<0>() == doubled);  // (recomputed segments emit nothing twice)
+    CHECK(both.emitted<1>() == dots);
+    std::vector<double> state(h0.begin(), h0.end());
+    for (std::size_t t = 0; t < steps; ++t) {  // y from the state before step t
+      double dot = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        CHECK(doubled(t, i) == doctest::Approx(2 * state[i]).epsilon(1e-14));
+        dot += state[i] * xs(t, i);
+      }
+      CHECK(dots(t) == doctest::Approx(dot).epsilon(1e-12));
+      std::vector<double> next(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        double z = xs(t, i);
+        for (std::size_t j = 0; j < n; ++j) z += w0(i, j) * state[j];
+        next[i] = std::tanh(z);
+      }
+      state = next;
+    }
+    for (std::size_t i = 0; i < n; ++i) CHECK(forward.final(h)(i) == doctest::Approx(state[i]).epsilon(1e-12));
+  }
 }

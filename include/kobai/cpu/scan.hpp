@@ -3,7 +3,8 @@
 // of each sequence and of the parameters, with a loss per step summed over the steps and a loss of
 // the final state. Three programs are compiled once, whatever the number of steps: the step, its
 // pullback (the carried adjoints and the parameters' gradient contributions of one step) and the
-// final loss with its gradient. Reverse mode keeps each step's state: O(steps × state) memory.
+// final loss with its gradient. Reverse mode keeps each step's state, O(steps × state) memory, or
+// with checkpoint_every(k) every k-th step's, recomputing the rest one segment at a time.
 //
 //   constexpr auto h = var<"h", 1>;    // the state
 //   constexpr auto x = input<"x", 1>;  // one step's row of the sequence bound to "x", (steps, n)
@@ -12,6 +13,7 @@
 //   auto r = rnn.gradient(h = h0, x = X, W = W0);  // r.loss, r.final(h), r.gradient(W), r.gradient(h)
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -52,9 +54,14 @@ struct rejected_scan {
     rejected_call gradient(Leaf) const {
       return {};
     }
+    template <std::size_t K>
+    rejected_call emitted() const {
+      return {};
+    }
   };
   constexpr rejected_scan& steps(std::size_t) { return *this; }
   constexpr rejected_scan& threads(unsigned) { return *this; }
+  constexpr rejected_scan& checkpoint_every(std::size_t) { return *this; }
   template <class... A>
   outcome operator()(A&&...) const {
     return {};
@@ -68,6 +75,8 @@ template <class... Leaves>
 struct over_piece {};
 template <class Loss>
 struct step_loss_piece {};
+template <class... Values>
+struct emit_piece {};
 template <class Loss>
 struct final_loss_piece {};
 
@@ -94,6 +103,14 @@ struct over_in {
 template <class... X>
 struct over_in<over_piece<X...>> {
   using type = std::tuple<over_piece<X...>>;
+};
+template <class P>
+struct emit_in {
+  using type = std::tuple<>;
+};
+template <class... Y>
+struct emit_in<emit_piece<Y...>> {
+  using type = std::tuple<emit_piece<Y...>>;
 };
 template <class Tuple, class Otherwise>
 struct first_or {
@@ -169,6 +186,15 @@ constexpr auto step_loss(Loss) {
   else
     return detail::step_loss_piece<Loss>{};
 }
+/// emit(y, …): values of each step (expressions of the state before the step, the step's slices and
+/// the parameters), stacked over the steps as jax.lax.scan's ys: r.emitted<0>() holds y at every
+/// step, the steps first. Forward values only: a loss of them goes through step_loss.
+template <expression... Values>
+constexpr auto emit(Values...) {
+  static_assert(sizeof...(Values) > 0, "kobai::emit(y, ...): name the values to keep from each step");
+  return detail::emit_piece<Values...>{};
+}
+
 /// final_loss(f): a scalar of the final state (and the parameters), added to the steps' losses.
 template <expression Loss>
 constexpr auto final_loss(Loss) {
@@ -181,13 +207,14 @@ constexpr auto final_loss(Loss) {
     return detail::final_loss_piece<Loss>{};
 }
 
-template <class Carries, class Over, class StepLoss, class FinalLoss>
+template <class Carries, class Over, class StepLoss, class FinalLoss, class Emits>
 class scan_program;
 
 /// A compiled recurrence (see the top of this file). Call it with bindings by name: each carried
 /// leaf bound to its initial state, each sequence to its steps, the parameters to their values.
-template <class... H, class... N, class... X, class StepLoss, class FinalLoss>
-class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<X...>, StepLoss, FinalLoss> {
+template <class... H, class... N, class... X, class StepLoss, class FinalLoss, class... Y>
+class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<X...>, StepLoss, FinalLoss,
+                   detail::emit_piece<Y...>> {
   template <class Leaf>
   static constexpr bool is_parameter =
       Leaf::kind == role::variable && !(std::is_same_v<std::remove_cvref_t<Leaf>, H> || ...);
@@ -208,7 +235,7 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
   // respect to the state and the parameters is what one step sends back.
   static constexpr auto pulled = (inner(adjoint<H>{}, N{}) + ... + StepLoss{});
   static constexpr auto wrt = std::tuple_cat(std::tuple<H...>{}, parameters{});
-  static constexpr auto forward_program() { return compile(N{}..., StepLoss{}); }
+  static constexpr auto forward_program() { return compile(N{}..., StepLoss{}, Y{}...); }
   static constexpr auto backward_program() {
     return std::apply([](auto... v) { return compile(grad(pulled, v...)); }, wrt);
   }
@@ -227,6 +254,15 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
     threads_ = count;
     return *this;
   }
+  /// Checkpointing for gradient(): the forward pass keeps the state of every `every`-th step only,
+  /// and the reverse pass recomputes the others one segment at a time, so it holds
+  /// O((steps / every + every) · state) instead of O(steps · state), for one more forward step per
+  /// step. 1 (the default) keeps every state; 0 takes the segment ⌈√steps⌉ (the least memory).
+  /// The results are the same bits whatever the setting: a recomputed state is the state.
+  scan_program& checkpoint_every(std::size_t every) {
+    every_ = every;
+    return *this;
+  }
 
   /// What a run gives: the loss (the steps' losses summed, plus the final loss) and the final state.
   template <class T, class Params>
@@ -237,6 +273,14 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
     decltype(std::tuple_cat(std::tuple<detail::state_storage<T, H>...>{},
                             std::apply([](auto... p) { return std::tuple<detail::state_storage<T, decltype(p)>...>{}; },
                                        Params{}))) gradients;
+    /// The emitted values of every step, the steps first (emit(y, …)'s order).
+    std::tuple<xt::xtensor<T, static_cast<std::size_t>(Y::rank) + 1>...> emitted_values;
+
+    template <std::size_t K>
+    [[nodiscard]] const auto& emitted() const {
+      static_assert(K < sizeof...(Y), "kobai::scan: emitted<K>(): K counts the values given to emit(...)");
+      return std::get<K>(emitted_values);
+    }
 
     template <class Leaf>
     [[nodiscard]] const auto& final(Leaf) const {
@@ -286,22 +330,31 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
       else
         return std::tuple<Bindings>{bindings};
     }()...);
+    using state_type = std::tuple<detail::state_storage<T, H>...>;
     const std::size_t steps = count_steps(point);
-    std::tuple<detail::state_storage<T, H>...> state{initial<T, H>(point.template get<H::name>())...};
-    std::vector<std::tuple<detail::state_storage<T, H>...>> history;
-    if constexpr (Gradient) history.reserve(steps);
+    const std::size_t every = segment(steps);
+    state_type state{initial<T, H>(point.template get<H::name>())...};
+    std::vector<state_type> checkpoints;  // the state before steps 0, every, 2·every, …
+    if constexpr (Gradient) checkpoints.reserve((steps + every - 1) / every);
     auto forward = forward_program();
     forward.threads(threads_);
     result<T, parameters> out;
+    // Step t from `state`, in place: the step's loss (and, the first time, its emitted values).
+    const auto advance = [&](state_type& at, std::size_t t, bool first_time) {
+      auto next = detail::as_tuple(call(forward, fixed, at, point, t));
+      at = [&]<std::size_t... K>(std::index_sequence<K...>) { return state_type{std::move(std::get<K>(next))...}; }
+      (std::index_sequence_for<H...>{});
+      if (first_time) [&]<std::size_t... K>(std::index_sequence<K...>) {
+          (keep(std::get<K>(out.emitted_values), std::get<sizeof...(H) + 1 + K>(next), t, steps), ...);
+        }
+      (std::index_sequence_for<Y...>{});
+      return static_cast<double>(std::get<sizeof...(H)>(next));
+    };
     double loss = 0;
     for (std::size_t t = 0; t < steps; ++t) {
-      if constexpr (Gradient) history.push_back(state);
-      auto next = detail::as_tuple(call(forward, fixed, state, point, t));
-      loss += static_cast<double>(std::get<sizeof...(H)>(next));
-      state = [&]<std::size_t... K>(std::index_sequence<K...>) {
-        return std::tuple<detail::state_storage<T, H>...>{std::move(std::get<K>(next))...};
-      }
-      (std::index_sequence_for<H...>{});
+      if constexpr (Gradient)
+        if (t % every == 0) checkpoints.push_back(state);
+      loss += advance(state, t, true);
     }
     auto final = final_program();
     final.threads(threads_);
@@ -319,19 +372,32 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
       (std::make_index_sequence<std::tuple_size_v<decltype(wrt)>>{});
       auto backward = backward_program();
       backward.threads(threads_);
-      for (std::size_t t = steps; t-- > 0;) {
-        auto sent = [&]<std::size_t... K>(std::index_sequence<K...>) {
-          return detail::as_tuple(
-              call(backward, std::tuple_cat(fixed, std::tuple{(adjoint<H>{} = std::get<K>(out.gradients))...}),
-                   history[t], point, t));
+      std::vector<state_type> states;  // the states before the steps of one segment
+      states.reserve(std::min(every, steps));
+      for (std::size_t first = checkpoints.empty() ? 0 : (checkpoints.size() - 1) * every; !checkpoints.empty();
+           first -= every) {
+        const std::size_t end = std::min(first + every, steps);
+        states.assign(1, std::move(checkpoints.back()));
+        checkpoints.pop_back();
+        for (std::size_t t = first; t + 1 < end; ++t) {  // the segment's states, recomputed
+          states.push_back(states.back());
+          advance(states.back(), t, false);
         }
-        (std::index_sequence_for<H...>{});
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-          ((K < sizeof...(H) ? assign(std::get<K>(out.gradients), std::get<K>(sent))
-                             : add(std::get<K>(out.gradients), std::get<K>(sent))),
-           ...);
+        for (std::size_t t = end; t-- > first;) {
+          auto sent = [&]<std::size_t... K>(std::index_sequence<K...>) {
+            return detail::as_tuple(
+                call(backward, std::tuple_cat(fixed, std::tuple{(adjoint<H>{} = std::get<K>(out.gradients))...}),
+                     states[t - first], point, t));
+          }
+          (std::index_sequence_for<H...>{});
+          [&]<std::size_t... K>(std::index_sequence<K...>) {
+            ((K < sizeof...(H) ? assign(std::get<K>(out.gradients), std::get<K>(sent))
+                               : add(std::get<K>(out.gradients), std::get<K>(sent))),
+             ...);
+          }
+          (std::make_index_sequence<std::tuple_size_v<decltype(wrt)>>{});
         }
-        (std::make_index_sequence<std::tuple_size_v<decltype(wrt)>>{});
+        if (first == 0) break;
       }
     }
     return out;
@@ -349,6 +415,14 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
               state);
         },
         fixed);
+  }
+
+  // Steps per checkpoint: every_, or ⌈√steps⌉ for 0.
+  std::size_t segment(std::size_t steps) const {
+    if (every_ > 0) return every_;
+    std::size_t root = 1;
+    while (root * root < steps) ++root;
+    return root;
   }
 
   template <class Point>
@@ -395,6 +469,22 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
       return xt::adapt(const_cast<value_type*>(sequence.data()) + t * width, width, xt::no_ownership(), shape);
     }
   }
+  // Step t's value of an emitted y into its stack (allocated at the first step, y's shape after
+  // the steps).
+  template <class Stack, class V>
+  static void keep(Stack& stack, const V& value, std::size_t t, std::size_t steps) {
+    if constexpr (std::is_arithmetic_v<V>) {
+      if (t == 0) stack = Stack::from_shape({steps});
+      stack(t) = value;
+    } else {
+      if (t == 0) {
+        std::array<std::size_t, Stack::rank> shape{steps};
+        std::copy(value.shape().begin(), value.shape().end(), shape.begin() + 1);
+        stack = Stack::from_shape(shape);
+      }
+      std::copy_n(value.data(), value.size(), stack.data() + t * value.size());
+    }
+  }
   template <class A, class B>
   static void assign(A& to, B& from) {
     to = std::move(from);
@@ -406,28 +496,32 @@ class scan_program<std::tuple<detail::carry_piece<H, N>...>, detail::over_piece<
 
   std::optional<std::size_t> steps_;
   unsigned threads_ = 1;
+  std::size_t every_ = 1;
 };
 
-/// scan(carry(h, next)…, over(x…), step_loss(l), final_loss(f)): a compiled recurrence; over,
-/// step_loss and final_loss may be left out (no sequences: set the number of steps with .steps(n)).
+/// scan(carry(h, next)…, over(x…), step_loss(l), final_loss(f), emit(y…)): a compiled recurrence;
+/// over, step_loss, final_loss and emit may be left out (no sequences: set the number of steps with
+/// .steps(n)).
 template <class... Pieces>
 constexpr auto scan(Pieces...) {
   using carries = decltype(std::tuple_cat(typename detail::carries_in<Pieces>::type{}...));
   using overs = decltype(std::tuple_cat(typename detail::over_in<Pieces>::type{}...));
   using step_losses = decltype(std::tuple_cat(typename detail::loss_in<Pieces, detail::step_loss_piece>::type{}...));
   using final_losses = decltype(std::tuple_cat(typename detail::loss_in<Pieces, detail::final_loss_piece>::type{}...));
+  using emits = decltype(std::tuple_cat(typename detail::emit_in<Pieces>::type{}...));
   constexpr bool refused = (std::is_same_v<Pieces, detail::invalid_piece> || ...);
-  constexpr bool once =
-      std::tuple_size_v<overs> <= 1 && std::tuple_size_v<step_losses> <= 1 && std::tuple_size_v<final_losses> <= 1;
+  constexpr bool once = std::tuple_size_v<overs> <= 1 && std::tuple_size_v<step_losses> <= 1 &&
+                        std::tuple_size_v<final_losses> <= 1 && std::tuple_size_v<emits> <= 1;
   constexpr bool carried = std::tuple_size_v < carries >> 0;
-  static_assert(refused || once, "kobai::scan: give over(...), step_loss and final_loss once each");
+  static_assert(refused || once, "kobai::scan: give over(...), step_loss, final_loss and emit(...) once each");
   static_assert(refused || !once || carried, "kobai::scan: give the carried state with kobai::carry(h, next)");
   if constexpr (refused || !once || !carried)
     return detail::rejected_scan{};
   else
     return scan_program<carries, typename detail::first_or<overs, detail::over_piece<>>::type,
                         typename detail::first_or<step_losses, detail::zero_loss>::type,
-                        typename detail::first_or<final_losses, detail::zero_loss>::type>{};
+                        typename detail::first_or<final_losses, detail::zero_loss>::type,
+                        typename detail::first_or<emits, detail::emit_piece<>>::type>{};
 }
 
 }  // namespace kobai
