@@ -5,6 +5,7 @@
 // and row by row, and on a second call with new data and new extents.
 #include <cmath>
 #include <string>
+#include <string_view>
 
 #include "contractions.hpp"
 #include "kobai/ir/plan.hpp"
@@ -316,4 +317,25 @@ TEST_CASE("a flattened tensor read along two axes: outer(flatten(X), flatten(X))
         CHECK(relative_error(dM, want_gradient) < 1e-12);
       }
     }
+}
+
+namespace {
+template <class T>
+constexpr std::string_view type_text() {
+  return __PRETTY_FUNCTION__;
+}
+}  // namespace
+
+TEST_CASE("the two-axes message names a computed subexpression with its leaves' names, on every compiler") {
+  // what the trace shows when the planner cannot separate a tensor's uses (used_along_two_axes<...>):
+  // leaves by name as character packs, which clang prints as characters (its fixed_string: codes)
+  using shown = detail::conflict_name<std::remove_cvref_t<decltype(exp(x - mu))>>::type;
+  const std::string_view text = type_text<shown>();
+  INFO(text);
+  CHECK(text.find("computed<kobai::ops::exp, kobai::detail::computed<kobai::ops::add, "
+                  "kobai::detail::leaf_named<'x'>") != std::string_view::npos);
+  CHECK(text.find("leaf_named<'m', 'u'>") != std::string_view::npos);
+  CHECK(text.find("fixed_string") == std::string_view::npos);
+  CHECK(type_text<detail::conflict_name<std::remove_cvref_t<decltype(x)>>::type>().find("leaf_named<'x'>") !=
+        std::string_view::npos);
 }

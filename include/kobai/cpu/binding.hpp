@@ -58,9 +58,13 @@ struct leaf_rank {};
 template <int Rank>
 struct bound_rank {};
 /// What the trace of an axis conflict the planner could not separate (ir/uses.hpp) shows: the
-/// subexpression read along two axes, a leaf by its name (leaf_named<'x'>), a computed value by its type.
+/// subexpression read along two axes, a leaf by its name (leaf_named<'x'>), a computed value as
+/// computed<its op, its operands named alike> (clang prints a leaf's fixed_string as character
+/// codes; a character pack prints as characters on both compilers).
 template <class Subexpression>
 struct used_along_two_axes {};
+template <class Op, class... Operands>
+struct computed {};
 template <class E>
 struct conflict_name {
   using type = E;
@@ -68,6 +72,10 @@ struct conflict_name {
 template <fixed_string Name, int Rank, role Role, class Use, class Element>
 struct conflict_name<leaf<Name, Rank, Role, Use, Element>> {
   using type = spelled<Name>;
+};
+template <class Op, class... Args>
+struct conflict_name<node<Op, Args...>> {
+  using type = computed<Op, typename conflict_name<Args>::type...>;
 };
 template <class Subexpression>
 constexpr bool report_axis_conflict() {

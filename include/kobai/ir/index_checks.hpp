@@ -68,9 +68,11 @@ void check_class_indices(const plan_data<N>& plan, Extent extent, Values values)
   };
   // (a braced list, not a fold: clang refuses folds of more than 256 terms)
   [&]<class... Ns>(type_list<Ns...>) {
-    (void)std::initializer_list<int>{([&] {
-      if constexpr (is_node<Ns>) visit(static_cast<Ns*>(nullptr));
-    }(), 0)...};
+    (void)std::initializer_list<int>{(
+        [&] {
+          if constexpr (is_node<Ns>) visit(static_cast<Ns*>(nullptr));
+        }(),
+        0)...};
   }(Order{});
 }
 
