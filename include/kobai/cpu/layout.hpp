@@ -203,11 +203,9 @@ struct layout : nest_info<Outputs...> {
   // shape its target gives (ir/index_checks.hpp), once per call before any loop runs.
   template <class T>
   static void check_indices(const call_state<T>& call) {
-    const auto values = [&](int n) { return call.leaf[static_cast<std::size_t>(n)]; };
-    ir::check_class_indices<order, T>(
-        base::plan, [&](int c) { return call.extent[static_cast<std::size_t>(c)]; }, values);
-    ir::check_slices<T>(
-        plan_type::nodes, [&](int n, int p) { return extent_of(call, n, p); }, values, ir::leaf_names<order>);
+    ir::check_indices<order, T>(
+        plan_type::nodes, [&](int n, int p) { return extent_of(call, n, p); },
+        [&](int n) { return call.leaf[static_cast<std::size_t>(n)]; });
   }
 
   // arange's memory: 0, 1, 2, … in T, as long as the longest arange of the call (grown, never shrunk).

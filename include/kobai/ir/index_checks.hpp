@@ -34,15 +34,21 @@ void integers_into(std::string_view name, const I* data, std::size_t size, T* ou
   }
 }
 
-/// An integer leaf compared with an arange by index_eq (one_hot, cross_entropy with class labels)
-/// holds indices into the arange's axis: each inside it. Order lists the program's nodes;
-/// `extent(c)` is class c's extent in this call, `values(n)` leaf n's values in T (host memory).
-template <class Order, class T, std::size_t N, class Extent, class Values>
-void check_class_indices(const plan_data<N>& plan, Extent extent, Values values) {
-  const auto axis = [&](int n, int p) -> std::size_t {
-    const int c = plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
-    return c < 0 ? 1 : static_cast<std::size_t>(extent(c));
-  };
+/// Each leaf's name by SSA index (empty for other nodes), for messages.
+template <class Order>
+inline constexpr auto leaf_names = []<class... Ns>(type_list<Ns...>) {
+  return std::array<std::string_view, sizeof...(Ns)>{[] {
+    if constexpr (is_leaf<Ns>)
+      return Ns::name.view();
+    else
+      return std::string_view{};
+  }()...};
+}(Order{});
+
+// An integer leaf compared with an arange by index_eq (one_hot, cross_entropy with class labels)
+// holds indices into the arange's axis: each inside it.
+template <class Order, class T, class Extent, class Values>
+void check_class_indices(Extent axis, Values values) {
   const auto check = [&]<class Leaf, class Range>() {
     constexpr auto n = static_cast<int>(index_of<Leaf, Order>);
     const std::size_t length = axis(static_cast<int>(index_of<Range, Order>), 0);
@@ -60,10 +66,10 @@ void check_class_indices(const plan_data<N>& plan, Extent extent, Values values)
     if constexpr (std::is_same_v<Op, ops::index_eq>) {
       using A = typename type_list<Args...>::template at<0>;
       using B = typename type_list<Args...>::template at<1>;
-      if constexpr (detail::is_range<B> && !std::is_void_v<detail::index_leaf<A>>)
-        check.template operator()<detail::index_leaf<A>, B>();
-      else if constexpr (detail::is_range<A> && !std::is_void_v<detail::index_leaf<B>>)
-        check.template operator()<detail::index_leaf<B>, A>();
+      if constexpr (kobai::detail::is_range<B> && !std::is_void_v<kobai::detail::index_leaf<A>>)
+        check.template operator()<kobai::detail::index_leaf<A>, B>();
+      else if constexpr (kobai::detail::is_range<A> && !std::is_void_v<kobai::detail::index_leaf<B>>)
+        check.template operator()<kobai::detail::index_leaf<B>, A>();
     }
   };
   // (a braced list, not a fold: clang refuses folds of more than 256 terms)
@@ -76,12 +82,14 @@ void check_class_indices(const plan_data<N>& plan, Extent extent, Values values)
   }(Order{});
 }
 
-/// take, put_add, slice and unslice: every index inside the axis it indexes, and a scatter's
-/// slices of the shape the indices and its target give. `extent(n, p)` is node n's axis p in this
-/// call, `values(n)` an index leaf's values in T (host memory), `names[n]` a leaf's name.
-template <class T, std::size_t N, class Extent, class Values>
-void check_slices(const std::array<node_info, N>& nodes, Extent extent, Values values,
-                  const std::array<std::string_view, N>& names) {
+/// Every index the integer leaves hold inside the axis it indexes (take's rows, one_hot's and
+/// cross_entropy's classes, select's and narrow's ranges), and a scatter's slices of the shape the
+/// indices and its target give. Order lists the program's nodes; `extent(n, p)` is node n's axis p
+/// in this call, `values(n)` an integer leaf's values in T (host memory).
+template <class Order, class T, std::size_t N, class Extent, class Values>
+void check_indices(const std::array<node_info, N>& nodes, Extent extent, Values values) {
+  check_class_indices<Order, T>(extent, values);
+  const auto& names = leaf_names<Order>;
   for (int v = 0; v < static_cast<int>(N); ++v) {
     const node_info& info = nodes[static_cast<std::size_t>(v)];
     if (!info.indirect) continue;
@@ -113,16 +121,5 @@ void check_slices(const std::array<node_info, N>& nodes, Extent extent, Values v
                                      std::to_string(s.outer * s.count * s.inner)));
   }
 }
-
-/// Each leaf's name by SSA index (empty for other nodes), for messages.
-template <class Order>
-inline constexpr auto leaf_names = []<class... Ns>(type_list<Ns...>) {
-  return std::array<std::string_view, sizeof...(Ns)>{[] {
-    if constexpr (is_leaf<Ns>)
-      return Ns::name.view();
-    else
-      return std::string_view{};
-  }()...};
-}(Order{});
 
 }  // namespace kobai::ir

@@ -300,16 +300,10 @@ class executor {
     for (std::size_t c = 0; c < classes; ++c) call.extent[c] = static_cast<long long>(extents[c]);
     // every index inside the axis it indexes, checked on the host before anything runs; then the
     // integers go to the device
-    const auto extent_of = [&](int n, int p) -> std::size_t {
-      const int c = plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
-      return c < 0 ? 1 : static_cast<std::size_t>(call.extent[static_cast<std::size_t>(c)]);
-    };
-    const auto staged = [&](int n) {
+    const auto extent_of = [&](int n, int p) { return extents.of(n, p); };
+    ir::check_indices<order, T>(plan_type::nodes, extent_of, [&](int n) {
       return reinterpret_cast<const T*>(staging_.data()) + call.integer_offset[static_cast<std::size_t>(n)];
-    };
-    ir::check_class_indices<order, T>(
-        plan, [&](int c) { return call.extent[static_cast<std::size_t>(c)]; }, staged);
-    ir::check_slices<T>(plan_type::nodes, extent_of, staged, ir::leaf_names<order>);
+    });
     if (integers > 0) {
       integers_.reserve(backend, integers * sizeof(T));
       backend->copy_to_device(integers_.data(), staging_.data(), integers * sizeof(T));
