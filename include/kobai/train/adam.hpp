@@ -8,6 +8,8 @@
 #include <cmath>
 #include <tuple>
 
+#include "kobai/expr/math.hpp"
+#include "kobai/expr/operators.hpp"
 #include "kobai/train/elementwise.hpp"
 
 namespace kobai::train {
@@ -60,6 +62,41 @@ class adam_update {
       if (amsgrad) moments[2] = max(moments[2], v);
       value -= step_size * m / (sqrt(amsgrad ? moments[2] : v) / correction2 + eps);
     });
+  }
+
+  /// The same update as expressions of a parameter p, its gradient g and its state (m, v, v̂),
+  /// for compile_step, which fuses it into the step's program: returns (p, m, v, v̂) after the step.
+  /// The settings are the scalar leaves fused_scalars, bound at step t to fused_values(t), so that
+  /// one compiled program serves Adam and AdamW, with and without AMSGrad, at every learning rate.
+  static constexpr auto fused_scalars =
+      std::tuple{input<"kobai.adam.l2">,      input<"kobai.adam.keep">,      input<"kobai.adam.beta1">,
+                 input<"kobai.adam.rest1">,   input<"kobai.adam.beta2">,     input<"kobai.adam.rest2">,
+                 input<"kobai.adam.amsgrad">, input<"kobai.adam.step_size">, input<"kobai.adam.correction2">,
+                 input<"kobai.adam.eps">};
+  template <class P, class G, class M, class V, class Vmax>
+  static constexpr auto fused_update(P p, G g, M m, V v, Vmax v_max) {
+    const auto [l2, keep, beta1, rest1, beta2, rest2, amsgrad, step_size, correction2, eps] = fused_scalars;
+    const auto decayed = g + l2 * p;
+    const auto m_next = beta1 * m + rest1 * decayed;
+    const auto v_next = beta2 * v + rest2 * decayed * decayed;
+    const auto v_max_next = where(amsgrad, max(v_max, v_next), v_max);
+    const auto p_next = p * keep - step_size * m_next / (sqrt(where(amsgrad, v_max_next, v_next)) / correction2 + eps);
+    return std::tuple{p_next, m_next, v_next, v_max_next};
+  }
+  /// The values of fused_scalars at step t (1 for the first), computed in double as step() does.
+  [[nodiscard]] std::array<double, 10> fused_values(std::size_t t) const {
+    const double beta1 = options_.betas[0], beta2 = options_.betas[1], rate = options_.learning_rate;
+    const auto step = static_cast<double>(t);
+    return {decoupled_ ? 0 : options_.weight_decay,
+            decoupled_ ? 1 - rate * options_.weight_decay : 1,
+            beta1,
+            1 - beta1,
+            beta2,
+            1 - beta2,
+            options_.amsgrad ? 1.0 : 0.0,
+            rate / (1 - std::pow(beta1, step)),
+            std::sqrt(1 - std::pow(beta2, step)),
+            options_.eps};
   }
 
   [[nodiscard]] double learning_rate() const { return options_.learning_rate; }

@@ -145,7 +145,7 @@ fit_history fit(Step& step, const bound_data<Bindings...>& data, const fit_optio
   fit_history history;
   double best = std::numeric_limits<double>::infinity();
   std::size_t bad_epochs = 0;
-  std::remove_cvref_t<decltype(step.parameters())> best_parameters{};  // (copied only with restore_best)
+  decltype(step.snapshot()) best_parameters{};  // (copied only with restore_best)
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
 
@@ -204,7 +204,7 @@ fit_history fit(Step& step, const bound_data<Bindings...>& data, const fit_optio
         best = report.validation_loss;
         history.best_epoch = epoch + 1;
         bad_epochs = 0;
-        if (options.restore_best) best_parameters = step.parameters();
+        if (options.restore_best) best_parameters = step.snapshot();
       } else if (options.patience > 0 && ++bad_epochs >= options.patience) {
         stop = true;
       }
@@ -226,7 +226,7 @@ fit_history fit(Step& step, const bound_data<Bindings...>& data, const fit_optio
       break;
     }
   }
-  if (options.restore_best && history.best_epoch > 0) step.parameters() = best_parameters;
+  if (options.restore_best && history.best_epoch > 0) step.restore(best_parameters);
   return history;
 }
 

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <tuple>
 
+#include "kobai/expr/math.hpp"
+#include "kobai/expr/operators.hpp"
 #include "kobai/train/elementwise.hpp"
 
 namespace kobai::train {
@@ -50,6 +52,37 @@ class rmsprop {
         value -= o.learning_rate * g / denominator;
       }
     });
+  }
+
+  /// The same update as expressions of a parameter p, its gradient g and its state (the mean
+  /// square s, the momentum buffer b, the mean gradient ḡ), for compile_step's fused program:
+  /// returns (p, s, b, ḡ) after the step, with the settings bound as the scalar leaves
+  /// fused_scalars to fused_values(t) (see adam::fused_update).
+  static constexpr auto fused_scalars = std::tuple{
+      input<"kobai.rmsprop.learning_rate">, input<"kobai.rmsprop.alpha">,        input<"kobai.rmsprop.rest">,
+      input<"kobai.rmsprop.eps">,           input<"kobai.rmsprop.weight_decay">, input<"kobai.rmsprop.momentum">,
+      input<"kobai.rmsprop.has_momentum">,  input<"kobai.rmsprop.centered">};
+  template <class P, class G, class S, class B, class A>
+  static constexpr auto fused_update(P p, G g, S square_avg, B momentum_buffer, A grad_avg) {
+    const auto [rate, alpha, rest, eps, weight_decay, momentum, has_momentum, centered] = fused_scalars;
+    const auto decayed = g + weight_decay * p;
+    const auto s_next = alpha * square_avg + rest * decayed * decayed;
+    const auto mean_next = where(centered, alpha * grad_avg + rest * decayed, grad_avg);
+    const auto denominator = sqrt(where(centered, s_next - mean_next * mean_next, s_next)) + eps;
+    const auto b_next = where(has_momentum, momentum * momentum_buffer + decayed / denominator, momentum_buffer);
+    const auto p_next = where(has_momentum, p - rate * b_next, p - rate * decayed / denominator);
+    return std::tuple{p_next, s_next, b_next, mean_next};
+  }
+  /// The values of fused_scalars at step t.
+  [[nodiscard]] std::array<double, 8> fused_values(std::size_t /*t*/) const {
+    return {options_.learning_rate,
+            options_.alpha,
+            1 - options_.alpha,
+            options_.eps,
+            options_.weight_decay,
+            options_.momentum,
+            options_.momentum > 0 ? 1.0 : 0.0,
+            options_.centered ? 1.0 : 0.0};
   }
 
   [[nodiscard]] const rmsprop_options& options() const { return options_; }

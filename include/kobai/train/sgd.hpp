@@ -5,6 +5,7 @@
 #include <array>
 #include <tuple>
 
+#include "kobai/expr/operators.hpp"
 #include "kobai/train/elementwise.hpp"
 
 namespace kobai::train {
@@ -46,6 +47,34 @@ class sgd {
       }
       value -= o.learning_rate * g;
     });
+  }
+
+  /// The same update as expressions of a parameter p, its gradient g and its momentum buffer b,
+  /// for compile_step's fused program: returns (p, b) after the step, with the settings bound as
+  /// the scalar leaves fused_scalars to fused_values(t) at step t (see adam::fused_update).
+  static constexpr auto fused_scalars =
+      std::tuple{input<"kobai.sgd.learning_rate">, input<"kobai.sgd.weight_decay">, input<"kobai.sgd.momentum">,
+                 input<"kobai.sgd.kept">,          input<"kobai.sgd.added">,        input<"kobai.sgd.nesterov">,
+                 input<"kobai.sgd.has_momentum">};
+  template <class P, class G, class B>
+  static constexpr auto fused_update(P p, G g, B b) {
+    const auto [rate, weight_decay, momentum, kept, added, nesterov, has_momentum] = fused_scalars;
+    const auto decayed = g + weight_decay * p;
+    // (kept, added) = (0, 1) at the first step, when the buffer becomes the gradient
+    const auto b_next = where(has_momentum, kept * b + added * decayed, b);
+    const auto direction = where(has_momentum, where(nesterov, decayed + momentum * b_next, b_next), decayed);
+    return std::tuple{p - rate * direction, b_next};
+  }
+  /// The values of fused_scalars at step t (1 for the first).
+  [[nodiscard]] std::array<double, 7> fused_values(std::size_t t) const {
+    const bool first = t == 1;
+    return {options_.learning_rate,
+            options_.weight_decay,
+            options_.momentum,
+            first ? 0 : options_.momentum,
+            first ? 1 : 1 - options_.dampening,
+            options_.nesterov ? 1.0 : 0.0,
+            options_.momentum != 0 ? 1.0 : 0.0};
   }
 
   [[nodiscard]] const sgd_options& options() const { return options_; }

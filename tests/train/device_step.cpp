@@ -1,0 +1,133 @@
+// compile_step on a device (the host emulator runs the generated kernels here): the step keeps the
+// parameters, their gradients and the optimizer state in device memory, and gives the host step's
+// losses and parameters on the same minibatches; a later step allocates nothing; checkpoints move
+// between the two; fit trains it, restoring the best parameters.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <xtensor/xtensor.hpp>
+
+#include "device_step.hpp"
+
+using namespace device_step_test;
+
+namespace {
+
+// The device step and the host step over the same minibatches: the losses and, at the end, the
+// parameters agree to `tolerance` (relative); the parameters moved.
+template <class T, class Optimizer>
+void check_against_host(Optimizer optimizer, double tolerance) {
+  for (const unsigned seed : {1u, 2u}) {  // the second run: new data, new extents, in new steps
+    const auto data = classes<T>(seed == 1 ? 41 : 23, seed);
+    auto host = train::compile_step<T>(loss, train::parameters(W1, b1, W2, g), optimizer);
+    auto device = train::compile_step<T>(device::emulated, loss, train::parameters(W1, b1, W2, g), optimizer);
+    REQUIRE(device.where() == device::emulated);
+    initialise(host, 10 * seed);
+    initialise(device, 10 * seed);
+    train::minibatches<T> batches(data, seed == 1 ? 8 : 5, seed);
+    for (int step = 0; step < 30; ++step) {
+      const std::size_t k = static_cast<std::size_t>(step) % batches.count();
+      if (step > 0 && k == 0) batches.next_epoch();
+      const auto batch = batches[k];
+      const T expected = host(X = batch.features, Y = batch.targets);
+      CHECK(device(X = batch.features, Y = batch.targets) == doctest::Approx(expected).epsilon(tolerance));
+    }
+    const auto close = [&](const auto& a, const auto& b) {
+      REQUIRE(a.shape() == b.shape());
+      bool same = true;
+      for (std::size_t i = 0; i < a.size(); ++i)
+        same = same && std::abs(a.data()[i] - b.data()[i]) <= tolerance * std::max<double>(1, std::abs(b.data()[i]));
+      return same;
+    };
+    CHECK(close(device.get(W1), host.parameter(W1)));
+    CHECK(close(device.get(b1), host.parameter(b1)));
+    CHECK(close(device.get(W2), host.parameter(W2)));
+    CHECK(device.get(g) == doctest::Approx(host.parameter(g)).epsilon(tolerance));
+    CHECK(close(to_host(device.gradient(W1)), host.gradient(W1)));
+    CHECK(std::abs(host.parameter(g) - T(0.9)) > 1e-4);  // the parameters moved
+    // everything the step keeps is in the device's memory
+    CHECK(device.parameter(W1).backend() == device.backend());
+    CHECK(device.gradient(W2).backend() == device.backend());
+  }
+}
+
+}  // namespace
+
+// (Adam only: each optimizer's update is one expression on every backend, and tests/train/step.cpp
+// checks each against its host form; a device program per optimizer would cost minutes to compile.)
+TEST_CASE("a device step gives the host step's losses and parameters, in double and float") {
+  check_against_host<double>(train::adam({.learning_rate = 2e-2, .weight_decay = 1e-3, .amsgrad = true}), 1e-12);
+  check_against_host<double>(train::adamw({.learning_rate = 2e-2}), 1e-12);  // (the same program as adam's)
+  check_against_host<float>(train::adam({.learning_rate = 2e-2}), 1e-4);
+}
+
+TEST_CASE("a device step allocates nothing after its first call, and refuses a non-finite loss") {
+  const auto data = classes<double>(32, 5);
+  auto step = train::compile_step(device::emulated, loss, train::parameters(W1, b1, W2, g), train::adam());
+  initialise(step, 5);
+  step(X = data.features, Y = data.targets);
+  step(X = data.features, Y = data.targets);
+  const std::size_t allocations = step.backend()->allocations();
+  for (int k = 0; k < 5; ++k) step(X = data.features, Y = data.targets);
+  CHECK(step.backend()->allocations() == allocations);
+  CHECK(step.steps() == 7);
+
+  auto broken = data.features;
+  broken(3, 2) = std::nan("");
+  const auto before = step.get(W1);
+  CHECK_THROWS_WITH_AS(step(X = broken, Y = data.targets),
+                       "kobai::train: the loss is NaN at step 8; the parameters were not updated", kobai::error);
+  CHECK(step.get(W1) == before);
+  CHECK(step.steps() == 7);
+  step(X = data.features, Y = data.targets);
+  CHECK(step.get(W1) != before);
+}
+
+TEST_CASE("checkpoints move between a device step and a host step") {
+  const auto data = classes<double>(30, 6);
+  const std::string path = std::string(P_tmpdir) + "/kobai_test_device_step.npz";
+  const train::adam_options options{.learning_rate = 3e-2, .amsgrad = true};
+  auto device = train::compile_step(device::emulated, loss, train::parameters(W1, b1, W2, g), train::adam(options));
+  initialise(device, 6);
+  for (int k = 0; k < 4; ++k) device(X = data.features, Y = data.targets);
+  device.save(path);
+  auto host = train::compile_step(loss, train::parameters(W1, b1, W2, g), train::adam(options));
+  host.load(path);
+  CHECK(host.steps() == 4);
+  CHECK(host.parameter(W2) == device.get(W2));
+  for (int k = 0; k < 3; ++k) {
+    const double expected = host(X = data.features, Y = data.targets);
+    CHECK(device(X = data.features, Y = data.targets) == doctest::Approx(expected).epsilon(1e-12));
+  }
+  // and back: a device step restored from the host step continues as the host step does
+  host.save(path);
+  auto restored = train::compile_step(device::emulated, loss, train::parameters(W1, b1, W2, g), train::adam(options));
+  restored.load(path);
+  CHECK(restored.get(b1) == host.parameter(b1));
+  const double expected = host(X = data.features, Y = data.targets);
+  CHECK(restored(X = data.features, Y = data.targets) == doctest::Approx(expected).epsilon(1e-12));
+  const auto W1_host = host.parameter(W1);
+  const auto W1_device = restored.get(W1);
+  for (std::size_t i = 0; i < W1_host.size(); ++i)
+    CHECK(W1_device.data()[i] == doctest::Approx(W1_host.data()[i]).epsilon(1e-12));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("fit trains a device step and restores its best parameters") {
+  const auto [training, validation] = train::split(classes<double>(120, 7), 0.25, 7);
+  auto step = train::compile_step(device::emulated, loss, train::parameters(W1, b1, W2, g), train::adam({.learning_rate = 0.2}));
+  initialise(step, 7);
+  const double first = step.loss(X = validation.features, Y = validation.targets);
+  const auto history =
+      train::fit(step, train::data(X = training.features, Y = training.targets),
+                 {.epochs = 12, .batch_size = 16, .seed = 3, .progress = train::progress_display::never, .restore_best = true},
+                 train::data(X = validation.features, Y = validation.targets));
+  REQUIRE(history.validation_loss.size() == 12);
+  REQUIRE(history.best_epoch >= 1);
+  const double best = history.validation_loss[history.best_epoch - 1];
+  CHECK(best < first);
+  // the parameters are the best epoch's: with handles instead of copies they would be the last step's
+  CHECK(step.loss(X = validation.features, Y = validation.targets) == doctest::Approx(best).epsilon(1e-12));
+}
