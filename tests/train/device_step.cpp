@@ -117,13 +117,14 @@ TEST_CASE("checkpoints move between a device step and a host step") {
 
 TEST_CASE("fit trains a device step and restores its best parameters") {
   const auto [training, validation] = train::split(classes<double>(120, 7), 0.25, 7);
-  auto step = train::compile_step(device::emulated, loss, train::parameters(W1, b1, W2, g), train::adam({.learning_rate = 0.2}));
+  auto step = train::compile_step(device::emulated, loss, train::parameters(W1, b1, W2, g),
+                                  train::adam({.learning_rate = 0.2}));
   initialise(step, 7);
   const double first = step.loss(X = validation.features, Y = validation.targets);
-  const auto history =
-      train::fit(step, train::data(X = training.features, Y = training.targets),
-                 {.epochs = 12, .batch_size = 16, .seed = 3, .progress = train::progress_display::never, .restore_best = true},
-                 train::data(X = validation.features, Y = validation.targets));
+  const auto history = train::fit(
+      step, train::data(X = training.features, Y = training.targets),
+      {.epochs = 12, .batch_size = 16, .seed = 3, .progress = train::progress_display::never, .restore_best = true},
+      train::data(X = validation.features, Y = validation.targets));
   REQUIRE(history.validation_loss.size() == 12);
   REQUIRE(history.best_epoch >= 1);
   const double best = history.validation_loss[history.best_epoch - 1];

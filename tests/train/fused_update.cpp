@@ -50,15 +50,16 @@ double largest_difference(Optimizer host, std::index_sequence<S...>) {
     const auto results = [&]<std::size_t... K>(std::index_sequence<K...>) {
       return program(p = fused_p, g = gradient, (slot<S> = state[S])...,
                      (std::get<K>(Optimizer::fused_scalars) = values[K])...);
-    }(std::make_index_sequence<values.size()>{});
+    }
+    (std::make_index_sequence<values.size()>{});
     fused_p = std::get<0>(results);
     ((state[S] = std::get<S + 1>(results)), ...);
     const std::vector<double>& host_state = host.state().of(0);
     for (std::size_t i = 0; i < n; ++i) {
       largest = std::max(largest, std::abs(fused_p(i) - host_p(i)) / std::max(1.0, std::abs(host_p(i))));
       for (std::size_t s = 0; s < count; ++s)
-        largest = std::max(largest, std::abs(state[s](i) - host_state[s * n + i]) /
-                                        std::max(1.0, std::abs(host_state[s * n + i])));
+        largest = std::max(
+            largest, std::abs(state[s](i) - host_state[s * n + i]) / std::max(1.0, std::abs(host_state[s * n + i])));
     }
   }
   CHECK(xt::amax(xt::abs(host_p - initial))() > 1e-3);  // the steps moved the parameters
@@ -82,8 +83,8 @@ TEST_CASE("Adam and AdamW as expressions take the host optimizer's steps") {
 TEST_CASE("SGD as expressions takes the host optimizer's steps") {
   CHECK(largest_difference(train::sgd({.learning_rate = 0.1})) <= 1e-13);
   CHECK(largest_difference(train::sgd({.learning_rate = 0.1, .momentum = 0.9, .dampening = 0.3})) <= 1e-13);
-  CHECK(largest_difference(train::sgd({.learning_rate = 0.1, .momentum = 0.5, .weight_decay = 0.01, .nesterov = true})) <=
-        1e-13);
+  CHECK(largest_difference(
+            train::sgd({.learning_rate = 0.1, .momentum = 0.5, .weight_decay = 0.01, .nesterov = true})) <= 1e-13);
 }
 
 TEST_CASE("RMSprop as expressions takes the host optimizer's steps") {

@@ -113,6 +113,17 @@ struct on_device {
   template <class... Outputs>
   static auto compiled(type_list<Outputs...>) -> decltype(compile(device::automatic, Outputs{}...));
 };
+/// A step's outputs: the loss and the gradients, and on a device each parameter's update and state.
+/// (A specialisation, so that a host step never forms the update's expressions: compile time.)
+template <bool OnDevice, class Optimizer, class Loss, class... Params>
+struct step_outputs {
+  using type = typename kobai::detail::flat_outputs<Loss, decltype(grad(Loss{}, Params{}))...>::type;
+};
+template <class Optimizer, class Loss, class... Params>
+struct step_outputs<true, Optimizer, Loss, Params...> {
+  using type = typename kobai::detail::flat_outputs<Loss, decltype(grad(Loss{}, Params{}))...,
+                                                    update_of<Optimizer, Loss, Params>...>::type;
+};
 template <class Place, class T, class Outputs>
 struct results_of;
 template <class Place, class T, class... Outputs>
@@ -149,12 +160,7 @@ class training_step {
   static constexpr std::size_t slots = Optimizer::state_names.size();
   static constexpr std::size_t values_per_parameter = 1 + slots;  // (the new parameter, its new state)
   static constexpr bool on_device = std::is_same_v<Place, detail::on_device>;
-  using gradient_outputs = typename kobai::detail::flat_outputs<Loss, decltype(grad(Loss{}, Params{}))...>::type;
-  using outputs =
-      std::conditional_t<on_device,
-                         typename kobai::detail::flat_outputs<Loss, decltype(grad(Loss{}, Params{}))...,
-                                                              detail::update_of<Optimizer, Loss, Params>...>::type,
-                         gradient_outputs>;
+  using outputs = typename detail::step_outputs<on_device, Optimizer, Loss, Params...>::type;
   using program_type = decltype(Place::compiled(outputs{}));
   using results_type = typename detail::results_of<Place, T, outputs>::type;
   template <class P>
