@@ -1,10 +1,13 @@
-// What the device-step tests share: a small classifier with a scalar gain, separable data, and
-// parameters set from a seed.
+// What the device-step tests share: a small classifier with a scalar gain, separable data,
+// parameters set from a seed, and the backend under test: the host emulator, or the GPU with
+// KOBAI_TEST_DEVICE=cuda (scripts/gpu-test).
 #pragma once
 
 #include <array>
 #include <cstddef>
+#include <cstdlib>
 #include <random>
+#include <string_view>
 #include <xtensor/xtensor.hpp>
 
 #include "kobai/kobai.hpp"
@@ -13,6 +16,11 @@
 namespace device_step_test {
 using namespace kobai;
 namespace train = kobai::train;
+
+inline device::choice under_test() {
+  const char* chosen = std::getenv("KOBAI_TEST_DEVICE");
+  return chosen && std::string_view(chosen) == "cuda" ? device::cuda : device::emulated;
+}
 
 constexpr auto X = input<"X", 2>;  // (N, 4)
 constexpr auto Y = input<"Y", 2>;  // (N, 3), one-hot

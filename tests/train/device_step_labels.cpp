@@ -18,7 +18,7 @@ TEST_CASE("a device step with integer class labels gives the host step's losses"
       for (std::int64_t c = 0; c < 3; ++c)
         if (data.targets(i, static_cast<std::size_t>(c)) == 1) y(i) = c;
     auto host = train::compile_step(by_label, train::parameters(W1, b1, W2, g), train::sgd({.learning_rate = 0.3}));
-    auto device = train::compile_step(device::emulated, by_label, train::parameters(W1, b1, W2, g),
+    auto device = train::compile_step(under_test(), by_label, train::parameters(W1, b1, W2, g),
                                       train::sgd({.learning_rate = 0.3}));
     initialise(host, 8);
     initialise(device, 8);

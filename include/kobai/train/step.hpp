@@ -191,11 +191,14 @@ class training_step {
     check_parameters();
     if constexpr (on_device) {
       start_state();
+      unshare_results();
       auto bindings = std::tuple_cat(
           std::tuple{staged(std::move(data))...}, settings(), [&]<std::size_t... K>(std::index_sequence<K...>) {
             return std::tuple_cat(parameter_bindings<K>()...);
           }(std::index_sequence_for<Params...>{}));
       std::apply([&](auto&... each) { program_.into(results_, std::move(each)...); }, bindings);
+      if (steps_ == 0 && !std::isfinite(static_cast<double>(std::get<0>(results_))))
+        stateful_ = {};  // (as on the host, an optimizer that has not stepped holds no state)
       check_loss();
       [&]<std::size_t... K>(std::index_sequence<K...>) { (take_update<K>(), ...); }
       (std::index_sequence_for<Params...>{});
@@ -224,8 +227,9 @@ class training_step {
                       parameters_);
   }
 
-  /// A parameter's values, to initialise or read: an xt::xtensor<T, rank> (a device_tensor<T, rank>
-  /// on a device), or a T for a scalar.
+  /// A parameter's values, to initialise or read: an xt::xtensor<T, rank>, or a T for a scalar. On
+  /// a device it is a device_tensor<T, rank>, a handle to memory that the step after next writes
+  /// into (each step writes the new values into other memory and swaps): get() copies the values.
   template <class Leaf>
   [[nodiscard]] auto& parameter(Leaf) {
     return std::get<index<Leaf>()>(parameters_);
@@ -255,7 +259,8 @@ class training_step {
   [[nodiscard]] auto get(Leaf) const {
     return host_values(std::get<index<Leaf>()>(parameters_));
   }
-  /// Every parameter, in the order of parameters(…) (on a device, device tensors: handles, not copies).
+  /// Every parameter, in the order of parameters(…) (on a device, device tensors: handles, not
+  /// copies; snapshot() copies).
   [[nodiscard]] auto& parameters() { return parameters_; }
   [[nodiscard]] const auto& parameters() const { return parameters_; }
   /// Copies of every parameter on the host, and their restoration (fit's restore_best).
@@ -518,6 +523,32 @@ class training_step {
     }
     (std::make_index_sequence<std::tuple_size_v<decltype(Optimizer::fused_scalars)>>{});
   }
+  // The memory a step writes its new parameters and state into is its own: an output that shares
+  // memory with a parameter, a state slot or another output (a device tensor assigned to two
+  // parameters, then swapped into the results) is given new memory by the program.
+  void unshare_results() {
+    std::vector<const void*> taken;
+    const auto take = [&](const auto& tensor) {
+      if constexpr (!std::is_arithmetic_v<std::remove_cvref_t<decltype(tensor)>>)
+        if (tensor.data() != nullptr) taken.push_back(tensor.data());
+    };
+    std::apply([&](const auto&... p) { (take(p), ...); }, parameters_);
+    std::apply([&](const auto&... state) { (std::for_each(state.begin(), state.end(), take), ...); }, state_);
+    [&]<std::size_t... R>(std::index_sequence<R...>) {
+      (
+          [&] {
+            auto& output = std::get<1 + sizeof...(Params) + R>(results_);
+            if constexpr (!std::is_arithmetic_v<std::remove_cvref_t<decltype(output)>>) {
+              if (std::find(taken.begin(), taken.end(), output.data()) != taken.end())
+                output = {};
+              else
+                take(output);
+            }
+          }(),
+          ...);
+    }
+    (std::make_index_sequence<sizeof...(Params) * values_per_parameter>{});
+  }
   // Parameter K and its state, bound (by reference) to their leaves.
   template <std::size_t K>
   auto parameter_bindings() const {
@@ -614,6 +645,9 @@ class training_step {
     } else {
       static_assert(std::is_same_v<typename V::value_type, T>,
                     "kobai::train: the data's element type must be the step's (compile_step<float> for float data)");
+      static_assert(kobai::detail::is_row_major_container<V>::value,
+                    "kobai::train: a device step copies row-major data to the device; copy a column-major array "
+                    "into an xt::xtensor first");
       static_assert(kobai::detail::static_rank<V>::value >= 0,
                     "kobai::train: a device step copies xt::xtensor data (a fixed rank) to the device; copy an "
                     "xt::xarray into an xt::xtensor first");
