@@ -483,16 +483,17 @@ class training_step {
             [&] {
               stateful_[K] = !state[K].empty();
               if (!stateful_[K]) return;
-              const auto like = host_values(std::get<K>(parameters_));
-              const std::size_t size = element_count(like);
+              const auto& p = std::get<K>(parameters_);
+              const std::size_t size = element_count(p);
               for (std::size_t s = 0; s < slots; ++s) {
-                auto slot = xt::xtensor<double, 1>::from_shape({size});
-                std::copy_n(state[K].begin() + static_cast<std::ptrdiff_t>(s * size), size, slot.begin());
-                const auto values = reshaped<T>(slot, like);
-                if constexpr (std::is_arithmetic_v<decltype(like)>)
-                  std::get<K>(state_)[s] = values();
-                else
+                const auto first = state[K].begin() + static_cast<std::ptrdiff_t>(s * size);
+                if constexpr (std::is_arithmetic_v<std::remove_cvref_t<decltype(p)>>) {
+                  std::get<K>(state_)[s] = static_cast<T>(*first);
+                } else {
+                  auto values = xt::xtensor<T, std::remove_cvref_t<decltype(p)>::dimension()>::from_shape(p.shape());
+                  std::copy_n(first, size, values.begin());
                   std::get<K>(state_)[s] = to_device(values, backend());
+                }
               }
             }(),
             ...);
@@ -527,10 +528,11 @@ class training_step {
   // memory with a parameter, a state slot or another output (a device tensor assigned to two
   // parameters, then swapped into the results) is given new memory by the program.
   void unshare_results() {
-    std::vector<const void*> taken;
+    std::array<const void*, 2 * sizeof...(Params) * values_per_parameter> taken{};  // (no allocation per step)
+    std::size_t count = 0;
     const auto take = [&](const auto& tensor) {
       if constexpr (!std::is_arithmetic_v<std::remove_cvref_t<decltype(tensor)>>)
-        if (tensor.data() != nullptr) taken.push_back(tensor.data());
+        if (tensor.data() != nullptr) taken[count++] = tensor.data();
     };
     std::apply([&](const auto&... p) { (take(p), ...); }, parameters_);
     std::apply([&](const auto&... state) { (std::for_each(state.begin(), state.end(), take), ...); }, state_);
@@ -539,7 +541,8 @@ class training_step {
           [&] {
             auto& output = std::get<1 + sizeof...(Params) + R>(results_);
             if constexpr (!std::is_arithmetic_v<std::remove_cvref_t<decltype(output)>>) {
-              if (std::find(taken.begin(), taken.end(), output.data()) != taken.end())
+              if (std::find(taken.begin(), taken.begin() + static_cast<std::ptrdiff_t>(count), output.data()) !=
+                  taken.begin() + static_cast<std::ptrdiff_t>(count))
                 output = {};
               else
                 take(output);
@@ -620,11 +623,11 @@ class training_step {
     if constexpr (std::is_arithmetic_v<P>) {
       p = archive.get_as<T, 0>(name)();
     } else if constexpr (on_device) {
-      auto values = host_values(p);
+      auto values = xt::xtensor<T, P::dimension()>::from_shape(p.shape());
       if (p.size() == 0)
         values = archive.get_as<T, P::dimension()>(name);
       else
-        archive.get_into(name, values);
+        archive.get_into(name, values);  // (checks the shape)
       p = to_device(values, backend());
     } else if (p.size() == 0) {
       p = archive.get_as<T, detail::rank_of<P>>(name);
@@ -654,7 +657,9 @@ class training_step {
       constexpr auto R = static_cast<std::size_t>(std::max(0, kobai::detail::static_rank<V>::value));
       std::array<std::size_t, R> shape{};
       std::copy_n(bound.value.shape().begin(), R, shape.begin());
-      std::any& slot = staging_[std::string(B::name.view())];
+      auto found = staging_.find(B::name.view());  // (a string made once per name, not per call)
+      if (found == staging_.end()) found = staging_.emplace(std::string(B::name.view()), std::any{}).first;
+      std::any& slot = found->second;
       auto* held = std::any_cast<device_tensor<T, R>>(&slot);
       if (held == nullptr || held->shape() != shape || held->backend() != backend()) {
         slot = device_tensor<T, R>(backend(), shape);
