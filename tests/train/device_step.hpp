@@ -1,9 +1,13 @@
 // What the device-step tests share: a small classifier with a scalar gain, separable data,
-// parameters set from a seed, and the backend under test: the host emulator, or the GPU with
-// KOBAI_TEST_DEVICE=cuda (scripts/gpu-test).
+// parameters set from a seed, the backend under test (the host emulator, or the GPU with
+// KOBAI_TEST_DEVICE=cuda: scripts/gpu-test), and the comparison of a device step with a host step.
 #pragma once
 
+#include <doctest/doctest.h>
+
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdlib>
 #include <random>
@@ -55,6 +59,44 @@ void initialise(Step& step, unsigned seed) {
   step.set(b1, random_tensor<T, 1>({5}, seed + 1, 0.1));
   step.set(W2, random_tensor<T, 2>({5, 3}, seed + 2, 0.5));
   step.set(g, 0.9);
+}
+
+// The device step and the host step over the same minibatches: the losses and, at the end, the
+// parameters agree to `tolerance` (relative); the parameters moved.
+template <class T, class Optimizer>
+void check_against_host(Optimizer optimizer, double tolerance) {
+  for (const unsigned seed : {1u, 2u}) {  // the second run: new data, new extents, in new steps
+    const auto data = classes<T>(seed == 1 ? 41 : 23, seed);
+    auto host = train::compile_step<T>(loss, train::parameters(W1, b1, W2, g), optimizer);
+    auto device = train::compile_step<T>(under_test(), loss, train::parameters(W1, b1, W2, g), optimizer);
+    REQUIRE(device.where() == under_test());
+    initialise(host, 10 * seed);
+    initialise(device, 10 * seed);
+    train::minibatches<T> batches(data, seed == 1 ? 8 : 5, seed);
+    for (int step = 0; step < 50; ++step) {  // (as many as the issue asks of the fused update)
+      const std::size_t k = static_cast<std::size_t>(step) % batches.count();
+      if (step > 0 && k == 0) batches.next_epoch();
+      const auto batch = batches[k];
+      const T expected = host(X = batch.features, Y = batch.targets);
+      CHECK(device(X = batch.features, Y = batch.targets) == doctest::Approx(expected).epsilon(tolerance));
+    }
+    const auto close = [&](const auto& a, const auto& b) {
+      REQUIRE(a.shape() == b.shape());
+      bool same = true;
+      for (std::size_t i = 0; i < a.size(); ++i)
+        same = same && std::abs(a.data()[i] - b.data()[i]) <= tolerance * std::max<double>(1, std::abs(b.data()[i]));
+      return same;
+    };
+    CHECK(close(device.get(W1), host.parameter(W1)));
+    CHECK(close(device.get(b1), host.parameter(b1)));
+    CHECK(close(device.get(W2), host.parameter(W2)));
+    CHECK(device.get(g) == doctest::Approx(host.parameter(g)).epsilon(tolerance));
+    CHECK(close(to_host(device.gradient(W1)), host.gradient(W1)));
+    CHECK(std::abs(host.parameter(g) - T(0.9)) > 1e-4);  // the parameters moved
+    // everything the step keeps is in the device's memory
+    CHECK(device.parameter(W1).backend() == device.backend());
+    CHECK(device.gradient(W2).backend() == device.backend());
+  }
 }
 
 }  // namespace device_step_test
