@@ -13,10 +13,6 @@ using namespace kobai::literals;
 using namespace contraction_test;
 
 namespace {
-constexpr auto Z = var<"Z", 2>;
-}  // namespace
-
-namespace {
 template <class T, bool Lower, class Step>
 void check_max_of_self_product(Step& step) {
   constexpr auto v = var<"v", 1>;
