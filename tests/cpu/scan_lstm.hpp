@@ -116,7 +116,6 @@ constexpr auto next_h2 = lstm_hidden(W2, B2, next_c2, next_h1);
 constexpr auto ypred = next_h2 * select<0, 1>(E) + select<0, 2>(E);
 constexpr auto step_term = -sum(y * (ypred - logsumexp(ypred))) * scale;
 
-
 // The LSTM scan against the reference, twice (new data, another length), in T.
 template <class T>
 void check_lstm() {
