@@ -82,8 +82,10 @@ def program(knob, value):
          "using namespace kobai::literals;"] + lines + body +
         [f"static_assert(node_count({last}) == {count});", "}  // namespace generated", "",
          "int main() {", "  using namespace generated;", f"  const auto program = compile({', '.join(outputs)});",
-         f"  const auto results = program({bindings});", "  std::printf(\"%zu\\n\", std::tuple_size_v<decltype(results)>);",
-         "}", ""])
+         f"  const auto results = program({bindings});",
+         # (one output comes back as itself, not as a tuple)
+         "  std::printf(\"%zu\\n\", std::tuple_size_v<decltype(results)>);" if len(outputs) > 1 else
+         "  std::printf(\"%g\\n\", static_cast<double>(results));", "}", ""])
 
 
 if __name__ == "__main__":
