@@ -1,4 +1,4 @@
-// kobai::scan on ADBench's diagonal LSTM in double (scan_lstm.hpp).
+// kobai::scan on ADBench's diagonal LSTM in double (the test case: scan_lstm.hpp).
 #include "scan_lstm.hpp"
 
-TEST_CASE("scan: ADBench's LSTM, the objective and every gradient, in double") { check_lstm<double>(); }
+TEST_CASE_TEMPLATE_INVOKE(lstm_test, double);

@@ -116,9 +116,10 @@ constexpr auto next_h2 = lstm_hidden(W2, B2, next_c2, next_h1);
 constexpr auto ypred = next_h2 * select<0, 1>(E) + select<0, 2>(E);
 constexpr auto step_term = -sum(y * (ypred - logsumexp(ypred))) * scale;
 
-// The LSTM scan against the reference, twice (new data, another length), in T.
-template <class T>
-void check_lstm() {
+}  // namespace
+
+// Instantiated in scan_lstm.cpp (double) and scan_lstm_float.cpp (float).
+TEST_CASE_TEMPLATE_DEFINE("scan: ADBench's LSTM, the objective and every gradient", T, lstm_test) {
   auto lstm = scan(carry(h1, next_h1), carry(c1, next_c1), carry(h2, next_h2), carry(c2, next_c2), over(x, y),
                    step_loss(step_term));
   for (int call = 0; call < 2; ++call) {
@@ -162,5 +163,3 @@ void check_lstm() {
     check(&lstm_data::c2, r.gradient(c2), "c2");
   }
 }
-
-}  // namespace

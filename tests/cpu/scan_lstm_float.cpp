@@ -1,4 +1,4 @@
-// kobai::scan on ADBench's diagonal LSTM in float (scan_lstm.hpp).
+// kobai::scan on ADBench's diagonal LSTM in float (the test case: scan_lstm.hpp).
 #include "scan_lstm.hpp"
 
-TEST_CASE("scan: ADBench's LSTM, the objective and every gradient, in float") { check_lstm<float>(); }
+TEST_CASE_TEMPLATE_INVOKE(lstm_test, float);

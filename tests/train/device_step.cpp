@@ -13,12 +13,7 @@
 
 using namespace device_step_test;
 
-// (Adam only: each optimizer's update is one expression on every backend, tests/train/fused_update.cpp
-// checks each against its host form, and a device program per optimizer costs minutes to compile)
-TEST_CASE("a device step gives the host step's losses and parameters, in double") {
-  check_against_host<double>(train::adam({.learning_rate = 2e-2, .weight_decay = 1e-3, .amsgrad = true}), 1e-12);
-  check_against_host<double>(train::adamw({.learning_rate = 2e-2}), 1e-12);  // (the same program as adam's)
-}
+TEST_CASE_TEMPLATE_INVOKE(device_against_host, double);
 
 TEST_CASE("a device step allocates nothing after its first call, and refuses a non-finite loss") {
   const auto data = classes<double>(32, 5);
