@@ -67,15 +67,15 @@ struct interpreter : folds<Outputs...> {
   template <class T>
   using rows_of = std::array<detail::batch<T>, base::block_batches>;
 
+  // Op on its arguments, the first Op::arity of args: instantiated per op, not per node (fewer
+  // functions, each named with the whole program: see docs/compile.md).
   template <class V, class Op, class Array, std::size_t... K>
   static V apply_op(const Array& args, std::index_sequence<K...>) {
     return Op::apply(args[K]...);
   }
-  template <int N, class V, class Args>
-  static V apply_node(const Args& args) {
-    return [&]<class Op, class... As>(node<Op, As...>*) {
-      return apply_op<V, Op>(args, std::index_sequence_for<As...>{});
-    }(static_cast<node_at<N>*>(nullptr));
+  template <class V, class Op, class Array>
+  static V apply_op(const Array& args) {
+    return apply_op<V, Op>(args, std::make_index_sequence<Op::arity>{});
   }
 
   template <class T>
@@ -168,14 +168,13 @@ struct interpreter : folds<Outputs...> {
     if constexpr (base::info(n).k == ir::kind::numel) {
       return V(static_cast<T>(numel_value(a.call, base::info(n).args[0])));
     } else {
-      std::array<V, 3> args{};
-      [&]<std::size_t... K>(std::index_sequence<K...>) { ((args[K] = operand<M, ins.operands[K], C>(a)), ...); }
-      (std::make_index_sequence<3>{});
+      const std::array<V, 3> args{operand<M, ins.operands[0], C>(a), operand<M, ins.operands[1], C>(a),
+                                  operand<M, ins.operands[2], C>(a)};
       if constexpr ((M == mode::scalar || M == mode::root) && !node_at<n>::op::exact) {
         using B = detail::batch<T>;
-        return apply_node<n, B>(std::array<B, 3>{B(args[0]), B(args[1]), B(args[2])}).get(0);
+        return apply_op<B, typename node_at<n>::op>(std::array<B, 3>{B(args[0]), B(args[1]), B(args[2])}).get(0);
       } else {
-        return apply_node<n, V>(args);
+        return apply_op<V, typename node_at<n>::op>(args);
       }
     }
   }
@@ -281,21 +280,21 @@ struct interpreter : folds<Outputs...> {
     while (a.i + width <= end) {
       const std::ptrdiff_t block_end = std::min(end, a.i + 16 * width);
       for (; a.i + width <= block_end; a.i += width)
-        base::template for_body<I>([&]<int J>() { batch_step<J, c>(a, local, folding); });
+        base::template for_body<I>([&]<int... J>() { (batch_step<J, c>(a, local, folding), ...); });
       fold_registers();
       if constexpr (ins.depth == 0) base::template flush<T, I, false>(call, task);
     }
     if (a.i < end && end - begin >= width) {  // the tail as the last whole batch, its first lanes done already
       const std::ptrdiff_t done = a.i - (end - width);
       a.i = end - width;
-      base::template for_body<I>([&]<int J>() { batch_step<J, c, true>(a, local, folding, done); });
+      base::template for_body<I>([&]<int... J>() { (batch_step<J, c, true>(a, local, folding, done), ...); });
       fold_registers();
       if constexpr (ins.depth == 0) base::template flush<T, I, false>(call, task);
       return;
     }
     for (std::ptrdiff_t i = a.i; i < end; ++i) {
       task.index[c] = i;
-      base::template for_body<I>([&]<int J>() { scalar_step<T, J>(call, task, point); });
+      base::template for_body<I>([&]<int... J>() { (scalar_step<T, J>(call, task, point), ...); });
     }
   }
 
@@ -526,7 +525,7 @@ struct interpreter : folds<Outputs...> {
       return [count](std::size_t) { return count; };
     } else {  // the node spelled out: Clang 14 will not use a local constexpr inside a lambda
       return [r0, r1, r2](std::size_t b) {
-        return apply_node<base::code(J).node, V>(std::array<V, 3>{r0(b), r1(b), r2(b)});
+        return apply_op<V, typename node_at<base::code(J).node>::op>(std::array<V, 3>{r0(b), r1(b), r2(b)});
       };
     }
   }
@@ -626,7 +625,7 @@ struct interpreter : folds<Outputs...> {
     if constexpr (held_count == 0) {
       for (std::ptrdiff_t j = 0; j < extent; ++j) {
         task.index[ins.cls] = j;
-        base::template for_body<I>([&]<int J>() { block_step<T, J, C>(a, task); });
+        base::template for_body<I>([&]<int... J>() { (block_step<T, J, C>(a, task), ...); });
       }
     } else {
       // held[h]: the registers of the h-th such accumulate of the body
@@ -647,7 +646,7 @@ struct interpreter : folds<Outputs...> {
       for (std::ptrdiff_t start = 0; start < extent; start += held_terms) {
         for (std::ptrdiff_t j = start; j < std::min(extent, start + held_terms); ++j) {
           task.index[ins.cls] = j;
-          base::template for_body<I>([&]<int J>() {
+          const auto step = [&]<int J>() {
             if constexpr (held_slot[J] >= 0) {
               using op = reducer<base::code(J).node>;
               const auto value = reader<base::code(J).operands[0], C>(a);
@@ -656,7 +655,8 @@ struct interpreter : folds<Outputs...> {
             } else {
               block_step<T, J, C>(a, task);
             }
-          });
+          };
+          base::template for_body<I>([&]<int... J>() { (step.template operator()<J>(), ...); });
         }
         base::template for_each<held_folds<I>>([&]<int J>() {
           block_accumulate<base::code(J).node, C, false>(a, task, [&](std::size_t b) { return held[held_slot[J]][b]; });

@@ -287,11 +287,12 @@ struct nest_info {
   static constexpr bool shadowed(int r) {
     return !std::is_same_v<T, double> && !plan.global[static_cast<std::size_t>(r)] && info(r).k == ir::kind::reduction;
   }
-  /// Calls f.operator()<J>() for each instruction J in the body of the loop entered at I, in
-  /// order. A body of more than `outline_above` instructions runs as calls to functions of
-  /// `outline_chunk` instructions each, kept out of line: the optimiser's cost grows faster than
-  /// the size of the function it works on, and a call per chunk costs little next to its
-  /// instructions. Smaller bodies, every benchmark's among them, stay in one function.
+  /// Calls f.operator()<J...>() with the instructions J of the body of the loop entered at I, in
+  /// order (f folds over them: a lambda per instruction would be one more function per
+  /// instruction, each named with the whole program; docs/compile.md). A body of more than `outline_above` instructions
+  /// runs as calls to functions of `outline_chunk` instructions each, kept out of line: the optimiser's cost grows
+  /// faster than the size of the function it works on, and a call per chunk costs little next to its instructions.
+  /// Smaller bodies, every benchmark's among them, stay in one function.
   static constexpr int outline_above = 96;
   static constexpr int outline_chunk = 32;
   template <int I, class F>
@@ -308,7 +309,7 @@ struct nest_info {
   }
   template <int First, int Count, class F>
   static void run_chunk(F& f) {
-    [&]<int... J>(std::integer_sequence<int, J...>) { (f.template operator()<First + J>(), ...); }
+    [&]<int... J>(std::integer_sequence<int, J...>) { f.template operator()<First + J...>(); }
     (std::make_integer_sequence<int, Count>{});
   }
   template <int First, int Count, class F>
