@@ -165,7 +165,7 @@ constexpr tile_counts count_tiles(std::integer_sequence<int, I...>) {
 }
 template <class... Outputs>
 constexpr tile_counts tiles_of(Outputs...) {
-  using interpreter = cpu::interpreter<Outputs...>;
+  using interpreter = cpu::interpreter<kobai::detail::key_of<Outputs...>>;
   return count_tiles<interpreter>(std::make_integer_sequence<int, static_cast<int>(interpreter::code_size)>{});
 }
 

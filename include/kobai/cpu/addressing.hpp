@@ -19,9 +19,9 @@ namespace kobai::cpu {
 /// Where values live at the current loop indices: offsets into leaves, views, outputs and
 /// buffers, the cursor an innermost loop starts from, and SIMD loads, gathers, scatters and folds
 /// into memory of T or double.
-template <expression... Outputs>
-struct addressing : layout<Outputs...> {
-  using base = layout<Outputs...>;
+template <class Key>
+struct addressing : layout<Key> {
+  using base = layout<Key>;
   KOBAI_CPU_NEST_INFO_TYPES(base)
   KOBAI_CPU_LAYOUT_TYPES(base)
 

@@ -18,9 +18,9 @@ namespace kobai::cpu {
 /// Accumulators moved into double: local reductions' shadows rounded into their buffers, a task's
 /// T accumulators folded into its double partials, and the tasks' partials folded in task order
 /// (the same bits whichever thread ran a task).
-template <expression... Outputs>
-struct folds : addressing<Outputs...> {
-  using base = addressing<Outputs...>;
+template <class Key>
+struct folds : addressing<Key> {
+  using base = addressing<Key>;
   KOBAI_CPU_NEST_INFO_TYPES(base)
   KOBAI_CPU_LAYOUT_TYPES(base)
   KOBAI_CPU_ADDRESSING_TYPES(base)

@@ -36,9 +36,9 @@ enum class mode : std::uint8_t { scalar, batch, block, root };
 /// operand in any mode and `compute` evaluates a node in any mode with its op's `apply` (from
 /// expr/ops.hpp); the loops below only say where each mode's results go: a task's values, a
 /// loop's batches and SIMD accumulators, the lanes' accumulators, outputs and views.
-template <expression... Outputs>
-struct interpreter : folds<Outputs...> {
-  using base = folds<Outputs...>;
+template <class Key>
+struct interpreter : folds<Key> {
+  using base = folds<Key>;
   KOBAI_CPU_NEST_INFO_TYPES(base)
   KOBAI_CPU_LAYOUT_TYPES(base)
   KOBAI_CPU_ADDRESSING_TYPES(base)

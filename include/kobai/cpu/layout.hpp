@@ -31,9 +31,9 @@ namespace kobai::cpu {
 /// Everything one call knows once its tensors are bound, and the memory it runs in: the extent
 /// of every class, where each tensor leaf, output, view and buffer lives with its strides, and the
 /// per-task slices of the accumulators.
-template <expression... Outputs>
-struct layout : nest_info<Outputs...> {
-  using base = nest_info<Outputs...>;
+template <class Key>
+struct layout : nest_info<Key> {
+  using base = nest_info<Key>;
   KOBAI_CPU_NEST_INFO_TYPES(base)
 
   /// Block mode (cpu/interpreter.hpp) runs block_rows<T> consecutive rows at once, one per SIMD

@@ -1,5 +1,6 @@
 // The CPU executor's view of a planned program (ir/plan.hpp): the first layer of cpu::program.
-// The layers, each a class template over the outputs deriving from the one before:
+// The layers, each a class template over the program's key (expr/program_key.hpp: a short name for
+// its outputs) deriving from the one before:
 //   nest_info (this file) → layout (cpu/layout.hpp: per-call extents, strides, buffers) →
 //   addressing (cpu/addressing.hpp: offsets, cursors, SIMD gather/scatter) → folds (cpu/folds.hpp:
 //   moving accumulators into double partials) → interpreter (cpu/interpreter.hpp: one interpreter
@@ -16,6 +17,7 @@
 #include <type_traits>
 
 #include "kobai/expr/graph.hpp"
+#include "kobai/expr/program_key.hpp"
 #include "kobai/ir/plan.hpp"
 
 namespace kobai::cpu {
@@ -23,9 +25,10 @@ namespace kobai::cpu {
 /// The planned program as the executor reads it: the plan's instructions and nodes, and the
 /// questions every layer asks of them (is a node stored, does a loop complete a reduction, how
 /// does a top-level loop run), all answered at compile time.
-template <expression... Outputs>
+template <class Key>
 struct nest_info {
-  using plan_type = ir::program_plan<Outputs...>;
+  using outputs_list = kobai::detail::key_outputs<Key>;  // the outputs, a type_list (expr/program_key.hpp)
+  using plan_type = typename ir::plan_of_list<outputs_list>::type;
   using order = typename plan_type::order;
   static constexpr auto plan = plan_type::value;
   static constexpr std::size_t nodes = order::size;
@@ -42,7 +45,7 @@ struct nest_info {
   static constexpr bool stored(int n) { return ir::stored(plan, plan_type::nodes, n); }
   template <int N>
   using reducer = std::conditional_t<info(N).k == ir::kind::reduction, typename node_at<N>::op, ops::sum>;
-  static constexpr std::size_t output_count = sizeof...(Outputs);
+  static constexpr std::size_t output_count = outputs_list::size;
   static constexpr std::array<int, output_count> output_node = plan_type::output_index;
   static constexpr std::uint64_t classes_of(int n) { return ir::classes_of(plan, plan_type::nodes, n); }
   static constexpr bool is_output(int n) {

@@ -18,9 +18,9 @@ namespace kobai::cpu {
 
 /// A call from bound outputs to written results: the outputs' memory, the run, and the outputs no
 /// loop stores (scalars, leaves, constants, global reductions in the output's axis order).
-template <expression... Outputs>
-struct outputs : tasks<Outputs...> {
-  using base = tasks<Outputs...>;
+template <class Key>
+struct outputs : tasks<Key> {
+  using base = tasks<Key>;
   KOBAI_CPU_NEST_INFO_TYPES(base)
   KOBAI_CPU_LAYOUT_TYPES(base)
   KOBAI_CPU_ADDRESSING_TYPES(base)
@@ -31,7 +31,7 @@ struct outputs : tasks<Outputs...> {
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (
           [&] {
-            using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
+            using output = typename base::outputs_list::template at<K>;
             if constexpr (output::rank > 0) {
               auto& target = std::get<K>(results);
               call.out[K] = target.data();
@@ -44,7 +44,7 @@ struct outputs : tasks<Outputs...> {
           }(),
           ...);
     }
-    (std::index_sequence_for<Outputs...>{});
+    (std::make_index_sequence<base::output_count>{});
     auto& final_t = base::template scratch<T, 2>();  // folded results of the global reductions
     auto& final_d = base::template scratch<double, 3>();
     if (final_t.size() < call.final_size) final_t.resize(call.final_size);
@@ -63,13 +63,13 @@ struct outputs : tasks<Outputs...> {
     call.final_d = final_d.data();
     base::template run_top<T, 0>(call, point);
     [&]<std::size_t... K>(std::index_sequence<K...>) { (write_output<K>(call, point, std::get<K>(results)), ...); }
-    (std::index_sequence_for<Outputs...>{});
+    (std::make_index_sequence<base::output_count>{});
   }
 
   // Outputs not stored by a loop: scalars, leaves, constants and global reductions.
   template <std::size_t K, class T, class Point, class Target>
   static void write_output(const call_state<T>& call, const Point& point, Target& target) {
-    using output = std::tuple_element_t<K, std::tuple<Outputs...>>;
+    using output = typename base::outputs_list::template at<K>;
     constexpr int n = base::output_node[K];
     constexpr ir::kind k = base::info(n).k;
     if constexpr (ir::written(base::plan, n)) {

@@ -21,8 +21,8 @@ namespace kobai {
 /// shape, a call allocates nothing on the heap (scalar outputs, or tensor outputs through `into`);
 /// calls are independent and may run concurrently.
 template <expression... Outputs>
-class program : cpu::outputs<Outputs...> {
-  using base = cpu::outputs<Outputs...>;
+class program : cpu::outputs<detail::key_of<Outputs...>> {
+  using base = cpu::outputs<detail::key_of<Outputs...>>;
   KOBAI_CPU_LAYOUT_TYPES(base)
   template <class... Bindings>
   static constexpr bool valid_call = detail::valid_bindings<leaves_of<Outputs...>, type_list<Bindings...>>;

@@ -18,9 +18,9 @@ namespace kobai::cpu {
 
 /// The top level: values outside every loop, and each top-level loop split into chunks run as
 /// tasks on the thread pool, with `threads` and `grain` set by the program.
-template <expression... Outputs>
-struct tasks : interpreter<Outputs...> {
-  using base = interpreter<Outputs...>;
+template <class Key>
+struct tasks : interpreter<Key> {
+  using base = interpreter<Key>;
   KOBAI_CPU_NEST_INFO_TYPES(base)
   KOBAI_CPU_LAYOUT_TYPES(base)
   KOBAI_CPU_ADDRESSING_TYPES(base)

@@ -57,6 +57,14 @@ struct program_plan : separated_plan<typename uses::separated<std::remove_cvref_
       std::array<bool, sizeof...(Outputs)>{std::is_same_v<Output, std::remove_cvref_t<Outputs>>...})];
 };
 
+/// The program_plan of the outputs in a type_list.
+template <class List>
+struct plan_of_list;
+template <class... Outputs>
+struct plan_of_list<type_list<Outputs...>> {
+  using type = program_plan<Outputs...>;
+};
+
 /// Number of top-level loops over the data that computing the outputs takes.
 template <expression... Outputs>
 constexpr std::size_t loop_count(Outputs...) {
