@@ -33,9 +33,8 @@ constexpr bool same_key = std::is_same_v<A, B>;
 TEST_CASE("a program's key names its outputs, in order, and gives them back") {
   using one = key<decltype(sum(w * x)), decltype(grad(sum(w * x), w))>;
   CHECK(same_key<one, key<decltype(sum(w * x)), decltype(grad(sum(w * x), w))>>);
-  CHECK(std::is_same_v<kobai::detail::key_outputs<one>,
-                       type_list<std::remove_cvref_t<decltype(sum(w * x))>,
-                                 std::remove_cvref_t<decltype(grad(sum(w * x), w))>>>);
+  CHECK(std::is_same_v<kobai::detail::key_outputs<one>, type_list<std::remove_cvref_t<decltype(sum(w * x))>,
+                                                                  std::remove_cvref_t<decltype(grad(sum(w * x), w))>>>);
   // the order of the outputs, a constant's value, a leaf's name or rank, an op: each a new key
   CHECK_FALSE(same_key<one, key<decltype(grad(sum(w * x), w)), decltype(sum(w * x))>>);
   CHECK_FALSE(same_key<key<decltype(x * 2_c)>, key<decltype(x * 3_c)>>);
