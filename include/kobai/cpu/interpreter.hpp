@@ -49,11 +49,10 @@ struct interpreter : folds<Key> {
   /// bindings; batch: the loop's cursor, its element i, the values it computed (`local`, whose
   /// depth is `depth` + 1); block: the block's rows, the values computed for them (`block`,
   /// batches by value slot) and the batch `i` of the block being computed.
-  template <class T, class Point>
+  template <class T>
   struct access {
     const call_state<T>& call;
     const task_state<T>* task;
-    const Point& point;
     const cursor* at = nullptr;
     std::ptrdiff_t i = 0;
     const batches<T>* local = nullptr;
@@ -89,8 +88,8 @@ struct interpreter : folds<Key> {
   }
 
   /// The value of operand O in mode M: batch at element a.i of the innermost loop over class C.
-  template <mode M, ir::operand O, int C, class T, class Point>
-  static value_in<M, T> operand(const access<T, Point>& a) {
+  template <mode M, ir::operand O, int C, class T>
+  static value_in<M, T> operand(const access<T>& a) {
     using V = detail::batch<T>;
     const call_state<T>& call = a.call;
     constexpr auto n = static_cast<std::size_t>(O.node);
@@ -100,7 +99,7 @@ struct interpreter : folds<Key> {
       if constexpr (O.s == ir::source::constant)
         return static_cast<T>(node_at<O.node>::value.value());
       else if constexpr (O.s == ir::source::scalar_leaf)
-        return static_cast<T>(a.point.template get<node_at<O.node>::name>());
+        return call.scalar[n];
       else if constexpr (O.s == ir::source::reduction)
         return call.final_t[call.final_offset[n]];
       else if constexpr (O.s == ir::source::value)
@@ -114,7 +113,7 @@ struct interpreter : folds<Key> {
       if constexpr (O.s == ir::source::constant)
         return static_cast<T>(node_at<O.node>::value.value());
       else if constexpr (O.s == ir::source::scalar_leaf)
-        return static_cast<T>(a.point.template get<node_at<O.node>::name>());
+        return call.scalar[n];
       else if constexpr (O.s == ir::source::tensor_leaf)
         return call.leaf[n][base::leaf_offset(call, task, O.node)];
       else if constexpr (O.s == ir::source::reduction)
@@ -160,8 +159,8 @@ struct interpreter : folds<Key> {
   /// the bits it has in a SIMD lane when libm and xsimd may round it differently: a value computed
   /// in the scalar tail of one loop and in the batches of another must compare equal (a max's ties,
   /// a where's branch).
-  template <mode M, int J, int C, class T, class Point>
-  static value_in<M, T> compute(const access<T, Point>& a) {
+  template <mode M, int J, int C, class T>
+  static value_in<M, T> compute(const access<T>& a) {
     using V = value_in<M, T>;
     constexpr ir::instruction ins = base::code(J);
     constexpr int n = ins.node;
@@ -182,10 +181,10 @@ struct interpreter : folds<Key> {
   // ---------------------------------------------------------------------------------------------
   // Scalar mode: instructions outside the innermost loops, and innermost loops' scalar tails
 
-  template <class T, int I, class Point>
-  static void scalar_step(const call_state<T>& call, task_state<T>& task, const Point& point) {
+  template <class T, int I>
+  static void scalar_step(const call_state<T>& call, task_state<T>& task) {
     constexpr ir::instruction ins = base::code(I);
-    const access<T, Point> a{call, &task, point};
+    const access<T> a{call, &task};
     if constexpr (ins.op == ir::instr::compute) {
       task.value[I] = compute<mode::scalar, I, -1>(a);
     } else if constexpr (ins.op == ir::instr::accumulate) {
@@ -207,32 +206,31 @@ struct interpreter : folds<Key> {
   }
 
   // Instructions [I, End) at one loop level.
-  template <class T, int I, int End, class Point>
-  static void run_range(const call_state<T>& call, task_state<T>& task, const Point& point) {
+  template <class T, int I, int End>
+  static void run_range(const call_state<T>& call, task_state<T>& task) {
     if constexpr (I < End) {
       constexpr ir::instruction ins = base::code(I);
       if constexpr (ins.op == ir::instr::enter) {
-        run_loop<T, I>(call, task, point, 0, static_cast<std::ptrdiff_t>(call.extent[ins.cls]));
+        run_loop<T, I>(call, task, 0, static_cast<std::ptrdiff_t>(call.extent[ins.cls]));
         base::template round_shadows<T, I>(call, task);
-        run_range<T, ins.match + 1, End>(call, task, point);
+        run_range<T, ins.match + 1, End>(call, task);
       } else {
-        scalar_step<T, I>(call, task, point);
-        run_range<T, I + 1, End>(call, task, point);
+        scalar_step<T, I>(call, task);
+        run_range<T, I + 1, End>(call, task);
       }
     }
   }
 
   // The loop entered at instruction I over [begin, end) of its class.
-  template <class T, int I, class Point>
-  static void run_loop(const call_state<T>& call, task_state<T>& task, const Point& point, std::ptrdiff_t begin,
-                       std::ptrdiff_t end) {
+  template <class T, int I>
+  static void run_loop(const call_state<T>& call, task_state<T>& task, std::ptrdiff_t begin, std::ptrdiff_t end) {
     constexpr ir::instruction ins = base::code(I);
     if constexpr (base::innermost(I)) {
-      run_innermost<T, I>(call, task, point, begin, end);
+      run_innermost<T, I>(call, task, begin, end);
     } else {
       for (std::ptrdiff_t i = begin; i < end; ++i) {
         task.index[ins.cls] = i;
-        run_range<T, I + 1, ins.match>(call, task, point);
+        run_range<T, I + 1, ins.match>(call, task);
       }
     }
   }
@@ -249,9 +247,8 @@ struct interpreter : folds<Key> {
     return step.op == ir::instr::accumulate &&
            ((base::plan.buffer_dims[static_cast<std::size_t>(step.node)] >> base::code(I).cls) & 1U) == 0;
   });
-  template <class T, int I, class Point>
-  static void run_innermost(const call_state<T>& call, task_state<T>& task, const Point& point, std::ptrdiff_t begin,
-                            std::ptrdiff_t end) {
+  template <class T, int I>
+  static void run_innermost(const call_state<T>& call, task_state<T>& task, std::ptrdiff_t begin, std::ptrdiff_t end) {
     using V = detail::batch<T>;
     constexpr ir::instruction ins = base::code(I);
     constexpr int c = ins.cls;
@@ -276,7 +273,7 @@ struct interpreter : folds<Key> {
     };
     base::template for_each<register_folds<I>>(
         [&]<int J>() { folding[J] = V(static_cast<T>(reducer<base::code(J).node>::identity)); });
-    access<T, Point> a{call, &task, point, &at, begin, &local, ins.depth};
+    access<T> a{call, &task, &at, begin, &local, ins.depth};
     while (a.i + width <= end) {
       const std::ptrdiff_t block_end = std::min(end, a.i + 16 * width);
       for (; a.i + width <= block_end; a.i += width)
@@ -294,15 +291,15 @@ struct interpreter : folds<Key> {
     }
     for (std::ptrdiff_t i = a.i; i < end; ++i) {
       task.index[c] = i;
-      base::template for_body<I>([&]<int... J>() { (scalar_step<T, J>(call, task, point), ...); });
+      base::template for_body<I>([&]<int... J>() { (scalar_step<T, J>(call, task), ...); });
     }
   }
 
   // One batch of the innermost loop over class C at element a.i. Overlapped (the tail), its first
   // `done` lanes are elements already done: each statement keeps what they hold (an accumulator's
   // lanes, memory's elements), so an output bound over an input it reads is not read back.
-  template <int J, int C, bool Overlapped = false, class T, class Point>
-  static void batch_step(const access<T, Point>& a, batches<T>& local, batches<T>& folding, std::ptrdiff_t done = 0) {
+  template <int J, int C, bool Overlapped = false, class T>
+  static void batch_step(const access<T>& a, batches<T>& local, batches<T>& folding, std::ptrdiff_t done = 0) {
     using V = detail::batch<T>;
     constexpr ir::instruction ins = base::code(J);
     const call_state<T>& call = a.call;
@@ -350,9 +347,9 @@ struct interpreter : folds<Key> {
   // last block repeat its last row and are left out of every accumulation and store. Two nest
   // shapes run as register tiles: contractions and rank updates (nest_info).
 
-  template <class T, int I, class Point>
-  static void run_blocks(const call_state<T>& call, task_state<T>& task, const Point& point, std::ptrdiff_t begin,
-                         std::ptrdiff_t end, detail::batch<T>* block) {
+  template <class T, int I>
+  static void run_blocks(const call_state<T>& call, task_state<T>& task, std::ptrdiff_t begin, std::ptrdiff_t end,
+                         detail::batch<T>* block) {
     constexpr ir::instruction ins = base::code(I);
     constexpr auto rows = static_cast<std::ptrdiff_t>(base::template block_rows<T>);
     block_state<T> state;
@@ -360,7 +357,7 @@ struct interpreter : folds<Key> {
       state.set(std::min(rows, end - first));
       task.index[ins.cls] = first;
       transpose_rows<T, I>(call, task, state, first);
-      const access<T, Point> a{call, &task, point, nullptr, 0, nullptr, 0, &state, block};
+      const access<T> a{call, &task, nullptr, 0, nullptr, 0, &state, block};
       block_range<T, I + 1, ins.match, ins.cls>(a, task);
     }
   }
@@ -420,8 +417,8 @@ struct interpreter : folds<Key> {
     }
   }
 
-  template <class T, int I, int End, int C, class Point>
-  static void block_range(const access<T, Point>& a, task_state<T>& task) {
+  template <class T, int I, int End, int C>
+  static void block_range(const access<T>& a, task_state<T>& task) {
     if constexpr (I < End) {
       constexpr ir::instruction ins = base::code(I);
       if constexpr (ins.op == ir::instr::enter) {
@@ -465,8 +462,8 @@ struct interpreter : folds<Key> {
   // A reader of operand O for the block's rows: a function of the batch b, its address worked out
   // once from the loop indices; a value that does not change with the rows (a weight, a root
   // value) is read once and broadcast.
-  template <ir::operand O, int C, class T, class Point>
-  [[gnu::always_inline]] static auto reader(const access<T, Point>& a) {
+  template <ir::operand O, int C, class T>
+  [[gnu::always_inline]] static auto reader(const access<T>& a) {
     using V = detail::batch<T>;
     const call_state<T>& call = a.call;
     const task_state<T>& task = *a.task;
@@ -540,8 +537,8 @@ struct interpreter : folds<Key> {
   // reduction's lanes; a global reduction's element of each row, or (folding the rows) its lanes.
   // Write: stores instead of combining (a cached value's one term, or the first terms of a
   // reduction whose reset was skipped).
-  template <int R, int C, bool Write, class T, class Point, class Read>
-  [[gnu::always_inline]] static void block_accumulate(const access<T, Point>& a, task_state<T>& task, Read read) {
+  template <int R, int C, bool Write, class T, class Read>
+  [[gnu::always_inline]] static void block_accumulate(const access<T>& a, task_state<T>& task, Read read) {
     using op = reducer<R>;
     const call_state<T>& call = a.call;
     constexpr auto r = static_cast<std::size_t>(R);
@@ -574,8 +571,8 @@ struct interpreter : folds<Key> {
     *slot = static_cast<U>(Op::combine(static_cast<double>(*slot), base::template horizontal<Op>(value)));
   }
 
-  template <class T, int J, int C, class Point>
-  static void block_step(const access<T, Point>& a, task_state<T>& task) {
+  template <class T, int J, int C>
+  static void block_step(const access<T>& a, task_state<T>& task) {
     using V = detail::batch<T>;
     constexpr ir::instruction ins = base::code(J);
     const call_state<T>& call = a.call;
@@ -617,8 +614,8 @@ struct interpreter : folds<Key> {
   // registers across its iterations; every other instruction runs as block_step.
   template <int I>
   static constexpr auto held_folds = base::body_if(I, [](int j) { return base::folds_in_registers(j, I); });
-  template <class T, int I, int C, class Point>
-  static void block_innermost(const access<T, Point>& a, task_state<T>& task) {
+  template <class T, int I, int C>
+  static void block_innermost(const access<T>& a, task_state<T>& task) {
     constexpr ir::instruction ins = base::code(I);
     const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[ins.cls]);
     constexpr int held_count = static_cast<int>(held_folds<I>.size);
@@ -668,8 +665,8 @@ struct interpreter : folds<Key> {
 
   // The outer loop's statements of the two-level nest at I run for every iteration of it, their
   // values packed (block_batches batches each, by iteration then value).
-  template <class T, int I, int C, class Point>
-  static const detail::batch<T>* pack_outer_values(const access<T, Point>& a, task_state<T>& task) {
+  template <class T, int I, int C>
+  static const detail::batch<T>* pack_outer_values(const access<T>& a, task_state<T>& task) {
     using V = detail::batch<T>;
     constexpr int inner = base::inner_loop(I);
     constexpr std::size_t size = static_cast<std::size_t>(base::outer_values(I)) * base::block_batches;
@@ -688,8 +685,8 @@ struct interpreter : folds<Key> {
   }
 
   // The statements after the inner loop of the two-level nest at I, for every iteration of it.
-  template <class T, int I, int C, class Point>
-  static void run_after_inner_loop(const access<T, Point>& a, task_state<T>& task) {
+  template <class T, int I, int C>
+  static void run_after_inner_loop(const access<T>& a, task_state<T>& task) {
     constexpr int first = base::after_inner_loop(I), end = base::code(I).match;
     if constexpr (first < end) {
       const auto extent = static_cast<std::ptrdiff_t>(a.call.extent[base::code(I).cls]);
@@ -713,8 +710,8 @@ struct interpreter : folds<Key> {
   }
   // A reader of operand O in a register tile of the nest at I (`packed`: this outer iteration's
   // packed values).
-  template <ir::operand O, int I, int C, class T, class Point>
-  [[gnu::always_inline]] static auto tile_reader(const access<T, Point>& a, const detail::batch<T>* packed) {
+  template <ir::operand O, int I, int C, class T>
+  [[gnu::always_inline]] static auto tile_reader(const access<T>& a, const detail::batch<T>* packed) {
     if constexpr (in_tile<O, I>()) {
       constexpr ir::instruction ins = base::code(O.item);
       return apply_reader<O.item>(a.call, tile_reader<ins.operands[0], I, C>(a, packed),
@@ -805,8 +802,8 @@ struct interpreter : folds<Key> {
   // at the end: written there by the first k's (its reset was skipped), added after. A sum of a
   // packed value times a weight W[k, j] is one fused multiply-add on a broadcast; any other term
   // is computed in place.
-  template <class T, int I, int C, class Point>
-  static void block_contraction(const access<T, Point>& a, task_state<T>& task) {
+  template <class T, int I, int C>
+  static void block_contraction(const access<T>& a, task_state<T>& task) {
     using V = detail::batch<T>;
     constexpr ir::instruction outer = base::code(I);
     constexpr int values = base::outer_values(I);
@@ -887,8 +884,8 @@ struct interpreter : folds<Key> {
   // tiles of `tile` j's at once, the row-dependent factor computed once per k for the whole tile,
   // the tile's accumulators (tile × block_batches registers) moved into the reduction's lanes after
   // every 256 k's (written by the first: its reset is skipped).
-  template <class T, int I, int C, class Point>
-  static void block_dot(const access<T, Point>& a, task_state<T>& task) {
+  template <class T, int I, int C>
+  static void block_dot(const access<T>& a, task_state<T>& task) {
     using V = detail::batch<T>;
     constexpr int j_class = base::code(I).cls, k_class = base::code(base::inner_loop(I)).cls;
     constexpr int A = base::dot_nest(I);
@@ -957,8 +954,8 @@ struct interpreter : folds<Key> {
   // past the last one zeroed), and tiles of d's × h's accumulate in registers, one per (d, h) with
   // the rows in its lanes, over the block's batches, then move into the reduction's lanes. Any
   // other value is computed per (d, h) in the same tiles.
-  template <class T, int I, int C, class Point>
-  static void block_rank_update(const access<T, Point>& a, task_state<T>& task) {
+  template <class T, int I, int C>
+  static void block_rank_update(const access<T>& a, task_state<T>& task) {
     using V = detail::batch<T>;
     constexpr ir::instruction outer = base::code(I);
     constexpr int values = base::outer_values(I);
@@ -1091,5 +1088,5 @@ struct interpreter : folds<Key> {
 #define KOBAI_CPU_INTERPRETER_TYPES(base)             \
   template <class T>                                  \
   using batches = typename base::template batches<T>; \
-  template <class T, class Point>                     \
-  using access = typename base::template access<T, Point>;
+  template <class T>                                  \
+  using access = typename base::template access<T>;

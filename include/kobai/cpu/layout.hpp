@@ -79,6 +79,9 @@ struct layout : nest_info<Key> {
     std::array<T*, base::nodes> source_data{};
     std::array<std::size_t, base::nodes> source_scratch{};
     std::array<T, base::code_size + 1> root{};  // values computed outside every loop
+    // the scalar leaves' values, in T: what the interpreter reads, so that it does not depend on
+    // the bindings' types (one executor for every kind of container a program is called with)
+    std::array<T, base::nodes> scalar{};
     T* final_t = nullptr;
     double* final_d = nullptr;
   };
@@ -121,10 +124,17 @@ struct layout : nest_info<Key> {
   template <class T, class Point>
   static void bind(call_state<T>& call, const Point& point) {
     ir::extents<base::nodes, base::classes> extents(base::plan, plan_type::nodes);
+    // The leaves only, each given its binding's value: a function per node, or one taking the
+    // bindings, would be named with the whole program or all its bindings (docs/compile.md).
     // (Pack expansions in braced lists, not folds: clang refuses folds of more than 256 terms.)
-    [&]<class... Ns>(type_list<Ns...>) {
-      (void)std::initializer_list<int>{(bind_leaf<T, Ns>(call, point, extents), 0)...};
-    }(order{});
+    using leaves = kobai::detail::filter<is_leaf_t, order>;
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (void)std::initializer_list<int>{
+          (bind_leaf<T, typename order::template at<leaves::positions[K]>, leaves::positions[K]>(
+               call, point.template get<order::template at<leaves::positions[K]>::name>(), extents),
+           0)...};
+    }
+    (std::make_index_sequence<leaves::count>{});
     extents.bind_views();
     for (std::size_t c = 0; c < base::classes; ++c) call.extent[c] = extents[c];
     bind_ranges(call);
@@ -266,14 +276,14 @@ struct layout : nest_info<Key> {
     }
   }
 
-  template <class T, class L, class Point>
-  static void bind_leaf(call_state<T>& call, const Point& point, ir::extents<base::nodes, base::classes>& extents) {
+  // Leaf L, node n, bound to `bound`.
+  template <class T, class L, std::size_t n, class Value>
+  static void bind_leaf(call_state<T>& call, const Value& bound, ir::extents<base::nodes, base::classes>& extents) {
     if constexpr (is_counted<L>) {  // arange<"n">(): its extent
-      extents.bind_leaf(static_cast<int>(index_of<L, order>), L::name.view(),
-                        std::array<std::size_t, 1>{ir::count_bound(L::name.view(), point.template get<L::name>())});
-    } else if constexpr (is_leaf<L> && L::rank > 0) {
-      constexpr auto n = index_of<L, order>;
-      const auto& container = point.template get<L::name>();
+      extents.bind_leaf(static_cast<int>(n), L::name.view(),
+                        std::array<std::size_t, 1>{ir::count_bound(L::name.view(), bound)});
+    } else if constexpr (L::rank > 0) {
+      const auto& container = bound;
       if (static_cast<int>(container.dimension()) != L::rank)
         throw binding_error(
             detail::join("kobai: '", L::name.view(), "' is a rank-", std::to_string(L::rank),
@@ -289,6 +299,8 @@ struct layout : nest_info<Key> {
         stride *= static_cast<std::ptrdiff_t>(container.shape()[static_cast<std::size_t>(p)]);
       }
       extents.bind_leaf(static_cast<int>(n), L::name.view(), container.shape());
+    } else {
+      call.scalar[n] = static_cast<T>(bound);
     }
   }
 

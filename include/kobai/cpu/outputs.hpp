@@ -61,7 +61,7 @@ struct outputs : tasks<Key> {
             base::info(static_cast<int>(n)).indirect ? views + call.source_scratch[n] : call.view_data[n];
     }
     call.final_d = final_d.data();
-    base::template run_top<T, 0>(call, point);
+    base::template run_top<T, 0>(call);
     [&]<std::size_t... K>(std::index_sequence<K...>) { (write_output<K>(call, point, std::get<K>(results)), ...); }
     (std::make_index_sequence<base::output_count>{});
   }

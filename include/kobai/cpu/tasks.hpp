@@ -62,25 +62,25 @@ struct tasks : interpreter<Key> {
   }
 
   // The instructions outside every loop in order: values in root mode, and each top-level loop.
-  template <class T, int I, class Point>
-  void run_top(call_state<T>& call, const Point& point) const {
+  template <class T, int I>
+  void run_top(call_state<T>& call) const {
     if constexpr (I < static_cast<int>(base::code_size)) {
       constexpr ir::instruction ins = base::code(I);
-      const access<T, Point> root{call, nullptr, point};
+      const access<T> root{call, nullptr};
       if constexpr (ins.op == ir::instr::compute) {
         call.root[I] = base::template compute<mode::root, I, -1>(root);
-        run_top<T, I + 1>(call, point);
+        run_top<T, I + 1>(call);
       } else if constexpr (ins.op == ir::instr::enter) {
-        run_top_loop<T, I>(call, point);
-        run_top<T, ins.match + 1>(call, point);
+        run_top_loop<T, I>(call);
+        run_top<T, ins.match + 1>(call);
       } else if constexpr (ins.op == ir::instr::materialize) {  // a source without axes: one element
         call.source_data[ins.node][0] = base::template operand<mode::root, ins.operands[0], -1>(root);
-        run_top<T, I + 1>(call, point);
+        run_top<T, I + 1>(call);
       } else if constexpr (ins.op == ir::instr::indirect) {  // take, put_add: between loops, in order
         fill_indirect<T, ins.node>(call);
-        run_top<T, I + 1>(call, point);
+        run_top<T, I + 1>(call);
       } else {
-        run_top<T, I + 1>(call, point);  // resets of global reductions happen in each task
+        run_top<T, I + 1>(call);  // resets of global reductions happen in each task
       }
     }
   }
@@ -106,8 +106,8 @@ struct tasks : interpreter<Key> {
     }
   }
 
-  template <class T, int I, class Point>
-  void run_top_loop(call_state<T>& call, const Point& point) const {
+  template <class T, int I>
+  void run_top_loop(call_state<T>& call) const {
     constexpr ir::instruction ins = base::code(I);
     const auto extent = static_cast<std::ptrdiff_t>(call.extent[ins.cls]);
     const bool blocks = blocked<T, I>(call);
@@ -169,13 +169,13 @@ struct tasks : interpreter<Key> {
       for (std::ptrdiff_t i = begin; i < end; i += block) {
         if constexpr (base::block_capable(I)) {
           if (blocks) {
-            base::template run_blocks<T, I>(call, task, point, i, std::min(end, i + block),
+            base::template run_blocks<T, I>(call, task, i, std::min(end, i + block),
                                             reinterpret_cast<detail::batch<T>*>(task.block_t + call.task_block_t));
           } else {
-            base::template run_loop<T, I>(call, task, point, i, std::min(end, i + block));
+            base::template run_loop<T, I>(call, task, i, std::min(end, i + block));
           }
         } else {
-          base::template run_loop<T, I>(call, task, point, i, std::min(end, i + block));
+          base::template run_loop<T, I>(call, task, i, std::min(end, i + block));
         }
         base::template flush<T, I, false>(call, task);
       }

@@ -11,6 +11,8 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "kobai/core/error.hpp"
 #include "kobai/core/text.hpp"
@@ -34,16 +36,36 @@ void integers_into(std::string_view name, const I* data, std::size_t size, T* ou
   }
 }
 
+// A leaf's name, and nothing for any other node: by overloads, so that nothing is instantiated
+// per node but per leaf (a function per node named with the whole program costs compile time
+// quadratic in the program's size to mangle: docs/compile.md).
+template <fixed_string Name, int Rank, role Role, class Use, class Element>
+constexpr std::string_view name_of_leaf(const leaf<Name, Rank, Role, Use, Element>*) {
+  return Name.view();
+}
+constexpr std::string_view name_of_leaf(const void*) { return {}; }
 /// Each leaf's name by SSA index (empty for other nodes), for messages.
 template <class Order>
 inline constexpr auto leaf_names = []<class... Ns>(type_list<Ns...>) {
-  return std::array<std::string_view, sizeof...(Ns)>{[] {
-    if constexpr (is_leaf<Ns>)
-      return Ns::name.view();
-    else
-      return std::string_view{};
-  }()...};
+  return std::array<std::string_view, sizeof...(Ns)>{name_of_leaf(static_cast<const Ns*>(nullptr))...};
 }(Order{});
+
+template <class N>
+struct is_index_eq : std::false_type {};
+template <class... Args>
+struct is_index_eq<node<ops::index_eq, Args...>> : std::true_type {};
+// The positions of the index_eq nodes among Ns (a trait per node, not a function or a variable).
+template <class... Ns>
+constexpr auto index_eq_positions(type_list<Ns...>) {
+  constexpr std::array<bool, sizeof...(Ns) + 1> is{is_index_eq<Ns>::value...};
+  struct {
+    std::array<int, sizeof...(Ns) + 1> at{};
+    std::size_t size = 0;
+  } list;
+  for (std::size_t n = 0; n < sizeof...(Ns); ++n)
+    if (is[n]) list.at[list.size++] = static_cast<int>(n);
+  return list;
+}
 
 // An integer leaf compared with an arange by index_eq (one_hot, cross_entropy with class labels)
 // holds indices into the arange's axis: each inside it.
@@ -72,14 +94,14 @@ void check_class_indices(Extent axis, Values values) {
         check.template operator()<kobai::detail::index_leaf<B>, A>();
     }
   };
-  // (a braced list, not a fold: clang refuses folds of more than 256 terms)
-  [&]<class... Ns>(type_list<Ns...>) {
-    (void)std::initializer_list<int>{(
-        [&] {
-          if constexpr (is_node<Ns>) visit(static_cast<Ns*>(nullptr));
-        }(),
-        0)...};
-  }(Order{});
+  // Only the index_eq nodes are visited: a function (or lambda) per node of the program would be
+  // named with the whole program, and GCC's time to mangle such names grows with the square of
+  // the program (docs/compile.md).
+  static constexpr auto picked = index_eq_positions(Order{});
+  [&]<std::size_t... K>(std::index_sequence<K...>) {
+    (visit(static_cast<typename Order::template at<static_cast<std::size_t>(picked.at[K])>*>(nullptr)), ...);
+  }
+  (std::make_index_sequence<picked.size>{});
 }
 
 /// Every index the integer leaves hold inside the axis it indexes (take's rows, one_hot's and
