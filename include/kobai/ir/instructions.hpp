@@ -62,8 +62,8 @@ struct plan_data : class_data<N> {
 };
 
 /// The classes of node n's axes, as a bit set by class id (unit axes have none).
-template <std::size_t N>
-constexpr std::uint64_t classes_of(const plan_data<N>& plan, const std::array<node_info, N>& nodes, int n) {
+template <class Plan, class Nodes>  // (a plan_data<N> and its nodes, or views of them: codegen::plan_view)
+constexpr std::uint64_t classes_of(const Plan& plan, const Nodes& nodes, int n) {
   std::uint64_t bits = 0;
   for (int p = 0; p < nodes[static_cast<std::size_t>(n)].rank; ++p) {
     const int c = plan.cls[static_cast<std::size_t>(n)][static_cast<std::size_t>(p)];
@@ -73,8 +73,8 @@ constexpr std::uint64_t classes_of(const plan_data<N>& plan, const std::array<no
 }
 
 /// Whether node n's value is held in a buffer: reductions, and costly values computed once.
-template <std::size_t N>
-constexpr bool stored(const plan_data<N>& plan, const std::array<node_info, N>& nodes, int n) {
+template <class Plan, class Nodes>
+constexpr bool stored(const Plan& plan, const Nodes& nodes, int n) {
   return nodes[static_cast<std::size_t>(n)].k == kind::reduction || plan.cached[static_cast<std::size_t>(n)];
 }
 
@@ -91,8 +91,8 @@ constexpr bool written(const plan_data<N>& plan, int n) {
 }
 
 /// The instruction computing node n outside every loop, or -1.
-template <std::size_t N>
-constexpr int root_instruction(const plan_data<N>& plan, int n) {
+template <class Plan>
+constexpr int root_instruction(const Plan& plan, int n) {
   for (int i = 0; i < plan.size; ++i) {
     const instruction& ins = plan.code[static_cast<std::size_t>(i)];
     if (ins.op == instr::compute && ins.depth == 0 && ins.node == n) return i;
