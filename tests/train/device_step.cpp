@@ -1,7 +1,8 @@
 // compile_step on a device (the host emulator, or the GPU with KOBAI_TEST_DEVICE=cuda): the step keeps the
 // parameters, their gradients and the optimizer state in device memory, and gives the host step's
 // losses and parameters on the same minibatches; a later step allocates nothing; checkpoints move
-// between the two; fit trains it, restoring the best parameters. (Float: device_step_float.cpp.)
+// between the two; fit trains it, restoring the best parameters. (Against the host step:
+// device_step_double.cpp and device_step_float.cpp.)
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -12,8 +13,6 @@
 #include "device_step.hpp"
 
 using namespace device_step_test;
-
-TEST_CASE_TEMPLATE_INVOKE(device_against_host, double);
 
 TEST_CASE("a device step allocates nothing after its first call, and refuses a non-finite loss") {
   const auto data = classes<double>(32, 5);

@@ -68,7 +68,7 @@ void initialise(Step& step, unsigned seed) {
 // parameters agree to `tolerance` (relative); the parameters moved. Adam only: each optimizer's
 // update is one expression on every backend, tests/train/fused_update.cpp checks each against its
 // host form, and a device program per optimizer costs minutes to compile. Instantiated in
-// device_step.cpp (double) and device_step_float.cpp (float), so that each compiles in under 30 s.
+// device_step_double.cpp and device_step_float.cpp, so that each file compiles in under 30 s.
 TEST_CASE_TEMPLATE_DEFINE("a device step gives the host step's losses and parameters", T, device_against_host) {
   using namespace device_step_test;
   const auto check_against_host = [](auto optimizer, double tolerance) {
