@@ -99,7 +99,7 @@ class renderer {
   }
 
  private:
-  int count() const { return static_cast<int>(nodes_.size()); }
+  int node_count() const { return static_cast<int>(nodes_.size()); }
   const ir::instruction& code(int i) const { return plan_.code[static_cast<std::size_t>(i)]; }
   const ir::node_info& info(int n) const { return nodes_[static_cast<std::size_t>(n)]; }
   bool stored(int n) const { return ir::stored(plan_, nodes_, n); }
@@ -148,13 +148,13 @@ class renderer {
       program_.fields.push_back({kind, index, field_name(kind, index)});
       s += join("  ", type, " ", program_.fields.back().name, ";\n");
     };
-    for (int n = 0; n < count(); ++n)
+    for (int n = 0; n < node_count(); ++n)
       if (info(n).k == ir::kind::tensor_leaf) add(field::leaf, n);
     for (std::size_t k = 0; k < outputs_.size(); ++k)
       if (ir::classes_of(plan_, nodes_, outputs_[k]) != 0) add(field::output, static_cast<int>(k));
-    for (int n = 0; n < count(); ++n)
+    for (int n = 0; n < node_count(); ++n)
       if (info(n).k == ir::kind::view) add(field::view, n);
-    for (int n = 0; n < count(); ++n)
+    for (int n = 0; n < node_count(); ++n)
       if (info(n).indirect) {
         add(field::source, n);
         for (int part = 0; part < static_cast<int>(slicing_parts.size()); ++part) add(field::slicing, n * 8 + part);
@@ -163,10 +163,10 @@ class renderer {
     add(field::partials, -1);
     add(field::scratch, -1);
     add(field::accumulators, -1);
-    for (int n = 0; n < count(); ++n)
+    for (int n = 0; n < node_count(); ++n)
       if (info(n).k == ir::kind::scalar_leaf) add(field::scalar, n);
     for (int c = 0; c < plan_.classes; ++c) add(field::extent, c);
-    for (int n = 0; n < count(); ++n) {
+    for (int n = 0; n < node_count(); ++n) {
       if (!stored(n)) continue;
       add(field::size, n);
       add(field::base, n);
@@ -215,7 +215,7 @@ class renderer {
     return -1;
   }
   bool has_globals(int enter) const {
-    for (int r = 0; r < count(); ++r)
+    for (int r = 0; r < node_count(); ++r)
       if (folded(r, enter)) return true;
     return false;
   }
@@ -322,7 +322,7 @@ class renderer {
     s_ += "  const long long kobai_threads = (long long)gridDim.x * blockDim.x;\n";
     s_ += "  const long long kobai_tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n";
     root_values(enter, 1);
-    for (int r = 0; r < count(); ++r) {
+    for (int r = 0; r < node_count(); ++r) {
       if (!folded(r, enter)) continue;
       const std::string identity = number(text(r).identity);
       if (buffer_classes(r) == 0)
@@ -333,14 +333,14 @@ class renderer {
     }
     s_ += join("  for (long long i", str(c), " = kobai_tid; i", str(c), " < ", arg(field::extent, c), "; i", str(c),
                " += kobai_threads) {\n");
-    for (int r = 0; r < count(); ++r)  // this iteration's slice of values it owns
+    for (int r = 0; r < node_count(); ++r)  // this iteration's slice of values it owns
       if (completes(r, enter) && owned(r))
         s_ += join("    for (long long e = 0, slice = ", arg(field::size, r), " / ", arg(field::extent, c),
                    "; e < slice; ++e) ", arg(field::results, -1), "[", arg(field::result_offset, r), " + i", str(c),
                    " * slice + e] = ", number(text(r).identity), ";\n");
     body(enter + 1, code(enter).match);
     s_ += "  }\n";
-    for (int r = 0; r < count(); ++r) {
+    for (int r = 0; r < node_count(); ++r) {
       if (!folded(r, enter)) continue;
       const std::string fold = join(text(r).fold, "()"), identity = number(text(r).identity);
       const std::string slot = join(arg(field::partials, -1), "[blockIdx.x * ", arg(field::partial_width, loop), " + ",
@@ -362,7 +362,7 @@ class renderer {
   void finish_kernel(int enter, int loop, bool with_tail) {
     const std::string name = join("kobai_loop_", str(loop), "_finish");
     s_ += join("\nextern \"C\" __global__ void ", name, "(const kobai_args a) {\n");
-    for (int r = 0; r < count(); ++r) {
+    for (int r = 0; r < node_count(); ++r) {
       if (!folded(r, enter)) continue;
       s_ += join("  for (long long e = threadIdx.x; e < ", arg(field::size, r),
                  "; e += blockDim.x) {\n    double total = ", number(text(r).identity),

@@ -1,6 +1,7 @@
 // The kernel ABI between generated CUDA sources and the executor that launches them: the kernels of
 // a program, and the one by-value argument of 8-byte fields (`kobai_args`) they all take, each
-// field described once. Not a template: codegen/cuda.hpp writes it, runtime/executor.hpp fills it.
+// field described once. Not a template: the renderer (codegen/cuda.cpp) writes it,
+// runtime/executor.hpp fills it.
 #pragma once
 
 #include <array>

@@ -1,4 +1,4 @@
-// How generated kernels fold values across threads, embedded by codegen/cuda.hpp after the shared
+// How generated kernels fold values across threads, embedded by codegen/cuda.cpp after the shared
 // functions (with #include inside a raw string literal, whose delimiters are the first and last lines).
 R"kobai_block_fold(struct kobai_sum { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; } };
 struct kobai_fold_max { template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return max_(a, b); } };

@@ -1,7 +1,8 @@
 // The ops' scalar math, written once. Each function is a C++ template over the element type (double,
 // float, or an xsimd batch, whose functions argument-dependent lookup finds; during constant
 // evaluation, kobai::math's constexpr functions), and its text is also the CUDA device function that
-// codegen/cuda.hpp puts in every generated source, so the CPU and the GPU cannot drift apart.
+// the renderer (codegen/cuda.cpp) puts in every generated source, so the CPU and the GPU cannot
+// drift apart.
 //
 // The primitives (exp_, log_, …, select_) bind each backend's own library: here kobai::math and
 // xsimd, on the GPU libdevice (codegen/prelude.cuh defines them under the same names).
