@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <random>
+#include <string>
+#include <type_traits>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
@@ -116,10 +118,18 @@ constexpr auto next_h2 = lstm_hidden(W2, B2, next_c2, next_h1);
 constexpr auto ypred = next_h2 * select<0, 1>(E) + select<0, 2>(E);
 constexpr auto step_term = -sum(y * (ypred - logsumexp(ypred))) * scale;
 
-}  // namespace
+// One value kobai computed and its reference: they agree when |got - expected| < bound.
+struct lstm_comparison {
+  std::string what;
+  double got = 0, expected = 0, bound = 0;
+};
 
-// Instantiated in scan_lstm.cpp (double) and scan_lstm_float.cpp (float).
-TEST_CASE_TEMPLATE_DEFINE("scan: ADBench's LSTM, the objective and every gradient", T, lstm_test) {
+// The objective and every gradient element kobai gives in T, each with its float64 reference, over
+// two calls (the second with new data and another number of steps). The test cases that check
+// them are in scan_lstm.cpp (double) and scan_lstm_float.cpp (float).
+template <class T>
+std::vector<lstm_comparison> lstm_comparisons() {
+  std::vector<lstm_comparison> comparisons;
   auto lstm = scan(carry(h1, next_h1), carry(c1, next_c1), carry(h2, next_h2), carry(c2, next_c2), over(x, y),
                    step_loss(step_term));
   for (int call = 0; call < 2; ++call) {
@@ -136,30 +146,43 @@ TEST_CASE_TEMPLATE_DEFINE("scan: ADBench's LSTM, the objective and every gradien
         c1 = as_tensor<T, 1>(d.c1, {b}), h2 = as_tensor<T, 1>(d.h2, {b}), c2 = as_tensor<T, 1>(d.c2, {b}), x = xs,
         y = ys, scale = static_cast<T>(1.0 / static_cast<double>((c - 1) * b)));
     const double tolerance = std::is_same_v<T, double> ? 1e-7 : 2e-4;
-    INFO("call " << call << ", b = " << b << ", c = " << c);
+    const std::string at =
+        "call " + std::to_string(call) + " (b = " + std::to_string(b) + ", c = " + std::to_string(c) + "): ";
     const double objective = lstm_objective(d);
-    CHECK(std::abs(static_cast<double>(r.loss) - objective) < tolerance * (1 + std::abs(objective)));
+    comparisons.push_back(
+        {at + "objective", static_cast<double>(r.loss), objective, tolerance * (1 + std::abs(objective))});
     // Every element of every parameter and of the initial state, by central differences.
-    auto check = [&](std::vector<double> lstm_data::*member, const auto& got, const char* name) {
-      REQUIRE(got.size() == (d.*member).size());
+    auto compare = [&](std::vector<double> lstm_data::*member, const auto& got, const char* name) {
+      if (got.size() != (d.*member).size()) {
+        comparisons.push_back(
+            {at + name + " size", static_cast<double>(got.size()), static_cast<double>((d.*member).size()), 0.5});
+        return;
+      }
       for (std::size_t e = 0; e < got.size(); ++e) {
         lstm_data plus = d, minus = d;
         const double h = 1e-6;
         (plus.*member)[e] += h;
         (minus.*member)[e] -= h;
         const double fd = (lstm_objective(plus) - lstm_objective(minus)) / (2 * h);
-        INFO(name << "[" << e << "]: kobai " << got.data()[e] << ", central differences " << fd);
-        CHECK(std::abs(static_cast<double>(got.data()[e]) - fd) < tolerance * (1 + std::abs(fd)) + 1e-8);
+        comparisons.push_back({at + name + "[" + std::to_string(e) + "] against central differences",
+                               static_cast<double>(got.data()[e]), fd, tolerance * (1 + std::abs(fd)) + 1e-8});
       }
     };
-    check(&lstm_data::w1, r.gradient(W1), "W1");
-    check(&lstm_data::b1, r.gradient(B1), "B1");
-    check(&lstm_data::w2, r.gradient(W2), "W2");
-    check(&lstm_data::b2, r.gradient(B2), "B2");
-    check(&lstm_data::extra, r.gradient(E), "extra");
-    check(&lstm_data::h1, r.gradient(h1), "h1");
-    check(&lstm_data::c1, r.gradient(c1), "c1");
-    check(&lstm_data::h2, r.gradient(h2), "h2");
-    check(&lstm_data::c2, r.gradient(c2), "c2");
+    compare(&lstm_data::w1, r.gradient(W1), "W1");
+    compare(&lstm_data::b1, r.gradient(B1), "B1");
+    compare(&lstm_data::w2, r.gradient(W2), "W2");
+    compare(&lstm_data::b2, r.gradient(B2), "B2");
+    compare(&lstm_data::extra, r.gradient(E), "extra");
+    compare(&lstm_data::h1, r.gradient(h1), "h1");
+    compare(&lstm_data::c1, r.gradient(c1), "c1");
+    compare(&lstm_data::h2, r.gradient(h2), "h2");
+    compare(&lstm_data::c2, r.gradient(c2), "c2");
   }
+  return comparisons;
 }
+
+// Per call: the objective, then 4b elements of each of W1, B1, W2, B2, 3b of extra and b of each
+// initial state; b = 4, then 6.
+constexpr std::size_t lstm_comparison_count = (1 + 23 * 4) + (1 + 23 * 6);
+
+}  // namespace
