@@ -989,7 +989,12 @@ struct interpreter : folds<Key> {
       constexpr bool swapped = base::operand_depends(times.operands[0], I, h_class);
       constexpr ir::operand x = times.operands[swapped ? 1 : 0], g = times.operands[swapped ? 0 : 1];
       if constexpr (!base::operand_depends(x, I, h_class) && !base::operand_depends(g, I, d_class)) {
-        // the factors for every d and every h, the missing rows zeroed
+        // the factors for every d and every h, the missing rows zeroed, and the h's padded to
+        // whole batches with zeros
+        constexpr std::size_t rows_per_block = base::template block_rows<T>;
+        const auto padded = static_cast<std::size_t>((h_extent + static_cast<std::ptrdiff_t>(V::size) - 1) /
+                                                     static_cast<std::ptrdiff_t>(V::size)) *
+                            V::size;
         V* xs = reinterpret_cast<V*>(task.pack) + static_cast<std::size_t>(d_extent) * packed_size;
         V* gs = xs + static_cast<std::size_t>(d_extent) * batches;
         auto factor = [&]<ir::operand O>(V* out, std::ptrdiff_t at_d) {
@@ -1006,55 +1011,54 @@ struct interpreter : folds<Key> {
           task.index[h_class] = h;
           factor.template operator()<g>(gs + static_cast<std::size_t>(h) * batches, 0);
         }
+        std::fill(gs + static_cast<std::size_t>(h_extent) * batches, gs + padded * batches, V(T(0)));
         // dW[d, h] += Σ_rows x[row, d]·g[row, h] as a matrix product over the block's rows: g
-        // transposed to a row of h's per block row (padded to whole batches with zeros), then tiles
-        // of 4 d's × 2 batches of h's in registers, a broadcast x[row, d] each, over every row; the
-        // tiles add into the accumulator's rows, contiguous along h.
-        constexpr std::size_t rows_per_block = base::template block_rows<T>;
-        const auto padded = static_cast<std::size_t>((h_extent + static_cast<std::ptrdiff_t>(V::size) - 1) /
-                                                     static_cast<std::ptrdiff_t>(V::size)) *
-                            V::size;
-        T* gT = reinterpret_cast<T*>(gs + static_cast<std::size_t>(h_extent) * batches);
+        // transposed to a row of h's per block row (in square tiles of SIMD width), then tiles of
+        // DT d's × HT batches of h's in registers, a broadcast x[row, d] each, over every row; the
+        // tiles add into the accumulator's rows, contiguous along h. A tile is 4 d's × 2 batches
+        // while two batches of h's are left, else 8 d's × 1 (no multiply-adds of the padding's zeros).
+        static_assert(detail::tile_size<T> == V::size && rows_per_block % V::size == 0);
+        T* gT = reinterpret_cast<T*>(gs + padded * batches);
         const T* gsT = reinterpret_cast<const T*>(gs);
-        for (std::size_t row = 0; row < rows_per_block; ++row) {
-          T* out = gT + row * padded;
-          for (std::size_t h = 0; h < static_cast<std::size_t>(h_extent); ++h) out[h] = gsT[h * rows_per_block + row];
-          std::fill(out + h_extent, out + padded, T(0));
-        }
+        for (std::size_t h0 = 0; h0 < padded; h0 += V::size)
+          for (std::size_t r0 = 0; r0 < rows_per_block; r0 += V::size)
+            detail::transpose_tile(gsT + h0 * rows_per_block + r0, static_cast<std::ptrdiff_t>(rows_per_block),
+                                   gT + r0 * padded + h0, static_cast<std::ptrdiff_t>(padded));
         const T* xsT = reinterpret_cast<const T*>(xs);
-        constexpr std::size_t dt = 4, ht = 2;
-        std::array<T, dt * ht * V::size> spill;
-        for (std::ptrdiff_t d0 = 0; d0 < d_extent; d0 += static_cast<std::ptrdiff_t>(dt))
-          for (std::size_t h0 = 0; h0 < padded; h0 += ht * V::size) {
-            std::array<std::array<V, ht>, dt> held;
-            for (auto& h : held) h.fill(V(T(0)));
-            std::array<const T*, dt> xrow;  // (past the last d, the last one again)
-            for (std::size_t t = 0; t < dt; ++t)
-              xrow[t] = xsT + static_cast<std::size_t>(std::min(d0 + static_cast<std::ptrdiff_t>(t), d_extent - 1)) *
-                                  rows_per_block;
-            const bool two = h0 + V::size < padded;
-            for (std::size_t row = 0; row < rows_per_block; ++row) {
-              const T* g_row = gT + row * padded + h0;
-              const V g0 = V::load_unaligned(g_row), g1 = two ? V::load_unaligned(g_row + V::size) : V(T(0));
-#pragma GCC unroll 4
-              for (std::size_t t = 0; t < dt; ++t) {
-                const V x(xrow[t][row]);
-                held[t][0] = xsimd::fma(x, g0, held[t][0]);
-                held[t][1] = xsimd::fma(x, g1, held[t][1]);
-              }
-            }
-            for (std::size_t t = 0; t < dt && d0 + static_cast<std::ptrdiff_t>(t) < d_extent; ++t) {
-              auto* target = total + (d0 + static_cast<std::ptrdiff_t>(t)) * sd;
-              held[t][0].store_unaligned(spill.data());
-              held[t][1].store_unaligned(spill.data() + V::size);
-              const std::size_t count = std::min(
-                  ht * V::size, static_cast<std::size_t>(h_extent) - std::min(h0, static_cast<std::size_t>(h_extent)));
-              for (std::size_t e = 0; e < count; ++e) {
-                auto& slot = target[static_cast<std::ptrdiff_t>(h0 + e) * sh];
-                slot = static_cast<std::remove_reference_t<decltype(slot)>>(slot + spill[e]);
-              }
+        auto tile = [&]<std::size_t DT, std::size_t HT>(std::ptrdiff_t d0, std::size_t h0) {
+          std::array<std::array<V, HT>, DT> held;
+          for (auto& h : held) h.fill(V(T(0)));
+          std::array<const T*, DT> xrow;  // (past the last d, the last one again)
+          for (std::size_t t = 0; t < DT; ++t)
+            xrow[t] = xsT + static_cast<std::size_t>(std::min(d0 + static_cast<std::ptrdiff_t>(t), d_extent - 1)) *
+                                rows_per_block;
+          for (std::size_t row = 0; row < rows_per_block; ++row) {
+            const T* g_row = gT + row * padded + h0;
+            std::array<V, HT> g;
+            for (std::size_t u = 0; u < HT; ++u) g[u] = V::load_unaligned(g_row + u * V::size);
+#pragma GCC unroll 8
+            for (std::size_t t = 0; t < DT; ++t) {
+              const V x(xrow[t][row]);
+              for (std::size_t u = 0; u < HT; ++u) held[t][u] = xsimd::fma(x, g[u], held[t][u]);
             }
           }
+          std::array<T, HT * V::size> spill;
+          const std::size_t count = std::min(HT * V::size, static_cast<std::size_t>(h_extent) - h0);
+          for (std::size_t t = 0; t < DT && d0 + static_cast<std::ptrdiff_t>(t) < d_extent; ++t) {
+            auto* target = total + (d0 + static_cast<std::ptrdiff_t>(t)) * sd;
+            for (std::size_t u = 0; u < HT; ++u) held[t][u].store_unaligned(spill.data() + u * V::size);
+            for (std::size_t e = 0; e < count; ++e) {
+              auto& slot = target[static_cast<std::ptrdiff_t>(h0 + e) * sh];
+              slot = static_cast<std::remove_reference_t<decltype(slot)>>(slot + spill[e]);
+            }
+          }
+        };
+        for (std::size_t h0 = 0; h0 < padded; h0 += 2 * V::size) {
+          if (h0 + V::size < padded)
+            for (std::ptrdiff_t d0 = 0; d0 < d_extent; d0 += 4) tile.template operator()<4, 2>(d0, h0);
+          else
+            for (std::ptrdiff_t d0 = 0; d0 < d_extent; d0 += 8) tile.template operator()<8, 1>(d0, h0);
+        }
         return;
       }
     }

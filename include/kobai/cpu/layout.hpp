@@ -182,11 +182,12 @@ struct layout : nest_info<Key> {
     std::size_t pack = 0;
     for (int i = 0; i < static_cast<int>(base::code_size); ++i)
       if (base::code(i).op == ir::instr::enter && base::two_level_accumulate(i) >= 0) {
-        // the outer loop's values for every iteration; a rank update's two factors besides
+        // the outer loop's values for every iteration; a rank update's two factors besides, and
+        // the second one transposed, both with the inner extent padded to whole batches
         const std::size_t outer = call.extent[static_cast<std::size_t>(base::code(i).cls)];
         const std::size_t inner = call.extent[static_cast<std::size_t>(base::code(base::inner_loop(i)).cls)];
         pack = std::max(
-            pack, (outer * static_cast<std::size_t>(base::outer_values(i) + 1) + 2 * inner + detail::batch<T>::size) *
+            pack, (outer * static_cast<std::size_t>(base::outer_values(i) + 1) + 2 * (inner + detail::batch<T>::size)) *
                       block_rows<T>);
       }
     call.task_pack = padded(pack, sizeof(T));
