@@ -167,35 +167,36 @@ struct addressing : layout<Key> {
   }
 
   // A float batch as two double batches (its first and second halves), and back: the SIMD
-  // conversions (vcvtps2pd, vcvtpd2ps) through the compilers' vector extensions.
+  // conversions (vcvtps2pd, vcvtpd2ps) and the halves' moves in registers, through the compilers'
+  // vector extensions (a round trip through memory in halves stalls store-to-load forwarding).
+  static constexpr std::size_t half = xsimd::batch<double>::size;
+  using half_floats = float __attribute__((vector_size(half * sizeof(float))));
+  using all_floats = float __attribute__((vector_size(2 * half * sizeof(float))));
+  using doubles = double __attribute__((vector_size(half * sizeof(double))));
+  static_assert(xsimd::batch<float>::size == 2 * half);
   static std::array<xsimd::batch<double>, 2> widen(const xsimd::batch<float>& value) {
-    constexpr std::size_t half = xsimd::batch<double>::size;
-    static_assert(xsimd::batch<float>::size == 2 * half);
-    using floats = float __attribute__((vector_size(half * sizeof(float))));
-    using doubles = double __attribute__((vector_size(half * sizeof(double))));
-    alignas(64) std::array<float, 2 * half> in;
-    value.store_aligned(in.data());
-    std::array<xsimd::batch<double>, 2> out;
-    for (std::size_t h = 0; h < 2; ++h) {
-      floats part;
-      std::memcpy(&part, in.data() + h * half, sizeof(part));
-      alignas(64) const doubles wide = __builtin_convertvector(part, doubles);
-      out[h] = xsimd::batch<double>::load_aligned(reinterpret_cast<const double*>(&wide));
+    using register_type = typename xsimd::batch<double>::register_type;
+    const auto all = (all_floats)(typename xsimd::batch<float>::register_type)(value);
+    return [&]<std::size_t... i>(std::index_sequence<i...>) {
+      const half_floats first = __builtin_shufflevector(all, all, i...);
+      const half_floats second = __builtin_shufflevector(all, all, (half + i)...);
+      return std::array<xsimd::batch<double>, 2>{
+          xsimd::batch<double>((register_type) __builtin_convertvector(first, doubles)),
+          xsimd::batch<double>((register_type) __builtin_convertvector(second, doubles))};
     }
-    return out;
+    (std::make_index_sequence<half>{});
   }
   static xsimd::batch<float> narrow(const double* first) {
-    constexpr std::size_t half = xsimd::batch<double>::size;
-    using floats = float __attribute__((vector_size(half * sizeof(float))));
-    using doubles = double __attribute__((vector_size(half * sizeof(double))));
-    alignas(64) std::array<float, 2 * half> out;
-    for (std::size_t h = 0; h < 2; ++h) {
-      doubles part;
-      std::memcpy(&part, first + h * half, sizeof(part));
-      const floats rounded = __builtin_convertvector(part, floats);
-      std::memcpy(out.data() + h * half, &rounded, sizeof(rounded));
+    using register_type = typename xsimd::batch<double>::register_type;
+    const auto low =
+        __builtin_convertvector((doubles)(register_type)xsimd::batch<double>::load_unaligned(first), half_floats);
+    const auto high = __builtin_convertvector(
+        (doubles)(register_type)xsimd::batch<double>::load_unaligned(first + half), half_floats);
+    const all_floats all = [&]<std::size_t... i>(std::index_sequence<i...>) {
+      return __builtin_shufflevector(low, high, i...);
     }
-    return xsimd::batch<float>::load_aligned(out.data());
+    (std::make_index_sequence<2 * half>{});
+    return xsimd::batch<float>((typename xsimd::batch<float>::register_type)all);
   }
 
   // first[j·stride] = Op::combine(first[j·stride], lane j of value), for each lane; first holds the
