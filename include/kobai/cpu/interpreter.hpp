@@ -403,17 +403,18 @@ struct interpreter : folds<Key> {
         continue;
       }
       // a full block in square tiles of SIMD width transposed in registers, the rest (the
-      // elements past the last whole tile of a row, and a short last block) one by one
+      // elements past the last whole tile of a row, and a short last block) gathered a batch of
+      // rows at a time
       constexpr auto tile = static_cast<std::ptrdiff_t>(detail::tile_size<T>);
       const std::ptrdiff_t tiled = rows.full ? row - row % tile : 0;
       for (std::ptrdiff_t r = 0; r < static_cast<std::ptrdiff_t>(width) && tiled > 0; r += tile)
         for (std::ptrdiff_t e = 0; e < tiled; e += tile)
           detail::transpose_tile(in + r * row + e, row, out + e * static_cast<std::ptrdiff_t>(width) + r,
                                  static_cast<std::ptrdiff_t>(width));
-      for (std::size_t r = 0; r < width && tiled < row; ++r) {
-        const T* source = in + static_cast<std::ptrdiff_t>(rows.row[r]) * row;
-        for (std::ptrdiff_t e = tiled; e < row; ++e) out[static_cast<std::size_t>(e) * width + r] = source[e];
-      }
+      for (std::ptrdiff_t e = tiled; e < row; ++e)
+        for (std::size_t b = 0; b < base::block_batches; ++b)
+          base::template gather_rows<T>(in + e, row, rows, static_cast<std::ptrdiff_t>(b))
+              .store_aligned(out + static_cast<std::size_t>(e) * width + b * detail::batch<T>::size);
     }
   }
 
