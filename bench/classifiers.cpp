@@ -4,8 +4,10 @@
 //   W6  an MLP 64 → 32 tanh → 10, cross-entropy: the loss and every gradient;
 //   W7  a wider MLP 64 → 256 tanh → 256 tanh → 10, cross-entropy, N = 10^5.
 // Prints kobai's medians at one thread and at every thread with GFLOP/s next to a measured floor
-// (a register-tiled loop of fused multiply-adds, bench::fma_floor_gflops), and with --out DIR
-// records the inputs and kobai's numbers for the Python peers (bench/peers.py), which check them.
+// (a register-tiled loop of fused multiply-adds, bench::fma_floor_gflops) and the same step's time
+// in float64 over its time in float32 (timed after it, not interleaved: the float64 data would
+// evict the float32 data between calls), and with --out DIR records the inputs
+// and kobai's numbers for the Python peers (bench/peers.py), which check them.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -78,22 +80,36 @@ struct workload {
   double flops_per_row;  // of the step (forward and backward), multiply-adds counted as 2
 };
 
-// Times a compiled step on the data at 1 thread and at every thread, prints and records the rows.
-// `with(f)` calls f with the step's bindings.
-template <class Step, class With>
-void measure(const bench::recorder& recorder, const workload& w, std::size_t n, Step step, With with, double floor,
-             int repetitions) {
+// The values of a float container as float64.
+template <class E>
+auto as_double(const E& values) {
+  auto out = xt::xtensor<double, E::rank>::from_shape(values.shape());
+  std::copy(values.begin(), values.end(), out.begin());
+  return out;
+}
+
+// Times a compiled step on the data at 1 thread and at every thread, then the same step in
+// float64 (step64), prints and records the rows. `with(f)` calls f with the step's
+// bindings, `with64(f)` with the float64 step's.
+template <class Step, class With, class Step64, class With64>
+void measure(const bench::recorder& recorder, const workload& w, std::size_t n, Step step, With with, Step64 step64,
+             With64 with64, double floor, int repetitions) {
   const unsigned all = std::max(1U, std::thread::hardware_concurrency());
   for (unsigned threads : {1U, all}) {
     if (threads == all && all == 1) continue;
     step.threads(threads);
+    step64.threads(threads);
     auto results = with([&](auto... bindings) { return step(bindings...); });
+    auto results64 = with64([&](auto... bindings) { return step64(bindings...); });
     const double seconds =
         bench::median_of([&] { with([&](auto... bindings) { step.into(results, bindings...); }); }, repetitions);
+    const double seconds64 =
+        bench::median_of([&] { with64([&](auto... bindings) { step64.into(results64, bindings...); }); }, repetitions);
     bench::keep(results);
+    bench::keep(results64);
     const double gflops = w.flops_per_row * static_cast<double>(n) / seconds * 1e-9;
-    std::printf("%-4s %9zu %8u %12.3f ms %9.2f GFLOP/s %8.0f%% of the floor\n", w.name, n, threads, seconds * 1e3,
-                gflops, 100 * gflops / (floor * threads));
+    std::printf("%-4s %9zu %8u %12.3f ms %9.2f GFLOP/s %8.0f%% of the floor %8.2f\n", w.name, n, threads, seconds * 1e3,
+                gflops, 100 * gflops / (floor * threads), seconds64 / seconds);
     const std::string suffix = std::string(w.name) + "_" + std::to_string(n);
     if (threads == 1) {
       const std::vector<float> numbers = numbers_of(results);
@@ -101,7 +117,8 @@ void measure(const bench::recorder& recorder, const workload& w, std::size_t n, 
     }
     recorder.record("{\"workload\": \"" + std::string(w.name) + "\", \"n\": " + std::to_string(n) +
                     ", \"threads\": " + std::to_string(threads) + ", \"kobai_s\": " + bench::number(seconds) +
-                    ", \"gflops\": " + bench::number(gflops) + ", \"floor_gflops\": " + bench::number(floor) + "}");
+                    ", \"gflops\": " + bench::number(gflops) + ", \"floor_gflops\": " + bench::number(floor) +
+                    ", \"float64_s\": " + bench::number(seconds64) + "}");
   }
 }
 
@@ -111,10 +128,11 @@ int main(int argc, char** argv) {
   const bench::recorder recorder(argc, argv);
   const double floor = bench::fma_floor_gflops();
   std::printf("W5–W7 classifier steps, float32, medians; the floor is %.1f GFLOP/s per thread\n", floor);
-  std::printf("%-4s %9s %8s %15s %17s\n", "", "N", "threads", "kobai", "");
+  std::printf("%-4s %9s %8s %15s %41s\n", "", "N", "threads", "kobai", "float64 / float32");
   std::mt19937 rng(5);
   for (std::size_t n : {std::size_t{1797}, std::size_t{100000}}) {
     const data d = make_data(n, rng);
+    const auto X64 = as_double(d.X), Y64 = as_double(d.Y);
     const std::string size = std::string("_").append(std::to_string(n));
     recorder.dump("w5_x" + size, d.X.data(), d.X.size());
     recorder.dump("w5_y" + size, d.Y.data(), d.Y.size());
@@ -128,7 +146,9 @@ int main(int argc, char** argv) {
       auto step = compile(loss, grad(loss, W2), grad(loss, b2));
       measure(
           recorder, {"W5", 4.0 * features * classes}, n, step,
-          [&](auto f) { return f(X = d.X, Y = d.Y, W2 = Wv, b2 = bv); }, floor, repetitions);
+          [&](auto f) { return f(X = d.X, Y = d.Y, W2 = Wv, b2 = bv); }, step,
+          [&, W = as_double(Wv), b = as_double(bv)](auto f) { return f(X = X64, Y = Y64, W2 = W, b2 = b); }, floor,
+          repetitions);
     }
     {  // W6: MLP 64 → 32 tanh → 10
       constexpr std::size_t hidden = 32;
@@ -142,7 +162,11 @@ int main(int argc, char** argv) {
       auto step = compile(loss, grad(loss, W1), grad(loss, b1), grad(loss, W2), grad(loss, b2));
       measure(
           recorder, {"W6", 4.0 * features * hidden + 6.0 * hidden * classes}, n, step,
-          [&](auto f) { return f(X = d.X, Y = d.Y, W1 = W1v, b1 = b1v, W2 = W2v, b2 = b2v); }, floor, repetitions);
+          [&](auto f) { return f(X = d.X, Y = d.Y, W1 = W1v, b1 = b1v, W2 = W2v, b2 = b2v); }, step,
+          [&, W1d = as_double(W1v), b1d = as_double(b1v), W2d = as_double(W2v), b2d = as_double(b2v)](auto f) {
+            return f(X = X64, Y = Y64, W1 = W1d, b1 = b1d, W2 = W2d, b2 = b2d);
+          },
+          floor, repetitions);
     }
     if (n == 100000) {  // W7: MLP 64 → 256 tanh → 256 tanh → 10
       constexpr std::size_t hidden = 256;
@@ -159,7 +183,11 @@ int main(int argc, char** argv) {
           compile(loss, grad(loss, W1), grad(loss, b1), grad(loss, W2), grad(loss, b2), grad(loss, W3), grad(loss, b3));
       measure(
           recorder, {"W7", 4.0 * features * hidden + 6.0 * hidden * hidden + 6.0 * hidden * classes}, n, step,
-          [&](auto f) { return f(X = d.X, Y = d.Y, W1 = W1v, b1 = b1v, W2 = W2v, b2 = b2v, W3 = W3v, b3 = b3v); },
+          [&](auto f) { return f(X = d.X, Y = d.Y, W1 = W1v, b1 = b1v, W2 = W2v, b2 = b2v, W3 = W3v, b3 = b3v); }, step,
+          [&, W1d = as_double(W1v), b1d = as_double(b1v), W2d = as_double(W2v), b2d = as_double(b2v),
+           W3d = as_double(W3v), b3d = as_double(b3v)](auto f) {
+            return f(X = X64, Y = Y64, W1 = W1d, b1 = b1d, W2 = W2d, b2 = b2d, W3 = W3d, b3 = b3d);
+          },
           floor, 5);
     }
   }
