@@ -769,12 +769,14 @@ struct interpreter : folds<Key> {
     }
   }
 
-  // The factor beside a weight in a register tile's product: a contraction's (J < 0) is a packed
-  // value of the outer loop; a dot nest's is a value that does not change with the outer class J.
+  // The factor beside a weight in a register tile's product: a contraction's (J < 0) is a value
+  // that does not change with the inner class (a packed value of the outer loop, or a leaf read by
+  // rows and k such as a layer's input X[n, k]); a dot nest's is a value that does not change with
+  // the outer class J.
   template <ir::operand X, int I, int J>
   static constexpr bool beside_weight() {
     if constexpr (J < 0)
-      return packed_value<X, I>();
+      return packed_value<X, I>() || !base::operand_depends(X, I, base::code(base::inner_loop(I)).cls);
     else
       return !base::operand_depends(X, I, J);
   }
@@ -818,12 +820,28 @@ struct interpreter : folds<Key> {
     const auto j_extent = static_cast<std::ptrdiff_t>(a.call.extent[j_class]);
     const V* packed = pack_outer_values<T, I, C>(a, task);
     const std::size_t packed_size = static_cast<std::size_t>(values) * batches;
-    // The fast form: term = x·w, x packed, w a weight.
+    // The fast form: term = x·w, x packed (a value the outer loop computes, or else read for
+    // every k into the pack after the outer loop's values), w a weight.
     constexpr std::array<ir::operand, 2> factors = weighted_factors<op, term, I, C>();
     std::ptrdiff_t sk = 0, sj = 0;
     const T* weights = nullptr;
-    if constexpr (factors[0].s != ir::source::none)
+    const V* x_first = nullptr;  // x of k = 0; the next k's a step of x_step further
+    std::size_t x_step = packed_size;
+    if constexpr (factors[0].s != ir::source::none) {
       weights = weight_at<factors[1], k_class, j_class>(a.call, task, sk, sj);
+      if constexpr (packed_value<factors[0], I>()) {
+        x_first = packed + (base::value_slot(factors[0].item) - base::first_outer_slot(I)) * batches;
+      } else {
+        V* xs = const_cast<V*>(packed) + static_cast<std::size_t>(k_extent) * packed_size;
+        for (std::ptrdiff_t k = 0; k < k_extent; ++k) {
+          task.index[k_class] = k;
+          const auto x = tile_reader<factors[0], I, C>(a, packed + static_cast<std::size_t>(k) * packed_size);
+          for (std::size_t b = 0; b < batches; ++b) xs[static_cast<std::size_t>(k) * batches + b] = x(b);
+        }
+        x_first = xs;
+        x_step = batches;
+      }
+    }
     for (std::ptrdiff_t j0 = 0; j0 < j_extent; j0 += static_cast<std::ptrdiff_t>(tile)) {
       // (past the last j the tile repeats it, and leaves it out of the fold)
       const auto count =
@@ -836,7 +854,7 @@ struct interpreter : folds<Key> {
         for (std::ptrdiff_t k = start; k < std::min(k_extent, start + held_terms); ++k) {
           const V* here = packed + static_cast<std::size_t>(k) * packed_size;
           if constexpr (factors[0].s != ir::source::none) {
-            const V* x = here + (base::value_slot(factors[0].item) - base::first_outer_slot(I)) * batches;
+            const V* x = x_first + static_cast<std::size_t>(k) * x_step;
             const T* row = weights + k * sk;
             rows_of<T> xs;
             for (std::size_t b = 0; b < batches; ++b) xs[b] = x[b];
