@@ -13,13 +13,15 @@
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
-#ifdef KOBAI_BENCH_LIBTORCH
-#include <torch/torch.h>
-#endif
-
 #include "harness.hpp"
 #include "kobai/cpu/program.hpp"
 #include "kobai/kobai.hpp"
+
+// (after kobai: LibTorch includes <immintrin.h>, and the intrinsic headers must come in through
+// kobai/core/simd.hpp, where GCC 12's false -Wuninitialized in them is silenced)
+#ifdef KOBAI_BENCH_LIBTORCH
+#include <torch/torch.h>
+#endif
 
 namespace {
 
