@@ -81,7 +81,7 @@ TEST_CASE_TEMPLATE("a softmax classifier: loss and gradients at every tail, in b
   unsigned seed = 1;
   for (std::size_t n : {1U, 7U, 17U, 33U, 257U})
     for (std::size_t d : {1U, 7U, 17U, 33U})  // rows shorter than a SIMD tile, and tiles with a tail
-      for (std::size_t c : {7U, 10U}) {
+      for (std::size_t c : {7U, 10U, 16U, 32U}) {  // (16, 32: whole SIMD batches of float, no padding)
         for (int call = 0; call < 2; ++call, ++seed) {  // the second call on new data
           const matrix x = rounded<T>(random_matrix(n, d, 1.0, seed)), y = one_hot(n, c, seed + 1);
           const matrix w = rounded<T>(random_matrix(d, c, 0.5, seed + 2)),
@@ -105,7 +105,7 @@ TEST_CASE_TEMPLATE("an MLP D → H tanh → C with cross-entropy: every gradient
   auto step = compile(loss, grad(loss, W1), grad(loss, b1), grad(loss, W), grad(loss, b));
   unsigned seed = 100;
   for (std::size_t n : {1U, 7U, 33U, 257U})
-    for (std::size_t hidden : {1U, 17U, 33U}) {
+    for (std::size_t hidden : {1U, 16U, 17U, 32U, 33U}) {
       const std::size_t d = 7, c = 10;
       for (int call = 0; call < 2; ++call, seed += 10) {
         const matrix x = rounded<T>(random_matrix(n, d, 1.0, seed)), y = one_hot(n, c, seed + 1);
