@@ -80,8 +80,10 @@ TEST_CASE_TEMPLATE("a softmax classifier: loss and gradients at every tail, in b
   auto step = compile(loss, grad(loss, W), grad(loss, b));
   unsigned seed = 1;
   for (std::size_t n : {1U, 7U, 17U, 33U, 257U})
-    for (std::size_t d : {1U, 7U, 17U, 33U})  // rows shorter than a SIMD tile, and tiles with a tail
-      for (std::size_t c : {7U, 10U, 16U, 32U}) {  // (16, 32: whole SIMD batches of float, no padding)
+    // rows shorter than a SIMD tile, and tiles with a tail; classes with a padded batch, and whole
+    // batches of float (16, 32)
+    for (std::size_t d : {1U, 7U, 17U, 33U})
+      for (std::size_t c : {7U, 10U, 16U, 32U}) {
         for (int call = 0; call < 2; ++call, ++seed) {  // the second call on new data
           const matrix x = rounded<T>(random_matrix(n, d, 1.0, seed)), y = one_hot(n, c, seed + 1);
           const matrix w = rounded<T>(random_matrix(d, c, 0.5, seed + 2)),
