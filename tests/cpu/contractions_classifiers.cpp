@@ -101,6 +101,31 @@ TEST_CASE_TEMPLATE("a softmax classifier: loss and gradients at every tail, in b
       }
 }
 
+TEST_CASE_TEMPLATE("a softmax classifier over rows longer than block mode transposes, run in blocks", T, float,
+                   double) {
+  // Rows of more than 1024 elements are read across the block's rows (gathered), not transposed;
+  // blocks(2048) makes block mode take inner loops that long.
+  constexpr auto loss = cross_entropy(matmul(X, W) + b, Y);
+  auto step = compile(loss, grad(loss, W), grad(loss, b));
+  unsigned seed = 500;
+  for (std::size_t n : {7U, 33U})
+    for (int call = 0; call < 2; ++call, seed += 4) {  // the second call on new data
+      const std::size_t d = 1100, c = 10;
+      const matrix x = rounded<T>(random_matrix(n, d, 1.0, seed)), y = one_hot(n, c, seed + 1);
+      const matrix w = rounded<T>(random_matrix(d, c, 0.05, seed + 2)),
+                   bias = rounded<T>(random_matrix(1, c, 0.5, seed + 3));
+      const classifier_reference want = classifier_by_hand(x, y, w, bias);
+      for (unsigned threads : {1U, 3U}) {
+        step.threads(threads).grain(1).blocks(2048);
+        const auto [L, dW, db] = step(X = tensor<T>(x), Y = tensor<T>(y), W = tensor<T>(w), b = vector<T>(bias));
+        INFO("N = " << n << ", call " << call << ", " << threads << " threads");
+        CHECK(relative_error(static_cast<double>(L), want.loss) < tolerance<T>);
+        CHECK(relative_error(dW, want.dW) < tolerance<T>);
+        CHECK(relative_error(db, want.db) < tolerance<T>);
+      }
+    }
+}
+
 TEST_CASE_TEMPLATE("an MLP D → H tanh → C with cross-entropy: every gradient at every tail, in blocks and row by row",
                    T, float, double) {
   constexpr auto loss = cross_entropy(matmul(tanh(matmul(X, W1) + b1), W) + b, Y);
