@@ -132,4 +132,18 @@ against_host compare_with_host(Optimizer optimizer, double tolerance, unsigned s
   return run;
 }
 
+// What a test case asserts of a run: it ran on the device, gave every comparison within its bound
+// (and as many as worked out above, so an empty list cannot pass), trained, and kept its state on
+// the device.
+inline void check(const against_host& run) {
+  REQUIRE(run.on_device);
+  CHECK(run.values.size() == against_host_count);
+  for (const comparison& c : run.values) {
+    INFO(c.what << ": device " << c.got << ", host " << c.expected);
+    CHECK(std::abs(c.got - c.expected) <= c.bound);
+  }
+  CHECK(run.moved);
+  CHECK(run.kept_on_device);
+}
+
 }  // namespace device_step_test
