@@ -4,8 +4,10 @@
 #include <boost/hana/integral_constant.hpp>
 #include <type_traits>
 
+#include "kobai/expr/linalg.hpp"
 #include "kobai/expr/literals.hpp"
 #include "kobai/expr/operators.hpp"
+#include "kobai/expr/reductions.hpp"
 
 using namespace kobai;
 using namespace kobai::literals;
@@ -87,6 +89,29 @@ static_assert(same(X - X + X, X) && same(v * 0_c + v, v));  // a tensor that cov
 static_assert(same(where(X > x, y, y), y + X * 0_c) && decltype(where(X > x, y, y))::rank == 2);
 static_assert(same(where(1_c, v, x), where(1_c, v, y)) && decltype(where(1_c, x, v))::rank == 1);
 static_assert(same(x - x, 0_c) && same(x * 0_c, 0_c));  // scalars stay scalars
+
+// A factor constant along a folded axis moves out of the fold over that axis: Σ_n v·X[n] = v·Σ_n X[n],
+// also through a fold folded again (Σ_n Σ_d Q[k,d,e]·G[n,k,d] = Σ_d Q[k,d,e]·Σ_n G[n,k,d]). The
+// result keeps the fold's shape; a kept axis, one fold over several axes, or a factor whose partner
+// is broadcast too, stays.
+namespace {
+constexpr auto Q = var<"Q", 3>;    // (K, D, E)
+constexpr auto G = input<"G", 3>;  // (N, K, D)
+constexpr auto A = var<"A", 2>;
+}  // namespace
+static_assert(same(sum<0>(unsqueeze<0>(v) * X), v* sum<0>(X)));
+static_assert(same(sum<0>(X * unsqueeze<0>(v) * 3_c), 3_c * (v * sum<0>(X))));
+static_assert(detail::is_folded_sum<decltype(sum(unsqueeze<0>(v) * X))>);  // one fold over two axes stays
+static_assert(same(sum<0>(sum<2>(unsqueeze<0>(Q) * unsqueeze<3>(G))), sum<1>(Q* sum<0>(unsqueeze<3>(G)))));
+static_assert(decltype(sum<0>(sum<2>(unsqueeze<0>(Q) * unsqueeze<3>(G))))::rank == 2);
+static_assert(same(sum<0>(sum<0>(unsqueeze<0>(A) * unsqueeze<1>(X) * G)), sum<0>(A* sum<0>(unsqueeze<1>(X) * G))));
+static_assert(same(sum<1>(unsqueeze<0>(v) * X), sum<1>(X* unsqueeze<0>(v))) &&  // not folded along v's unit
+              detail::is_folded_sum<decltype(sum<1>(unsqueeze<0>(v) * X))>);
+static_assert(std::is_same_v<decltype(sum<0>(unsqueeze<0>(v) * X, keepdims))::op, ops::sum_over<1, true>>);  // kept
+static_assert(detail::is_folded_sum<decltype(sum<0>(unsqueeze<0>(v) * v))>);  // v broadcast too: stays
+static_assert(same(sum<0>(sum<1>(unsqueeze<1>(X) * G)), sum<0>(X* sum<1>(G))));
+static_assert(same(sum<0>(sum<1>(unsqueeze<2>(A) * G)),  // nothing to move: two folds stay two
+                   detail::make_reduction<detail::sum_op, 1, false>(sum<1>(G* unsqueeze<2>(A)))));
 
 TEST_CASE("simplified nodes are empty literal types") {
   constexpr auto e = 3_c * pow<2>(x) + sin(y * x) - detach(exp(z));

@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <type_traits>
 
 #include "kobai/expr/graph.hpp"
 #include "kobai/expr/operators.hpp"
@@ -97,14 +98,142 @@ using max_op = ops::extremum<true, Mask, Keep>;
 template <std::uint32_t Mask, bool Keep>
 using min_op = ops::extremum<false, Mask, Keep>;
 
-/// Σ over the axes in Mask; scalar factors move out, sum(c·x) = c·sum(x), so a loop does the
-/// least work per element.
+/// The axes of a rank-Rank tensor that Mask names, as bits (Mask may be ops::all_axes).
+template <std::uint32_t Mask, int Rank>
+inline constexpr std::uint32_t named_axes = Mask&(Rank >= 32 ? ops::all_axes : (1U << Rank) - 1U);
+
+/// A tensor factor of the product E that is unsqueeze<P>(F), with P among the axes in Mask: F
+/// is constant along P, so Σ_P F·rest = F·Σ_P rest. Both F and the rest keep the product's rank
+/// Rank (F with axis P less), so that they broadcast as before once P is folded.
+struct no_factor {
+  static constexpr bool found = false;
+};
+template <int P, class F, class Rest>
+struct factor_found {
+  static constexpr bool found = true;
+  static constexpr int axis = P;
+  using factor = F;
+  using rest = Rest;
+};
+template <std::uint32_t Mask, int Rank, class E>
+constexpr auto broadcast_factor(E) {
+  if constexpr (is_product<E>) {
+    return []<class A, class B>(node<ops::mul, A, B>) {
+      using in_a = decltype(broadcast_factor<Mask, Rank>(A{}));
+      using in_b = decltype(broadcast_factor<Mask, Rank>(B{}));
+      if constexpr (in_a::found || in_b::found) {
+        using side = std::conditional_t<in_a::found, in_a, in_b>;
+        using rest = decltype(make_mul(typename side::rest{}, std::conditional_t<in_a::found, B, A>{}));
+        if constexpr (rest::rank == Rank)
+          return factor_found<side::axis, typename side::factor, rest>{};
+        else
+          return no_factor{};
+      } else {
+        return no_factor{};
+      }
+    }(E{});
+  } else {
+    return []<class X>(X) {
+      if constexpr (X::rank == Rank && requires { X::op::id; }) {
+        if constexpr (X::op::id == ops::op_id::unsqueeze) {
+          return []<int P, class F>(node<ops::unsqueeze<P>, F>) {
+            if constexpr (((Mask >> P) & 1U) != 0)
+              return factor_found<P, F, constant<rational{1, 1}>>{};
+            else
+              return no_factor{};
+          }(X{});
+        } else {
+          return no_factor{};
+        }
+      } else {
+        return no_factor{};
+      }
+    }(E{});
+  }
+}
+template <std::uint32_t Mask, class A>
+inline constexpr bool has_broadcast_factor = is_product<A>&& decltype(broadcast_factor<Mask, A::rank>(A{}))::found;
+
+template <class A>
+inline constexpr bool is_unsqueezed = false;
+template <int Q, class X>
+inline constexpr bool is_unsqueezed<node<ops::unsqueeze<Q>, X>> = true;
+template <int Q, class X>
+constexpr auto unsqueeze_node(X x) {
+  return make_node<ops::unsqueeze<Q>>(x);
+}
+
+template <class A>
+inline constexpr bool is_folded_sum = false;
+template <std::uint32_t Inner, class X>
+inline constexpr bool is_folded_sum<node<ops::sum_over<Inner, false>, X>> = true;
+
+/// Mask with axis P taken out and the axes after it renumbered (the mask once P is folded).
+constexpr std::uint32_t without_axis(std::uint32_t mask, int p) {
+  const std::uint32_t below = (1U << p) - 1U;
+  return (mask & below) | ((mask >> (p + 1)) << p);
+}
+/// The axes of a sum<Inner>'s argument that an outer fold over Outer of the sum's result names,
+/// with Inner's own: Σ_Outer Σ_Inner x = Σ_(both) x.
+constexpr std::uint32_t merged_axes(std::uint32_t inner, std::uint32_t outer, int rank) {
+  std::uint32_t merged = inner;
+  for (int q = 0, p = 0; q < rank; ++q)
+    if (((inner >> q) & 1U) == 0 && ((outer >> p++) & 1U) != 0) merged |= 1U << q;
+  return merged;
+}
+
+template <std::uint32_t Mask, bool Keep, class A>
+constexpr auto sum_axes(A a);
+
+/// Σ over the axes in Mask (bits, not ops::all_axes) of a product with a factor constant along one
+/// of them: that factor moves out of the fold over its axis, Σ_P (F·R) = F·Σ_P R, so a loop over P
+/// no longer multiplies by it (Σ_n Σ_d Q[k,d,e]·g[n,k,d] = Σ_d Q[k,d,e]·Σ_n g[n,k,d], the gradient
+/// of a mean shared by every row).
+template <std::uint32_t Mask, class A>
+constexpr auto sum_pulling_out(A) {
+  using found = decltype(broadcast_factor<Mask, A::rank>(A{}));
+  constexpr int p = found::axis;
+  const auto folded = make_mul(typename found::factor{}, sum_axes<1U << p, false>(typename found::rest{}));
+  constexpr std::uint32_t others = without_axis(Mask, p);
+  if constexpr (others == 0)
+    return folded;
+  else
+    return sum_axes<others, false>(folded);
+}
+
+/// Σ over the axes in Mask; scalar factors move out, sum(c·x) = c·sum(x), and so do tensor
+/// factors broadcast along the one folded axis (above), or along one of the axes of a sum folded
+/// again (Σ_A Σ_B x as one fold over both, where that frees a factor), so a loop does the least
+/// work per element. (Not out of one fold over several axes: Σ_ij c_i·W_ij·c_j as Σ_i c_i·Σ_j
+/// W_ij·c_j would need a loop more, and where the program also folds W along i alone, a pass more
+/// over W.)
 template <std::uint32_t Mask, bool Keep, class A>
 constexpr auto sum_axes(A a) {
-  if constexpr (A::rank > 0 && is_product<A> && !is_one<decltype(scalar_factors(a))>)
-    return make_mul(scalar_factors(a), make_reduction<sum_op, Mask, Keep>(tensor_factors(a)));
-  else
+  constexpr std::uint32_t axes = named_axes<Mask, A::rank>;
+  if constexpr (A::rank > 0 && is_product<A> && !is_one<decltype(scalar_factors(a))>) {
+    return make_mul(scalar_factors(a), sum_axes<Mask, Keep>(tensor_factors(a)));
+  } else if constexpr (!Keep && std::has_single_bit(axes) && has_broadcast_factor<axes, A>) {
+    return sum_pulling_out<axes>(a);
+  } else if constexpr (!Keep && axes != 0 && is_unsqueezed<A>) {
+    return []<int Q, class X>(node<ops::unsqueeze<Q>, X>) {  // Σ over a unit axis drops it
+      constexpr std::uint32_t rest = without_axis(axes, Q);
+      constexpr int moved = Q - std::popcount(axes & ((1U << Q) - 1U));
+      if constexpr (((axes >> Q) & 1U) != 0)
+        return sum_axes<rest, false>(X{});
+      else
+        return unsqueeze_node<moved>(sum_axes<rest, false>(X{}));
+    }(a);
+  } else if constexpr (!Keep && axes != 0 && is_folded_sum<A>) {
+    return []<std::uint32_t Inner, class X>(node<ops::sum_over<Inner, false>, X> inner) {
+      constexpr std::uint32_t merged = merged_axes(named_axes<Inner, X::rank>, axes, X::rank);
+      if constexpr (has_broadcast_factor<merged, X>)
+        return sum_pulling_out<merged>(X{});
+      else
+        return make_reduction<sum_op, Mask, Keep>(inner);
+    }(a);
+  } else {
     return make_reduction<sum_op, Mask, Keep>(a);
+  }
 }
 
 }  // namespace detail
