@@ -41,8 +41,11 @@ std::filesystem::path kernel_cache::default_directory() {
 }
 
 std::string kernel_cache::make_key(const std::string& source, int arch, int compiler_version) {
-  return detail::join("arch=sm_", std::to_string(arch), ";options=--std=c++17;nvrtc=", std::to_string(compiler_version),
-                      ";codegen=", std::to_string(codegen::version), ";source=", source);
+  std::string options;
+  for (const char* option : nvrtc::options) options = detail::join(options, " ", option);
+  return detail::join("arch=sm_", std::to_string(arch), ";options=", options,
+                      ";nvrtc=", std::to_string(compiler_version), ";codegen=", std::to_string(codegen::version),
+                      ";source=", source);
 }
 
 std::uint64_t kernel_cache::fnv1a(std::string_view bytes) {

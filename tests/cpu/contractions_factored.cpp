@@ -8,9 +8,9 @@ using namespace kobai;
 using namespace contraction_test;
 
 TEST_CASE("a centred linear map's gradient: the shared weights move out of the sum over rows") {
-  constexpr auto X = input<"X", 2>;  // (N, D)
-  constexpr auto W = var<"W", 2>;    // (J, D)
-  constexpr auto mu = var<"mu", 1>;  // (D)
+  constexpr auto X = input<"X", 2>;                                   // (N, D)
+  constexpr auto W = var<"W", 2>;                                     // (J, D)
+  constexpr auto mu = var<"mu", 1>;                                   // (D)
   constexpr auto y = sum<2>(unsqueeze<0>(W) * unsqueeze<1>(X - mu));  // (N, J): W (x − μ)
   constexpr auto loss = sum(tanh(y));
   auto step = compile(loss, grad(loss, W), grad(loss, mu));
@@ -49,9 +49,9 @@ TEST_CASE("a centred linear map's gradient: the shared weights move out of the s
 }
 
 TEST_CASE("a fold folded again, with a factor shared along each, and its gradients, in float and double") {
-  constexpr auto A = var<"A", 2>;    // (M, J), shared by the rows n
-  constexpr auto B = var<"B", 2>;    // (N, J), shared by the rows m
-  constexpr auto C = input<"C", 3>;  // (N, M, J)
+  constexpr auto A = var<"A", 2>;                                            // (M, J), shared by the rows n
+  constexpr auto B = var<"B", 2>;                                            // (N, J), shared by the rows m
+  constexpr auto C = input<"C", 3>;                                          // (N, M, J)
   constexpr auto S = sum<0>(sum<0>(unsqueeze<0>(A) * unsqueeze<1>(B) * C));  // (J): Σ_m A ⊙ Σ_n B ⊙ C
   constexpr auto loss = sum(pow<2>(S));
   static_assert(decltype(S)::rank == 1);

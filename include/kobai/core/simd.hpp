@@ -20,3 +20,28 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+
+#include <type_traits>
+
+namespace kobai::detail {
+
+/// v, which the compiler may not fuse with the operation that reads it: no a·b + c made into one
+/// multiply-add. GCC contracts across inlined functions (-ffp-contract=fast, its default with
+/// -std=gnu++ on a CPU with FMA, as -march=native gives) and decides per function, so the same
+/// value computed again in another loop nest could differ in its last bit. kobai computes a value
+/// again in each nest that reads it, and compares values with reductions of them (max's gradient
+/// tests x == max(x)), which needs the same bits everywhere. The value passes through an empty asm
+/// in its register: no instruction. (GCC's __builtin_assoc_barrier does the same, but made the
+/// digits MLP's step 18% slower: it also stops other folds.)
+template <class V>
+[[gnu::always_inline]] inline V unfused(V v) {
+#if defined(__x86_64__) || defined(__i386__)
+  if constexpr (std::is_arithmetic_v<V>)
+    asm("" : "+v"(v));
+  else
+    asm("" : "+v"(v.data));
+#endif
+  return v;  // (elsewhere, compile with -ffp-contract=off)
+}
+
+}  // namespace kobai::detail

@@ -67,10 +67,16 @@ struct interpreter : folds<Key> {
   using rows_of = std::array<detail::batch<T>, base::block_batches>;
 
   // Op on its arguments, the first Op::arity of args: instantiated per op, not per node (fewer
-  // functions, each named with the whole program: see docs/compile.md).
+  // functions, each named with the whole program: see docs/compile.md). A sum's terms are never
+  // fused with the product (or a power, or a library function ending in one) that computed them
+  // into a multiply-add, so that a value computed again in another nest has the same bits
+  // (detail::unfused). A reduction's accumulation may fuse: its value is computed once.
   template <class V, class Op, class Array, std::size_t... K>
   static V apply_op(const Array& args, std::index_sequence<K...>) {
-    return Op::apply(args[K]...);
+    if constexpr (Op::id == ops::op_id::add)
+      return Op::apply(detail::unfused<V>(args[K])...);
+    else
+      return Op::apply(args[K]...);
   }
   template <class V, class Op, class Array>
   static V apply_op(const Array& args) {

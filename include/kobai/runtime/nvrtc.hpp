@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,12 @@ class KOBAI_RUNTIME_API nvrtc {
   [[nodiscard]] bool supports(int arch) const {
     return std::find(architectures_.begin(), architectures_.end(), arch) != architectures_.end();
   }
+
+  /// The options every kernel is compiled with, besides its architecture. --fmad=false: no
+  /// multiply-add contracted from a product and a sum, so that a value computed again in another
+  /// kernel has the same bits (max's gradient compares x with max(x); cpu/interpreter.hpp's
+  /// apply_op is the same rule on the CPU). Part of the kernel cache's key.
+  static constexpr std::array<const char*, 2> options{"--std=c++17", "--fmad=false"};
 
   /// Compiles `source` for sm_<arch>: CUBIN when NVRTC supports that architecture, else PTX for
   /// the newest architecture below it that NVRTC supports (the driver compiles PTX forward).
