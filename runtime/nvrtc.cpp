@@ -32,8 +32,8 @@ binary nvrtc::compile(const std::string& source, const std::string& name, int ar
   }
   const std::string target =
       detail::join("--gpu-architecture=", cubin ? "sm_" : "compute_", std::to_string(target_arch));
-  const char* options[] = {target.c_str(), nvrtc::options[0], nvrtc::options[1]};
-  static_assert(std::size(options) == 1 + nvrtc::options.size());
+  std::array<const char*, 1 + nvrtc::options.size()> options{target.c_str()};
+  std::copy(nvrtc::options.begin(), nvrtc::options.end(), options.begin() + 1);
   program_handle program = nullptr;
   check(create_(&program, source.c_str(), name.c_str(), 0, nullptr, nullptr), "nvrtcCreateProgram");
   struct destroy_on_exit {
@@ -41,7 +41,7 @@ binary nvrtc::compile(const std::string& source, const std::string& name, int ar
     program_handle& program;
     ~destroy_on_exit() { self.destroy_(&program); }
   } cleanup{*this, program};
-  if (compile_(program, static_cast<int>(std::size(options)), options) != 0)
+  if (compile_(program, static_cast<int>(options.size()), options.data()) != 0)
     throw compile_error(program_log(program), write_source(source, name));
   std::size_t size = 0;
   binary result;

@@ -116,39 +116,28 @@ struct factor_found {
   using rest = Rest;
 };
 template <std::uint32_t Mask, int Rank, class E>
-constexpr auto broadcast_factor(E) {
-  if constexpr (is_product<E>) {
-    return []<class A, class B>(node<ops::mul, A, B>) {
-      using in_a = decltype(broadcast_factor<Mask, Rank>(A{}));
-      using in_b = decltype(broadcast_factor<Mask, Rank>(B{}));
-      if constexpr (in_a::found || in_b::found) {
-        using side = std::conditional_t<in_a::found, in_a, in_b>;
-        using rest = decltype(make_mul(typename side::rest{}, std::conditional_t<in_a::found, B, A>{}));
-        if constexpr (rest::rank == Rank)
-          return factor_found<side::axis, typename side::factor, rest>{};
-        else
-          return no_factor{};
-      } else {
-        return no_factor{};
-      }
-    }(E{});
+constexpr no_factor broadcast_factor(E) {
+  return {};
+}
+template <std::uint32_t Mask, int Rank, int P, class F>
+constexpr auto broadcast_factor(node<ops::unsqueeze<P>, F>) {
+  if constexpr (((Mask >> P) & 1U) != 0 && F::rank == Rank - 1)
+    return factor_found<P, F, constant<rational{1, 1}>>{};
+  else
+    return no_factor{};
+}
+template <std::uint32_t Mask, int Rank, class A, class B>
+constexpr auto broadcast_factor(node<ops::mul, A, B>) {
+  using in_a = decltype(broadcast_factor<Mask, Rank>(A{}));
+  using side = std::conditional_t<in_a::found, in_a, decltype(broadcast_factor<Mask, Rank>(B{}))>;
+  if constexpr (!side::found) {
+    return no_factor{};
   } else {
-    return []<class X>(X) {
-      if constexpr (X::rank == Rank && requires { X::op::id; }) {
-        if constexpr (X::op::id == ops::op_id::unsqueeze) {
-          return []<int P, class F>(node<ops::unsqueeze<P>, F>) {
-            if constexpr (((Mask >> P) & 1U) != 0)
-              return factor_found<P, F, constant<rational{1, 1}>>{};
-            else
-              return no_factor{};
-          }(X{});
-        } else {
-          return no_factor{};
-        }
-      } else {
-        return no_factor{};
-      }
-    }(E{});
+    using rest = decltype(make_mul(typename side::rest{}, std::conditional_t<in_a::found, B, A>{}));
+    if constexpr (rest::rank == Rank)
+      return factor_found<side::axis, typename side::factor, rest>{};
+    else
+      return no_factor{};
   }
 }
 template <std::uint32_t Mask, class A>
@@ -158,10 +147,6 @@ template <class A>
 inline constexpr bool is_unsqueezed = false;
 template <int Q, class X>
 inline constexpr bool is_unsqueezed<node<ops::unsqueeze<Q>, X>> = true;
-template <int Q, class X>
-constexpr auto unsqueeze_node(X x) {
-  return make_node<ops::unsqueeze<Q>>(x);
-}
 
 template <class A>
 inline constexpr bool is_folded_sum = false;
@@ -221,7 +206,7 @@ constexpr auto sum_axes(A a) {
       if constexpr (((axes >> Q) & 1U) != 0)
         return sum_axes<rest, false>(X{});
       else
-        return unsqueeze_node<moved>(sum_axes<rest, false>(X{}));
+        return make_node<ops::unsqueeze<moved>>(sum_axes<rest, false>(X{}));
     }(a);
   } else if constexpr (!Keep && axes != 0 && is_folded_sum<A>) {
     return []<std::uint32_t Inner, class X>(node<ops::sum_over<Inner, false>, X> inner) {

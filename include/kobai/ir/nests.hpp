@@ -123,6 +123,33 @@ struct builder {
   // memory is filled outside every loop (`indirect`, after the loops that write its source).
   constexpr bool written_out(int m) const { return nodes[m].k == kind::view && (materialized(m) || nodes[m].indirect); }
 
+  // For each node, the number of values on its longest path from the leaves that complete only
+  // after a whole top-level loop: reductions that fold the outermost class, and written-out views.
+  // A statement can share the top-level loop of those before it only where it reads none of
+  // theirs, so statements are placed pass by pass: Σ_n g[n] and the other sums over the rows share
+  // one loop, and W·Σ_n g[n] waits after all of them (in SSA order alone, it would sit between them
+  // and split the loop over the rows in two, each computing the rows' values again).
+  constexpr std::array<int, N> passes(const std::array<bool, N>& needed) const {
+    const int top = class_at(0);
+    std::array<int, N> pass{};
+    for (std::size_t n = 0; n < N; ++n) {
+      if (!needed[n]) continue;
+      const node_info& info = nodes[n];
+      for (int a = 0; a < info.nargs; ++a) {
+        if (!info.reads[a]) continue;
+        const int m = info.args[a];
+        const node_info& read = nodes[static_cast<std::size_t>(m)];
+        bool after_loop = read.k == kind::view && materialized(m);
+        for (int q = 0; top >= 0 && read.k == kind::reduction && q < nodes[static_cast<std::size_t>(read.args[0])].rank;
+             ++q)
+          after_loop = after_loop ||
+                       (((read.folded >> q) & 1U) != 0 && plan.cls[static_cast<std::size_t>(read.args[0])][q] == top);
+        pass[n] = std::max(pass[n], pass[static_cast<std::size_t>(m)] + (after_loop ? 1 : 0));
+      }
+    }
+    return pass;
+  }
+
   // Opens (or reuses) the loops over `positions` for a statement reading `deps`.
   constexpr void open(std::uint64_t positions, const std::array<bool, N>& deps) {
     chain[0] = 0;
@@ -392,38 +419,6 @@ struct builder {
 /// Builds the loop nests computing `outputs` over a plan whose classes and loop order are set; a
 /// local reduction read outside the iteration that completes it is completed further out (keeping
 /// a buffer over more of its classes) and the nests are planned again.
-/// For each node, the number of values on its longest path from the leaves that complete only after
-/// a whole top-level loop: reductions that fold the outermost class, and written-out views. A
-/// statement can share the top-level loop of those before it only where it reads none of theirs,
-/// so statements are placed pass by pass: Σ_n g[n] and the other sums over the rows share one loop,
-/// and W·Σ_n g[n] waits after all of them (in SSA order alone, it would sit between them and split
-/// the loop over the rows in two, each computing the rows' values again).
-template <std::size_t N>
-constexpr std::array<int, N> top_level_passes(const plan_data<N>& plan, const std::array<node_info, N>& nodes,
-                                              const std::array<bool, N>& needed) {
-  int top = -1;
-  for (int c = 0; c < plan.classes; ++c)
-    if (plan.position[c] == 0) top = c;
-  std::array<int, N> pass{};
-  for (std::size_t n = 0; n < N; ++n) {
-    if (!needed[n]) continue;
-    const node_info& info = nodes[n];
-    for (int a = 0; a < info.nargs; ++a) {
-      if (!info.reads[a]) continue;
-      const auto m = static_cast<std::size_t>(info.args[a]);
-      bool after_loop = nodes[m].k == kind::view && nodes[nodes[m].args[0]].k != kind::tensor_leaf;
-      if (nodes[m].k == kind::reduction && top >= 0) {
-        const node_info& folded = nodes[static_cast<std::size_t>(nodes[m].args[0])];
-        for (int q = 0; q < folded.rank; ++q)
-          after_loop = after_loop || (((nodes[m].folded >> q) & 1U) != 0 &&
-                                      plan.cls[static_cast<std::size_t>(nodes[m].args[0])][q] == top);
-      }
-      pass[n] = std::max(pass[n], pass[m] + (after_loop ? 1 : 0));
-    }
-  }
-  return pass;
-}
-
 template <std::size_t N, std::size_t K>
 constexpr void build_nests(plan_data<N>& plan, const std::array<node_info, N>& nodes,
                            const std::array<int, K>& outputs) {
@@ -445,7 +440,7 @@ constexpr void build_nests(plan_data<N>& plan, const std::array<node_info, N>& n
     // Reductions and written-out views first, by top-level pass and in SSA order within one; then
     // the outputs that loops store. Stores read what those produce but nothing reads a store, so
     // placing them last lets the producers share loops.
-    const std::array<int, N> passes = top_level_passes(plan, nodes, needed);
+    const std::array<int, N> passes = b.passes(needed);
     const int last_pass = *std::max_element(passes.begin(), passes.end());
     for (int pass = 0; pass <= last_pass; ++pass)
       for (std::size_t n = 0; n < N; ++n) {
