@@ -289,8 +289,11 @@ struct interpreter : folds<Key> {
     }
     if (a.i < end && end - begin >= width) {  // the tail as the last whole batch, its first lanes done already
       const std::ptrdiff_t done = a.i - (end - width);
-      a.i = end - width;
-      base::template for_body<I>([&]<int... J>() { (batch_step<J, c, true>(a, local, folding, done), ...); });
+      // (a copy: GCC may leave this body out of line, and `a` itself, its address never taken, stays
+      // in registers through the loop above instead of being reloaded after every store)
+      access<T> last = a;
+      last.i = end - width;
+      base::template for_body<I>([&]<int... J>() { (batch_step<J, c, true>(last, local, folding, done), ...); });
       fold_registers();
       if constexpr (ins.depth == 0) base::template flush<T, I, false>(call, task);
       return;
