@@ -297,10 +297,7 @@ struct interpreter : folds<Key> {
       batches<T> last_local;
       batches<T> last_folding;
       base::template for_each<register_folds<I>>([&]<int J>() { last_folding[J] = folding[J]; });
-      access<T> last = a;
-      last.at = &last_at;
-      last.local = &last_local;
-      last.i = end - width;
+      const access<T> last{call, &task, &last_at, end - width, &last_local, ins.depth};
       base::template for_body<I>([&]<int... J>() {
         (batch_step<J, c, true>(last, last_local, last_folding, done), ...);
       });
