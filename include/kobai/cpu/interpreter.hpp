@@ -11,6 +11,7 @@
 #include "kobai/core/simd.hpp"
 
 #include "kobai/cpu/folds.hpp"
+#include "kobai/cpu/simd_math.hpp"
 #include "kobai/cpu/transpose.hpp"
 
 namespace kobai::cpu {
@@ -70,11 +71,14 @@ struct interpreter : folds<Key> {
   // functions, each named with the whole program: see docs/compile.md). A sum's terms are never
   // fused with the product (or a power, or a library function ending in one) that computed them
   // into a multiply-add, so that a value computed again in another nest has the same bits
-  // (detail::unfused). A reduction's accumulation may fuse: its value is computed once.
+  // (detail::unfused). A reduction's accumulation may fuse: its value is computed once. tanh on
+  // float batches is the CPU's own (cpu/simd_math.hpp).
   template <class V, class Op, class Array, std::size_t... K>
   static V apply_op(const Array& args, std::index_sequence<K...>) {
     if constexpr (Op::id == ops::op_id::add)
       return Op::apply(detail::unfused<V>(args[K])...);
+    else if constexpr (Op::id == ops::op_id::tanh && std::is_same_v<V, detail::batch<float>>)
+      return simd_math::tanh(args[0]);
     else
       return Op::apply(args[K]...);
   }
