@@ -377,7 +377,7 @@ struct interpreter : folds<Key> {
     for (std::ptrdiff_t first = begin; first < end; first += rows) {
       state.set(std::min(rows, end - first));
       task.index[ins.cls] = first;
-      transpose_rows<T, I>(call, task, state, first);
+      transpose_rows<T, I>(call, task, state, first, end);
       const access<T> a{call, &task, nullptr, 0, nullptr, 0, &state, block};
       block_range<T, I + 1, ins.match, ins.cls>(a, task);
     }
@@ -410,15 +410,29 @@ struct interpreter : folds<Key> {
       }
     }
   }
+  // The block's rows of each leaf it reads by rows, transposed into task.rows_of_leaf; and the
+  // rows `prefetch_blocks` blocks on (before `end`) requested from memory, so that the blocks'
+  // arithmetic hides their wait. The hardware's own prefetch did not: logistic regression over
+  // 10⁶ rows of 16 floats (W2, 64 MB) took 13.0–13.7 ms as the fastest of 101 calls without it and
+  // 12.3–12.8 ms with it on an AMD EPYC (medians 15.4–22 ms and 13.6–17.9 ms), which streams 64 MB
+  // in 5 ms and computed 10⁴ rows, in cache, in 0.11 ms.
+  static constexpr std::ptrdiff_t prefetch_blocks = 2;
   template <class T, int I>
   static void transpose_rows(const call_state<T>& call, task_state<T>& task, const block_state<T>& rows,
-                             std::ptrdiff_t first) {
+                             std::ptrdiff_t first, std::ptrdiff_t end) {
     constexpr std::size_t width = base::template block_rows<T>;
+    constexpr std::ptrdiff_t line = 64 / static_cast<std::ptrdiff_t>(sizeof(T));  // elements per cache line
+    const std::ptrdiff_t ahead = first + prefetch_blocks * static_cast<std::ptrdiff_t>(width);
     for (int n : base::template touched_nodes<I>) {
       T* out = task.rows_of_leaf[static_cast<std::size_t>(n)];
       if (!rows_first<I>(n) || out == nullptr) continue;
       const std::ptrdiff_t row = call.leaf_stride[static_cast<std::size_t>(n)][0];
       const T* in = call.leaf[static_cast<std::size_t>(n)] + first * row;
+      if (ahead < end)
+        for (const T *p = in + (ahead - first) * row,
+                     *stop = in + (std::min(ahead + static_cast<std::ptrdiff_t>(width), end) - first) * row;
+             p < stop; p += line)
+          __builtin_prefetch(p);
       if (row == 1 && rows.full) {  // a vector's rows: already one per lane
         std::copy_n(in, width, out);
         continue;
