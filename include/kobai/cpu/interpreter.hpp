@@ -79,6 +79,8 @@ struct interpreter : folds<Key> {
       return Op::apply(detail::unfused<V>(args[K])...);
     else if constexpr (Op::id == ops::op_id::tanh && std::is_same_v<V, detail::batch<float>>)
       return simd_math::tanh(args[0]);
+    else if constexpr (Op::id == ops::op_id::softplus && std::is_same_v<V, detail::batch<float>>)
+      return simd_math::softplus(args[0]);
     else
       return Op::apply(args[K]...);
   }
