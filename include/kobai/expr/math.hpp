@@ -2,7 +2,8 @@
 // float, or an xsimd batch, whose functions argument-dependent lookup finds; during constant
 // evaluation, kobai::math's constexpr functions), and its text is also the CUDA device function that
 // the renderer (codegen/cuda.cpp) puts in every generated source, so the CPU and the GPU cannot
-// drift apart.
+// drift apart. (Except where the CPU computes an op on float batches with its own function,
+// cpu/simd_math.hpp: tanh and softplus, within 2 and 3 ulp of the correctly rounded result.)
 //
 // The primitives (exp_, log_, …, select_) bind each backend's own library: here kobai::math and
 // xsimd, on the GPU libdevice (codegen/prelude.cuh defines them under the same names).
