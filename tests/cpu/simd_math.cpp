@@ -81,6 +81,50 @@ std::int64_t worst_ulp(const std::vector<float>& in, const std::vector<float>& o
 
 double softplus_reference(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
 
+constexpr auto x = input<"x", 1>;
+constexpr auto w = var<"w", 1>;
+
+/// A float64 reference and the tolerance of float32 results: in ulp for values, relative to
+/// 1 + |x| for gradients (double results: 1e-15).
+template <class Tolerance>
+struct reference {
+  double (*f)(double);
+  Tolerance tolerance;
+};
+
+/// A program computing f(w·x), Σ f(w·x) and its gradient by w, called on normal data of the spread
+/// given with 1003 elements (SIMD batches and a tail), then with new data of 37: against f and
+/// its derivative in float64. Where f is below the normal floats, a float result must be too (e^−|x|
+/// underflows to 0 in xsimd's exp).
+template <class T, class Program>
+void check_program(const Program& program, reference<std::int64_t> value_of, reference<double> slope_of, double spread,
+                   unsigned seed) {
+  constexpr bool single = std::is_same_v<T, float>;
+  std::mt19937 generator(seed);
+  for (std::size_t n : {std::size_t{1003}, std::size_t{37}}) {
+    std::normal_distribution<double> normal(0.0, n == 1003 ? spread : 0.5);
+    auto X = xt::xtensor<T, 1>::from_shape({n}), W = X;
+    for (T& v : X) v = static_cast<T>(normal(generator));
+    for (T& v : W) v = static_cast<T>(normal(generator));
+    const auto [values, total, dw] = program(x = X, w = W);
+    double want_total = 0, magnitude = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto product = static_cast<double>(static_cast<T>(W(i) * X(i)));
+      const double want = value_of.f(product), xi = static_cast<double>(X(i));
+      want_total += want;
+      magnitude += std::abs(want);
+      if constexpr (!single)
+        CHECK(values(i) == doctest::Approx(want).epsilon(1e-15));
+      else if (want != 0 && std::abs(want) < std::numeric_limits<float>::min())
+        CHECK(std::abs(values(i)) < std::numeric_limits<float>::min());
+      else
+        CHECK(ulp_distance(values(i), static_cast<float>(want)) <= value_of.tolerance);
+      CHECK(std::abs(dw(i) - slope_of.f(product) * xi) <= (single ? slope_of.tolerance : 1e-15) * (1 + std::abs(xi)));
+    }
+    CHECK(std::abs(total - want_total) <= (single ? 4e-7 : 1e-15) * std::max(1.0, magnitude));
+  }
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -144,64 +188,15 @@ TEST_CASE("simd_math::softplus of the special values: ln 2 at ±0, the infinitie
 
 TEST_CASE_TEMPLATE("a program's tanh and its gradient, in SIMD batches and the tail, against libm, twice", T, float,
                    double) {
-  constexpr auto x = input<"x", 1>;
-  constexpr auto w = var<"w", 1>;
   constexpr auto loss = sum(tanh(w * x));
-  const auto program = compile(tanh(w * x), loss, grad(loss, w));
-  std::mt19937 generator(17);
-  for (std::size_t n : {std::size_t{1003}, std::size_t{37}}) {  // the second call has new data and a new size
-    std::normal_distribution<double> normal(0.0, n == 1003 ? 3.0 : 0.5);
-    auto X = xt::xtensor<T, 1>::from_shape({n}), W = X;
-    for (T& v : X) v = static_cast<T>(normal(generator));
-    for (T& v : W) v = static_cast<T>(normal(generator));
-    const auto [t, value, dw] = program(x = X, w = W);
-    double want_value = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto product = static_cast<double>(static_cast<T>(W(i) * X(i)));
-      const double want = std::tanh(product);
-      want_value += want;
-      if constexpr (std::is_same_v<T, float>)
-        CHECK(ulp_distance(t(i), static_cast<float>(want)) <= 2);
-      else
-        CHECK(t(i) == doctest::Approx(want).epsilon(1e-15));
-      // ∂/∂w tanh(w·x) = (1 − tanh²)·x; 1 − t² from a t within 2 ulp of tanh near 1 is within 6e-7
-      CHECK(std::abs(dw(i) - (1 - want * want) * static_cast<double>(X(i))) <=
-            (std::is_same_v<T, float> ? 1e-6 : 1e-15) * (1 + std::abs(static_cast<double>(X(i)))));
-    }
-    CHECK(std::abs(value - want_value) <= (std::is_same_v<T, float> ? 2e-7 : 1e-15) * static_cast<double>(n));
-  }
+  // (1 − t² from a t within 2 ulp of tanh near 1 is within 6e-7)
+  check_program<T>(compile(tanh(w * x), loss, grad(loss, w)), {[](double v) { return std::tanh(v); }, 2},
+                   {[](double v) { return 1 - std::tanh(v) * std::tanh(v); }, 1e-6}, 3.0, 17);
 }
 
 TEST_CASE_TEMPLATE("a program's softplus and its gradient, in SIMD batches and the tail, against libm, twice", T, float,
                    double) {
-  constexpr auto x = input<"x", 1>;
-  constexpr auto w = var<"w", 1>;
   constexpr auto loss = sum(softplus(w * x));
-  const auto program = compile(softplus(w * x), loss, grad(loss, w));
-  std::mt19937 generator(29);
-  for (std::size_t n : {std::size_t{1003}, std::size_t{37}}) {  // the second call has new data and a new size
-    std::normal_distribution<double> normal(0.0, n == 1003 ? 6.0 : 0.5);
-    auto X = xt::xtensor<T, 1>::from_shape({n}), W = X;
-    for (T& v : X) v = static_cast<T>(normal(generator));
-    for (T& v : W) v = static_cast<T>(normal(generator));
-    const auto [s, value, dw] = program(x = X, w = W);
-    double want_value = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto product = static_cast<double>(static_cast<T>(W(i) * X(i)));
-      const double want = softplus_reference(product);
-      want_value += want;
-      if constexpr (std::is_same_v<T, float>) {
-        if (want < std::numeric_limits<float>::min())  // subnormal: e^−|x| underflowed to 0, as xsimd's exp gives
-          CHECK(s(i) < std::numeric_limits<float>::min());
-        else
-          CHECK(ulp_distance(s(i), static_cast<float>(want)) <= 3);
-      } else {
-        CHECK(s(i) == doctest::Approx(want).epsilon(1e-15));
-      }
-      // ∂/∂w softplus(w·x) = σ(w·x)·x
-      CHECK(std::abs(dw(i) - static_cast<double>(X(i)) / (1 + std::exp(-product))) <=
-            (std::is_same_v<T, float> ? 3e-7 : 1e-15) * (1 + std::abs(static_cast<double>(X(i)))));
-    }
-    CHECK(std::abs(value - want_value) <= (std::is_same_v<T, float> ? 4e-7 : 1e-15) * std::max(1.0, want_value));
-  }
+  check_program<T>(compile(softplus(w * x), loss, grad(loss, w)), {softplus_reference, 3},
+                   {[](double v) { return 1 / (1 + std::exp(-v)); }, 3e-7}, 6.0, 29);
 }
