@@ -71,16 +71,14 @@ struct interpreter : folds<Key> {
   // functions, each named with the whole program: see docs/compile.md). A sum's terms are never
   // fused with the product (or a power, or a library function ending in one) that computed them
   // into a multiply-add, so that a value computed again in another nest has the same bits
-  // (detail::unfused). A reduction's accumulation may fuse: its value is computed once. tanh and
-  // softplus on float batches are the CPU's own (cpu/simd_math.hpp).
+  // (detail::unfused). A reduction's accumulation may fuse: its value is computed once. Some ops
+  // on float batches are the CPU's own (cpu/simd_math.hpp: tanh, softplus).
   template <class V, class Op, class Array, std::size_t... K>
   static V apply_op(const Array& args, std::index_sequence<K...>) {
     if constexpr (Op::id == ops::op_id::add)
       return Op::apply(detail::unfused<V>(args[K])...);
-    else if constexpr (Op::id == ops::op_id::tanh && std::is_same_v<V, detail::batch<float>>)
-      return simd_math::tanh(args[0]);
-    else if constexpr (Op::id == ops::op_id::softplus && std::is_same_v<V, detail::batch<float>>)
-      return simd_math::softplus(args[0]);
+    else if constexpr (std::is_same_v<V, detail::batch<float>> && simd_math::replaces(Op::id))
+      return simd_math::apply<Op::id>(args[0]);
     else
       return Op::apply(args[K]...);
   }

@@ -6,8 +6,17 @@
 #include <cstdint>
 
 #include "kobai/core/simd.hpp"
+#include "kobai/expr/ops.hpp"
 
 namespace kobai::cpu::simd_math {
+
+/// c₀xⁿ + c₁xⁿ⁻¹ + … + cₙ by Horner's rule, a multiply-add per coefficient after the first.
+template <class V, class... C>
+V polynomial(const V& x, float first, C... rest) {
+  V p(first);
+  ((p = xsimd::fma(p, x, V(rest))), ...);
+  return p;
+}
 
 /// tanh of a float batch, within 2 ulp of the correctly rounded result for every float (every
 /// float up to 12 checked once, every 61st in tests/cpu/simd_math.cpp), without a branch: xsimd 8's tanh
@@ -27,12 +36,7 @@ xsimd::batch<float, A> tanh(const xsimd::batch<float, A>& x) {
   // r = y − n ln 2, with ln 2 in two parts (the first exact in 9 bits, so n · it is exact)
   const V r = xsimd::fma(n, V(2.12194440e-4f), xsimd::fma(n, V(-0.693359375f), y));
   // eʳ − 1 = r + r²(1/2 + r/6 + … + r⁵/7!): Taylor's terms to r⁷, below half an ulp for |r| ≤ 0.35
-  V p(1.f / 5040.f);
-  p = xsimd::fma(p, r, V(1.f / 720.f));
-  p = xsimd::fma(p, r, V(1.f / 120.f));
-  p = xsimd::fma(p, r, V(1.f / 24.f));
-  p = xsimd::fma(p, r, V(1.f / 6.f));
-  p = xsimd::fma(p, r, V(0.5f));
+  const V p = polynomial(r, 1.f / 5040.f, 1.f / 720.f, 1.f / 120.f, 1.f / 24.f, 1.f / 6.f, 0.5f);
   const V expm1_r = xsimd::fma(r * r, p, r);
   const V scale = xsimd::bitwise_cast<V>((xsimd::batch_cast<std::int32_t>(n) + I(127)) << 23);  // 2ⁿ
   const V m = xsimd::fma(scale, expm1_r, scale - one);
@@ -53,13 +57,21 @@ xsimd::batch<float, A> softplus(const xsimd::batch<float, A>& x) {
   const V s = e / (V(2.f) + e);
   const V t = s * s;
   // atanh(s)/s = 1 + t(1/3 + t/5 + …), fitted on t ∈ [0, 1/9] (minimax in relative error)
-  V p(1.4005993350e-01f);
-  p = xsimd::fma(p, t, V(1.4000902655e-01f));
-  p = xsimd::fma(p, t, V(2.0010763618e-01f));
-  p = xsimd::fma(p, t, V(3.3333208143e-01f));
+  const V p = polynomial(t, 1.4005993350e-01f, 1.4000902655e-01f, 2.0010763618e-01f, 3.3333208143e-01f);
   const V twice = s + s;
   const V log1p_e = xsimd::fma(twice * t, p, twice);
   return xsimd::select(x > V(0.f), x, V(0.f)) + log1p_e;  // (NaN: NaN from e)
+}
+
+/// Whether the CPU computes op `id` on float batches with its own function here.
+constexpr bool replaces(ops::op_id id) { return id == ops::op_id::tanh || id == ops::op_id::softplus; }
+/// Op `id`'s own function (replaces(id)).
+template <ops::op_id Id, class A>
+xsimd::batch<float, A> apply(const xsimd::batch<float, A>& x) {
+  if constexpr (Id == ops::op_id::tanh)
+    return simd_math::tanh(x);
+  else
+    return simd_math::softplus(x);
 }
 
 }  // namespace kobai::cpu::simd_math
